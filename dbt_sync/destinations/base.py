@@ -1,0 +1,239 @@
+"""The contract between the sync engine and a destination.
+
+A destination is thin: it turns a batch of records into API calls and
+reports one outcome per record. The engine owns everything around it:
+batching, retries with backoff, rate limiting, state commits and the audit
+trail. This split (borrowed from Grouparoo's destination contract) keeps the
+Salesforce and HubSpot modules small and lets the engine treat every
+destination alike.
+
+Two kinds of failure exist and they must not be confused:
+
+* A *record* failure (bad email, missing parent, value too long) is reported
+  as a :class:`RecordOutcome` with ``success=False``. The rest of the batch
+  goes on.
+* A *batch* failure (rate limited, 5xx, timeout, expired session that could
+  not be renewed) is raised as :class:`TransientError` or
+  :class:`DestinationError`. The engine retries transient ones within its
+  time budget and fails the sync on the others.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+class Operation(str, enum.Enum):
+    """What the engine asks a destination to do with a batch."""
+
+    UPSERT = "upsert"
+    UPDATE = "update"
+    CREATE = "create"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A relationship set through the parent's external id.
+
+    Salesforce: ``field`` is the lookup field (``AccountId``), ``relationship``
+    its relationship name (``Account``), ``match`` the parent's external-id
+    field (``External_Id__c``) and ``value`` the parent's key.
+    """
+
+    field: str
+    object: str
+    match: str
+    value: Any
+    relationship: str | None = None
+
+
+@dataclass(frozen=True)
+class Association:
+    """A HubSpot association from this record to a record of ``to_object``.
+
+    ``to_id`` is the target's HubSpot id when the engine knows it (from the
+    state of the sync that wrote the target); otherwise the destination looks
+    the target up by ``match`` (a unique property) = ``value``.
+    """
+
+    to_object: str
+    value: Any
+    match: str | None = None
+    to_id: str | None = None
+    type_id: int | None = None
+    category: str = "HUBSPOT_DEFINED"
+    label: str | None = None
+
+
+@dataclass
+class Record:
+    """One row of a changeset, already mapped to destination field names.
+
+    ``key`` is the model's primary key rendered as text: the identity of the
+    record in dbt-sync's state and audit tables. ``fields`` holds Python
+    values (``str``, ``int``, ``Decimal``, ``bool``, ``date``, ``datetime``,
+    ``None``); the destination converts them to the wire format.
+    ``destination_id`` is the id the destination returned when this sync last
+    wrote the record, if any.
+    """
+
+    key: str
+    fields: dict[str, Any]
+    lookups: list[Lookup] = field(default_factory=list)
+    associations: list[Association] = field(default_factory=list)
+    destination_id: str | None = None
+
+
+@dataclass
+class RecordOutcome:
+    """What happened to one record.
+
+    ``retryable`` says whether sending the same record again may succeed
+    (row lock, rate limit, rolled back because a sibling failed). The engine
+    retries those inside the run; the others wait for a data fix and are
+    retried on the next run.
+    """
+
+    key: str
+    success: bool
+    destination_id: str | None = None
+    created: bool | None = None
+    error_code: str | None = None
+    message: str | None = None
+    fields: list[str] = field(default_factory=list)
+    retryable: bool = False
+    category: str | None = None
+
+    @classmethod
+    def ok(cls, key: str, destination_id: str | None, created: bool | None = None) -> RecordOutcome:
+        return cls(key=key, success=True, destination_id=destination_id, created=created)
+
+    @classmethod
+    def failed(
+        cls,
+        key: str,
+        code: str,
+        message: str,
+        fields: Sequence[str] = (),
+        retryable: bool = False,
+        category: str | None = None,
+        destination_id: str | None = None,
+    ) -> RecordOutcome:
+        return cls(
+            key=key,
+            success=False,
+            error_code=code,
+            message=message,
+            fields=list(fields),
+            retryable=retryable,
+            category=category,
+            destination_id=destination_id,
+        )
+
+
+class DestinationError(Exception):
+    """The destination cannot work at all (bad credentials, unknown object).
+
+    The engine fails the sync as a whole and skips the syncs depending on it.
+    ``code`` is a short machine-readable reason for the audit tables.
+    """
+
+    def __init__(self, message: str, code: str = "DESTINATION_ERROR") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientError(Exception):
+    """The whole request failed in a way a later retry may fix.
+
+    ``retry_after`` is the server's hint in seconds, when it gave one.
+    ``shrink`` asks the engine to retry with smaller batches (Salesforce row
+    locks, request size).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: str = "TRANSIENT",
+        retry_after: float | None = None,
+        shrink: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+        self.shrink = shrink
+
+
+@dataclass
+class Usage:
+    """API usage observed on the destination, exposed in run results."""
+
+    requests: int = 0
+    limit_used: int | None = None
+    limit_max: int | None = None
+    rate_limited: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MappingProblem:
+    """A mapping that the destination's metadata says cannot work."""
+
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What a destination needs to know about one mapped field to check it."""
+
+    name: str
+    column: str | None
+    column_type: str | None = None
+    constant: Any = None
+    lookup_object: str | None = None
+    lookup_match: str | None = None
+
+
+@runtime_checkable
+class Destination(Protocol):
+    """A named connection to one CRM account.
+
+    Implementations must be safe to call from several engine threads at once
+    (one sync per thread).
+    """
+
+    name: str
+    #: largest batch the API takes in one request for ``operation``
+    def max_batch_size(self, operation: Operation, options: Mapping[str, Any]) -> int: ...
+
+    def write(
+        self,
+        object_name: str,
+        operation: Operation,
+        records: Sequence[Record],
+        *,
+        match: str | None,
+        options: Mapping[str, Any],
+    ) -> list[RecordOutcome]:
+        """Send one batch; return exactly one outcome per input record, in any order."""
+        ...
+
+    def usage(self) -> Usage: ...
+
+    def check_mapping(
+        self,
+        object_name: str,
+        operation: Operation,
+        match: str | None,
+        fields: Sequence[FieldSpec],
+        path: str,
+    ) -> list[MappingProblem]:
+        """Check a sync's mapping against the destination's metadata."""
+        ...
+
+    def close(self) -> None: ...

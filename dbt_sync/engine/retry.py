@@ -1,0 +1,75 @@
+"""Retrying whole requests that failed for reasons a later try may fix.
+
+The engine, not the destinations, owns this policy: exponential backoff
+with full jitter, capped per wait, inside a time budget for the whole call.
+A server's ``Retry-After`` hint wins over the computed backoff. Errors that
+a retry cannot fix are never retried: only :class:`TransientError` is.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from dbt_sync.destinations.base import TransientError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often to retry one request.
+
+    ``budget_seconds`` bounds the total time spent waiting on one request, so
+    a destination that stays down fails the sync instead of hanging the run.
+    """
+
+    max_attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    budget_seconds: float = 300.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        if retry_after is not None and retry_after >= 0:
+            return min(retry_after, self.max_delay) + rng.uniform(0, 0.05)
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return rng.uniform(0, ceiling)
+
+
+class RetriesExhausted(TransientError):
+    """The last transient error, after the policy gave up."""
+
+    def __init__(self, last: TransientError, attempts: int) -> None:
+        super().__init__(f"{last} (gave up after {attempts} attempts)", code=last.code)
+        self.last = last
+        self.attempts = attempts
+
+
+def call_with_retries(
+    fn: Callable[[], T],
+    policy: RetryPolicy = RetryPolicy(),
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rng: random.Random | None = None,
+    on_retry: Callable[[TransientError, int, float], None] | None = None,
+) -> T:
+    """Call ``fn`` until it returns, retrying :class:`TransientError` only."""
+    rng = rng or random.Random()
+    started = clock()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return fn()
+        except TransientError as exc:
+            wait = policy.delay(attempt, exc.retry_after, rng)
+            spent = clock() - started
+            if attempt >= policy.max_attempts or spent + wait > policy.budget_seconds:
+                raise RetriesExhausted(exc, attempt) from exc
+            if on_retry is not None:
+                on_retry(exc, attempt, wait)
+            sleep(wait)
