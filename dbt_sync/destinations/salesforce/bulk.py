@@ -1,0 +1,287 @@
+"""Bulk API 2.0 ingest jobs for batches above ``bulk_threshold``.
+
+The CSV is written here (not by ``sf.bulk2``, whose column order comes
+from a ``set`` and which never renews an expired session): fixed column
+order, ``#N/A`` for nulls, ``Relationship.ExtField`` columns for lookups,
+exact decimals. One job per upload of at most ~90 MB.
+
+Results come back as three CSV files in any row order; each is read by
+header name and tied back to the input by a correlation key:
+
+* upsert: the external id value (``match`` column);
+* update and delete: the ``Id`` column;
+* insert: the whole row as uploaded (every original column). Rows with
+  identical content are interchangeable, so handing their outcomes out in
+  any order is still a correct one-to-one mapping.
+
+Unprocessed rows, and rows missing from every file, fail as retryable. A
+``Failed`` job that processed nothing raises ``TransientError``, except an
+``InvalidBatch`` (a bad column), which no retry fixes: every record fails
+with the job's message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import time
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from typing import Any
+
+from dbt_sync.destinations.base import DestinationError, RecordOutcome, TransientError
+from dbt_sync.destinations.salesforce.client import SalesforceClient
+from dbt_sync.destinations.salesforce.shape import Row, failure
+from dbt_sync.destinations.salesforce.values import CSV_NULL, to_csv
+
+MAX_UPLOAD_BYTES = 90 * 1024 * 1024
+_TERMINAL = ("JobComplete", "Failed", "Aborted")
+
+
+def parse_sf_error(text: str) -> tuple[str, str, list[str]]:
+    """Split ``CODE:message:Field1,Field2 --`` into its parts."""
+    text = text.strip()
+    if text.endswith("--"):
+        text = text[:-2].rstrip()
+    code, sep, rest = text.partition(":")
+    if not sep:
+        return "UNKNOWN_ERROR", text, []
+    message, sep, fields = rest.rpartition(":")
+    if not sep:
+        return code, rest, []
+    return code, message, [f.strip() for f in fields.split(",") if f.strip()]
+
+
+class BulkWriter:
+    """Runs one or more ingest jobs for one batch and maps every row back."""
+
+    def __init__(self, client: SalesforceClient, poll_timeout: float) -> None:
+        self._client = client
+        self._poll_timeout = poll_timeout
+
+    def run(
+        self,
+        object_name: str,
+        operation: str,
+        rows: Sequence[Row],
+        match: str | None = None,
+    ) -> dict[int, RecordOutcome]:
+        """``operation`` is the Bulk name: insert, update, upsert or delete."""
+        header, lines = self._table(operation, rows, match)
+        if operation == "upsert":
+            key_columns = [match or ""]
+        elif operation in ("update", "delete"):
+            key_columns = ["Id"]
+        else:
+            key_columns = header
+        outcomes: dict[int, RecordOutcome] = {}
+        started = 0
+        for part_rows, part_lines in self._split(rows, header, lines):
+            try:
+                outcomes.update(self._job(object_name, operation, match, header, key_columns, part_rows, part_lines))
+                started += 1
+            except (TransientError, DestinationError) as exc:
+                if not started:
+                    raise
+                # Earlier jobs wrote data: report, don't raise (see module doc).
+                for row in part_rows:
+                    outcomes[row.index] = failure(row.record.key, exc.code, str(exc), retryable=True)
+        return outcomes
+
+    # -- CSV -----------------------------------------------------------------
+
+    def _table(self, operation: str, rows: Sequence[Row], match: str | None) -> tuple[list[str], list[list[str]]]:
+        if operation == "delete":
+            return ["Id"], [[str(r.record_id)] for r in rows]
+        columns: dict[str, None] = {}
+        if operation == "update":
+            columns["Id"] = None
+        if match and operation == "upsert":
+            columns[match] = None
+        for row in rows:
+            for name in row.values:
+                if not (operation == "update" and name.lower() == "id"):
+                    columns.setdefault(name, None)
+            for lk in row.lookups:
+                columns.setdefault(_lookup_column(lk.relationship, lk.match, lk.parent_type), None)
+                columns.setdefault(lk.field, None)
+        header = list(columns)
+        lines = []
+        for row in rows:
+            cells: dict[str, str] = {}
+            for name, value in row.values.items():
+                cells[name] = to_csv(name, value)
+            for lk in row.lookups:
+                if lk.value is None:
+                    cells[lk.field] = CSV_NULL
+                else:
+                    cells[_lookup_column(lk.relationship, lk.match, lk.parent_type)] = to_csv(lk.field, lk.value)
+            if operation == "update":
+                cells["Id"] = str(row.record_id)
+            # A missing cell stays empty: Bulk leaves that field unchanged.
+            lines.append([cells.get(name, "") for name in header])
+        return header, lines
+
+    @staticmethod
+    def _split(
+        rows: Sequence[Row], header: list[str], lines: list[list[str]]
+    ) -> list[tuple[list[Row], list[list[str]]]]:
+        parts: list[tuple[list[Row], list[list[str]]]] = []
+        size = len(",".join(header)) + 1
+        current_rows: list[Row] = []
+        current_lines: list[list[str]] = []
+        for row, line in zip(rows, lines, strict=False):
+            line_size = sum(len(c.encode("utf-8")) + 3 for c in line) + 1
+            if current_rows and size + line_size > MAX_UPLOAD_BYTES:
+                parts.append((current_rows, current_lines))
+                current_rows, current_lines, size = [], [], len(",".join(header)) + 1
+            current_rows.append(row)
+            current_lines.append(line)
+            size += line_size
+        if current_rows:
+            parts.append((current_rows, current_lines))
+        return parts
+
+    # -- one job --------------------------------------------------------------
+
+    def _job(
+        self,
+        object_name: str,
+        operation: str,
+        match: str | None,
+        header: list[str],
+        key_columns: list[str],
+        rows: list[Row],
+        lines: list[list[str]],
+    ) -> dict[int, RecordOutcome]:
+        spec: dict[str, Any] = {
+            "object": object_name,
+            "operation": operation,
+            "contentType": "CSV",
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+        }
+        if operation == "upsert":
+            spec["externalIdFieldName"] = match
+        job = self._client.json("POST", "jobs/ingest", _json(spec))
+        job_id = str(job["id"])
+        self._client.count("bulk_jobs")
+        try:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(lines)
+            self._client.request(
+                "PUT",
+                f"jobs/ingest/{job_id}/batches",
+                data=buffer.getvalue(),
+                content_type="text/csv; charset=UTF-8",
+            )
+            self._client.json("PATCH", f"jobs/ingest/{job_id}", _json({"state": "UploadComplete"}))
+            info = self._wait(job_id)
+        except BaseException:
+            self._abort(job_id)
+            raise
+        state = info.get("state")
+        error_message = str(info.get("errorMessage") or f"Bulk job {job_id} ended {state}")
+        if state != "JobComplete" and not int(info.get("numberRecordsProcessed") or 0):
+            if state == "Failed" and "InvalidBatch" in error_message:
+                return {r.index: failure(r.record.key, "INVALID_BATCH", error_message, retryable=False) for r in rows}
+            raise TransientError(
+                f"Salesforce Bulk job {job_id} for {object_name} ended {state}: {error_message}",
+                code="BULK_JOB_FAILED",
+            )
+        return self._results(job_id, key_columns, rows, lines, header, state, error_message)
+
+    def _wait(self, job_id: str) -> dict[str, Any]:
+        deadline = time.monotonic() + self._poll_timeout
+        delay = 0.05
+        while True:
+            info = self._client.json("GET", f"jobs/ingest/{job_id}")
+            if info.get("state") in _TERMINAL:
+                return dict(info)
+            if time.monotonic() + delay > deadline:
+                raise TransientError(
+                    f"Salesforce Bulk job {job_id} did not finish within {self._poll_timeout:g}s (aborted)",
+                    code="BULK_TIMEOUT",
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.6, 5.0)
+
+    def _abort(self, job_id: str) -> None:
+        # Best effort: the error that led here is the one to report.
+        with contextlib.suppress(TransientError, DestinationError):
+            self._client.json("PATCH", f"jobs/ingest/{job_id}", _json({"state": "Aborted"}))
+
+    def _csv(self, job_id: str, kind: str) -> list[dict[str, str]]:
+        response = self._client.request("GET", f"jobs/ingest/{job_id}/{kind}/", accept="text/csv")
+        text = response.content.decode("utf-8-sig").replace("\x00", "")
+        return list(csv.DictReader(io.StringIO(text)))
+
+    def _results(
+        self,
+        job_id: str,
+        key_columns: list[str],
+        rows: list[Row],
+        lines: list[list[str]],
+        header: list[str],
+        state: Any,
+        error_message: str,
+    ) -> dict[int, RecordOutcome]:
+        positions = [header.index(c) for c in key_columns]
+        waiting: dict[tuple[str, ...], deque[Row]] = defaultdict(deque)
+        folded: dict[tuple[str, ...], deque[Row]] = defaultdict(deque)
+        for row, line in zip(rows, lines, strict=False):
+            key = tuple(line[p] for p in positions)
+            waiting[key].append(row)
+            folded[tuple(k.casefold() for k in key)].append(row)
+        done: dict[int, RecordOutcome] = {}
+
+        def take(result: dict[str, str]) -> Row | None:
+            key = tuple(result.get(c, "") or "" for c in key_columns)
+            for queue in (waiting.get(key), folded.get(tuple(k.casefold() for k in key))):
+                while queue:
+                    row = queue.popleft()
+                    if row.index not in done:
+                        return row
+            return None
+
+        for result in self._csv(job_id, "successfulResults"):
+            if (hit := take(result)) is not None:
+                created = (result.get("sf__Created") or "").lower()
+                done[hit.index] = RecordOutcome.ok(
+                    hit.record.key, result.get("sf__Id") or hit.record_id, created == "true" if created else None
+                )
+        for result in self._csv(job_id, "failedResults"):
+            if (hit := take(result)) is not None:
+                code, message, fields = parse_sf_error(result.get("sf__Error", ""))
+                done[hit.index] = failure(
+                    hit.record.key, code, message, fields, destination_id=result.get("sf__Id") or None
+                )
+        for result in self._csv(job_id, "unprocessedrecords"):
+            if (hit := take(result)) is not None:
+                done[hit.index] = failure(
+                    hit.record.key,
+                    "UNPROCESSED",
+                    f"Bulk job {job_id} ({state}) did not process this record: {error_message}",
+                    retryable=True,
+                )
+        for row in rows:
+            if row.index not in done:
+                done[row.index] = failure(
+                    row.record.key,
+                    "NO_RESULT",
+                    f"Bulk job {job_id} ({state}) returned no result for this record",
+                    retryable=True,
+                )
+        return done
+
+
+def _lookup_column(relationship: str, match: str, parent_type: str | None) -> str:
+    return f"{parent_type}:{relationship}.{match}" if parent_type else f"{relationship}.{match}"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value)

@@ -1,0 +1,104 @@
+"""Warehouse values to Salesforce wire values, for JSON (REST) and CSV (Bulk).
+
+Why not ``json.dumps``: a ``Decimal`` must reach Salesforce digit for digit
+(``12345678901234567.89`` is not a float), so the JSON text is written here
+and sent with ``data=``. Datetimes go out in UTC with milliseconds and a
+``Z`` (naive values are taken as UTC, the warehouse convention), dates as
+``YYYY-MM-DD``. In Bulk CSV an empty cell means "leave unchanged", so a
+null (and an empty string, which Salesforce stores as null anyway) is
+written as ``#N/A``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+CSV_NULL = "#N/A"
+
+
+class ValueConversionError(ValueError):
+    """A value has no Salesforce representation; the record fails alone."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class Raw:
+    """A JSON number already rendered exactly (a Decimal)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """UTC ISO 8601 with milliseconds: ``2024-01-02T03:04:05.000Z``."""
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        value = value.astimezone(dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def format_decimal(value: Decimal) -> str:
+    """Plain positional digits: no exponent, no rounding."""
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite number")
+    text = format(value, "f")
+    return "0" if text in ("-0", "") else text
+
+
+def to_wire(name: str, value: Any) -> Any:
+    """Convert one field value to a JSON-ready value (``Raw`` for Decimals)."""
+    try:
+        if value is None or isinstance(value, (bool, str, int)):
+            return value
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError(f"{value} is not a finite number")
+            return value
+        if isinstance(value, Decimal):
+            return Raw(format_decimal(value))
+        if isinstance(value, dt.datetime):
+            return format_datetime(value)
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if isinstance(value, dt.time):
+            return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        if isinstance(value, (list, tuple, set, frozenset)):
+            # a multi-select picklist: values joined by ';'
+            items = sorted(value) if isinstance(value, (set, frozenset)) else value
+            return ";".join(str(v) for v in items)
+    except ValueError as exc:
+        raise ValueConversionError(name, str(exc)) from exc
+    raise ValueConversionError(name, f"values of type {type(value).__name__} cannot be sent to Salesforce")
+
+
+def to_csv(name: str, value: Any) -> str:
+    """Convert one field value to its Bulk API 2.0 CSV cell."""
+    wire = to_wire(name, value)
+    if wire is None or wire == "":
+        return CSV_NULL
+    if isinstance(wire, bool):
+        return "true" if wire else "false"
+    if isinstance(wire, Raw):
+        return wire.text
+    if isinstance(wire, float):
+        return repr(wire)
+    return str(wire)
+
+
+def dumps(value: Any) -> str:
+    """JSON text of dicts/lists/scalars with ``Raw`` numbers written verbatim."""
+    if isinstance(value, Raw):
+        return value.text
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{dumps(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return "[" + ",".join(dumps(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
