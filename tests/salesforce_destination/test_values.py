@@ -1,0 +1,97 @@
+"""Warehouse values to Salesforce JSON and Bulk CSV, without a server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+
+from dbt_sync.destinations.salesforce.bulk import parse_sf_error
+from dbt_sync.destinations.salesforce.check import column_family
+from dbt_sync.destinations.salesforce.resolve import soql_literal
+from dbt_sync.destinations.salesforce.values import ValueConversionError, dumps, to_csv, to_wire
+
+
+def test_decimal_is_sent_digit_for_digit() -> None:
+    text = dumps({"Amount": to_wire("Amount", Decimal("12345678901234567.89"))})
+    assert text == '{"Amount":12345678901234567.89}'
+    # a float would have rounded it
+    assert json.loads(text, parse_float=Decimal)["Amount"] == Decimal("12345678901234567.89")
+
+
+def test_decimal_exponent_is_written_positionally() -> None:
+    assert dumps(to_wire("X", Decimal("1E+3"))) == "1000"
+    assert dumps(to_wire("X", Decimal("-0.000001"))) == "-0.000001"
+    assert to_csv("X", Decimal("12345678901234567.89")) == "12345678901234567.89"
+
+
+def test_datetimes_become_utc_with_milliseconds() -> None:
+    naive = dt.datetime(2024, 1, 2, 3, 4, 5, 678901)
+    assert to_wire("D", naive) == "2024-01-02T03:04:05.678Z"
+    aware = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    assert to_wire("D", aware) == "2024-01-02T08:04:05.000Z"
+    assert to_wire("D", dt.date(2024, 2, 29)) == "2024-02-29"
+
+
+def test_scalars_unicode_and_null() -> None:
+    body = dumps({"a": None, "b": True, "c": "Zoë 日本 \"q\"", "d": 3, "e": 1.5})
+    assert json.loads(body) == {"a": None, "b": True, "c": "Zoë 日本 \"q\"", "d": 3, "e": 1.5}
+    assert "Zoë" in body  # sent as UTF-8, not escaped
+
+
+def test_csv_cells() -> None:
+    assert to_csv("X", None) == "#N/A"
+    assert to_csv("X", "") == "#N/A"  # an empty cell would mean "leave unchanged"
+    assert to_csv("X", True) == "true"
+    assert to_csv("X", False) == "false"
+    assert to_csv("X", dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)) == "2024-05-06T07:08:09.000Z"
+    assert to_csv("X", ["a", "b"]) == "a;b"
+
+
+@pytest.mark.parametrize("value", [float("nan"), Decimal("Infinity"), b"bytes", object()])
+def test_unsendable_values_name_the_field(value: object) -> None:
+    with pytest.raises(ValueConversionError) as info:
+        to_wire("Score__c", value)
+    assert info.value.field == "Score__c"
+
+
+def test_bulk_error_column_is_split() -> None:
+    assert parse_sf_error("REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --") == (
+        "REQUIRED_FIELD_MISSING",
+        "Required fields are missing: [LastName]",
+        ["LastName"],
+    )
+    assert parse_sf_error("INVALID_FIELD:Foreign key external ID: A-9 not found:--") == (
+        "INVALID_FIELD",
+        "Foreign key external ID: A-9 not found",
+        [],
+    )
+
+
+def test_soql_literals_escape_quotes() -> None:
+    assert soql_literal("O'Brien\\x") == "'O\\'Brien\\\\x'"
+    assert soql_literal(42) == "42"
+
+
+@pytest.mark.parametrize(
+    ("column_type", "family"),
+    [
+        ("varchar(255)", "text"),
+        ("character varying", "text"),
+        ("integer", "integer"),
+        ("bigint", "integer"),
+        ("numeric(18,2)", "decimal"),
+        ("double precision", "float"),
+        ("boolean", "boolean"),
+        ("date", "date"),
+        ("timestamp", "timestamp"),
+        ("timestamp with time zone", "timestamp"),
+        ("time", "time"),
+        (None, None),
+        ("geography", None),
+    ],
+)
+def test_column_families(column_type: str | None, family: str | None) -> None:
+    assert column_family(column_type) == family
