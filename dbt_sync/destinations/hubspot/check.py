@@ -1,0 +1,232 @@
+"""Checking a sync's mapping against HubSpot's property metadata.
+
+Run before any row is sent, so a typo or a type mismatch is one clear report
+instead of thousands of failed records. Every problem is collected; none
+stops the check early (except an unknown object type, which makes the rest
+meaningless).
+
+Column type → property type compatibility (``ok`` = allowed):
+
+=================  ======  ======  ======  ========  ====  ========  ===========  =====
+column family      string  number  date    datetime  bool  enum      multi-check  other
+=================  ======  ======  ======  ========  ====  ========  ===========  =====
+text               ok      NO      NO      NO        ok    ok        ok           ok
+integer            ok      ok      ok(ms)  ok(ms)    NO    ok        ok           ok
+decimal / float    ok      ok      NO      NO        NO    ok        ok           ok
+boolean            ok      NO      NO      NO        ok    ok        ok           ok
+date               ok      NO      ok      ok        NO    NO        NO           ok
+timestamp          ok      NO      ok      ok        NO    NO        NO           ok
+array              NO      NO      NO      NO        NO    NO        ok           NO
+=================  ======  ======  ======  ========  ====  ========  ===========  =====
+
+Integers into date/datetime are taken as epoch milliseconds; a timestamp into
+a date property is sent as its UTC date. Unknown column types are not
+checked. A text column into a bool property is allowed because warehouses
+often hold ``'true'``/``'false'`` strings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from dbt_sync.destinations.base import FieldSpec, MappingProblem, Operation
+from dbt_sync.destinations.hubspot.batches import HS_OBJECT_ID
+from dbt_sync.destinations.hubspot.properties import (
+    ObjectSchema,
+    PropertyCache,
+    PropertyInfo,
+    UnknownObjectType,
+)
+from dbt_sync.destinations.hubspot.values import OMIT, ValueProblem, to_wire
+
+_FAMILIES: list[tuple[str, re.Pattern[str]]] = [
+    ("array", re.compile(r"(\[\]$|^array|^list|^_)")),
+    ("boolean", re.compile(r"^(bool|boolean|bit)$")),
+    ("timestamp", re.compile(r"^(timestamp|timestamptz|datetime|datetime2|datetimeoffset|smalldatetime)")),
+    ("date", re.compile(r"^date$")),
+    ("integer", re.compile(r"^(u?(tiny|small|medium|big|huge)?int(eger)?\d*|int[248]|long|short|serial|bigserial)$")),
+    ("decimal", re.compile(r"^(numeric|decimal|number|dec|money)$")),
+    ("float", re.compile(r"^(float\d*|double( precision)?|real|float64)$")),
+    ("text", re.compile(r"^(varchar|char|character( varying)?|text|string|nvarchar|nchar|bpchar|citext|uuid|name)$")),
+]
+
+_NOT_OK: dict[str, set[str]] = {
+    # property kind -> column families that cannot fit
+    "string": {"array"},
+    "number": {"text", "boolean", "date", "timestamp", "array"},
+    "date": {"text", "decimal", "float", "boolean", "array"},
+    "datetime": {"text", "decimal", "float", "boolean", "array"},
+    "bool": {"integer", "decimal", "float", "date", "timestamp", "array"},
+    "enumeration": {"date", "timestamp", "array"},
+    "multi": set(),
+    "other": {"array"},
+}
+
+
+def column_family(column_type: str | None) -> str | None:
+    """``numeric(18,2)`` → ``decimal``, ``timestamp with time zone`` → ``timestamp``; None if unknown."""
+    if not column_type:
+        return None
+    base = re.sub(r"\(.*?\)", "", column_type.strip().lower()).strip()
+    base = re.sub(r"\s+(unsigned|signed)$", "", base)
+    for family, pattern in _FAMILIES:
+        if pattern.search(base):
+            return family
+    return None
+
+
+def property_kind(prop: PropertyInfo) -> str:
+    if prop.type == "enumeration":
+        if prop.field_type == "checkbox":
+            return "multi"
+        if prop.field_type == "booleancheckbox":
+            return "bool"
+        return "enumeration"
+    if prop.type in ("string", "phone_number"):
+        return "string"
+    if prop.type in ("number", "date", "datetime", "bool"):
+        return prop.type
+    return "other"
+
+
+class MappingChecker:
+    """Answers ``Destination.check_mapping`` from the property cache."""
+
+    def __init__(self, properties: PropertyCache) -> None:
+        self._properties = properties
+
+    def check(
+        self,
+        object_name: str,
+        operation: Operation,
+        match: str | None,
+        fields: Sequence[FieldSpec],
+        path: str,
+    ) -> list[MappingProblem]:
+        try:
+            schema = self._properties.get(object_name)
+        except UnknownObjectType as exc:
+            return [MappingProblem(f"{path}.object", f"{exc} (use contacts, companies, deals, 2-123456 or p_name)")]
+        problems: list[MappingProblem] = []
+        problems.extend(self._check_match(schema, operation, match, path))
+        if operation is Operation.DELETE:
+            return problems
+        for spec in fields:
+            problems.extend(self._check_field(schema, spec, match, f"{path}.fields.{spec.name}"))
+        return problems
+
+    def _check_match(
+        self, schema: ObjectSchema, operation: Operation, match: str | None, path: str
+    ) -> list[MappingProblem]:
+        where = f"{path}.match"
+        if match is None or match == HS_OBJECT_ID:
+            if operation is Operation.UPSERT and not (schema.is_contacts and match is None):
+                return [
+                    MappingProblem(
+                        where,
+                        f"upsert into {schema.object_type} needs 'match': a property with unique values"
+                        + _unique_hint(schema),
+                    )
+                ]
+            return []
+        if operation is Operation.CREATE:
+            return []
+        prop = schema.properties.get(match)
+        if prop is None:
+            return [MappingProblem(where, f"match property {match!r} does not exist on {schema.object_type}"
+                                   + _suggest(match, schema))]
+        if not prop.unique and not (schema.is_contacts and match == "email"):
+            return [
+                MappingProblem(
+                    where,
+                    f"match property {match!r} on {schema.object_type} does not have unique values "
+                    f"(hasUniqueValue is false), so HubSpot cannot match on it" + _unique_hint(schema),
+                )
+            ]
+        return []
+
+    def _check_field(
+        self, schema: ObjectSchema, spec: FieldSpec, match: str | None, where: str
+    ) -> list[MappingProblem]:
+        if spec.lookup_object:
+            return self._check_association(spec, where)
+        prop = schema.properties.get(spec.name)
+        if prop is None:
+            return [
+                MappingProblem(where, f"property {spec.name!r} does not exist on {schema.object_type}"
+                               + _suggest(spec.name, schema))
+            ]
+        problems: list[MappingProblem] = []
+        if not prop.writable and spec.name != match:
+            why = "is calculated" if prop.calculated or prop.field_type.startswith("calculation") else "is read-only"
+            problems.append(MappingProblem(where, f"property {spec.name!r} {why} and cannot be written"))
+        kind = property_kind(prop)
+        family = column_family(spec.column_type)
+        if spec.column is not None and family is not None and family in _NOT_OK[kind]:
+            problems.append(
+                MappingProblem(
+                    where,
+                    f"column {spec.column!r} is {spec.column_type} ({family}) but HubSpot property "
+                    f"{spec.name!r} is {prop.type}/{prop.field_type}",
+                )
+            )
+        if spec.constant is not None:
+            problems.extend(_check_constant(prop, kind, spec.constant, where))
+        return problems
+
+    def _check_association(self, spec: FieldSpec, where: str) -> list[MappingProblem]:
+        """An association target object must exist and be matched on a unique property."""
+        assert spec.lookup_object is not None
+        try:
+            target = self._properties.get(spec.lookup_object)
+        except UnknownObjectType as exc:
+            return [MappingProblem(where, str(exc))]
+        if spec.lookup_match is None or spec.lookup_match == HS_OBJECT_ID:
+            return []
+        prop = target.properties.get(spec.lookup_match)
+        if prop is None:
+            return [MappingProblem(where, f"association match property {spec.lookup_match!r} does not exist on "
+                                   f"{target.object_type}" + _suggest(spec.lookup_match, target))]
+        if not prop.unique and not (target.is_contacts and spec.lookup_match == "email"):
+            return [MappingProblem(where, f"association match property {spec.lookup_match!r} on "
+                                   f"{target.object_type} does not have unique values")]
+        return []
+
+
+def _check_constant(prop: PropertyInfo, kind: str, constant: Any, where: str) -> list[MappingProblem]:
+    try:
+        wire = to_wire(constant, prop.type, clearing=False)
+    except ValueProblem as exc:
+        return [MappingProblem(where, f"constant {constant!r} cannot be sent: {exc}")]
+    if wire is OMIT or kind not in ("enumeration", "multi", "bool") or not prop.options:
+        return []
+    values = [v for v in str(wire).split(";")] if kind == "multi" else [str(wire)]
+    bad = [v for v in values if v not in prop.options]
+    if not bad:
+        return []
+    return [
+        MappingProblem(
+            where,
+            f"{', '.join(repr(b) for b in bad)} is not an option of {prop.name!r}; "
+            f"allowed internal values: {', '.join(prop.options)}",
+        )
+    ]
+
+
+def _suggest(name: str, schema: ObjectSchema) -> str:
+    """A did-you-mean over property names and labels."""
+    by_label = {p.label.lower(): p.name for p in schema.properties.values()}
+    close = difflib.get_close_matches(name, list(schema.properties), n=3, cutoff=0.6)
+    close += [by_label[c] for c in difflib.get_close_matches(name.lower(), list(by_label), n=2, cutoff=0.6)]
+    close = list(dict.fromkeys(close))[:3]
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _unique_hint(schema: ObjectSchema) -> str:
+    unique = sorted(p.name for p in schema.properties.values() if p.unique)
+    if schema.is_contacts:
+        unique = ["email", *unique]
+    return f"; unique properties: {', '.join(unique)}" if unique else ""
