@@ -1,0 +1,155 @@
+{#- Change capture. For each enabled sync of a model, build inside the
+    warehouse the changeset against the last confirmed state:
+    <audit_schema>.dbt_sync_changes__<sync> with _dbt_sync_seq, _dbt_sync_key,
+    _dbt_sync_hash, _dbt_sync_op, _dbt_sync_destination_id and the sent
+    columns. Built under a temporary name and swapped in, so a reader never
+    sees half a changeset. -#}
+
+
+{#- Post-hook: {{ dbt_sync.capture() }}. Runs inside the model's transaction;
+    renders to nothing (a no-op) on models without dbt_sync meta. -#}
+{% macro capture() -%}
+  {%- if not execute or model is not defined or model is none -%}{{ return('') }}{%- endif -%}
+  {%- set specs = dbt_sync.sync_specs(model) -%}
+  {%- if specs | length == 0 -%}{{ return('') }}{%- endif -%}
+  {%- set state = dbt_sync.audit_relation('dbt_sync_state') -%}
+  {%- if adapter.get_relation(state.database, state.schema, state.identifier) is none -%}
+    {%- do dbt_sync.ensure_audit_tables(commit=false) -%}
+  {%- endif -%}
+  {%- for sql in dbt_sync.capture_sql(this, specs) -%}
+    {%- call statement('dbt_sync_capture', fetch_result=false, auto_begin=true) -%}{{ sql }}{%- endcall -%}
+  {%- endfor -%}
+  {{- return('') -}}
+{%- endmacro %}
+
+
+{#- The same capture for a model built without the hook: looks the node up
+    in the graph. Returns the statements; Python runs them in a transaction. -#}
+{% macro capture_model_sql(model_unique_id) -%}
+  {%- set node = graph.nodes.get(model_unique_id) -%}
+  {%- if node is none -%}
+    {{- exceptions.raise_compiler_error("dbt_sync: no model " ~ model_unique_id ~ " in this project") -}}
+  {%- endif -%}
+  {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
+  {%- if relation is none -%}
+    {{- exceptions.raise_compiler_error("dbt_sync: " ~ model_unique_id ~ " has not been built yet (dbt run)") -}}
+  {%- endif -%}
+  {{- return(dbt_sync.capture_sql(relation, dbt_sync.sync_specs(node))) -}}
+{%- endmacro %}
+
+
+{#- run-operation entry point: dbt run-operation dbt_sync.capture_model --args '{model_unique_id: ...}' -#}
+{% macro capture_model(model_unique_id) -%}
+  {%- do dbt_sync.ensure_audit_tables(commit=true) -%}
+  {%- for sql in dbt_sync.capture_model_sql(model_unique_id) -%}
+    {%- call statement('dbt_sync_capture', fetch_result=false, auto_begin=true) -%}{{ sql }}{%- endcall -%}
+  {%- endfor -%}
+  {%- do adapter.commit() -%}
+{%- endmacro %}
+
+
+{#- Lowercased column name -> lowercased type name, for the deterministic
+    text casts. Redshift's own macro needs pg_get_late_binding_view_cols, so
+    it reads information_schema instead. -#}
+{% macro column_types(relation) -%}
+  {{- return(adapter.dispatch('column_types', 'dbt_sync')(relation)) -}}
+{%- endmacro %}
+
+{% macro default__column_types(relation) -%}
+  {%- set types = {} -%}
+  {%- for column in adapter.get_columns_in_relation(relation) -%}
+    {%- do types.update({column.name | lower: column.dtype | lower}) -%}
+  {%- endfor -%}
+  {{- return(types) -}}
+{%- endmacro %}
+
+{% macro redshift__column_types(relation) -%}
+  {%- set types = {} -%}
+  {%- set rows = run_query("select column_name, data_type from information_schema.columns where table_schema = '"
+      ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "'") -%}
+  {%- for row in rows -%}
+    {%- do types.update({row[0] | lower: row[1] | lower}) -%}
+  {%- endfor -%}
+  {{- return(types) -}}
+{%- endmacro %}
+
+
+{#- Statements that rebuild the changesets of the given syncs of one model. -#}
+{% macro capture_sql(relation, specs) -%}
+  {%- if specs | length == 0 -%}{{ return([]) }}{%- endif -%}
+  {%- set types = dbt_sync.column_types(relation) -%}
+  {%- set statements = [] -%}
+  {%- for spec in specs -%}
+    {%- set new = dbt_sync.audit_relation(dbt_sync.changes_table_name(spec['name'], 'new')) -%}
+    {%- set changes_name = dbt_sync.changes_table_name(spec['name'], 'changes') -%}
+    {%- do statements.append('drop table if exists ' ~ new) -%}
+    {%- do statements.append('create table ' ~ new ~ ' as ' ~ dbt_sync.changeset_select(relation, spec, types)) -%}
+    {%- do statements.append('drop table if exists ' ~ dbt_sync.audit_relation(changes_name)) -%}
+    {%- do statements.append('alter table ' ~ new ~ ' rename to ' ~ changes_name) -%}
+  {%- endfor -%}
+  {{- return(statements) -}}
+{%- endmacro %}
+
+
+{#- The changeset query: one scan of the model, one join with the state. -#}
+{% macro changeset_select(relation, spec, types) -%}
+  {%- set columns = spec['columns'] -%}
+  {%- set sync_name = spec['name'] | replace("'", "''") -%}
+  {%- set sql -%}
+with src as (
+    select
+        {{ dbt_sync.key_expr(spec['key_columns'], types) }} as _dbt_sync_key,
+        {{ dbt_sync.row_hash_expr(spec['fingerprint'], columns, types) }} as _dbt_sync_hash
+        {%- for column in columns %},
+        {{ dbt_sync.ident(column) }}
+        {%- endfor %}
+    from {{ relation }}
+),
+counted as (
+    select src.*, count(*) over (partition by _dbt_sync_key) as _dbt_sync_n
+    from src
+),
+st as (
+    select record_key, row_hash, destination_id
+    from {{ dbt_sync.audit_relation('dbt_sync_state') }}
+    where sync_name = '{{ sync_name }}'
+),
+changes as (
+    select
+        c._dbt_sync_key,
+        c._dbt_sync_hash,
+        case
+            when c._dbt_sync_key is null then 'invalid_null_key'
+            when c._dbt_sync_n > 1 then 'invalid_duplicate_key'
+            when st.record_key is null then 'insert'
+            else 'update'
+        end as _dbt_sync_op,
+        st.destination_id as _dbt_sync_destination_id
+        {%- for column in columns %},
+        c.{{ dbt_sync.ident(column) }}
+        {%- endfor %}
+    from counted as c
+    left join st on st.record_key = c._dbt_sync_key
+    where c._dbt_sync_key is null
+       or c._dbt_sync_n > 1
+       or st.record_key is null
+       or st.row_hash <> c._dbt_sync_hash
+    {%- if spec['mode'] == 'mirror' %}
+    union all
+    select
+        st.record_key,
+        st.row_hash,
+        'delete',
+        st.destination_id
+        {%- for column in columns %},
+        null
+        {%- endfor %}
+    from st
+    where not exists (select 1 from src where src._dbt_sync_key = st.record_key)
+    {%- endif %}
+)
+select row_number() over (order by _dbt_sync_key, _dbt_sync_hash) as _dbt_sync_seq, changes.*
+from changes
+  {%- endset -%}
+  {{- return(sql) -}}
+{%- endmacro %}

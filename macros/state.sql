@@ -1,0 +1,135 @@
+{#- SQL the Python warehouse layer runs for dbt-sync runs: claiming a
+    changeset, reading it page by page, committing confirmed records,
+    recording failures and runs. Each macro RETURNS sql (a string or a list);
+    Python executes it in its own transaction. Values arrive already rendered
+    as SQL literals by dbt_sync.warehouse.literals. -#}
+
+
+{#- Move the latest capture to the pending slot read by a run. When there is
+    no new capture, the pending changeset is kept as it is. -#}
+{% macro claim_sql(sync_name) -%}
+  {%- set pending_name = dbt_sync.changes_table_name(sync_name, 'pending') -%}
+  {{- return([
+    'drop table if exists ' ~ dbt_sync.audit_relation(pending_name),
+    'alter table ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'changes'))
+      ~ ' rename to ' ~ pending_name
+  ]) -}}
+{%- endmacro %}
+
+
+{% macro changeset_counts_sql(sync_name) -%}
+  {{- return('select _dbt_sync_op, count(*) from '
+             ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'pending'))
+             ~ ' group by _dbt_sync_op') -}}
+{%- endmacro %}
+
+
+{#- One keyset page of the pending changeset, skipping rows already synced
+    since the capture (same hash committed; delete whose state row is gone).
+    _dbt_sync_current_op / _dbt_sync_current_destination_id reflect the state
+    now, not at capture time. -#}
+{% macro changes_page_sql(sync_name, after_seq, page_size) -%}
+  {{- return(adapter.dispatch('changes_page_sql', 'dbt_sync')(sync_name, after_seq, page_size)) -}}
+{%- endmacro %}
+
+{% macro default__changes_page_sql(sync_name, after_seq, page_size) -%}
+  {%- set sql -%}
+select
+    p.*,
+    case
+        when p._dbt_sync_op in ('insert', 'update') and s.record_key is not null then 'update'
+        when p._dbt_sync_op in ('insert', 'update') then 'insert'
+        else p._dbt_sync_op
+    end as _dbt_sync_current_op,
+    s.destination_id as _dbt_sync_current_destination_id
+from {{ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'pending')) }} as p
+left join {{ dbt_sync.audit_relation('dbt_sync_state') }} as s
+    on s.sync_name = '{{ sync_name | replace("'", "''") }}' and s.record_key = p._dbt_sync_key
+where p._dbt_sync_seq > {{ after_seq | int }}
+  and not (p._dbt_sync_op in ('insert', 'update') and s.row_hash is not null and s.row_hash = p._dbt_sync_hash)
+  and not (p._dbt_sync_op = 'delete' and s.record_key is null)
+order by p._dbt_sync_seq
+limit {{ page_size | int }}
+  {%- endset -%}
+  {{- return(sql) -}}
+{%- endmacro %}
+
+
+{#- Write confirmed records into the state. rows_sql: "(sync_name,
+    record_key, row_hash, destination_id, synced_at), ..." with unique keys. -#}
+{% macro state_upsert_sql(rows_sql) -%}
+  {{- return(adapter.dispatch('state_upsert_sql', 'dbt_sync')(rows_sql)) -}}
+{%- endmacro %}
+
+{% macro default__state_upsert_sql(rows_sql) -%}
+  {{- return(['insert into ' ~ dbt_sync.audit_relation('dbt_sync_state')
+      ~ ' (sync_name, record_key, row_hash, destination_id, synced_at) values ' ~ rows_sql
+      ~ ' on conflict (sync_name, record_key) do update set row_hash = excluded.row_hash,'
+      ~ ' destination_id = excluded.destination_id, synced_at = excluded.synced_at']) -}}
+{%- endmacro %}
+
+{#- Redshift: no ON CONFLICT; stage, DELETE ... USING, INSERT. -#}
+{% macro redshift__state_upsert_sql(rows_sql) -%}
+  {%- set state = dbt_sync.audit_relation('dbt_sync_state') -%}
+  {{- return([
+    'create temp table dbt_sync_state_stage (like ' ~ state ~ ')',
+    'insert into dbt_sync_state_stage (sync_name, record_key, row_hash, destination_id, synced_at) values ' ~ rows_sql,
+    'delete from ' ~ state ~ ' using dbt_sync_state_stage'
+      ~ ' where ' ~ state ~ '.sync_name = dbt_sync_state_stage.sync_name'
+      ~ ' and ' ~ state ~ '.record_key = dbt_sync_state_stage.record_key',
+    'insert into ' ~ state ~ ' (sync_name, record_key, row_hash, destination_id, synced_at)'
+      ~ ' select sync_name, record_key, row_hash, destination_id, synced_at from dbt_sync_state_stage',
+    'drop table dbt_sync_state_stage'
+  ]) -}}
+{%- endmacro %}
+
+
+{% macro state_delete_sql(sync_name_sql, keys_sql) -%}
+  {{- return('delete from ' ~ dbt_sync.audit_relation('dbt_sync_state') ~ ' where sync_name = '
+             ~ sync_name_sql ~ ' and record_key in (' ~ keys_sql ~ ')') -}}
+{%- endmacro %}
+
+
+{#- Latest failure of each given key and the state's synced_at, to carry
+    attempt and first_failed_at over consecutive failures. -#}
+{% macro previous_failures_sql(sync_name_sql, keys_sql) -%}
+  {%- set sql -%}
+select f.record_key, f.attempt, f.first_failed_at, f.failed_at, s.synced_at
+from (
+    select record_key, attempt, first_failed_at, failed_at,
+           row_number() over (partition by record_key order by failed_at desc, attempt desc) as latest_rank
+    from {{ dbt_sync.audit_relation('dbt_sync_failures') }}
+    where sync_name = {{ sync_name_sql }} and record_key in ({{ keys_sql }})
+) as f
+left join {{ dbt_sync.audit_relation('dbt_sync_state') }} as s
+    on s.sync_name = {{ sync_name_sql }} and s.record_key = f.record_key
+where f.latest_rank = 1
+  {%- endset -%}
+  {{- return(sql) -}}
+{%- endmacro %}
+
+
+{#- Generic multi-row insert into one audit table. -#}
+{% macro insert_sql(table, columns, rows_sql) -%}
+  {{- return('insert into ' ~ dbt_sync.audit_relation(table) ~ ' (' ~ (columns | join(', '))
+             ~ ') values ' ~ rows_sql) -}}
+{%- endmacro %}
+
+
+{#- Generic update of one audit table; assignments and where are SQL. -#}
+{% macro update_sql(table, assignments, where) -%}
+  {%- set sets = [] -%}
+  {%- for column in assignments -%}{%- do sets.append(column ~ ' = ' ~ assignments[column]) -%}{%- endfor -%}
+  {{- return('update ' ~ dbt_sync.audit_relation(table) ~ ' set ' ~ (sets | join(', ')) ~ ' where ' ~ where) -}}
+{%- endmacro %}
+
+
+{#- Forget one sync: its state and changesets (audit history stays). -#}
+{% macro reset_sql(sync_name_sql, sync_name) -%}
+  {{- return([
+    'delete from ' ~ dbt_sync.audit_relation('dbt_sync_state') ~ ' where sync_name = ' ~ sync_name_sql,
+    'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'changes')),
+    'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'pending')),
+    'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'new'))
+  ]) -}}
+{%- endmacro %}
