@@ -1,0 +1,69 @@
+"""``validate --check-destinations``: every mapping against the destination's metadata."""
+
+from __future__ import annotations
+
+from dbt_sync.destinations import open_destination
+from dbt_sync.destinations.base import Destination, DestinationError, FieldSpec, Operation
+from dbt_sync.errors import Problem, SpecError
+from dbt_sync.project import Project
+from dbt_sync.spec import SyncSpec
+
+#: the operations a mode performs, each checked for field permissions
+MODE_OPERATIONS = {
+    "upsert": Operation.UPSERT,
+    "update": Operation.UPDATE,
+    "create": Operation.CREATE,
+    "mirror": Operation.UPSERT,
+}
+
+
+def field_specs(spec: SyncSpec, project: Project) -> list[FieldSpec]:
+    model = project.manifest.models[spec.model_unique_id]
+    types = {c.name.lower(): c.data_type for c in model.columns.values()}
+    out = []
+    for mapping in spec.fields:
+        column = mapping.source_column
+        out.append(
+            FieldSpec(
+                name=mapping.name,
+                column=column,
+                column_type=types.get(column.lower()) if column else None,
+                constant=mapping.constant if mapping.is_constant else None,
+                lookup_object=mapping.lookup.object if mapping.lookup else None,
+                lookup_match=mapping.lookup.match if mapping.lookup else None,
+            )
+        )
+    return out
+
+
+def check_destinations(project: Project) -> None:
+    """Raise :class:`SpecError` listing every mapping problem found in any destination."""
+    problems: list[Problem] = []
+    opened: dict[str, Destination] = {}
+    failed: set[str] = set()
+    try:
+        for spec in project.specs:
+            if not spec.enabled or spec.destination in failed:
+                continue
+            destination = opened.get(spec.destination)
+            if destination is None:
+                try:
+                    destination = open_destination(project.config.destination(spec.destination, spec.location))
+                except DestinationError as exc:
+                    problems.append(Problem(spec.location, f"cannot connect to destination: {exc}"))
+                    failed.add(spec.destination)
+                    continue
+                opened[spec.destination] = destination
+            try:
+                found = destination.check_mapping(
+                    spec.object, MODE_OPERATIONS[spec.mode], spec.match, field_specs(spec, project), spec.location
+                )
+            except DestinationError as exc:
+                problems.append(Problem(spec.location, f"cannot check against {spec.destination}: {exc}"))
+                continue
+            problems += [Problem(p.path, p.message) for p in found]
+    finally:
+        for destination in opened.values():
+            destination.close()
+    if problems:
+        raise SpecError(problems)

@@ -1,0 +1,262 @@
+"""The ``dbt-sync`` command line.
+
+Flags and environment variables follow dbt's (``--project-dir`` /
+``DBT_PROJECT_DIR``, ``--profiles-dir`` / ``DBT_PROFILES_DIR``, ``--target``
+/ ``DBT_TARGET``, ``--vars``, ``--select``, ``--exclude``), so a dbt user
+already knows them.
+
+Exit codes: 0 everything synced (or valid); 1 some records failed;
+2 a sync failed as a whole, or bad input / usage.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import yaml
+
+from dbt_sync import __version__
+from dbt_sync.errors import EXIT_ERROR, DbtSyncError
+from dbt_sync.output import table, to_json
+from dbt_sync.project import Project, ProjectOptions, load_project
+from dbt_sync.secrets import RedactingFilter, redact
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("dbt_sync")
+
+
+def _parse_vars(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise click.BadParameter(f"not valid YAML: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise click.BadParameter("expected a YAML mapping, e.g. '{key: value}'.")
+    return parsed
+
+
+def project_options(func: F) -> F:
+    """The dbt-style options every project command takes."""
+    options = [
+        click.option(
+            "--project-dir",
+            envvar="DBT_PROJECT_DIR",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path.cwd,
+            show_default="current directory",
+            help="The dbt project (where dbt_project.yml and dbt_sync.yml live).",
+        ),
+        click.option(
+            "--profiles-dir",
+            envvar="DBT_PROFILES_DIR",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Where profiles.yml is, as for dbt.",
+        ),
+        click.option("--target", "-t", envvar="DBT_TARGET", default=None, help="dbt target to use, as for dbt."),
+        click.option("--vars", callback=_parse_vars, default=None, help="dbt vars as a YAML mapping."),
+        click.option(
+            "--config",
+            "config_path",
+            envvar="DBT_SYNC_CONFIG",
+            default=None,
+            help="Path to dbt_sync.yml (default: in the project directory).",
+        ),
+        click.option("--debug", is_flag=True, envvar="DBT_SYNC_DEBUG", help="Show tracebacks and debug logs."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def selection_options(func: F) -> F:
+    options = [
+        click.option("--select", "-s", multiple=True, help="Syncs to include (dbt selector syntax)."),
+        click.option("--exclude", multiple=True, help="Syncs to leave out (dbt selector syntax)."),
+        click.option(
+            "--all",
+            "all_syncs",
+            is_flag=True,
+            help="Plan every enabled sync, not only those whose model the latest dbt invocation built.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def handle_errors(func: F) -> F:
+    """Turn dbt-sync errors into one clear message and an exit code; no traceback unless --debug."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("debug"))
+        _setup_logging(debug)
+        try:
+            return func(*args, **kwargs)
+        except DbtSyncError as exc:
+            if debug:
+                click.echo(redact(traceback.format_exc()), err=True)
+            click.echo(redact(f"Error: {exc}"), err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if debug:
+                click.echo(redact(traceback.format_exc()), err=True)
+            click.echo(
+                redact(f"Internal error: {type(exc).__name__}: {exc}. Re-run with --debug for the traceback."),
+                err=True,
+            )
+            sys.exit(EXIT_ERROR)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _setup_logging(debug: bool) -> None:
+    root = logging.getLogger("dbt_sync")
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(RedactingFilter())
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+def _options(
+    project_dir: Path,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: dict[str, Any] | None,
+    config_path: str | None,
+) -> ProjectOptions:
+    return ProjectOptions(
+        project_dir=project_dir.resolve(),
+        profiles_dir=profiles_dir.resolve() if profiles_dir else None,
+        target=target,
+        vars=vars,
+        config_path=config_path,
+    )
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  dbt run && dbt-sync run                 build models, then push what changed
+  dbt-sync validate --check-destinations  check every mapping against the CRMs
+  dbt-sync plan --select +dim_contacts    show the ordered plan for contacts and upstream
+  dbt-sync demo                           try it with DuckDB and local CRM emulators
+
+\b
+Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input.
+""",
+)
+@click.version_option(__version__, prog_name="dbt-sync")
+def main() -> None:
+    """Reverse ETL inside dbt: push changed model rows to Salesforce and HubSpot."""
+
+
+@main.command()
+@project_options
+@click.option(
+    "--check-destinations",
+    is_flag=True,
+    help="Also check each mapping against the destination's metadata (Salesforce describe, HubSpot properties).",
+)
+@handle_errors
+def validate(
+    project_dir: Path,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: dict[str, Any] | None,
+    config_path: str | None,
+    debug: bool,
+    check_destinations: bool,
+) -> None:
+    """Check every sync spec in the project; report all problems at once.
+
+    \b
+    Example:
+      dbt parse && dbt-sync validate
+    """
+    project = load_project(_options(project_dir, profiles_dir, target, vars, config_path))
+    if check_destinations:
+        from dbt_sync.checks import check_destinations as run_checks
+
+        run_checks(project)
+    models = {s.model_unique_id for s in project.specs}
+    click.echo(f"OK: {len(project.specs)} sync(s) in {len(models)} model(s) are valid.")
+
+
+@main.command()
+@project_options
+@selection_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@handle_errors
+def plan(
+    project_dir: Path,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: dict[str, Any] | None,
+    config_path: str | None,
+    debug: bool,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    all_syncs: bool,
+    as_json: bool,
+) -> None:
+    """Show which syncs would run, in which stages, and why others are left out.
+
+    \b
+    Examples:
+      dbt-sync plan
+      dbt-sync plan --all --json
+      dbt-sync plan --select 'tag:crm,destination:hubspot' --exclude deals_to_hubspot
+    """
+    project = load_project(_options(project_dir, profiles_dir, target, vars, config_path))
+    the_plan = _build_plan(project, select, exclude, all_syncs)
+    if as_json:
+        click.echo(to_json(the_plan.to_dict()))
+        return
+    rows = [
+        [i + 1, s.name, s.model_name, s.destination, s.object, s.mode]
+        for i, stage in enumerate(the_plan.stages)
+        for s in stage
+    ]
+    if rows:
+        click.echo(table(["stage", "sync", "model", "destination", "object", "mode"], rows))
+    else:
+        click.echo("No syncs planned.")
+    for skipped in the_plan.skipped:
+        click.echo(redact(f"skipped {skipped.sync.name}: {skipped.reason}"))
+
+
+def _build_plan(
+    project: Project, select: tuple[str, ...], exclude: tuple[str, ...], all_syncs: bool, pending: tuple[str, ...] = ()
+) -> Any:
+    from dbt_sync.plan import build_plan
+
+    return build_plan(
+        project.specs,
+        project.manifest,
+        project.run_results,
+        select=select,
+        exclude=exclude,
+        all_syncs=all_syncs,
+        pending_retries=pending,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

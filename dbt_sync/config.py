@@ -1,0 +1,208 @@
+"""``dbt_sync.yml``: named destinations, alert channels and project defaults.
+
+It lives next to ``dbt_project.yml`` (``--config`` or ``DBT_SYNC_CONFIG``
+override the path) and is rendered like dbt's ``profiles.yml``:
+``{{ env_var('NAME') }}`` and ``{{ env_var('NAME', 'default') }}``. Secrets
+belong in environment variables; every secret value found here is
+registered with :mod:`dbt_sync.secrets` so it is masked wherever it might
+leak.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from dbt_sync import secrets
+from dbt_sync.errors import ConfigError, did_you_mean
+
+CONFIG_FILE = "dbt_sync.yml"
+CONFIG_ENV = "DBT_SYNC_CONFIG"
+
+DESTINATION_TYPES = ("salesforce", "hubspot")
+CHANNEL_TYPES = ("email", "slack", "webhook")
+TOP_LEVEL_KEYS = ("version", "destinations", "channels", "defaults")
+DEFAULT_KEYS = ("alerts", "delete_threshold", "batch_size", "threads", "retry_budget_seconds")
+
+
+@dataclass(frozen=True)
+class DestinationConfig:
+    name: str
+    type: str
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    name: str
+    type: str
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """The rendered contents of ``dbt_sync.yml``."""
+
+    path: Path | None
+    destinations: Mapping[str, DestinationConfig] = field(default_factory=dict)
+    channels: Mapping[str, ChannelConfig] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def destination(self, name: str, where: str = "") -> DestinationConfig:
+        try:
+            return self.destinations[name]
+        except KeyError:
+            known = ", ".join(sorted(self.destinations)) or "none defined"
+            prefix = f"{where}: " if where else ""
+            raise ConfigError(
+                f"{prefix}unknown destination '{name}'.{did_you_mean(name, self.destinations)} "
+                f"Destinations in {self.path or CONFIG_FILE}: {known}."
+            ) from None
+
+
+class _Renderer:
+    """Renders ``{{ env_var(...) }}`` in every string of the yaml document."""
+
+    def __init__(self, path: Path, environ: Mapping[str, str]) -> None:
+        self.path = path
+        self.environ = environ
+        self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self.current_path = ""
+
+    def env_var(self, name: str, default: Any = None) -> str:
+        if name in self.environ:
+            return self.environ[name]
+        if default is not None:
+            return str(default)
+        raise ConfigError(
+            f"{self.path}: {self.current_path}: environment variable '{name}' is not set "
+            f"and env_var() was given no default. Set it, or write env_var('{name}', 'default')."
+        )
+
+    def render(self, value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            return {k: self.render(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.render(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, str) and "{{" in value:
+            self.current_path = path
+            try:
+                template = self.env.from_string(value)
+                return template.render(env_var=self.env_var)
+            except ConfigError:
+                raise
+            except Exception as exc:  # jinja syntax or undefined names
+                raise ConfigError(f"{self.path}: {path}: cannot render template: {exc}") from None
+        return value
+
+
+def find_config(project_dir: Path, explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    return project_dir / CONFIG_FILE
+
+
+def load_config(
+    project_dir: Path,
+    explicit: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    required: bool = True,
+) -> SyncConfig:
+    """Read, render and check ``dbt_sync.yml``; register its secrets."""
+    path = find_config(project_dir, explicit)
+    if not path.exists():
+        if required:
+            raise ConfigError(
+                f"{path}: no dbt-sync config found. Create {CONFIG_FILE} next to dbt_project.yml "
+                f"(or pass --config / set {CONFIG_ENV}) defining your destinations."
+            )
+        return SyncConfig(path=None)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}.")
+    rendered = _Renderer(path, os.environ if environ is None else environ).render(raw, "")
+    return _parse(path, rendered)
+
+
+def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
+    problems: list[str] = []
+    for key in doc:
+        if key not in TOP_LEVEL_KEYS:
+            problems.append(
+                f"{key}: unknown key.{did_you_mean(str(key), TOP_LEVEL_KEYS)} Allowed: {', '.join(TOP_LEVEL_KEYS)}."
+            )
+    version = doc.get("version", 1)
+    if version != 1:
+        problems.append(f"version: {version!r} is not supported; use 1.")
+
+    destinations = _named_entries(doc.get("destinations") or {}, "destinations", DESTINATION_TYPES, problems)
+    channels = _named_entries(doc.get("channels") or {}, "channels", CHANNEL_TYPES, problems)
+    defaults = doc.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        problems.append("defaults: expected a mapping.")
+        defaults = {}
+    for key in defaults:
+        if key not in DEFAULT_KEYS:
+            problems.append(
+                f"defaults.{key}: unknown key.{did_you_mean(str(key), DEFAULT_KEYS)} "
+                f"Allowed: {', '.join(DEFAULT_KEYS)}."
+            )
+    if problems:
+        raise ConfigError(f"{path}: invalid dbt-sync config:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    secrets.register(_secret_values(doc))
+    return SyncConfig(
+        path=path,
+        destinations={n: DestinationConfig(n, s["type"], s) for n, s in destinations.items()},
+        channels={n: ChannelConfig(n, s["type"], s) for n, s in channels.items()},
+        defaults=defaults,
+    )
+
+
+def _named_entries(section: Any, label: str, types: tuple[str, ...], problems: list[str]) -> dict[str, dict[str, Any]]:
+    if not isinstance(section, dict):
+        problems.append(f"{label}: expected a mapping of name -> settings.")
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, settings in section.items():
+        where = f"{label}.{name}"
+        if not isinstance(settings, dict):
+            problems.append(f"{where}: expected a mapping with at least 'type'.")
+            continue
+        kind = settings.get("type")
+        if kind not in types:
+            hint = did_you_mean(str(kind), types) if kind else ""
+            problems.append(f"{where}.type: {kind!r} is not supported.{hint} Allowed: {', '.join(types)}.")
+            continue
+        out[str(name)] = dict(settings)
+    return out
+
+
+def _secret_values(value: Any, key: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found += _secret_values(v, str(k))
+    elif isinstance(value, list):
+        for v in value:
+            found += _secret_values(v, key)
+    elif isinstance(value, str) and key and secrets.is_secret_key(key):
+        found.append(value)
+    return found

@@ -1,0 +1,260 @@
+"""The sync plan: which syncs run, in which order, and which can run together.
+
+Order matters in a CRM: an account must exist before a contact points at it,
+and a deal can only be associated with contacts that are already there.
+Sync B runs after sync A when
+
+* B's model depends on A's model in the dbt DAG (directly or not),
+* B looks up or associates to records that A writes (same destination and
+  object), or
+* B says ``depends_on: [A]``.
+
+Syncs with no path between them share a stage and may run concurrently.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbt_sync.errors import PlanError
+from dbt_sync.manifest import BUILT_STATUSES, Manifest, RunResults
+from dbt_sync.selection import Selector
+from dbt_sync.spec import SyncSpec
+
+
+@dataclass(frozen=True)
+class Edge:
+    upstream: str
+    downstream: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    sync: SyncSpec
+    reason: str
+
+
+@dataclass
+class Plan:
+    stages: list[list[SyncSpec]]
+    skipped: list[Skipped]
+    edges: list[Edge]
+    manifest: Manifest
+    run_results: RunResults | None = None
+    upstream: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def syncs(self) -> list[SyncSpec]:
+        return [s for stage in self.stages for s in stage]
+
+    def upstream_of(self, name: str) -> tuple[str, ...]:
+        return self.upstream.get(name, ())
+
+    def to_dict(self) -> dict[str, Any]:
+        reasons: dict[str, list[dict[str, str]]] = defaultdict(list)
+        planned = {s.name for s in self.syncs}
+        for edge in self.edges:
+            if edge.downstream in planned and edge.upstream in planned:
+                reasons[edge.downstream].append({"sync": edge.upstream, "reason": edge.reason})
+        return {
+            "manifest": {
+                "path": str(self.manifest.path),
+                "dbt_version": self.manifest.dbt_version,
+                "invocation_id": self.manifest.invocation_id,
+            },
+            "run_results": (
+                {"path": str(self.run_results.path), "invocation_id": self.run_results.invocation_id}
+                if self.run_results
+                else None
+            ),
+            "stages": [
+                {
+                    "stage": i + 1,
+                    "syncs": [
+                        {
+                            "name": s.name,
+                            "model": s.model_name,
+                            "destination": s.destination,
+                            "object": s.object,
+                            "mode": s.mode,
+                            "after": reasons.get(s.name, []),
+                        }
+                        for s in stage
+                    ],
+                }
+                for i, stage in enumerate(self.stages)
+            ],
+            "skipped": [{"name": k.sync.name, "model": k.sync.model_name, "reason": k.reason} for k in self.skipped],
+        }
+
+
+def dependency_edges(specs: Sequence[SyncSpec], manifest: Manifest) -> list[Edge]:
+    """Every ordering constraint between the given syncs, with its reason."""
+    edges: list[Edge] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(a: SyncSpec, b: SyncSpec, reason: str) -> None:
+        if a.name != b.name and (a.name, b.name) not in seen:
+            seen.add((a.name, b.name))
+            edges.append(Edge(a.name, b.name, reason))
+
+    by_name = {s.name: s for s in specs}
+    ancestors = {uid: manifest.ancestors(uid) for uid in {s.model_unique_id for s in specs}}
+    writers: dict[tuple[str, str], list[SyncSpec]] = defaultdict(list)
+    for spec in specs:
+        writers[spec.written_objects].append(spec)
+
+    for b in specs:
+        for a in specs:
+            if a.model_unique_id != b.model_unique_id and a.model_unique_id in ancestors[b.model_unique_id]:
+                add(a, b, f"model {b.model_name} depends on {a.model_name}")
+        for dest_obj in sorted(b.referenced_objects()):
+            for a in writers.get(dest_obj, []):
+                add(a, b, f"{b.name} refers to {a.object} records that {a.name} writes")
+        for dep in b.depends_on:
+            if dep in by_name:
+                add(by_name[dep], b, "depends_on")
+    return edges
+
+
+def _stages(names: Sequence[str], edges: Iterable[Edge]) -> list[list[str]]:
+    """Layer the DAG so each sync sits one stage after its latest upstream; detect cycles."""
+    preds: dict[str, set[str]] = {n: set() for n in names}
+    succs: dict[str, set[str]] = {n: set() for n in names}
+    for e in edges:
+        if e.upstream in preds and e.downstream in preds:
+            preds[e.downstream].add(e.upstream)
+            succs[e.upstream].add(e.downstream)
+    level: dict[str, int] = {}
+    remaining = {n: len(p) for n, p in preds.items()}
+    ready = sorted(n for n, c in remaining.items() if c == 0)
+    for n in ready:
+        level[n] = 0
+    while ready:
+        n = ready.pop(0)
+        for s in sorted(succs[n]):
+            level[s] = max(level.get(s, 0), level[n] + 1)
+            remaining[s] -= 1
+            if remaining[s] == 0:
+                ready.append(s)
+    if len(level) != len(names) or any(remaining[n] for n in names):
+        cycle = _find_cycle({n for n in names if remaining[n] > 0}, preds)
+        raise PlanError(
+            "syncs depend on each other in a cycle: "
+            + " -> ".join(cycle)
+            + ". Break it by removing a depends_on, a lookup or an association."
+        )
+    depth = max(level.values(), default=-1) + 1
+    stages: list[list[str]] = [[] for _ in range(depth)]
+    for n in names:
+        stages[level[n]].append(n)
+    return [sorted(s) for s in stages if s]
+
+
+def _find_cycle(blocked: set[str], preds: Mapping[str, set[str]]) -> list[str]:
+    start = min(blocked)
+    path: list[str] = [start]
+    index = {start: 0}
+    node = start
+    while True:
+        node = min(p for p in preds[node] if p in blocked)
+        if node in index:
+            cycle = [*path[index[node]:], node]
+            return list(reversed(cycle))
+        index[node] = len(path)
+        path.append(node)
+
+
+def build_plan(
+    specs: Sequence[SyncSpec],
+    manifest: Manifest,
+    run_results: RunResults | None,
+    *,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    all_syncs: bool = False,
+    pending_retries: Iterable[str] = (),
+) -> Plan:
+    """Order the selected syncs into stages.
+
+    By default a sync is planned only when its model was built successfully by
+    the latest dbt invocation, or when it has records waiting for a retry;
+    ``all_syncs`` plans every enabled sync.
+    """
+    edges = dependency_edges(specs, manifest)
+    names = [s.name for s in specs]
+    full_stages = _stages(names, edges)  # raises on cycles among all syncs
+    order = {n: i for i, stage in enumerate(full_stages) for n in stage}
+
+    selector = Selector(specs, edges)
+    chosen = selector.select(select, exclude)
+    pending = set(pending_retries)
+
+    skipped: list[Skipped] = []
+    planned: list[SyncSpec] = []
+    for spec in sorted(specs, key=lambda s: (order[s.name], s.name)):
+        if spec.name not in chosen:
+            continue
+        if not spec.enabled:
+            skipped.append(Skipped(spec, "disabled (enabled: false)"))
+            continue
+        if not all_syncs:
+            reason = _not_built_reason(spec, run_results)
+            if reason and spec.name not in pending:
+                skipped.append(Skipped(spec, reason))
+                continue
+        planned.append(spec)
+
+    planned_names = [s.name for s in planned]
+    closure_edges = _transitive_edges(planned_names, edges)
+    stage_names = _stages(planned_names, closure_edges)
+    by_name = {s.name: s for s in planned}
+    upstream: dict[str, set[str]] = defaultdict(set)
+    for e in closure_edges:
+        upstream[e.downstream].add(e.upstream)
+    return Plan(
+        stages=[[by_name[n] for n in stage] for stage in stage_names],
+        skipped=skipped,
+        edges=edges,
+        manifest=manifest,
+        run_results=run_results,
+        upstream={k: tuple(sorted(v)) for k, v in upstream.items()},
+    )
+
+
+def _transitive_edges(names: Sequence[str], edges: Sequence[Edge]) -> list[Edge]:
+    """Edges between planned syncs, keeping order through syncs left out of the plan."""
+    succs: dict[str, set[str]] = defaultdict(set)
+    for e in edges:
+        succs[e.upstream].add(e.downstream)
+    wanted = set(names)
+    out: list[Edge] = []
+    for start in names:
+        stack = list(succs[start])
+        seen: set[str] = set()
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            if node in wanted:
+                out.append(Edge(start, node, "transitive"))
+            stack.extend(succs[node])
+    return out
+
+
+def _not_built_reason(spec: SyncSpec, run_results: RunResults | None) -> str | None:
+    if run_results is None:
+        return "no run_results.json: run dbt first, or pass --all to plan every sync"
+    status = run_results.status(spec.model_unique_id)
+    if status in BUILT_STATUSES:
+        return None
+    if status is None:
+        return f"model {spec.model_name} was not built by the latest dbt invocation (pass --all to include it)"
+    message = run_results.messages.get(spec.model_unique_id)
+    detail = f": {message}" if message and status == "error" else ""
+    return f"model {spec.model_name} {status} in the latest dbt invocation{detail}"

@@ -1,0 +1,98 @@
+"""Keeping secrets out of everything dbt-sync writes.
+
+Secrets enter dbt-sync in one place (``dbt_sync.yml``, rendered from
+environment variables) and are registered here. Every path that emits text
+(log handlers, error messages, audit rows, JSON output, alerts) passes it
+through :func:`redact`, so a secret echoed back by an API error, or by a
+mistake in our own code, is masked before it leaves the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+MASK = "****"
+
+#: configuration keys whose values are secret wherever they appear
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "security_token",
+        "access_token",
+        "refresh_token",
+        "client_secret",
+        "consumer_secret",
+        "private_key",
+        "session_id",
+        "token",
+        "secret",
+        "webhook_url",
+        "api_key",
+        "signing_secret",
+    }
+)
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+
+
+def is_secret_key(key: str) -> bool:
+    key = key.lower()
+    return key in SECRET_KEYS or key.endswith(("_password", "_secret", "_token", "_key"))
+
+
+def register(values: Iterable[Any]) -> None:
+    """Remember secret strings so that :func:`redact` masks them from now on.
+
+    Very short values are ignored: masking every "a" in a message would make
+    it unreadable without protecting anything.
+    """
+    global _pattern
+    with _lock:
+        for value in values:
+            if isinstance(value, str) and len(value) >= 4:
+                _secrets.add(value)
+        if _secrets:
+            ordered = sorted(_secrets, key=len, reverse=True)
+            _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def clear() -> None:
+    """Forget registered secrets (tests, and long-lived processes reloading config)."""
+    global _pattern
+    with _lock:
+        _secrets.clear()
+        _pattern = None
+
+
+def redact(text: Any) -> str:
+    """``text`` as a string with every registered secret masked."""
+    out = text if isinstance(text, str) else str(text)
+    pattern = _pattern
+    return pattern.sub(MASK, out) if pattern is not None else out
+
+
+def redact_obj(value: Any) -> Any:
+    """Redact every string inside a JSON-like structure."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_obj(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_obj(v) for v in value]
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in the rendered message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _pattern is not None:
+            record.msg = redact(record.getMessage())
+            record.args = None
+        return True

@@ -1,0 +1,135 @@
+"""The CLI on bad input: one clear message, exit code 2, no traceback unless --debug; secrets never shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dbt_sync import secrets
+from dbt_sync.cli import main
+from tests.core.builders import ProjectBuilder, hs_sync, sf_sync
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> None:
+    secrets.clear()
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def project(tmp_path: Path) -> ProjectBuilder:
+    b = ProjectBuilder(tmp_path)
+    b.model("dim_accounts", sf_sync("accounts_sf", "Account"))
+    b.model("dim_contacts", [sf_sync("contacts_sf"), hs_sync("contacts_hs")], depends_on=("dim_accounts",))
+    return b
+
+
+def test_validate_and_plan_json(tmp_path: Path) -> None:
+    b = project(tmp_path)
+    b.write({"dim_accounts": "success", "dim_contacts": "success"})
+    code, out = invoke("validate", "--project-dir", str(tmp_path))
+    assert code == 0 and "OK: 3 sync(s) in 2 model(s)" in out
+    code, out = invoke("plan", "--project-dir", str(tmp_path), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert [[s["name"] for s in st["syncs"]] for st in data["stages"]] == [
+        ["accounts_sf"],
+        ["contacts_hs", "contacts_sf"],
+    ]
+
+
+def test_plan_table_shows_stages_and_skips(tmp_path: Path) -> None:
+    b = project(tmp_path)
+    b.write({"dim_accounts": "success", "dim_contacts": "error"})
+    code, out = invoke("plan", "--project-dir", str(tmp_path))
+    assert code == 0
+    assert out.splitlines()[0].split() == ["stage", "sync", "model", "destination", "object", "mode"]
+    assert "accounts_sf" in out
+    assert "skipped contacts_sf: model dim_contacts error in the latest dbt invocation" in out
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ("no_target", "no dbt target directory. Run dbt first"),
+        ("no_manifest", "manifest.json: not found. Run dbt first"),
+        ("malformed", "the dbt manifest is not valid JSON"),
+        ("old_version", "manifest schema v10 is not supported. dbt-sync reads v12 (dbt-core 1.8 to 1.11)"),
+        ("unknown_destination", "unknown destination 'hubsopt'. Did you mean 'hubspot'?"),
+        ("missing_env", "environment variable 'HS_TOKEN_FOR_TEST' is not set"),
+        ("unreadable_config", "not valid YAML"),
+        ("no_project", "no dbt_project.yml here"),
+    ],
+)
+def test_bad_input_gives_one_clear_message(tmp_path: Path, setup: str, expected: str) -> None:
+    b = project(tmp_path)
+    if setup == "no_manifest":
+        (tmp_path / "target").mkdir()
+    elif setup == "malformed":
+        b.write()
+        (tmp_path / "target" / "manifest.json").write_text("{not json")
+    elif setup == "old_version":
+        b.write(schema="https://schemas.getdbt.com/dbt/manifest/v10.json")
+    elif setup == "unknown_destination":
+        b.model("dim_deals", hs_sync("deals_hs", "deals", destination="hubsopt"))
+        b.write()
+    elif setup == "missing_env":
+        b.write()
+        b.write_config(
+            "destinations:\n  hubspot: {type: hubspot, access_token: \"{{ env_var('HS_TOKEN_FOR_TEST') }}\"}\n"
+        )
+    elif setup == "unreadable_config":
+        b.write()
+        b.write_config("destinations: [")
+    elif setup == "no_project":
+        b.write()
+        (tmp_path / "dbt_project.yml").unlink()
+    code, out = invoke("plan", "--project-dir", str(tmp_path))
+    assert code == 2, out
+    assert expected in out
+    assert "Traceback" not in out
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    project(tmp_path)
+    code, out = invoke("plan", "--project-dir", str(tmp_path), "--debug")
+    assert code == 2 and "Traceback" in out and "Run dbt first" in out
+
+
+def test_bad_selector_and_bad_vars_are_usage_errors(tmp_path: Path) -> None:
+    project(tmp_path).write()
+    code, out = invoke("plan", "--project-dir", str(tmp_path), "--all", "--select", "tga:x")
+    assert code == 2 and "unknown selector method" in out
+    code, out = invoke("plan", "--project-dir", str(tmp_path), "--vars", "[1, 2]")
+    assert code == 2 and "expected a YAML mapping" in out
+
+
+def test_secrets_never_reach_output(tmp_path: Path) -> None:
+    b = project(tmp_path)
+    b.write()
+    token = "pat-na1-0123456789-SECRET"
+    b.write_config(
+        "destinations:\n"
+        "  salesforce: {type: salesforce, auth: session, session_id: \"{{ env_var('SF_SID') }}\"}\n"
+        f"  hubspot: {{type: hubspot, access_token: '{token}'}}\n"
+    )
+    # a spec that echoes the secret back in an error message
+    b.model("dim_deals", hs_sync("deals_hs", "deals", destination=token))
+    b.write()
+    code, out = invoke("plan", "--project-dir", str(tmp_path), "--all", env={"SF_SID": "00Dxx!AQ-session-secret"})
+    assert code == 2
+    assert token not in out and "****" in out
+    assert "session-secret" not in out
+
+
+def test_help_has_examples_and_exit_codes() -> None:
+    code, out = invoke("--help")
+    assert code == 0 and "Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input." in out
+    code, out = invoke("plan", "--help")
+    assert code == 0 and "--select" in out and "Examples:" in out

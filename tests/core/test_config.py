@@ -1,0 +1,127 @@
+"""dbt_sync.yml: env_var rendering like dbt's profiles.yml, validation, secret registration."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from dbt_sync import secrets
+from dbt_sync.config import load_config
+from dbt_sync.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> None:
+    secrets.clear()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "dbt_sync.yml").write_text(text)
+    return tmp_path
+
+
+def test_env_var_with_and_without_default(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        """
+destinations:
+  hs:
+    type: hubspot
+    access_token: "{{ env_var('HS_TOKEN') }}"
+    host: "{{ env_var('HS_HOST', 'https://api.hubapi.com') }}"
+    tier: "{{ env_var('HS_TIER', 'starter') | upper }}"
+""",
+    )
+    cfg = load_config(tmp_path, environ={"HS_TOKEN": "pat-na1-abc123", "HS_TIER": "professional"})
+    settings = cfg.destinations["hs"].settings
+    assert settings["access_token"] == "pat-na1-abc123"
+    assert settings["host"] == "https://api.hubapi.com"
+    assert settings["tier"] == "PROFESSIONAL"
+
+
+def test_missing_env_var_names_variable_file_and_path(tmp_path: Path) -> None:
+    write(tmp_path, "destinations:\n  sf:\n    type: salesforce\n    password: \"{{ env_var('SF_PASSWORD') }}\"\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    message = str(info.value)
+    assert "destinations.sf.password" in message
+    assert "environment variable 'SF_PASSWORD' is not set" in message
+    assert str(tmp_path / "dbt_sync.yml") in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("destinations: [1, 2]", "destinations: expected a mapping of name -> settings."),
+        (
+            "destinations:\n  x:\n    type: salesfroce\n",
+            "destinations.x.type: 'salesfroce' is not supported. Did you mean 'salesforce'?",
+        ),
+        ("destinatons: {}\n", "destinatons: unknown key. Did you mean 'destinations'?"),
+        ("version: 2\n", "version: 2 is not supported; use 1."),
+        (
+            "channels:\n  c:\n    type: pager\n",
+            "channels.c.type: 'pager' is not supported. Allowed: email, slack, webhook.",
+        ),
+        ("defaults:\n  treads: 3\n", "defaults.treads: unknown key. Did you mean 'threads'?"),
+        ("destinations: {a: {type: hubspot, x: '{{ oops( }}'}}", "destinations.a.x: cannot render template"),
+        ("a: [unclosed", "not valid YAML"),
+        ("- just a list", "expected a mapping"),
+    ],
+)
+def test_invalid_config(tmp_path: Path, text: str, expected: str) -> None:
+    write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert expected in str(info.value)
+
+
+def test_missing_and_unreadable_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no dbt-sync config found"):
+        load_config(tmp_path)
+    assert load_config(tmp_path, required=False).path is None
+    (tmp_path / "dbt_sync.yml").mkdir()
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path)
+
+
+def test_config_path_from_flag_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = tmp_path / "elsewhere.yml"
+    other.write_text("destinations: {hs: {type: hubspot, access_token: t0ken-flag}}")
+    assert "hs" in load_config(tmp_path, explicit=other).destinations
+    monkeypatch.setenv("DBT_SYNC_CONFIG", str(other))
+    assert load_config(tmp_path).path == other
+
+
+def test_secrets_are_registered_and_redacted_in_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write(
+        tmp_path,
+        """
+destinations:
+  sf:
+    type: salesforce
+    auth: password
+    username: ops@example.com
+    password: "{{ env_var('P') }}"
+    security_token: tok-9876
+channels:
+  slack: {type: slack, webhook_url: "https://hooks.slack.invalid/T000/B000/XXXXSECRET"}
+""",
+    )
+    load_config(tmp_path, environ={"P": "hunter2-horse"})
+    text = "login failed for hunter2-horsetok-9876 via https://hooks.slack.invalid/T000/B000/XXXXSECRET"
+    redacted = secrets.redact(text)
+    assert "hunter2" not in redacted and "tok-9876" not in redacted and "XXXXSECRET" not in redacted
+    logger = logging.getLogger("dbt_sync.test")
+    handler = logging.StreamHandler()
+    handler.addFilter(secrets.RedactingFilter())
+    logger.addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="dbt_sync.test"):
+            caplog.handler.addFilter(secrets.RedactingFilter())
+            logger.info("token is %s", "tok-9876")
+        assert "tok-9876" not in caplog.text and "****" in caplog.text
+    finally:
+        logger.removeHandler(handler)
