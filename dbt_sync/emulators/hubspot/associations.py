@@ -81,18 +81,14 @@ class AssociationTypes:
             self._register(HUBSPOT_DEFINED, back, to_type, from_type, None, fwd)
         return t
 
-    def define_label(
-        self, from_type: str, to_type: str, label: str, inverse_label: str | None = None
-    ) -> AssocType:
+    def define_label(self, from_type: str, to_type: str, label: str, inverse_label: str | None = None) -> AssocType:
         """A USER_DEFINED labelled type (and its inverse), as the association labels UI makes."""
         fwd, back = next(self._ids), next(self._ids)
         t = self._register(USER_DEFINED, fwd, from_type, to_type, label, back)
         self._register(USER_DEFINED, back, to_type, from_type, inverse_label or label, fwd)
         return t
 
-    def _register(
-        self, category: str, type_id: int, a: str, b: str, label: str | None, inverse: int
-    ) -> AssocType:
+    def _register(self, category: str, type_id: int, a: str, b: str, label: str | None, inverse: int) -> AssocType:
         t = AssocType(category, type_id, a, b, label, inverse)
         self._by_key[(category, type_id)] = t
         if label is None:

@@ -85,14 +85,10 @@ class Auth:
             if app is None:
                 raise ApiError(400, {"status": "BAD_CLIENT_ID", "message": "missing or unknown client id"})
             if not secrets.compare_digest(app.client_secret, form.get("client_secret", "")):
-                raise ApiError(
-                    400, {"status": "BAD_CLIENT_SECRET", "message": "missing or invalid client secret"}
-                )
+                raise ApiError(400, {"status": "BAD_CLIENT_SECRET", "message": "missing or invalid client secret"})
             refresh = form.get("refresh_token", "")
             if refresh not in app.refresh_tokens:
-                raise ApiError(
-                    400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"}
-                )
+                raise ApiError(400, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"})
             access = "emu-oauth-" + secrets.token_hex(16)
             self.access_tokens[access] = time.time() + expires_in
         return {

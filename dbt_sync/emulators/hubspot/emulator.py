@@ -95,8 +95,9 @@ class HubSpotEmulator:
         self._stopping.clear()
         self._server = EmulatorHTTPServer((self.host, self.port), self)
         self.port = self._server.server_address[1]
+        # A short poll interval keeps stop() (and so each test's teardown) fast.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="hubspot-emulator", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="hubspot-emulator", daemon=True
         )
         self._thread.start()
         return self
@@ -234,9 +235,7 @@ class HubSpotEmulator:
             obj = self.store.objects[otype.type_id].get(str(object_id))
             return None if obj is None else obj.to_json(otype)
 
-    def associate(
-        self, from_type: str, from_id: str, to_type: str, to_id: str, type_id: int | None = None
-    ) -> None:
+    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str, type_id: int | None = None) -> None:
         """Create an association directly (default type unless ``type_id`` is given)."""
         a, b = self.store.resolve(from_type), self.store.resolve(to_type)
         with self.store.lock:

@@ -43,18 +43,14 @@ class Failure:
     def as_api_error(self) -> ApiError:
         return ApiError(
             self.status,
-            error_body(
-                self.category, self.message, context=self.context or None, sub_category=self.sub_category
-            ),
+            error_body(self.category, self.message, context=self.context or None, sub_category=self.sub_category),
         )
 
 
 def inputs_of(body: Any, limit: int) -> list[dict[str, Any]]:
     """Pull ``inputs`` out of a batch body, enforcing the per-request input limit."""
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-        raise api_error(
-            400, "VALIDATION_ERROR", "Invalid input JSON: expected an object with an inputs array"
-        )
+        raise api_error(400, "VALIDATION_ERROR", "Invalid input JSON: expected an object with an inputs array")
     inputs = body["inputs"]
     if len(inputs) > limit:
         raise api_error(
@@ -140,9 +136,7 @@ class ObjectHandlers:
     def _unique_names(self, otype: ObjectTypeDef) -> set[str]:
         return {n for n in otype.properties if self.store.can_be_id_property(otype, n)}
 
-    def _conflict(
-        self, otype: ObjectTypeDef, name: str, value: str, holder: str, ctx: dict[str, list[str]]
-    ) -> Failure:
+    def _conflict(self, otype: ObjectTypeDef, name: str, value: str, holder: str, ctx: dict[str, list[str]]) -> Failure:
         if self.store.is_email(otype, name):
             existing = holder if holder.isdigit() else "(created earlier in this batch)"
             return Failure(409, "CONFLICT", f"Contact already exists. Existing ID: {existing}", ctx)
@@ -155,11 +149,7 @@ class ObjectHandlers:
         return Failure(400, "VALIDATION_ERROR", validation_message([issue]), ctx)
 
     def _check_id_property(self, otype: ObjectTypeDef, id_property: str | None) -> None:
-        if (
-            id_property
-            and id_property != "hs_object_id"
-            and not self.store.can_be_id_property(otype, id_property)
-        ):
+        if id_property and id_property != "hs_object_id" and not self.store.can_be_id_property(otype, id_property):
             raise api_error(
                 400,
                 "VALIDATION_ERROR",
@@ -268,9 +258,7 @@ class ObjectHandlers:
                         self._context(item, True),
                     )
                 else:
-                    failure = self._check_values(
-                        otype, item, values, issues, obj.id if obj else None, claimed, True
-                    )
+                    failure = self._check_values(otype, item, values, issues, obj.id if obj else None, claimed, True)
                 if failure is not None:
                     if not partial:
                         raise failure.as_api_error()
@@ -355,9 +343,7 @@ class ObjectHandlers:
                 raise api_error(404, "OBJECT_NOT_FOUND", "resource not found")
             return 200, obj.to_json(otype, self._requested(otype, props))
 
-    def update_one(
-        self, otype: ObjectTypeDef, object_id: str, body: Any, id_property: str | None
-    ) -> Response:
+    def update_one(self, otype: ObjectTypeDef, object_id: str, body: Any, id_property: str | None) -> Response:
         self._check_id_property(otype, id_property)
         with self.store.lock:
             obj = self.store.require(otype, object_id, id_property)
@@ -387,9 +373,7 @@ class ObjectHandlers:
                 key=lambda o: int(o.id),
             )
             page = [o for o in live if int(o.id) > after][:limit]
-            body: dict[str, Any] = {
-                "results": [o.to_json(otype, self._requested(otype, props)) for o in page]
-            }
+            body: dict[str, Any] = {"results": [o.to_json(otype, self._requested(otype, props)) for o in page]}
             if page and len([o for o in live if int(o.id) > after]) > limit:
                 body["paging"] = {"next": {"after": page[-1].id, "link": ""}}
         return 200, body
@@ -421,9 +405,7 @@ class ObjectHandlers:
             norm = (lambda v: str(v).lower()) if fold else (lambda v: str(v))
             if op == "EQ" and (actual is None or norm(actual) != norm(f.get("value"))):
                 return False
-            if op == "IN" and (
-                actual is None or norm(actual) not in {norm(v) for v in f.get("values") or []}
-            ):
+            if op == "IN" and (actual is None or norm(actual) not in {norm(v) for v in f.get("values") or []}):
                 return False
             if op == "HAS_PROPERTY" and actual is None:
                 return False

@@ -21,9 +21,7 @@ class PropertyHandlers:
     def get_by_name(self, otype: ObjectTypeDef, name: str) -> Response:
         prop = otype.properties.get(name)
         if prop is None:
-            raise api_error(
-                404, "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {otype.type_id}"
-            )
+            raise api_error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name} for object type {otype.type_id}")
         return 200, prop.to_json()
 
     def create(self, otype: ObjectTypeDef, body: Any) -> Response:

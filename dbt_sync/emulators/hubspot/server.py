@@ -30,14 +30,10 @@ OBJECT_COLLECTION = re.compile(r"^/crm/v3/objects/([^/]+)$")
 OBJECT_ONE = re.compile(r"^/crm/v3/objects/([^/]+)/([^/]+)$")
 PROPERTIES = re.compile(r"^/crm/v3/properties/([^/]+)$")
 PROPERTY_ONE = re.compile(r"^/crm/v3/properties/([^/]+)/([^/]+)$")
-ASSOC_BATCH = re.compile(
-    r"^/crm/v4/associations/([^/]+)/([^/]+)/batch/(create|associate/default|read|archive)$"
-)
+ASSOC_BATCH = re.compile(r"^/crm/v4/associations/([^/]+)/([^/]+)/batch/(create|associate/default|read|archive)$")
 ASSOC_OF_OBJECT = re.compile(r"^/crm/v4/objects/([^/]+)/([^/]+)/associations/([^/]+)$")
 
-GATEWAY_PAGE = (
-    "<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1></body></html>"
-)
+GATEWAY_PAGE = "<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1></body></html>"
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -139,9 +135,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault.kind == "locked":
             raise api_error(423, "LOCKED", "The resource is locked. Wait at least 2 seconds and retry.")
 
-    def _route(
-        self, emu: HubSpotEmulator, path: str, query: dict[str, list[str]], body: Any
-    ) -> tuple[int, Any]:
+    def _route(self, emu: HubSpotEmulator, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         method = self.command
         objects, assoc, props, store = emu._objects, emu._assoc, emu._props, emu.store
         if method == "POST" and (m := OBJECT_BATCH.match(path)):
@@ -221,9 +215,7 @@ class Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
-    def _send(
-        self, emu: HubSpotEmulator, path: str, status: int, payload: Any, headers: dict[str, str]
-    ) -> None:
+    def _send(self, emu: HubSpotEmulator, path: str, status: int, payload: Any, headers: dict[str, str]) -> None:
         emu._record(self.command, path, status)
         if payload is None:
             data, ctype = b"", None

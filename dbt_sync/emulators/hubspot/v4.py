@@ -37,9 +37,7 @@ class AssociationHandlers:
                 {"fromObjectId": [from_id]},
             )
         if self.store.get(b, to_id) is None:
-            return Failure(
-                400, "VALIDATION_ERROR", f"No {b.singular} with id {to_id} exists", {"toObjectId": [to_id]}
-            )
+            return Failure(400, "VALIDATION_ERROR", f"No {b.singular} with id {to_id} exists", {"toObjectId": [to_id]})
         return None
 
     def _pair_result(

@@ -51,9 +51,7 @@ def normalize(prop: PropertyDef, value: Any, *, is_email: bool = False) -> str |
     if text == "":
         return CLEAR
     if prop.read_only:
-        return issue(
-            prop.name, "READ_ONLY_VALUE", f"{prop.name} is a read only property; its value cannot be set."
-        )
+        return issue(prop.name, "READ_ONLY_VALUE", f"{prop.name} is a read only property; its value cannot be set.")
     if is_email:
         text = text.strip().lower()
         if not EMAIL_RE.match(text):
@@ -94,9 +92,7 @@ def _date(prop: PropertyDef, text: str) -> str | dict[str, Any]:
             return dt.date().isoformat()
         clock = dt.strftime("%H:%M:%S.") + f"{ms % 1000:03d}"
         return issue(prop.name, "INVALID_DATE", f"{text} is at {clock} UTC, not midnight!")
-    return issue(
-        prop.name, "INVALID_DATE", f"{text} is not a valid date. Use YYYY-MM-DD or epoch milliseconds."
-    )
+    return issue(prop.name, "INVALID_DATE", f"{text} is not a valid date. Use YYYY-MM-DD or epoch milliseconds.")
 
 
 def _datetime(prop: PropertyDef, text: str) -> str | dict[str, Any]:
