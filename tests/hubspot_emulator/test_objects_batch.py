@@ -38,6 +38,7 @@ def test_batch_create_returns_201_model_with_string_properties_and_iso_timestamp
         batch_input_simple_public_object_batch_input_for_create=batch
     )
     assert status == 201
+    assert headers["X-HubSpot-RateLimit-Max"] == "10000"
     assert data is not None and data.status == "COMPLETE"
     result = data.results[0]
     assert result.properties["email"] == "ada@example.com"

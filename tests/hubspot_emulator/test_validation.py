@@ -60,7 +60,7 @@ def test_validation_messages_embed_a_json_list(
 
 
 def test_value_formats_are_normalised_to_hubspot_strings(client: HubSpot, emu: HubSpotEmulator) -> None:
-    data, status, _ = create(
+    _, status, _ = create(
         client,
         [
             {
