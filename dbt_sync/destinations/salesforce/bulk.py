@@ -14,10 +14,12 @@ header name and tied back to the input by a correlation key:
   identical content are interchangeable, so handing their outcomes out in
   any order is still a correct one-to-one mapping.
 
-Unprocessed rows, and rows missing from every file, fail as retryable. A
-``Failed`` job that processed nothing raises ``TransientError``, except an
-``InvalidBatch`` (a bad column), which no retry fixes: every record fails
-with the job's message.
+A ``Failed`` job is read like a finished one: its unprocessed rows fail
+as retryable (code ``UNPROCESSED``, message = the job's ``errorMessage``),
+except after an ``InvalidBatch`` (a bad column), which no retry fixes
+(code ``INVALID_BATCH``, not retryable). Rows missing from every file fail
+as retryable ``NO_RESULT``. Only when a failed job's result files cannot
+be read at all does the batch raise ``TransientError``.
 """
 
 from __future__ import annotations
@@ -184,16 +186,21 @@ class BulkWriter:
         except BaseException:
             self._abort(job_id)
             raise
-        state = info.get("state")
+        state = str(info.get("state"))
         error_message = str(info.get("errorMessage") or f"Bulk job {job_id} ended {state}")
-        if state != "JobComplete" and not int(info.get("numberRecordsProcessed") or 0):
-            if state == "Failed" and "InvalidBatch" in error_message:
-                return {r.index: failure(r.record.key, "INVALID_BATCH", error_message, retryable=False) for r in rows}
-            raise TransientError(
-                f"Salesforce Bulk job {job_id} for {object_name} ended {state}: {error_message}",
-                code="BULK_JOB_FAILED",
-            )
-        return self._results(job_id, key_columns, rows, lines, header, state, error_message)
+        invalid = state == "Failed" and "InvalidBatch" in error_message
+        try:
+            return self._results(job_id, key_columns, rows, lines, header, state, error_message, invalid)
+        except (TransientError, DestinationError):
+            if state == "JobComplete":
+                raise
+        # A failed job whose result files cannot be read: nothing to map.
+        if invalid:
+            return {r.index: failure(r.record.key, "INVALID_BATCH", error_message, retryable=False) for r in rows}
+        raise TransientError(
+            f"Salesforce Bulk job {job_id} for {object_name} ended {state}: {error_message}",
+            code="BULK_JOB_FAILED",
+        )
 
     def _wait(self, job_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + self._poll_timeout
@@ -227,8 +234,9 @@ class BulkWriter:
         rows: list[Row],
         lines: list[list[str]],
         header: list[str],
-        state: Any,
+        state: str,
         error_message: str,
+        invalid: bool,
     ) -> dict[int, RecordOutcome]:
         positions = [header.index(c) for c in key_columns]
         waiting: dict[tuple[str, ...], deque[Row]] = defaultdict(deque)
@@ -264,9 +272,9 @@ class BulkWriter:
             if (hit := take(result)) is not None:
                 done[hit.index] = failure(
                     hit.record.key,
-                    "UNPROCESSED",
+                    "INVALID_BATCH" if invalid else "UNPROCESSED",
                     f"Bulk job {job_id} ({state}) did not process this record: {error_message}",
-                    retryable=True,
+                    retryable=not invalid,
                 )
         for row in rows:
             if row.index not in done:
