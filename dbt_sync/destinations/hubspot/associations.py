@@ -209,6 +209,12 @@ class AssociationWriter:
             errors = [e for e in reply.body.get("errors") or [] if isinstance(e, Mapping)]
             if not missing:
                 return
+            for error in errors:
+                for link in _named_by(error, missing):
+                    self._fail(link, error_detail(error), problems)
+                    missing.remove(link)
+            if not missing:
+                return
             if not errors and not reply.body.get("results"):
                 return  # an answer without details: trust the 2xx
             if len(links) > 1 and len(missing) < len(links):
@@ -234,6 +240,16 @@ class AssociationWriter:
                 category=detail.category or "ASSOCIATION",
             )
         )
+
+
+def _named_by(error: Mapping[str, Any], links: Sequence[Link]) -> list[Link]:
+    """Links a v4 207 error names through ``context.fromObjectId`` (and ``toObjectId``)."""
+    ctx = error.get("context") or {}
+    froms = {str(v) for v in ctx.get("fromObjectId") or []}
+    tos = {str(v) for v in ctx.get("toObjectId") or []}
+    if not froms:
+        return []
+    return [link for link in links if link.from_id in froms and (not tos or str(link.to_id) in tos)]
 
 
 def _created_pairs(body: Mapping[str, Any]) -> set[tuple[str, str]]:
