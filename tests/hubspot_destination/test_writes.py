@@ -155,7 +155,8 @@ def test_update_by_id_and_by_unique_property_and_archive(dest: HubSpotDestinatio
 
 def test_delete_by_match_value_without_known_id(dest: HubSpotDestination, emu: HubSpotEmulator) -> None:
     cid = emu.seed("contacts", {"email": "bye@example.com"})
-    out = dest.write("contacts", Operation.DELETE, [Record("1", {"email": "BYE@example.com"})], match="email", options={})
+    gone = [Record("1", {"email": "BYE@example.com"})]
+    out = dest.write("contacts", Operation.DELETE, gone, match="email", options={})
     assert out[0].success and out[0].destination_id == cid
     assert emu.records("contacts") == []
 
