@@ -27,9 +27,11 @@ def rsa_key() -> tuple[str, str]:
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -50,8 +52,9 @@ def auth_config(emu: Any, flow: str, rsa_key: tuple[str, str]) -> dict[str, Any]
     if flow == "password":
         config.update(auth="password", username=USER, password=PASSWORD, security_token=TOKEN)
     elif flow == "client_credentials":
-        config.update(auth="client_credentials", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET,
-                      domain="acme.my")
+        config.update(
+            auth="client_credentials", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, domain="acme.my"
+        )
     elif flow == "jwt":
         config.update(auth="jwt", username=USER, consumer_key=CONSUMER_KEY, private_key=rsa_key[0])
     else:

@@ -106,9 +106,7 @@ def test_server_errors_timeouts_and_drops_are_transient(emu: Any, make_dest: Mak
 
 def test_one_row_lock_is_a_retryable_record(emu: Any, dest: SalesforceDestination) -> None:
     emu.faults.row_lock_next(1)
-    out = dest.write(
-        "Contact", Operation.UPSERT, one("W1") + one("W2"), match="External_Id__c", options={}
-    )
+    out = dest.write("Contact", Operation.UPSERT, one("W1") + one("W2"), match="External_Id__c", options={})
     locked = [o for o in out if not o.success]
     assert len(locked) == 1 and locked[0].error_code == "UNABLE_TO_LOCK_ROW" and locked[0].retryable
 
@@ -116,8 +114,7 @@ def test_one_row_lock_is_a_retryable_record(emu: Any, dest: SalesforceDestinatio
 def test_a_batch_of_row_locks_asks_to_shrink(emu: Any, dest: SalesforceDestination) -> None:
     emu.faults.row_lock_next(3)
     with pytest.raises(TransientError) as info:
-        dest.write("Contact", Operation.UPSERT, one("X1") + one("X2") + one("X3"), match="External_Id__c",
-                   options={})
+        dest.write("Contact", Operation.UPSERT, one("X1") + one("X2") + one("X3"), match="External_Id__c", options={})
     assert info.value.shrink and info.value.code == "UNABLE_TO_LOCK_ROW"
 
 

@@ -27,7 +27,7 @@ def test_bulk_upsert_maps_shuffled_successes_and_failures(emu: Any, dest: Salesf
     records[5].fields["Email"] = "bad-email"
     records[7].lookups.append(Lookup("AccountId", "Account", "External_Id__c", "ACC-404"))
     records[8].lookups.append(Lookup("AccountId", "Account", "External_Id__c", "ACC-1"))
-    records[9].fields["LastName"] = "Ünïcødé, \"quoted\"\nnewline"
+    records[9].fields["LastName"] = 'Ünïcødé, "quoted"\nnewline'
     out = dest.write("Contact", Operation.UPSERT, records, match="External_Id__c", options=BULK)
     assert bulk_jobs(emu) == 1
     assert [o.key for o in out] == [r.key for r in records]
@@ -41,7 +41,7 @@ def test_bulk_upsert_maps_shuffled_successes_and_failures(emu: Any, dest: Salesf
         if o.success:
             assert stored[o.key]["Id"][:15] == (o.destination_id or "")[:15]
             assert o.created is True
-    assert stored["BK9"]["LastName"] == "Ünïcødé, \"quoted\"\nnewline"
+    assert stored["BK9"]["LastName"] == 'Ünïcødé, "quoted"\nnewline'
     assert stored["BK8"]["AccountId"] == emu.records("Account")[0]["Id"]
     again = dest.write("Contact", Operation.UPSERT, rows(6), match="External_Id__c", options=BULK)
     assert [o.created for o in again] == [False, False, True, False, False, True]
@@ -49,8 +49,10 @@ def test_bulk_upsert_maps_shuffled_successes_and_failures(emu: Any, dest: Salesf
 
 def test_bulk_null_clears_and_missing_leaves(emu: Any, dest: SalesforceDestination) -> None:
     emu.seed("Contact", [{"LastName": "L", "Email": "a@example.com", "External_Id__c": f"NL{i}"} for i in range(6)])
-    records = [Record(f"NL{i}", {"External_Id__c": f"NL{i}", "Email": None if i == 0 else f"n{i}@example.com"})
-               for i in range(6)]
+    records = [
+        Record(f"NL{i}", {"External_Id__c": f"NL{i}", "Email": None if i == 0 else f"n{i}@example.com"})
+        for i in range(6)
+    ]
     out = dest.write("Contact", Operation.UPDATE, records, match="External_Id__c", options=BULK)
     assert all(o.success for o in out), out
     stored = {r["External_Id__c"]: r for r in emu.records("Contact")}

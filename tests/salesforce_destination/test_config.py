@@ -10,8 +10,9 @@ from dbt_sync.destinations.salesforce import SalesforceDestination
 
 def test_unknown_key_names_destination_key_and_allowed() -> None:
     with pytest.raises(DestinationError) as info:
-        SalesforceDestination("sf_prod", {"auth": "session", "session_id": "x", "instance_url": "https://a",
-                                          "bulk_treshold": 5})
+        SalesforceDestination(
+            "sf_prod", {"auth": "session", "session_id": "x", "instance_url": "https://a", "bulk_treshold": 5}
+        )
     text = str(info.value)
     assert info.value.code == "INVALID_CONFIG"
     assert "sf_prod" in text and "bulk_treshold" in text and "bulk_threshold" in text

@@ -31,8 +31,7 @@ def test_upsert_partial_failure_keeps_the_rest(emu: Any, dest: SalesforceDestina
     assert out[1].fields == ["LastName"] and out[1].retryable is False
     assert not out[2].success and out[2].error_code == "INVALID_EMAIL_ADDRESS"
     assert set(by_ext(emu)) == {"C1"}
-    again = dest.write("Contact", Operation.UPSERT, [contact("C1", LastName="New")], match="External_Id__c",
-                       options={})
+    again = dest.write("Contact", Operation.UPSERT, [contact("C1", LastName="New")], match="External_Id__c", options={})
     assert again[0].success and again[0].created is False
     assert again[0].destination_id == out[0].destination_id
     assert by_ext(emu)["C1"]["LastName"] == "New"
@@ -83,6 +82,7 @@ def test_decimal_goes_out_digit_for_digit(emu: Any, dest: SalesforceDestination)
         ],
     )
     bodies: list[bytes] = []
+
     def capture(response: Any, *args: Any, **kwargs: Any) -> None:
         body = response.request.body or b""
         bodies.append(body.encode() if isinstance(body, str) else body)
@@ -91,8 +91,11 @@ def test_decimal_goes_out_digit_for_digit(emu: Any, dest: SalesforceDestination)
     dest._client.session.hooks["response"].append(capture)
     amount = Decimal("12345678901234567.89")
     out = dest.write(
-        "Invoice__c", Operation.UPSERT, [Record("I1", {"External_Id__c": "I1", "Amount__c": amount})],
-        match="External_Id__c", options={},
+        "Invoice__c",
+        Operation.UPSERT,
+        [Record("I1", {"External_Id__c": "I1", "Amount__c": amount})],
+        match="External_Id__c",
+        options={},
     )
     assert out[0].success, out
     sent = b"".join(b for b in bodies if b"Amount__c" in b)
@@ -106,7 +109,10 @@ def test_decimal_goes_out_digit_for_digit(emu: Any, dest: SalesforceDestination)
 
 def test_too_long_value_fails_that_record_untruncated(emu: Any, dest: SalesforceDestination) -> None:
     out = dest.write(
-        "Contact", Operation.UPSERT, [contact("L1", LastName="x" * 81), contact("L2")], match="External_Id__c",
+        "Contact",
+        Operation.UPSERT,
+        [contact("L1", LastName="x" * 81), contact("L2")],
+        match="External_Id__c",
         options={},
     )
     assert out[0].error_code == "STRING_TOO_LONG" and "LastName" in out[0].fields
@@ -115,8 +121,13 @@ def test_too_long_value_fails_that_record_untruncated(emu: Any, dest: Salesforce
 
 
 def test_unsendable_value_fails_alone(emu: Any, dest: SalesforceDestination) -> None:
-    out = dest.write("Contact", Operation.UPSERT, [contact("N1", Lead_Score__c=float("nan")), contact("N2")],
-                     match="External_Id__c", options={})
+    out = dest.write(
+        "Contact",
+        Operation.UPSERT,
+        [contact("N1", Lead_Score__c=float("nan")), contact("N2")],
+        match="External_Id__c",
+        options={},
+    )
     assert out[0].error_code == "INVALID_TYPE_ON_FIELD_IN_RECORD" and out[0].fields == ["Lead_Score__c"]
     assert out[1].success
 
@@ -157,7 +168,10 @@ def test_create_update_by_id_and_delete(emu: Any, dest: SalesforceDestination) -
     assert not out[2].success
     assert by_ext(emu)["R1"]["LastName"] == "Renamed"
     deleted = dest.write(
-        "Contact", Operation.DELETE, [Record("R1", {}, destination_id=ids[0]), Record("R9", {})], match=None,
+        "Contact",
+        Operation.DELETE,
+        [Record("R1", {}, destination_id=ids[0]), Record("R9", {})],
+        match=None,
         options={},
     )
     assert deleted[0].success and not deleted[1].success
@@ -167,7 +181,10 @@ def test_create_update_by_id_and_delete(emu: Any, dest: SalesforceDestination) -
 def test_update_by_external_id_never_creates(emu: Any, dest: SalesforceDestination) -> None:
     emu.seed("Contact", [{"LastName": "Old", "External_Id__c": "U1"}])
     out = dest.write(
-        "Contact", Operation.UPDATE, [contact("U1", LastName="New"), contact("U2")], match="External_Id__c",
+        "Contact",
+        Operation.UPDATE,
+        [contact("U1", LastName="New"), contact("U2")],
+        match="External_Id__c",
         options={},
     )
     assert out[0].success and out[0].created is False
@@ -190,3 +207,16 @@ def test_usage_reads_limit_info(emu: Any, dest: SalesforceDestination) -> None:
     usage = dest.usage()
     assert usage.requests >= 1
     assert usage.limit_max is not None and usage.limit_used is not None and usage.limit_used <= usage.limit_max
+
+
+def test_parallel_requests_and_clearing_a_lookup(emu: Any, make_dest: Any) -> None:
+    dest = make_dest("jwt", concurrency=3)
+    emu.seed("Account", [{"Name": "Acme", "External_Id__c": "ACC-1"}])
+    parent = [Lookup("AccountId", "Account", "External_Id__c", "ACC-1")]
+    records = [contact(f"P{i:03d}", lookups=list(parent)) for i in range(420)]
+    out = dest.write("Contact", Operation.UPSERT, records, match="External_Id__c", options={"bulk_threshold": 0})
+    assert [o.key for o in out] == [r.key for r in records] and all(o.success for o in out)
+    cleared = [contact("P000", lookups=[Lookup("AccountId", "Account", "External_Id__c", None)])]
+    assert dest.write("Contact", Operation.UPSERT, cleared, match="External_Id__c", options={})[0].success
+    stored = by_ext(emu)
+    assert stored["P000"]["AccountId"] is None and stored["P001"]["AccountId"]

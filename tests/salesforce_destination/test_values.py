@@ -36,8 +36,8 @@ def test_datetimes_become_utc_with_milliseconds() -> None:
 
 
 def test_scalars_unicode_and_null() -> None:
-    body = dumps({"a": None, "b": True, "c": "Zoë 日本 \"q\"", "d": 3, "e": 1.5})
-    assert json.loads(body) == {"a": None, "b": True, "c": "Zoë 日本 \"q\"", "d": 3, "e": 1.5}
+    body = dumps({"a": None, "b": True, "c": 'Zoë 日本 "q"', "d": 3, "e": 1.5})
+    assert json.loads(body) == {"a": None, "b": True, "c": 'Zoë 日本 "q"', "d": 3, "e": 1.5}
     assert "Zoë" in body  # sent as UTF-8, not escaped
 
 

@@ -107,8 +107,10 @@ class BulkWriter:
                 if not (operation == "update" and name.lower() == "id"):
                     columns.setdefault(name, None)
             for lk in row.lookups:
-                columns.setdefault(_lookup_column(lk.relationship, lk.match, lk.parent_type), None)
-                columns.setdefault(lk.field, None)
+                if lk.value is None:  # clearing the lookup sets the Id field to #N/A
+                    columns.setdefault(lk.field, None)
+                else:
+                    columns.setdefault(_lookup_column(lk.relationship, lk.match, lk.parent_type), None)
         header = list(columns)
         lines = []
         for row in rows:

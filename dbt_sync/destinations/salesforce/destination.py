@@ -109,7 +109,8 @@ class SalesforceDestination:
         all_or_none = bool(options.get("all_or_none", False))
         threshold = self._threshold(options)
         use_bulk = threshold is not None and len(records) > threshold and not all_or_none
-        info = self._describe.get(object_name) if self._needs_describe(records, options, match) else None
+        # describe is needed for relationship names and polymorphic lookups
+        info = self._describe.get(object_name) if any(r.lookups for r in records) else None
         overrides = dict(options.get("lookup_relationships") or {})
         rows, outcomes = prepare(records, info, overrides)
         if match and match.lower() == "id":
@@ -229,11 +230,6 @@ class SalesforceDestination:
                 f"destination '{self.name}': 'lookup_relationships' must map lookup fields to relationship names",
                 code="INVALID_OPTIONS",
             )
-
-    @staticmethod
-    def _needs_describe(records: Sequence[Record], options: Mapping[str, Any], match: str | None) -> bool:
-        overrides = options.get("lookup_relationships") or {}
-        return any(lk.field not in overrides for r in records for lk in r.lookups)
 
 
 def _str_or_none(value: Any) -> str | None:
