@@ -246,3 +246,17 @@ def test_unknown_and_read_only_properties_fail_without_a_request(
     assert out["u"].error_code == "PROPERTY_DOESNT_EXIST" and out["u"].fields == ["favourite_colour"]
     assert out["r"].error_code == "READ_ONLY_VALUE" and out["r"].fields == ["hs_object_id"]
     assert not [p for _, p, _ in emu.request_log if "/batch/" in p]
+
+
+def test_concurrent_writes_share_one_destination(dest: HubSpotDestination, emu: HubSpotEmulator) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def batch(n: int):
+        records = [Record(f"{n}-{i}", {"email": f"c{n}-{i}@example.com"}) for i in range(20)]
+        return dest.write("contacts", Operation.UPSERT, records, match="email", options={})
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(batch, range(4)))
+    assert all(o.success for out in results for o in out)
+    assert len(emu.records("contacts")) == 80
+    assert dest.usage().requests == len(emu.request_log)
