@@ -17,6 +17,12 @@
 {%- endmacro %}
 
 
+{% macro changeset_max_seq_sql(sync_name) -%}
+  {{- return('select max(_dbt_sync_seq) from '
+             ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'pending'))) -}}
+{%- endmacro %}
+
+
 {% macro changeset_counts_sql(sync_name) -%}
   {{- return('select _dbt_sync_op, count(*) from '
              ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'pending'))
@@ -24,7 +30,9 @@
 {%- endmacro %}
 
 
-{#- One keyset page of the pending changeset, skipping rows already synced
+{#- One window of the pending changeset (_dbt_sync_seq in (after_seq,
+    after_seq + page_size]; seq is dense, so a page never exceeds page_size
+    rows, without relying on LIMIT), skipping rows already synced
     since the capture (same hash committed; delete whose state row is gone).
     _dbt_sync_current_op / _dbt_sync_current_destination_id reflect the state
     now, not at capture time. -#}
@@ -46,10 +54,10 @@ from {{ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'pending'
 left join {{ dbt_sync.audit_relation('dbt_sync_state') }} as s
     on s.sync_name = '{{ sync_name | replace("'", "''") }}' and s.record_key = p._dbt_sync_key
 where p._dbt_sync_seq > {{ after_seq | int }}
+  and p._dbt_sync_seq <= {{ (after_seq | int) + (page_size | int) }}
   and not (p._dbt_sync_op in ('insert', 'update') and s.row_hash is not null and s.row_hash = p._dbt_sync_hash)
   and not (p._dbt_sync_op = 'delete' and s.record_key is null)
 order by p._dbt_sync_seq
-limit {{ page_size | int }}
   {%- endset -%}
   {{- return(sql) -}}
 {%- endmacro %}

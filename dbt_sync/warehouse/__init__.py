@@ -1,0 +1,8 @@
+"""Warehouse side of dbt-sync: audit tables, change capture, state commits.
+
+See docs/warehouse.md for the tables and the capture model.
+"""
+
+from dbt_sync.warehouse.warehouse import META_COLUMNS, FailureRow, Warehouse, utcnow
+
+__all__ = ["META_COLUMNS", "FailureRow", "Warehouse", "utcnow"]

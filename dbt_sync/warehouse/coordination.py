@@ -1,0 +1,85 @@
+"""Run locks and state lookups the engine needs besides changesets and audit rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from dbt_sync.warehouse import literals
+
+if TYPE_CHECKING:
+    from dbt_sync.warehouse.warehouse import Warehouse
+
+_IN_LIST_SIZE = 1000
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def try_lock(wh: Warehouse, sync_name: str, holder: str, stale_seconds: float) -> tuple[str, str] | None:
+    """Take the sync's lock; None when taken, else (holder, acquired_at) of the live holder."""
+    wh._ensure_once()
+    table = wh.table("dbt_sync_locks")
+    name = wh._lit(sync_name)
+    now = _now()
+    with wh._transaction():
+        lock_sql = str(wh._template("lock_table_sql", relation=table))
+        if lock_sql:
+            wh._execute(lock_sql)
+        rows = wh._fetch(f"select holder, acquired_at, heartbeat_at from {table} where sync_name = {name}")
+        for row in rows:
+            beat = row["heartbeat_at"]
+            alive = beat is not None and (now - beat).total_seconds() < stale_seconds
+            if alive and row["holder"] != holder:
+                return str(row["holder"]), str(row["acquired_at"])
+        wh._execute(f"delete from {table} where sync_name = {name}")
+        values = literals.row_literal((sync_name, holder, now, now), wh.adapter_type)
+        wh._execute(f"insert into {table} (sync_name, holder, acquired_at, heartbeat_at) values {values}")
+    return None
+
+
+def heartbeat_lock(wh: Warehouse, sync_name: str, holder: str) -> None:
+    table = wh.table("dbt_sync_locks")
+    with wh._transaction():
+        wh._execute(
+            f"update {table} set heartbeat_at = {wh._lit(_now())} "
+            f"where sync_name = {wh._lit(sync_name)} and holder = {wh._lit(holder)}"
+        )
+
+
+def release_lock(wh: Warehouse, sync_name: str, holder: str) -> None:
+    table = wh.table("dbt_sync_locks")
+    with wh._transaction():
+        wh._execute(f"delete from {table} where sync_name = {wh._lit(sync_name)} and holder = {wh._lit(holder)}")
+
+
+def state_count(wh: Warehouse, sync_name: str) -> int:
+    """Records this sync has written and not deleted (the delete guard's denominator)."""
+    wh._ensure_once()
+    rows = wh.query(f"select count(*) as n from {wh.table('dbt_sync_state')} where sync_name = {wh._lit(sync_name)}")
+    return int(rows[0]["n"]) if rows else 0
+
+
+def destination_ids(wh: Warehouse, sync_name: str, keys: Sequence[str]) -> dict[str, str | None]:
+    """Destination ids that ``sync_name`` recorded for the given record keys."""
+    wh._ensure_once()
+    out: dict[str, str | None] = {}
+    table = wh.table("dbt_sync_state")
+    for i in range(0, len(keys), _IN_LIST_SIZE):
+        in_list = literals.list_literal(keys[i : i + _IN_LIST_SIZE], wh.adapter_type)
+        rows = wh.query(
+            f"select record_key, destination_id from {table} "
+            f"where sync_name = {wh._lit(sync_name)} and record_key in {in_list}"
+        )
+        for row in rows:
+            out[str(row["record_key"])] = row["destination_id"]
+    return out
+
+
+def pending_retry_syncs(wh: Warehouse) -> set[str]:
+    """Syncs with records whose latest attempt failed: planned even if their model was not rebuilt."""
+    wh._ensure_once()
+    rows = wh.query(f"select distinct sync_name from {wh.table('dbt_sync_open_failures')}")
+    return {str(r["sync_name"]) for r in rows}

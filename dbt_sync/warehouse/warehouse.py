@@ -1,0 +1,409 @@
+"""The warehouse side of a dbt-sync run: audit tables, changesets, state.
+
+Everything goes through the user's dbt adapter (see :mod:`.runtime`) and the
+``dbt_sync`` package's macros, so the SQL has one source of truth, dispatched
+per adapter, and dbt-sync never holds credentials of its own.
+
+A run reads a sync's changeset like this::
+
+    with Warehouse.open("path/to/project", target="prod") as wh:
+        wh.ensure_tables()
+        counts = wh.claim_changeset("contacts_to_hubspot")
+        for page in wh.iter_changes("contacts_to_hubspot"):
+            ...  # send, then
+            wh.commit("contacts_to_hubspot", run_id, successes, deletions, failures)
+
+The state only advances for records the destination confirmed, so whatever
+failed (or was never sent because the run died) is in the next changeset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbt_sync.warehouse import literals
+from dbt_sync.warehouse.runtime import DbtRuntime, ensure_invocation_context, load_runtime
+
+#: Changeset columns dbt-sync adds in front of the model's sent columns.
+META_COLUMNS = ("_dbt_sync_seq", "_dbt_sync_key", "_dbt_sync_hash", "_dbt_sync_op", "_dbt_sync_destination_id")
+
+_ROWS = "__DBT_SYNC_ROWS__"
+_KEYS = "__DBT_SYNC_KEYS__"
+_IN_LIST_SIZE = 1000
+
+
+@dataclass
+class FailureRow:
+    """One record the destination (or dbt-sync) refused, for dbt_sync_failures.
+
+    ``payload`` holds the record's sent columns, already masked or trimmed by
+    the caller per the sync's ``failure_payload`` settings.
+    """
+
+    record_key: str | None
+    operation: str
+    error_code: str
+    error_message: str
+    error_fields: Sequence[str] = field(default_factory=list)
+    payload: Mapping[str, Any] | None = None
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC: every audit timestamp dbt-sync writes uses this clock."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Warehouse:
+    """Access to dbt-sync's tables through one dbt project's adapter.
+
+    Safe to share between threads: each thread gets its own adapter
+    connection, kept open until :meth:`close`. dbt's adapter registry is
+    process-wide, so open one Warehouse per adapter type at a time.
+    """
+
+    def __init__(self, runtime: DbtRuntime) -> None:
+        self._runtime = runtime
+        self.adapter = runtime.adapter
+        self.adapter_type: str = runtime.config.credentials.type
+        self._templates: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+        self._ensured = False
+        with self._connection():
+            self.audit_schema: str = str(self._macro("audit_schema"))
+            self.database: str | None = runtime.config.credentials.database
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        project_dir: str,
+        profiles_dir: str | None = None,
+        target: str | None = None,
+        vars: dict[str, Any] | None = None,
+    ) -> Warehouse:
+        """Load the dbt project at ``project_dir`` with its profile and target."""
+        return cls(load_runtime(project_dir, profiles_dir=profiles_dir, target=target, vars=vars))
+
+    def close(self) -> None:
+        """Close every connection (and, on DuckDB, release the database file)."""
+        self.adapter.cleanup_connections()
+        close_all = getattr(type(self.adapter.connections), "close_all_connections", None)
+        if close_all is not None:
+            close_all()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def manifest(self) -> Any:
+        return self._runtime.manifest
+
+    # -- plumbing ------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[None]:
+        """This thread's connection, opened on first use and kept."""
+        ensure_invocation_context()
+        self.adapter.connections.set_connection_name(f"dbt_sync_{threading.get_ident()}")
+        yield
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._connection():
+            conns = self.adapter.connections
+            conns.begin()
+            try:
+                yield
+            except BaseException:
+                conns.rollback_if_open()
+                raise
+            conns.commit()
+
+    def _macro(self, name: str, **kwargs: Any) -> Any:
+        return self.adapter.execute_macro(name, project="dbt_sync", kwargs=kwargs)
+
+    def _template(self, name: str, **kwargs: Any) -> Any:
+        """A macro's SQL with placeholders, rendered once per Warehouse."""
+        key = (name, *sorted((k, str(v)) for k, v in kwargs.items()))
+        if key not in self._templates:
+            rendered = self._macro(name, **kwargs)
+            self._templates[key] = list(rendered) if isinstance(rendered, list) else rendered
+        return self._templates[key]
+
+    def _execute(self, sql: str) -> None:
+        self.adapter.connections.add_query(sql, auto_begin=False)
+
+    def _fetch(self, sql: str) -> list[dict[str, Any]]:
+        _, cursor = self.adapter.connections.add_query(sql, auto_begin=False)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _lit(self, value: Any) -> str:
+        return literals.literal(value, self.adapter_type)
+
+    def _table_names(self) -> set[str]:
+        rows = self._fetch(
+            "select table_name from information_schema.tables where table_schema = "
+            + self._lit(self.audit_schema)
+        )
+        return {str(r["table_name"]).lower() for r in rows}
+
+    def table(self, identifier: str) -> str:
+        """The rendered, quoted name of a table in the audit schema."""
+        return str(self._template("audit_relation", identifier=identifier))
+
+    def changes_table(self, sync_name: str, kind: str = "changes") -> str:
+        """Identifier of a sync's changeset table ('changes' or 'pending')."""
+        return str(self._template("changes_table_name", sync_name=sync_name, kind=kind))
+
+    # -- schema --------------------------------------------------------------
+
+    def ensure_tables(self) -> None:
+        """Create or migrate the audit tables; idempotent and safe to race.
+
+        Concurrent first-time creation on Redshift can still lose the race
+        for the bootstrap DDL, so one failed attempt is retried.
+        """
+        for attempt in range(2):
+            with self._connection():
+                try:
+                    self._macro("ensure_audit_tables", commit=True)
+                except Exception:
+                    self.adapter.connections.rollback_if_open()
+                    if attempt:
+                        raise
+                    continue
+            self._ensured = True
+            return
+
+    def _ensure_once(self) -> None:
+        if not self._ensured:
+            with self._lock:
+                if not self._ensured:
+                    self.ensure_tables()
+
+    # -- capture -------------------------------------------------------------
+
+    def model_syncs(self, model_unique_id: str) -> list[dict[str, Any]]:
+        """What capture reads from a model's meta: name, mode, key_columns,
+        columns (sent columns, in order) and fingerprint, per enabled sync."""
+        node = self.manifest.nodes[model_unique_id]
+        with self._connection():
+            return [dict(s) for s in self._macro("sync_specs", node=node)]
+
+    def capture(self, model_unique_id: str) -> None:
+        """Rebuild the changesets of a model's syncs, as the post-hook does.
+
+        For models built without ``{{ dbt_sync.capture() }}``.
+        """
+        self._ensure_once()
+        with self._transaction():
+            for sql in self._macro("capture_model_sql", model_unique_id=model_unique_id):
+                self._execute(sql)
+
+    # -- reading changesets --------------------------------------------------
+
+    def claim_changeset(self, sync_name: str) -> dict[str, int]:
+        """Take the latest capture as this run's stable snapshot.
+
+        The capture is renamed to the pending slot; with no new capture the
+        pending changeset from an earlier (partial) run is kept. Returns the
+        number of rows per ``_dbt_sync_op``.
+        """
+        self._ensure_once()
+        changes = self.changes_table(sync_name, "changes")
+        pending = self.changes_table(sync_name, "pending")
+        with self._transaction():
+            tables = self._table_names()
+            if changes in tables:
+                for sql in self._template("claim_sql", sync_name=sync_name):
+                    self._execute(sql)
+                tables.add(pending)
+            if pending not in tables:
+                return {}
+            rows = self._fetch(self._template("changeset_counts_sql", sync_name=sync_name))
+        return {str(r[next(iter(r))]): int(list(r.values())[1]) for r in rows}
+
+    def iter_changes(self, sync_name: str, chunk_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the claimed changeset, in key order, at most ``chunk_size``
+        rows each, skipping records already synced since the capture.
+
+        Pages are windows of the dense ``_dbt_sync_seq`` (assigned in key
+        order at capture): memory stays flat however many rows changed; a page
+        is smaller when rows in its window were skipped. ``_dbt_sync_op`` and ``_dbt_sync_destination_id`` are as
+        of now (a record inserted by an earlier partial run becomes an update).
+        """
+        pending = self.changes_table(sync_name, "pending")
+        with self._transaction():
+            if pending not in self._table_names():
+                return
+            top = self._fetch(self._template("changeset_max_seq_sql", sync_name=sync_name))
+        last = int(next(iter(top[0].values())) or 0) if top else 0
+        template = self._template("changes_page_sql", sync_name=sync_name, after_seq=0, page_size=chunk_size)
+        needle = f"> 0\n  and p._dbt_sync_seq <= {chunk_size}\n"
+        if needle not in template:  # an adapter override shaped differently
+            template = None
+        after = 0
+        while after < last:
+            if template is not None:
+                sql = template.replace(needle, f"> {after}\n  and p._dbt_sync_seq <= {after + chunk_size}\n")
+            else:
+                sql = self._macro("changes_page_sql", sync_name=sync_name, after_seq=after, page_size=chunk_size)
+            with self._transaction():
+                rows = self._fetch(sql)
+            after += chunk_size
+            if not rows:
+                continue
+            for row in rows:
+                row["_dbt_sync_op"] = row.pop("_dbt_sync_current_op")
+                row["_dbt_sync_destination_id"] = row.pop("_dbt_sync_current_destination_id")
+            yield rows
+
+    # -- writing state and audit ---------------------------------------------
+
+    def commit(
+        self,
+        sync_name: str,
+        run_id: str,
+        successes: Sequence[tuple[str, str | None, str | None]] = (),
+        deletions: Sequence[str] = (),
+        failures: Sequence[FailureRow] = (),
+    ) -> None:
+        """Record one batch's outcome in one transaction.
+
+        ``successes`` are ``(record_key, row_hash, destination_id)`` the
+        destination confirmed; only they advance the state. ``deletions`` are
+        keys confirmed deleted. Each failure gets ``attempt`` = consecutive
+        earlier failures + 1 and keeps the first failure's ``first_failed_at``.
+        """
+        now = utcnow()
+        name = self._lit(sync_name)
+        with self._transaction():
+            unique: dict[str, tuple[str, str | None, str | None]] = {s[0]: s for s in successes}
+            if unique:
+                rows = [literals.row_literal((sync_name, k, h, d, now), self.adapter_type)
+                        for k, h, d in unique.values()]
+                for chunk in literals.chunk_rows(rows):
+                    for sql in self._template("state_upsert_sql", rows_sql=_ROWS):
+                        self._execute(sql.replace(_ROWS, ", ".join(chunk)))
+            delete_sql = self._template("state_delete_sql", sync_name_sql=_ROWS, keys_sql=_KEYS)
+            for i in range(0, len(deletions), _IN_LIST_SIZE):
+                keys = literals.list_literal(deletions[i:i + _IN_LIST_SIZE], self.adapter_type)
+                self._execute(delete_sql.replace(_ROWS, name).replace(_KEYS, keys))
+            if failures:
+                self._insert_failures(sync_name, run_id, failures, now)
+
+    def _insert_failures(
+        self, sync_name: str, run_id: str, failures: Sequence[FailureRow], now: dt.datetime
+    ) -> None:
+        name = self._lit(sync_name)
+        keys = sorted({f.record_key for f in failures if f.record_key is not None})
+        previous: dict[str, dict[str, Any]] = {}
+        prev_sql = self._template("previous_failures_sql", sync_name_sql=_ROWS, keys_sql=_KEYS)
+        for i in range(0, len(keys), _IN_LIST_SIZE):
+            in_list = literals.list_literal(keys[i:i + _IN_LIST_SIZE], self.adapter_type)
+            for row in self._fetch(prev_sql.replace(_ROWS, name).replace(_KEYS, in_list)):
+                previous[str(row["record_key"])] = row
+        rows = []
+        for f in failures:
+            attempt, first = 1, now
+            prev = previous.get(f.record_key) if f.record_key is not None else None
+            if prev is not None and (prev["synced_at"] is None or prev["synced_at"] < prev["failed_at"]):
+                attempt = int(prev["attempt"] or 0) + 1
+                first = prev["first_failed_at"] or prev["failed_at"]
+            payload = None if f.payload is None else json.dumps(f.payload, default=str, ensure_ascii=False)
+            rows.append(literals.row_literal(
+                (run_id, sync_name, f.record_key, f.operation, f.error_code, f.error_message,
+                 json.dumps(list(f.error_fields), ensure_ascii=False), payload, attempt, first, now),
+                self.adapter_type,
+            ))
+        insert = self._template("insert_sql", table="dbt_sync_failures", columns=_FAILURE_COLUMNS, rows_sql=_ROWS)
+        for chunk in literals.chunk_rows(rows):
+            self._execute(insert.replace(_ROWS, ", ".join(chunk)))
+
+    def start_run(
+        self,
+        run_id: str,
+        sync_name: str,
+        *,
+        invocation_id: str | None = None,
+        model: str | None = None,
+        destination: str | None = None,
+        object: str | None = None,
+        mode: str | None = None,
+        planned: int | None = None,
+        started_at: dt.datetime | None = None,
+    ) -> None:
+        """Insert the ``running`` row of one sync's run into dbt_sync_runs."""
+        self._ensure_once()
+        values = (run_id, invocation_id, sync_name, model, destination, object, mode, "running",
+                  started_at or utcnow(), None, planned, 0, 0, 0, 0, 0, None)
+        insert = self._template("insert_sql", table="dbt_sync_runs", columns=_RUN_COLUMNS, rows_sql=_ROWS)
+        with self._transaction():
+            self._execute(insert.replace(_ROWS, literals.row_literal(values, self.adapter_type)))
+
+    def finish_run(
+        self,
+        run_id: str,
+        sync_name: str,
+        status: str,
+        *,
+        planned: int | None = None,
+        created: int = 0,
+        updated: int = 0,
+        deleted: int = 0,
+        failed: int = 0,
+        skipped: int = 0,
+        error_message: str | None = None,
+        finished_at: dt.datetime | None = None,
+    ) -> None:
+        """Close a run's row with its status and counts."""
+        assignments: dict[str, Any] = {
+            "status": status, "finished_at": finished_at or utcnow(), "created": created,
+            "updated": updated, "deleted": deleted, "failed": failed, "skipped": skipped,
+            "error_message": error_message,
+        }
+        if planned is not None:
+            assignments["planned"] = planned
+        where = f"run_id = {self._lit(run_id)} and sync_name = {self._lit(sync_name)}"
+        with self._transaction():
+            sql = self._macro(
+                "update_sql", table="dbt_sync_runs",
+                assignments={k: self._lit(v) for k, v in assignments.items()}, where=where,
+            )
+            self._execute(sql)
+
+    def reset(self, sync_name: str) -> None:
+        """Forget a sync's state and changesets: the next capture sends every row."""
+        self._ensure_once()
+        with self._transaction():
+            for sql in self._macro("reset_sql", sync_name_sql=self._lit(sync_name), sync_name=sync_name):
+                self._execute(sql)
+
+    # -- reading -------------------------------------------------------------
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Run a read-only query; rows as dicts of Python values."""
+        with self._transaction():
+            return self._fetch(sql)
+
+
+_FAILURE_COLUMNS = [
+    "run_id", "sync_name", "record_key", "operation", "error_code", "error_message",
+    "error_fields", "payload", "attempt", "first_failed_at", "failed_at",
+]
+_RUN_COLUMNS = [
+    "run_id", "invocation_id", "sync_name", "model", "destination", "object", "mode", "status",
+    "started_at", "finished_at", "planned", "created", "updated", "deleted", "failed", "skipped",
+    "error_message",
+]
