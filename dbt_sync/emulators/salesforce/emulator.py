@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import requests
@@ -193,24 +192,25 @@ class SalesforceEmulator:
         with self._lock:
             self.request_log.append((method, path, status))
 
-    @contextmanager
-    def usage_gate(self) -> Iterator[str]:
-        """Enforce daily and concurrent limits for one data request; yields its Sforce-Limit-Info."""
+    def enter_request(self) -> None:
+        with self._lock:
+            self._inflight += 1
+
+    def leave_request(self) -> None:
+        with self._lock:
+            self._inflight -= 1
+
+    def usage_gate(self) -> str:
+        """Enforce daily and concurrent limits for one data request; returns its Sforce-Limit-Info."""
         with self._lock:
             if self.faults.daily_limit_exceeded or self.api_usage_used >= self.api_usage_max:
                 raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
             limit = self.faults.concurrent_limit
-            if limit is not None and self._inflight >= limit:
+            if limit is not None and self._inflight > limit:
                 raise ApiError(403, "REQUEST_LIMIT_EXCEEDED",
                                "ConcurrentRequests (Concurrent API Requests) Limit exceeded.")
-            self._inflight += 1
             self.api_usage_used += 1
-            header = f"api-usage={self.api_usage_used}/{self.api_usage_max}"
-        try:
-            yield header
-        finally:
-            with self._lock:
-                self._inflight -= 1
+            return f"api-usage={self.api_usage_used}/{self.api_usage_max}"
 
     def _limits(self) -> dict[str, Any]:
         used = self.api_usage_used

@@ -103,6 +103,18 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path, _, qs = self.path.partition("?")
+        # A data request counts as in flight from arrival (injected latency and
+        # hangs included), so concurrent-limit faults see slow requests.
+        data = _DATA_RE.match(path) is not None
+        if data:
+            emu.enter_request()
+        try:
+            self._handle(emu, method, path, qs, body)
+        finally:
+            if data:
+                emu.leave_request()
+
+    def _handle(self, emu: SalesforceEmulator, method: str, path: str, qs: str, body: bytes) -> None:
         faults = emu.faults
 
         if faults.latency:
@@ -153,17 +165,16 @@ class _Handler(BaseHTTPRequestHandler):
         scheme, _, token = auth.partition(" ")
         if scheme.lower() not in ("bearer", "oauth") or not emu.sessions.is_valid(token.strip()):
             raise invalid_session()
-        with emu.usage_gate() as usage_header:
-            call = Call(method, version, [s for s in rest.split("/")] if rest.strip("/") else [],
-                        query, body)
-            if call.segments and call.segments[-1] == "":
-                call.segments.pop()
-            try:
-                reply = emu.api.handle(call)
-            except ApiError as exc:
-                reply = json_reply(exc.status, exc.body())
-            reply.headers["Sforce-Limit-Info"] = usage_header
-            return reply
+        usage_header = emu.usage_gate()
+        call = Call(method, version, rest.split("/") if rest.strip("/") else [], query, body)
+        if call.segments and call.segments[-1] == "":
+            call.segments.pop()
+        try:
+            reply = emu.api.handle(call)
+        except ApiError as exc:
+            reply = json_reply(exc.status, exc.body())
+        reply.headers["Sforce-Limit-Info"] = usage_header
+        return reply
 
     def _send(self, method: str, path: str, reply: Reply) -> None:
         emu = self.server.emulator
