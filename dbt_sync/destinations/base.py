@@ -237,3 +237,18 @@ class Destination(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Pacer(Protocol):
+    """The engine's rate limiter for one destination account.
+
+    Destinations call :meth:`acquire` before every HTTP request and report
+    what the server said about the remaining allowance, so pacing holds per
+    request even when one ``write()`` makes several.
+    """
+
+    def acquire(self) -> None: ...
+
+    def observe(self, remaining: int | None, interval_seconds: float | None = None) -> None: ...
+
+    def pause(self, seconds: float) -> None: ...

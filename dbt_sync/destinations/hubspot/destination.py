@@ -17,6 +17,7 @@ from dbt_sync.destinations.base import (
     FieldSpec,
     MappingProblem,
     Operation,
+    Pacer,
     Record,
     RecordOutcome,
     TransientError,
@@ -57,6 +58,15 @@ class HubSpotDestination:
     @property
     def rate_interval(self) -> float:
         return RATE_INTERVAL_SECONDS
+
+    @property
+    def pacer(self) -> Pacer | None:
+        """The engine's rate limiter; every request waits on it."""
+        return self._transport.pacer
+
+    @pacer.setter
+    def pacer(self, value: Pacer | None) -> None:
+        self._transport.pacer = value
 
     def max_batch_size(self, operation: Operation, options: Mapping[str, Any]) -> int:
         return MAX_BATCH

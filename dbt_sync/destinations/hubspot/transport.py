@@ -31,7 +31,7 @@ import urllib3
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
 
-from dbt_sync.destinations.base import DestinationError, TransientError, Usage
+from dbt_sync.destinations.base import DestinationError, Pacer, TransientError, Usage
 from dbt_sync.destinations.hubspot.config import RATE_INTERVAL_SECONDS, HubSpotConfig
 from dbt_sync.destinations.hubspot.errors import (
     HttpFailure,
@@ -111,6 +111,8 @@ class Transport:
         self._rate: dict[str, int] = {}
         self._sent_at: deque[float] = deque()
         self._client = self._build_client(self._token)
+        #: the engine's per-account rate limiter, when one is attached
+        self.pacer: Pacer | None = None
 
     # -- secrets ---------------------------------------------------------
 
@@ -243,6 +245,8 @@ class Transport:
         return reply
 
     def _attempt(self, invoke: Callable[[], Any]) -> Reply:
+        if self.pacer is not None:
+            self.pacer.acquire()
         now = time.monotonic()
         with self._lock:
             self._requests += 1
@@ -322,6 +326,16 @@ class Transport:
             self._rate.update(values)
             if reply.status == 429:
                 self._rate_limited += 1
+        if self.pacer is not None:
+            interval = values.get("interval_ms")
+            self.pacer.observe(values.get("remaining"), interval / 1000.0 if interval else None)
+            if reply.status == 429:
+                hint = header(reply.headers, "Retry-After")
+                try:
+                    wait = float(hint) if hint is not None else self._window_remainder(reply.headers)
+                except ValueError:
+                    wait = self._window_remainder(reply.headers)
+                self.pacer.pause(wait)
 
     def rate_limit_info(self) -> dict[str, int | None]:
         """The latest rate-limit headers seen and the count of 429s."""

@@ -10,6 +10,7 @@ engine's ``TransientError`` / ``DestinationError``.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import re
 import threading
@@ -20,7 +21,7 @@ from typing import Any
 import requests
 from simple_salesforce import Salesforce
 
-from dbt_sync.destinations.base import DestinationError, TransientError, Usage
+from dbt_sync.destinations.base import DestinationError, Pacer, TransientError, Usage
 from dbt_sync.destinations.salesforce.auth import login, make_session, redact
 from dbt_sync.destinations.salesforce.config import SalesforceConfig
 
@@ -76,6 +77,8 @@ class SalesforceClient:
         self._sf: Salesforce | None = None
         self._lock = threading.Lock()
         self._usage = Usage(extra={"reauthentications": 0, "bulk_jobs": 0})
+        #: the engine's per-account rate limiter, when one is attached
+        self.pacer: Pacer | None = None
 
     # -- connection -----------------------------------------------------
 
@@ -144,7 +147,7 @@ class SalesforceClient:
                 if isinstance(data, str):
                     data = data.encode("utf-8")
             try:
-                response = self.session.request(method, self.url(path), params=params, data=data, headers=headers)
+                response = self._paced(method, self.url(path), params, data, headers)
             except requests.Timeout:
                 raise TransientError(
                     f"destination '{self.config.name}': {method} {path} timed out after {self.config.timeout:g}s",
@@ -179,6 +182,22 @@ class SalesforceClient:
             ),
             code="INVALID_SESSION_ID",
         )
+
+    def _paced(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        data: bytes | str | None,
+        headers: dict[str, str],
+    ) -> requests.Response:
+        """Wait for the engine's limiter, and hold a concurrency slot while the request is in flight."""
+        pacer = self.pacer
+        gate = getattr(pacer, "concurrent", None)
+        if pacer is not None:
+            pacer.acquire()
+        with gate() if gate is not None else contextlib.nullcontext():
+            return self.session.request(method, url, params=params, data=data, headers=headers)
 
     def json(self, method: str, path: str, body: str | None = None, **kwargs: Any) -> Any:
         """Send a JSON call and return the parsed reply (None for no content)."""

@@ -15,6 +15,7 @@ from dbt_sync.destinations.base import (
     FieldSpec,
     MappingProblem,
     Operation,
+    Pacer,
     Record,
     RecordOutcome,
     TransientError,
@@ -63,6 +64,19 @@ class SalesforceDestination:
     def secrets(self) -> list[str]:
         """Every secret string this destination holds, for callers to redact."""
         return self._client.secrets()
+
+    @property
+    def pacer(self) -> Pacer | None:
+        """The engine's rate limiter; every request waits on it."""
+        return self._client.pacer
+
+    @pacer.setter
+    def pacer(self, value: Pacer | None) -> None:
+        self._client.pacer = value
+
+    @property
+    def concurrency(self) -> int:
+        return self.config.concurrency
 
     def max_batch_size(self, operation: Operation, options: Mapping[str, Any]) -> int:
         """200 without Bulk; otherwise big enough that a batch can cross the threshold.

@@ -1,0 +1,113 @@
+"""What a person sees while a run goes on.
+
+On a terminal: one progress bar per sync, redrawn in place. In CI or when
+output is piped: plain log lines, one when a sync starts, every few seconds
+while it runs, and one when it ends, which read well in CI logs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import IO, TYPE_CHECKING
+
+from dbt_sync.secrets import redact
+
+if TYPE_CHECKING:
+    from dbt_sync.engine.results import SyncResult
+
+BAR_WIDTH = 24
+
+
+class Progress:
+    def __init__(self, stream: IO[str] | None = None, interactive: bool = False, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.interactive = interactive
+        self.quiet = quiet
+        self._lock = threading.Lock()
+        self._bars: dict[str, list[int]] = {}
+        self._drawn = 0
+        self._last_draw = 0.0
+        self._last_log: dict[str, float] = {}
+
+    @classmethod
+    def auto(cls) -> Progress:
+        stream = sys.stderr
+        interactive = stream.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+        return cls(stream, interactive)
+
+    @classmethod
+    def silent(cls) -> Progress:
+        return cls(quiet=True)
+
+    def start(self, name: str, total: int) -> None:
+        with self._lock:
+            self._bars[name] = [0, total]
+            if not self.interactive:
+                self._write(f"{_ts()} START {name}: {total} change(s) to send\n")
+                self._last_log[name] = time.monotonic()
+            else:
+                self._draw(force=True)
+
+    def advance(self, name: str, n: int) -> None:
+        with self._lock:
+            bar = self._bars.get(name)
+            if bar is None:
+                return
+            bar[0] += n
+            if self.interactive:
+                self._draw()
+            elif time.monotonic() - self._last_log.get(name, 0) > 5:
+                self._last_log[name] = time.monotonic()
+                self._write(f"{_ts()} ... {name}: {bar[0]}/{bar[1]}\n")
+
+    def finish(self, name: str, result: SyncResult) -> None:
+        with self._lock:
+            self._bars.pop(name, None)
+            if self.interactive:
+                self._clear()
+            line = (
+                f"{_ts()} {result.status.upper():8} {name}: created {result.created}, updated {result.updated}, "
+                f"deleted {result.deleted}, failed {result.failed} in {result.duration_seconds:.1f}s"
+            )
+            if result.message:
+                line += f" ({result.message})"
+            self._write(redact(line) + "\n")
+            if self.interactive:
+                self._draw(force=True)
+
+    def close(self) -> None:
+        with self._lock:
+            if self.interactive:
+                self._clear()
+
+    def _write(self, text: str) -> None:
+        if not self.quiet:
+            self.stream.write(text)
+            self.stream.flush()
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self._write(f"\x1b[{self._drawn}F\x1b[J")
+            self._drawn = 0
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        self._clear()
+        lines = []
+        for name, (done, total) in self._bars.items():
+            share = done / total if total else 1.0
+            filled = int(BAR_WIDTH * min(share, 1.0))
+            lines.append(f"{name:32.32} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}")
+        if lines:
+            self._write("\n".join(lines) + "\n")
+        self._drawn = len(lines)
+
+
+def _ts() -> str:
+    return time.strftime("%H:%M:%S")

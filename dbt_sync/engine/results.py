@@ -1,0 +1,134 @@
+"""What a run did, per sync and per operation, in one shape for every reader.
+
+The terminal summary, ``--json``, ``target/dbt_sync_results.json`` and the
+Python API (``dbt_sync.run``) all read these objects, so the numbers an
+orchestrator sees are the numbers a person sees.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dbt_sync import __version__
+from dbt_sync.errors import EXIT_ERROR, EXIT_OK, EXIT_RECORD_FAILURES
+from dbt_sync.secrets import redact, redact_obj
+
+#: sync statuses
+SUCCESS = "success"
+PARTIAL = "partial"  # ran, some records failed
+ERROR = "error"  # failed as a whole
+SKIPPED = "skipped"
+DRY_RUN = "dry_run"
+
+
+@dataclass
+class OperationCounts:
+    attempted: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+
+@dataclass
+class SyncResult:
+    name: str
+    model: str
+    destination: str
+    object: str
+    mode: str
+    status: str = SUCCESS
+    planned: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    failed: int = 0
+    skipped: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_seconds: float = 0.0
+    message: str | None = None
+    error_codes: dict[str, int] = field(default_factory=dict)
+    error_samples: dict[str, str] = field(default_factory=dict)
+    operations: dict[str, OperationCounts] = field(default_factory=dict)
+    api_usage: dict[str, Any] = field(default_factory=dict)
+    retries: int = 0
+    failures_sql: str | None = None
+
+    def count_error(self, code: str, message: str) -> None:
+        self.error_codes[code] = self.error_codes.get(code, 0) + 1
+        self.error_samples.setdefault(code, redact(message)[:500])
+
+    def op(self, name: str) -> OperationCounts:
+        return self.operations.setdefault(name, OperationCounts())
+
+    @property
+    def attempted(self) -> int:
+        return sum(c.attempted for c in self.operations.values())
+
+    @property
+    def succeeded(self) -> int:
+        return sum(c.succeeded for c in self.operations.values())
+
+    def top_errors(self, n: int = 3) -> list[tuple[str, int]]:
+        return Counter(self.error_codes).most_common(n)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    started_at: str
+    finished_at: str | None = None
+    invocation_id: str | None = None
+    target: str | None = None
+    dry_run: bool = False
+    syncs: list[SyncResult] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if any(s.status == ERROR for s in self.syncs):
+            return EXIT_ERROR
+        if any(s.failed for s in self.syncs):
+            return EXIT_RECORD_FAILURES
+        return EXIT_OK
+
+    def sync(self, name: str) -> SyncResult:
+        for result in self.syncs:
+            if result.name == name:
+                return result
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "metadata": {
+                "dbt_sync_version": __version__,
+                "generated_at": datetime.now(timezone.utc).isoformat(),
+                "run_id": self.run_id,
+                "dbt_invocation_id": self.invocation_id,
+                "target": self.target,
+                "dry_run": self.dry_run,
+            },
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "exit_code": self.exit_code,
+            "totals": {
+                key: sum(getattr(s, key) for s in self.syncs)
+                for key in ("planned", "created", "updated", "deleted", "failed", "skipped")
+            },
+            "syncs": [
+                {**asdict(s), "attempted": s.attempted, "succeeded": s.succeeded} for s in self.syncs
+            ],
+            "alerts": self.alerts,
+        }
+        redacted: dict[str, Any] = redact_obj(data)
+        return redacted
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str), encoding="utf-8")
+        tmp.replace(path)

@@ -1,0 +1,420 @@
+"""Running a plan: stage by stage, syncs of a stage side by side.
+
+For each sync: take a per-sync lock in the warehouse, claim the captured
+changeset (or capture it now), read it in pages, map rows to records, send
+them in batches, and commit each batch's outcomes: confirmed records
+advance the state, failed ones go to the failures table and stay in the
+next changeset. A sync that fails as a whole (authentication, destination
+down, delete guard) is recorded as such, and the syncs depending on it are
+skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from dbt_sync.config import SyncConfig
+from dbt_sync.destinations import open_destination
+from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome
+from dbt_sync.engine.locks import LockHeld, SyncLock
+from dbt_sync.engine.mapping import Change, failure_payload, to_change
+from dbt_sync.engine.pacing import paced
+from dbt_sync.engine.progress import Progress
+from dbt_sync.engine.results import DRY_RUN, ERROR, PARTIAL, SKIPPED, SUCCESS, RunResult, SyncResult
+from dbt_sync.engine.retry import RetryPolicy
+from dbt_sync.engine.sender import Sender
+from dbt_sync.plan import Plan
+from dbt_sync.secrets import redact
+from dbt_sync.spec import SyncSpec
+from dbt_sync.warehouse import FailureRow, Warehouse, coordination
+
+log = logging.getLogger("dbt_sync.engine")
+
+DEFAULT_CHUNK_SIZE = 5000
+
+
+class SyncAborted(Exception):
+    """A sync stops as a whole, with a code for the audit table."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class RunOptions:
+    threads: int = 4
+    full_refresh: bool = False
+    dry_run: bool = False
+    allow_mass_delete: bool = False
+    recapture: bool = False
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    lock_wait_seconds: float = 0.0
+    lock_stale_seconds: float = 600.0
+
+
+@dataclass
+class Engine:
+    plan: Plan
+    warehouse: Warehouse
+    config: SyncConfig
+    all_specs: Sequence[SyncSpec]
+    options: RunOptions = field(default_factory=RunOptions)
+    invocation_id: str | None = None
+    target: str | None = None
+    progress: Progress = field(default_factory=Progress.auto)
+    destination_factory: Callable[[str], Destination] | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def __post_init__(self) -> None:
+        self._destinations: dict[str, Destination] = {}
+        self._destination_errors: dict[str, DestinationError] = {}
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{self.run_id}"
+
+    # -- the run ---------------------------------------------------------------
+
+    def execute(self) -> RunResult:
+        result = RunResult(
+            run_id=self.run_id,
+            started_at=_now_iso(),
+            invocation_id=self.invocation_id,
+            target=self.target,
+            dry_run=self.options.dry_run,
+        )
+        for skipped in self.plan.skipped:
+            result.syncs.append(_result_for(skipped.sync, SKIPPED, skipped.reason))
+        outcomes: dict[str, SyncResult] = {}
+        try:
+            if not self.options.dry_run:
+                self.warehouse.ensure_tables()
+            for stage in self.plan.stages:
+                runnable: list[SyncSpec] = []
+                for spec in stage:
+                    reason = self._blocked_by_upstream(spec, outcomes)
+                    if reason:
+                        outcomes[spec.name] = _result_for(spec, SKIPPED, reason)
+                    else:
+                        runnable.append(spec)
+                workers = max(1, min(self.options.threads, len(runnable)))
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dbt-sync") as pool:
+                    for spec, res in zip(runnable, pool.map(self.run_sync, runnable), strict=True):
+                        outcomes[spec.name] = res
+                for spec in stage:
+                    result.syncs.append(outcomes[spec.name])
+        finally:
+            for destination in self._destinations.values():
+                destination.close()
+            self.progress.close()
+        result.finished_at = _now_iso()
+        return result
+
+    def _blocked_by_upstream(self, spec: SyncSpec, done: Mapping[str, SyncResult]) -> str | None:
+        for upstream in self.plan.upstream_of(spec.name):
+            res = done.get(upstream)
+            if res is None:
+                continue
+            if res.status == ERROR:
+                return f"upstream sync {upstream} failed: {res.message}"
+            if res.status == SKIPPED and res.message and res.message.startswith("upstream sync"):
+                return f"upstream sync {upstream} was skipped"
+            if spec.block_on_upstream_failures and res.failed:
+                return f"upstream sync {upstream} had {res.failed} failed record(s) (block_on_upstream_failures)"
+        return None
+
+    # -- one sync --------------------------------------------------------------
+
+    def run_sync(self, spec: SyncSpec) -> SyncResult:
+        result = _result_for(spec, SUCCESS)
+        started = time.monotonic()
+        result.started_at = _now_iso()
+        result.failures_sql = self.failures_sql(spec.name)
+        lock: SyncLock | None = None
+        run_row = False
+        try:
+            if not self.options.dry_run:
+                lock = SyncLock(self.warehouse, spec.name, self._holder, self.options.lock_stale_seconds)
+                lock.acquire(wait_seconds=self.options.lock_wait_seconds)
+            destination = self._destination(spec.destination)
+            if self.options.full_refresh and not self.options.dry_run:
+                self.warehouse.reset(spec.name)
+            counts = self._claim(spec)
+            result.planned = sum(v for k, v in counts.items() if k in ("insert", "update", "delete"))
+            self._guard_deletes(spec, counts)
+            if not self.options.dry_run:
+                self.warehouse.start_run(
+                    self.run_id,
+                    spec.name,
+                    invocation_id=self.invocation_id,
+                    model=spec.model_name,
+                    destination=spec.destination,
+                    object=spec.object,
+                    mode=spec.mode,
+                    planned=result.planned,
+                )
+                run_row = True
+            self._push(spec, destination, result, lock)
+            result.status = DRY_RUN if self.options.dry_run else (PARTIAL if result.failed else SUCCESS)
+        except LockHeld as exc:
+            result.status = ERROR
+            result.message = str(exc)
+        except (DestinationError, SyncAborted) as exc:
+            result.status = ERROR
+            result.message = redact(str(exc))
+            result.count_error(getattr(exc, "code", "SYNC_FAILED"), str(exc))
+        except Exception as exc:  # a sync failing must not take the others down
+            log.exception("sync %s failed", spec.name)
+            result.status = ERROR
+            result.message = redact(f"{type(exc).__name__}: {exc}")
+            result.count_error("INTERNAL_ERROR", result.message)
+        finally:
+            result.duration_seconds = round(time.monotonic() - started, 3)
+            result.finished_at = _now_iso()
+            destination_obj = self._destinations.get(spec.destination)
+            if destination_obj is not None:
+                result.api_usage = _usage_dict(destination_obj)
+            if run_row:
+                self._finish_run_row(spec, result)
+            if lock is not None:
+                lock.release()
+            self.progress.finish(spec.name, result)
+        return result
+
+    def _finish_run_row(self, spec: SyncSpec, result: SyncResult) -> None:
+        try:
+            self.warehouse.finish_run(
+                self.run_id,
+                spec.name,
+                result.status,
+                planned=result.planned,
+                created=result.created,
+                updated=result.updated,
+                deleted=result.deleted,
+                failed=result.failed,
+                skipped=result.skipped,
+                error_message=result.message,
+            )
+        except Exception as exc:  # the warehouse went away: say so, keep the result
+            log.error("could not record the end of sync %s: %s", spec.name, redact(str(exc)))
+
+    def _destination(self, name: str) -> Destination:
+        if name in self._destination_errors:
+            raise self._destination_errors[name]
+        if name not in self._destinations:
+            try:
+                if self.destination_factory is not None:
+                    dest = self.destination_factory(name)
+                else:
+                    dest = open_destination(self.config.destination(name))
+                self._destinations[name] = paced(dest)
+            except DestinationError as exc:
+                self._destination_errors[name] = exc
+                raise
+        return self._destinations[name]
+
+    def _claim(self, spec: SyncSpec) -> dict[str, int]:
+        wh = self.warehouse
+        counts = {} if self.options.recapture or self.options.full_refresh else wh.claim_changeset(spec.name)
+        if not counts:
+            # built without the hook, asked to, or state was reset: capture now
+            wh.capture(spec.model_unique_id)
+            counts = wh.claim_changeset(spec.name)
+        return counts
+
+    def _guard_deletes(self, spec: SyncSpec, counts: Mapping[str, int]) -> None:
+        deletes = counts.get("delete", 0)
+        if spec.mode != "mirror" or not deletes or self.options.allow_mass_delete:
+            return
+        synced = coordination.state_count(self.warehouse, spec.name)
+        share = deletes / synced if synced else 1.0
+        if share > spec.delete_threshold:
+            raise SyncAborted(
+                "DELETE_GUARD",
+                f"sync {spec.name} would delete {deletes} of its {synced} records ({share:.0%}), more than its "
+                f"delete_threshold of {spec.delete_threshold:.0%}. If the model really lost those rows, run again "
+                "with --allow-mass-delete; otherwise check the model's build.",
+            )
+
+    def _push(self, spec: SyncSpec, destination: Destination, result: SyncResult, lock: SyncLock | None) -> None:
+        options = dict(spec.options)
+        sender = Sender(destination, spec.object, spec.match, options, policy=self.options.retry_policy)
+        self.progress.start(spec.name, result.planned)
+        for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
+            target_ids = self._association_targets(spec, page)
+            changes = [to_change(spec, row, target_ids) for row in page]
+            self._handle_page(spec, destination, sender, changes, result)
+            if lock is not None:
+                lock.heartbeat()
+        result.retries = sender.stats.retries
+
+    def _handle_page(
+        self, spec: SyncSpec, destination: Destination, sender: Sender, changes: list[Change], result: SyncResult
+    ) -> None:
+        successes: list[tuple[str, str | None, str | None]] = []
+        deletions: list[str] = []
+        failures: list[FailureRow] = []
+        by_op: dict[Operation, list[Change]] = defaultdict(list)
+        for change in changes:
+            if change.invalid is not None:
+                code, message = change.invalid
+                failures.append(self._failure(spec, change, code, message, ()))
+                result.failed += 1
+                result.count_error(code, message)
+            elif change.operation is None:
+                # nothing to send for this op under this mode (e.g. an edit in create mode)
+                result.skipped += 1
+                if change.op != "delete" and change.record is not None:
+                    successes.append((change.key, change.row_hash, change.record.destination_id))
+            else:
+                by_op[change.operation].append(change)
+
+        for operation in sorted(by_op, key=_operation_order):
+            batch_size = self._batch_size(spec, destination, operation)
+            pending = by_op[operation]
+            for i in range(0, len(pending), batch_size):
+                batch = pending[i : i + batch_size]
+                if self.options.dry_run:
+                    result.op(operation.value).attempted += len(batch)
+                    self.progress.advance(spec.name, len(batch))
+                    continue
+                records = [c.record for c in batch if c.record is not None]
+                outcomes = sender.send(operation, records)
+                self._account(spec, operation, batch, outcomes, result, successes, deletions, failures)
+                self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures)
+                successes, deletions, failures = [], [], []
+                self.progress.advance(spec.name, len(batch))
+        if not self.options.dry_run and (successes or deletions or failures):
+            self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures)
+
+    def _account(
+        self,
+        spec: SyncSpec,
+        operation: Operation,
+        batch: Sequence[Change],
+        outcomes: Sequence[RecordOutcome],
+        result: SyncResult,
+        successes: list[tuple[str, str | None, str | None]],
+        deletions: list[str],
+        failures: list[FailureRow],
+    ) -> None:
+        counts = result.op(operation.value)
+        for change, outcome in zip(batch, outcomes, strict=True):
+            counts.attempted += 1
+            if outcome.success:
+                counts.succeeded += 1
+                if operation is Operation.DELETE:
+                    deletions.append(change.key)
+                    result.deleted += 1
+                    continue
+                previous = change.record.destination_id if change.record else None
+                successes.append((change.key, change.row_hash, outcome.destination_id or previous))
+                if outcome.created or (outcome.created is None and operation is Operation.CREATE):
+                    result.created += 1
+                else:
+                    result.updated += 1
+            else:
+                counts.failed += 1
+                result.failed += 1
+                code = outcome.error_code or "UNKNOWN_ERROR"
+                message = redact(outcome.message or "")
+                result.count_error(code, message)
+                failures.append(self._failure(spec, change, code, message, outcome.fields, operation.value))
+
+    def _failure(
+        self,
+        spec: SyncSpec,
+        change: Change,
+        code: str,
+        message: str,
+        fields: Sequence[str],
+        operation: str | None = None,
+    ) -> FailureRow:
+        return FailureRow(
+            record_key=change.key,
+            operation=operation or change.op,
+            error_code=code,
+            error_message=redact(message),
+            error_fields=list(fields),
+            payload=failure_payload(spec, change.payload) if change.payload else None,
+        )
+
+    def _batch_size(self, spec: SyncSpec, destination: Destination, operation: Operation) -> int:
+        limit = destination.max_batch_size(operation, spec.options)
+        return max(1, min(spec.batch_size or limit, limit))
+
+    def _association_targets(self, spec: SyncSpec, page: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+        """HubSpot ids of association targets written by other syncs, read from their state."""
+        out: dict[tuple[str, str], str] = {}
+        for assoc in spec.associations:
+            values = {str(v) for row in page if (v := _column(row, assoc.column)) is not None}
+            if not values:
+                continue
+            for target in self.all_specs:
+                if target.destination == spec.destination and target.object.lower() == assoc.to.lower():
+                    known = coordination.destination_ids(self.warehouse, target.name, sorted(values))
+                    for key, dest_id in known.items():
+                        if dest_id:
+                            out.setdefault((assoc.to.lower(), key), dest_id)
+        return out
+
+    def failures_sql(self, sync_name: str) -> str:
+        table = self.warehouse.table("dbt_sync_failures")
+        return (
+            f"select record_key, error_code, error_message, payload from {table} "
+            f"where run_id = '{self.run_id}' and sync_name = '{sync_name}' order by record_key"
+        )
+
+
+def _column(row: Mapping[str, Any], column: str) -> Any:
+    if column in row:
+        return row[column]
+    lowered = column.lower()
+    return next((v for k, v in row.items() if k.lower() == lowered), None)
+
+
+def _operation_order(op: Operation) -> int:
+    # deletes last: a record that moved keys is written before its old key is removed
+    return {Operation.CREATE: 0, Operation.UPSERT: 0, Operation.UPDATE: 1, Operation.DELETE: 2}[op]
+
+
+def _result_for(spec: SyncSpec, status: str, message: str | None = None) -> SyncResult:
+    return SyncResult(
+        name=spec.name,
+        model=spec.model_name,
+        destination=spec.destination,
+        object=spec.object,
+        mode=spec.mode,
+        status=status,
+        message=message,
+    )
+
+
+def _usage_dict(destination: Destination) -> dict[str, Any]:
+    try:
+        usage = destination.usage()
+    except Exception:
+        return {}
+    data: dict[str, Any] = {
+        "requests": usage.requests,
+        "limit_used": usage.limit_used,
+        "limit_max": usage.limit_max,
+        "rate_limited": usage.rate_limited,
+    }
+    data.update({k: v for k, v in usage.extra.items() if isinstance(v, (int, float, str, type(None)))})
+    return data
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+

@@ -1,0 +1,99 @@
+"""Sending one batch until every record has a final outcome.
+
+The destination makes the API calls; this module decides what happens when
+they fail. Whole-request transient errors are retried with backoff inside a
+time budget; a request that keeps failing with ``shrink`` is split in halves;
+records that failed for a reason a retry can fix (row locks, rolled back
+with a sibling) are sent again a few times; everything else is final and
+goes to the audit table, to be retried on the next run.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbt_sync.destinations.base import Destination, Operation, Record, RecordOutcome, TransientError
+from dbt_sync.engine.retry import RetriesExhausted, RetryPolicy, call_with_retries
+
+
+@dataclass
+class SendStats:
+    requests: int = 0
+    retries: int = 0
+    splits: int = 0
+    transient_codes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Sender:
+    destination: Destination
+    object_name: str
+    match: str | None
+    options: Mapping[str, Any]
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    record_attempts: int = 3
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    stats: SendStats = field(default_factory=SendStats)
+
+    def send(self, operation: Operation, records: Sequence[Record]) -> list[RecordOutcome]:
+        """Exactly one final outcome per record, in the order given."""
+        final: dict[str, RecordOutcome] = {}
+        pending = list(records)
+        for attempt in range(1, self.record_attempts + 1):
+            outcomes = self._send_splitting(operation, pending)
+            retry: list[Record] = []
+            by_key = {o.key: o for o in outcomes}
+            for record in pending:
+                outcome = by_key.get(record.key) or RecordOutcome.failed(
+                    record.key, "NO_OUTCOME", "the destination returned no result for this record", retryable=True
+                )
+                if not outcome.success and outcome.retryable and attempt < self.record_attempts:
+                    retry.append(record)
+                else:
+                    final[record.key] = outcome
+            if not retry:
+                break
+            self.stats.retries += 1
+            self.sleep(self.policy.delay(attempt, None, self.rng))
+            pending = retry
+        return [final[r.key] for r in records]
+
+    def _send_splitting(self, operation: Operation, records: list[Record]) -> list[RecordOutcome]:
+        try:
+            return self._send_with_retries(operation, records)
+        except _Shrink:
+            self.stats.splits += 1
+            half = len(records) // 2
+            return self._send_splitting(operation, records[:half]) + self._send_splitting(operation, records[half:])
+        except RetriesExhausted as exc:
+            return [
+                RecordOutcome.failed(r.key, exc.code, str(exc), retryable=True, category="TRANSIENT")
+                for r in records
+            ]
+
+    def _send_with_retries(self, operation: Operation, records: list[Record]) -> list[RecordOutcome]:
+        def attempt() -> list[RecordOutcome]:
+            self.stats.requests += 1
+            try:
+                return self.destination.write(
+                    self.object_name, operation, records, match=self.match, options=self.options
+                )
+            except TransientError as exc:
+                if exc.shrink and len(records) > 1:
+                    raise _Shrink(str(exc)) from exc
+                raise
+
+        def on_retry(exc: TransientError, attempt_no: int, wait: float) -> None:
+            self.stats.retries += 1
+            self.stats.transient_codes[exc.code] = self.stats.transient_codes.get(exc.code, 0) + 1
+
+        return call_with_retries(attempt, self.policy, sleep=self.sleep, rng=self.rng, on_retry=on_retry)
+
+
+class _Shrink(Exception):
+    """The destination asked for smaller requests: split instead of retrying as is."""
