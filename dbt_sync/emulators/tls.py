@@ -12,9 +12,11 @@ process and shared by every emulator started in it (:func:`shared_tls`).
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import ipaddress
 import os
+import shutil
 import ssl
 import tempfile
 import threading
@@ -141,4 +143,5 @@ def shared_tls() -> TLSFiles:
     with _shared_lock:
         if _shared is None or not os.path.exists(_shared.key_path):
             _shared = make_self_signed()
+            atexit.register(shutil.rmtree, _shared.directory, True)
         return _shared

@@ -218,3 +218,15 @@ def test_fifty_thousand_rows_in_one_job(emu: SalesforceEmulator, sf: Salesforce)
     assert res["numberRecordsProcessed"] == 50_000 and res["numberRecordsFailed"] == 0
     assert len(emu.records("Contact")) == 50_000
     assert time.monotonic() - started < 30
+
+
+def test_abort_returns_job_info_and_stays_aborted(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    job = _create_job(emu, sf, "insert")
+    s = emu.http_session()
+    aborted = s.patch(f"{_jobs_url(emu)}/{job}", json={"state": "Aborted"}, headers=_auth(sf))
+    assert aborted.status_code == 200 and aborted.json()["state"] == "Aborted"
+    assert s.get(f"{_jobs_url(emu)}/{job}", headers=_auth(sf)).json()["state"] == "Aborted"
+    late = s.put(f"{_jobs_url(emu)}/{job}/batches", data=b"LastName\nA\n", headers=_auth(sf))
+    assert late.status_code == 409
+    assert s.delete(f"{_jobs_url(emu)}/{job}", headers=_auth(sf)).status_code == 204
+    assert s.get(f"{_jobs_url(emu)}/{job}", headers=_auth(sf)).status_code == 404
