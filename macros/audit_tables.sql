@@ -141,7 +141,8 @@ where l.latest_rank = 1
       {%- do dbt_sync._run_sql(sql) -%}
     {%- endfor -%}
     {%- do dbt_sync._run_sql('insert into ' ~ version_table ~ ' (version, applied_at) values ('
-                             ~ version ~ ', ' ~ dbt.current_timestamp() ~ ')') -%}
+                             ~ version ~ ", cast('" ~ modules.datetime.datetime.utcnow().isoformat(sep=' ')
+                             ~ "' as timestamp))") -%}
   {%- endfor -%}
   {%- if commit -%}{%- do adapter.commit() -%}{%- endif -%}
   {{- return('') -}}

@@ -16,7 +16,7 @@ import os
 from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 
 @dataclass
@@ -40,7 +40,7 @@ def _replace_registered_adapter(adapter_type: str) -> None:
     with FACTORY.lock:
         old = FACTORY.adapters.pop(adapter_type, None)
     if old is not None:
-        old.cleanup_connections()
+        cast(Any, old).cleanup_connections()
 
 
 def ensure_invocation_context() -> None:
