@@ -226,3 +226,17 @@ def test_unknown_object_is_404(sf: Salesforce) -> None:
     with pytest.raises(SalesforceResourceNotFound) as exc:
         sf.Nothing__c.describe()
     assert _error(exc)["errorCode"] == "NOT_FOUND"
+
+
+def test_opportunity_lists_every_missing_required_field(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.Opportunity.create({"Amount": 10})
+    assert _error(exc) == {"errorCode": "REQUIRED_FIELD_MISSING",
+                           "message": "Required fields are missing: [Name, StageName, CloseDate]",
+                           "fields": ["Name", "StageName", "CloseDate"]}
+    oid = sf.Opportunity.create({"Name": "Deal", "StageName": "Prospecting", "CloseDate": "2025-01-31",
+                                 "Amount": "1234.567"})["id"]
+    assert oid.startswith("006") and emu.records("Opportunity")[0]["Amount"] == 1234.57
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.Account.create({"Name": "A", "Industry": "Mining"})
+    assert _error(exc)["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
