@@ -71,7 +71,7 @@ def destination_ids(wh: Warehouse, sync_name: str, keys: Sequence[str]) -> dict[
         in_list = literals.list_literal(keys[i : i + _IN_LIST_SIZE], wh.adapter_type)
         rows = wh.query(
             f"select record_key, destination_id from {table} "
-            f"where sync_name = {wh._lit(sync_name)} and record_key in {in_list}"
+            f"where sync_name = {wh._lit(sync_name)} and record_key in ({in_list})"
         )
         for row in rows:
             out[str(row["record_key"])] = row["destination_id"]
@@ -83,3 +83,11 @@ def pending_retry_syncs(wh: Warehouse) -> set[str]:
     wh._ensure_once()
     rows = wh.query(f"select distinct sync_name from {wh.table('dbt_sync_open_failures')}")
     return {str(r["sync_name"]) for r in rows}
+
+
+def has_changeset(wh: Warehouse, sync_name: str) -> bool:
+    """Whether a capture (new or still pending from an earlier run) exists for this sync."""
+    wh._ensure_once()
+    with wh._transaction():
+        tables = wh._table_names()
+    return bool({wh.changes_table(sync_name, "changes"), wh.changes_table(sync_name, "pending")} & tables)

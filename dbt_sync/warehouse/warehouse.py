@@ -392,6 +392,11 @@ class Warehouse:
 
     # -- reading -------------------------------------------------------------
 
+    def execute(self, sql: str) -> None:
+        """Run one statement in its own transaction."""
+        with self._transaction():
+            self._execute(sql)
+
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Run a read-only query; rows as dicts of Python values."""
         with self._transaction():
