@@ -1,19 +1,9 @@
-"""The ``dbt-sync`` command line.
-
-Flags and environment variables follow dbt's (``--project-dir`` /
-``DBT_PROJECT_DIR``, ``--profiles-dir`` / ``DBT_PROFILES_DIR``, ``--target``
-/ ``DBT_TARGET``, ``--vars``, ``--select``, ``--exclude``), so a dbt user
-already knows them.
-
-Exit codes: 0 everything synced (or valid); 1 some records failed;
-2 a sync failed as a whole, or bad input / usage.
-"""
+"""The ``dbt-sync`` command group and the options its commands share."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -25,8 +15,7 @@ import yaml
 
 from dbt_sync import __version__
 from dbt_sync.errors import EXIT_ERROR, DbtSyncError
-from dbt_sync.output import table, to_json
-from dbt_sync.project import Project, ProjectOptions, load_project
+from dbt_sync.project import ProjectOptions
 from dbt_sync.secrets import RedactingFilter, redact
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -133,7 +122,7 @@ def _setup_logging(debug: bool) -> None:
     root.setLevel(logging.DEBUG if debug else logging.INFO)
 
 
-def _options(
+def options_from(
     project_dir: Path,
     profiles_dir: Path | None,
     target: str | None,
@@ -166,97 +155,3 @@ Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input.
 def main() -> None:
     """Reverse ETL inside dbt: push changed model rows to Salesforce and HubSpot."""
 
-
-@main.command()
-@project_options
-@click.option(
-    "--check-destinations",
-    is_flag=True,
-    help="Also check each mapping against the destination's metadata (Salesforce describe, HubSpot properties).",
-)
-@handle_errors
-def validate(
-    project_dir: Path,
-    profiles_dir: Path | None,
-    target: str | None,
-    vars: dict[str, Any] | None,
-    config_path: str | None,
-    debug: bool,
-    check_destinations: bool,
-) -> None:
-    """Check every sync spec in the project; report all problems at once.
-
-    \b
-    Example:
-      dbt parse && dbt-sync validate
-    """
-    project = load_project(_options(project_dir, profiles_dir, target, vars, config_path))
-    if check_destinations:
-        from dbt_sync.checks import check_destinations as run_checks
-
-        run_checks(project)
-    models = {s.model_unique_id for s in project.specs}
-    click.echo(f"OK: {len(project.specs)} sync(s) in {len(models)} model(s) are valid.")
-
-
-@main.command()
-@project_options
-@selection_options
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-@handle_errors
-def plan(
-    project_dir: Path,
-    profiles_dir: Path | None,
-    target: str | None,
-    vars: dict[str, Any] | None,
-    config_path: str | None,
-    debug: bool,
-    select: tuple[str, ...],
-    exclude: tuple[str, ...],
-    all_syncs: bool,
-    as_json: bool,
-) -> None:
-    """Show which syncs would run, in which stages, and why others are left out.
-
-    \b
-    Examples:
-      dbt-sync plan
-      dbt-sync plan --all --json
-      dbt-sync plan --select 'tag:crm,destination:hubspot' --exclude deals_to_hubspot
-    """
-    project = load_project(_options(project_dir, profiles_dir, target, vars, config_path))
-    the_plan = _build_plan(project, select, exclude, all_syncs)
-    if as_json:
-        click.echo(to_json(the_plan.to_dict()))
-        return
-    rows = [
-        [i + 1, s.name, s.model_name, s.destination, s.object, s.mode]
-        for i, stage in enumerate(the_plan.stages)
-        for s in stage
-    ]
-    if rows:
-        click.echo(table(["stage", "sync", "model", "destination", "object", "mode"], rows))
-    else:
-        click.echo("No syncs planned.")
-    for skipped in the_plan.skipped:
-        click.echo(redact(f"skipped {skipped.sync.name}: {skipped.reason}"))
-
-
-def _build_plan(
-    project: Project, select: tuple[str, ...], exclude: tuple[str, ...], all_syncs: bool, pending: tuple[str, ...] = ()
-) -> Any:
-    from dbt_sync.plan import build_plan
-
-    return build_plan(
-        project.specs,
-        project.manifest,
-        project.run_results,
-        select=select,
-        exclude=exclude,
-        all_syncs=all_syncs,
-        pending_retries=pending,
-    )
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main(prog_name=os.path.basename(sys.argv[0]))

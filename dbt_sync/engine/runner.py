@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -81,6 +82,13 @@ class Engine:
         self._destinations: dict[str, Destination] = {}
         self._destination_errors: dict[str, DestinationError] = {}
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{self.run_id}"
+        self._model_locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._captured: set[str] = set()
+
+    def _model_lock(self, model_unique_id: str) -> threading.Lock:
+        with self._guard:
+            return self._model_locks.setdefault(model_unique_id, threading.Lock())
 
     # -- the run ---------------------------------------------------------------
 
@@ -98,6 +106,10 @@ class Engine:
         try:
             if not self.options.dry_run:
                 self.warehouse.ensure_tables()
+                if self.options.full_refresh:
+                    # forget what was sent before any sync starts, so each model is captured once, afresh
+                    for spec in self.plan.syncs:
+                        self.warehouse.reset(spec.name)
             for stage in self.plan.stages:
                 runnable: list[SyncSpec] = []
                 for spec in stage:
@@ -146,8 +158,6 @@ class Engine:
                 lock = SyncLock(self.warehouse, spec.name, self._holder, self.options.lock_stale_seconds)
                 lock.acquire(wait_seconds=self.options.lock_wait_seconds)
             destination = self._destination(spec.destination)
-            if self.options.full_refresh and not self.options.dry_run:
-                self.warehouse.reset(spec.name)
             counts = self._claim(spec)
             result.planned = sum(v for k, v in counts.items() if k in ("insert", "update", "delete"))
             self._guard_deletes(spec, counts)
@@ -223,13 +233,19 @@ class Engine:
         return self._destinations[name]
 
     def _claim(self, spec: SyncSpec) -> dict[str, int]:
+        """This run's changeset: the post-hook's capture, or one computed now.
+
+        Capturing now happens when asked (--recapture, --full-refresh) or when
+        the model was built without the hook. A capture covers every sync of
+        the model, so it runs once per model per run, under a per-model lock.
+        """
         wh = self.warehouse
-        counts = {} if self.options.recapture or self.options.full_refresh else wh.claim_changeset(spec.name)
-        if not counts:
-            # built without the hook, asked to, or state was reset: capture now
-            wh.capture(spec.model_unique_id)
-            counts = wh.claim_changeset(spec.name)
-        return counts
+        if self.options.recapture or not coordination.has_changeset(wh, spec.name):
+            with self._model_lock(spec.model_unique_id):
+                if spec.model_unique_id not in self._captured:
+                    wh.capture(spec.model_unique_id)
+                    self._captured.add(spec.model_unique_id)
+        return wh.claim_changeset(spec.name)
 
     def _guard_deletes(self, spec: SyncSpec, counts: Mapping[str, int]) -> None:
         deletes = counts.get("delete", 0)

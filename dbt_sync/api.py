@@ -1,0 +1,144 @@
+"""The Python API: what the CLI does, callable from Airflow, Dagster or Prefect.
+
+    import dbt_sync
+    result = dbt_sync.run(project_dir="analytics", select=["tag:crm"])
+    if result.exit_code: ...
+    for sync in result.syncs: print(sync.name, sync.failed)
+
+The returned :class:`~dbt_sync.engine.results.RunResult` is the same object
+the CLI prints and writes to ``target/dbt_sync_results.json``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dbt_sync.destinations.base import Destination
+from dbt_sync.engine.progress import Progress
+from dbt_sync.engine.results import RunResult
+from dbt_sync.engine.retry import RetryPolicy
+from dbt_sync.engine.runner import Engine, RunOptions
+from dbt_sync.plan import Plan, build_plan
+from dbt_sync.project import Project, ProjectOptions, load_project
+
+RESULTS_FILE = "dbt_sync_results.json"
+
+
+def _options(
+    project_dir: str | os.PathLike[str],
+    profiles_dir: str | os.PathLike[str] | None,
+    target: str | None,
+    vars: dict[str, Any] | None,
+    config_path: str | None,
+) -> ProjectOptions:
+    return ProjectOptions(
+        project_dir=Path(project_dir).resolve(),
+        profiles_dir=Path(profiles_dir).resolve() if profiles_dir else None,
+        target=target,
+        vars=vars,
+        config_path=config_path,
+    )
+
+
+def open_warehouse(options: ProjectOptions) -> Any:
+    """The user's warehouse through their dbt profile and adapter."""
+    from dbt_sync.warehouse import Warehouse
+
+    return Warehouse.open(
+        str(options.project_dir),
+        profiles_dir=str(options.profiles_dir) if options.profiles_dir else None,
+        target=options.target,
+        vars=options.vars,
+    )
+
+
+def run(
+    project_dir: str | os.PathLike[str] = ".",
+    *,
+    profiles_dir: str | os.PathLike[str] | None = None,
+    target: str | None = None,
+    vars: dict[str, Any] | None = None,
+    config_path: str | None = None,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    all_syncs: bool = False,
+    threads: int | None = None,
+    full_refresh: bool = False,
+    dry_run: bool = False,
+    allow_mass_delete: bool = False,
+    recapture: bool = False,
+    lock_wait_seconds: float = 0.0,
+    retry_policy: RetryPolicy | None = None,
+    progress: Progress | None = None,
+    write_results: bool = True,
+    destination_factory: Callable[[str], Destination] | None = None,
+) -> RunResult:
+    """Plan and run the project's syncs; see ``dbt-sync run --help`` for the options."""
+    options = _options(project_dir, profiles_dir, target, vars, config_path)
+    project = load_project(options)
+    with open_warehouse(options) as warehouse:
+        the_plan = plan_with_retries(project, warehouse, select, exclude, all_syncs)
+        engine = Engine(
+            plan=the_plan,
+            warehouse=warehouse,
+            config=project.config,
+            all_specs=project.specs,
+            options=RunOptions(
+                threads=threads or _profile_threads(warehouse),
+                full_refresh=full_refresh,
+                dry_run=dry_run,
+                allow_mass_delete=allow_mass_delete,
+                recapture=recapture,
+                lock_wait_seconds=lock_wait_seconds,
+                retry_policy=retry_policy or _default_policy(project),
+            ),
+            invocation_id=_invocation_id(project),
+            target=target,
+            progress=progress or Progress.auto(),
+            destination_factory=destination_factory,
+        )
+        result = engine.execute()
+        if not dry_run:
+            from dbt_sync.alerts.evaluate import evaluate_alerts
+
+            result.alerts = evaluate_alerts(project, warehouse, result)
+    if write_results:
+        result.write(project.target_dir / RESULTS_FILE)
+    return result
+
+
+def plan_with_retries(
+    project: Project, warehouse: Any, select: Sequence[str], exclude: Sequence[str], all_syncs: bool
+) -> Plan:
+    """The plan, including syncs whose model was not rebuilt but that have failed records to retry."""
+    from dbt_sync.warehouse import coordination
+
+    pending = coordination.pending_retry_syncs(warehouse)
+    return build_plan(
+        project.specs,
+        project.manifest,
+        project.run_results,
+        select=select,
+        exclude=exclude,
+        all_syncs=all_syncs,
+        pending_retries=pending,
+    )
+
+
+def _profile_threads(warehouse: Any) -> int:
+    threads = getattr(getattr(getattr(warehouse, "_runtime", None), "config", None), "threads", None)
+    return int(threads) if isinstance(threads, int) and threads > 0 else 4
+
+
+def _default_policy(project: Project) -> RetryPolicy:
+    budget = project.config.defaults.get("retry_budget_seconds")
+    return RetryPolicy(budget_seconds=float(budget)) if isinstance(budget, (int, float)) else RetryPolicy()
+
+
+def _invocation_id(project: Project) -> str | None:
+    if project.run_results and project.run_results.invocation_id:
+        return project.run_results.invocation_id
+    return project.manifest.invocation_id

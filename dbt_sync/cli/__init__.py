@@ -1,0 +1,15 @@
+"""The ``dbt-sync`` command line.
+
+Flags and environment variables follow dbt's (``--project-dir`` /
+``DBT_PROJECT_DIR``, ``--profiles-dir`` / ``DBT_PROFILES_DIR``, ``--target``
+/ ``DBT_TARGET``, ``--vars``, ``--select``, ``--exclude``), so a dbt user
+already knows them.
+
+Exit codes: 0 everything synced (or valid); 1 some records failed;
+2 a sync failed as a whole, or bad input / usage.
+"""
+
+from dbt_sync.cli import audit, project_cmds, run, sandbox  # noqa: F401  (registers the commands)
+from dbt_sync.cli.base import main
+
+__all__ = ["main"]

@@ -1,0 +1,147 @@
+"""``dbt-sync run``: push what changed, then say exactly what happened."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dbt_sync.api import RESULTS_FILE
+from dbt_sync.api import run as run_syncs
+from dbt_sync.cli.base import handle_errors, main, project_options, selection_options
+from dbt_sync.engine.progress import Progress
+from dbt_sync.engine.results import RunResult, SyncResult
+from dbt_sync.output import table, to_json
+from dbt_sync.secrets import redact
+
+
+@main.command()
+@project_options
+@selection_options
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Syncs run at once (default: the profile's).")
+@click.option("--full-refresh", is_flag=True, help="Resend every row and rebuild the state of the selected syncs.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing, change nothing.")
+@click.option("--allow-mass-delete", is_flag=True, help="Let mirror syncs delete more than their delete_threshold.")
+@click.option("--recapture", is_flag=True, help="Compute changesets now instead of using the post-hook's capture.")
+@click.option(
+    "--wait",
+    "lock_wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for a sync that another dbt-sync run holds, instead of refusing at once.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run results as JSON on stdout.")
+@handle_errors
+def run(
+    project_dir: Path,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: dict[str, Any] | None,
+    config_path: str | None,
+    debug: bool,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    all_syncs: bool,
+    threads: int | None,
+    full_refresh: bool,
+    dry_run: bool,
+    allow_mass_delete: bool,
+    recapture: bool,
+    lock_wait: float,
+    as_json: bool,
+) -> None:
+    """Send each selected sync's changed rows, in plan order, and audit every record.
+
+    By default only syncs whose model the latest dbt invocation built, plus
+    syncs with records waiting for a retry, run. Results are also written to
+    target/dbt_sync_results.json.
+
+    \b
+    Examples:
+      dbt run && dbt-sync run
+      dbt-sync run --select tag:crm --threads 8
+      dbt-sync run --select contacts_to_hubspot --full-refresh
+      dbt-sync run --dry-run --all
+
+    \b
+    Exit codes: 0 every record synced; 1 some records failed; 2 a sync failed
+    as a whole or bad input.
+    """
+    result = run_syncs(
+        project_dir,
+        profiles_dir=profiles_dir,
+        target=target,
+        vars=vars,
+        config_path=config_path,
+        select=select,
+        exclude=exclude,
+        all_syncs=all_syncs,
+        threads=threads,
+        full_refresh=full_refresh,
+        dry_run=dry_run,
+        allow_mass_delete=allow_mass_delete,
+        recapture=recapture,
+        lock_wait_seconds=lock_wait,
+        progress=Progress.silent() if as_json else Progress.auto(),
+    )
+    if as_json:
+        click.echo(to_json(result.to_dict()))
+    else:
+        click.echo(render_summary(result))
+        click.echo(f"Results written to {Path(project_dir) / 'target' / RESULTS_FILE}")
+    sys.exit(result.exit_code)
+
+
+def _errors(sync: SyncResult) -> str:
+    return ", ".join(f"{code} x{count}" for code, count in sync.top_errors())
+
+
+def render_summary(result: RunResult) -> str:
+    """The end-of-run table, then what to look at for each problem."""
+    rows = [
+        [
+            s.name,
+            s.status,
+            s.planned,
+            s.created,
+            s.updated,
+            s.deleted,
+            s.failed,
+            f"{s.duration_seconds:.1f}s",
+            _errors(s),
+        ]
+        for s in result.syncs
+    ]
+    lines = [f"dbt-sync run {result.run_id}" + (" (dry run: nothing was sent)" if result.dry_run else "")]
+    if rows:
+        lines.append(
+            table(
+                ["sync", "status", "planned", "created", "updated", "deleted", "failed", "time", "top errors"], rows
+            )
+        )
+    else:
+        lines.append("No syncs planned.")
+    for sync in result.syncs:
+        if sync.message and sync.status in ("error", "skipped"):
+            lines.append(f"{sync.status} {sync.name}: {sync.message}")
+        if sync.failed and sync.failures_sql:
+            lines.append(f"Failed records of {sync.name}:\n  {sync.failures_sql};")
+        for code, sample in sync.error_samples.items():
+            if sync.status != "error":
+                lines.append(f"  {code}: {sample}")
+    for alert in result.alerts:
+        state = alert.get("status")
+        lines.append(
+            f"alert {alert.get('kind')} for {alert.get('sync')} via {alert.get('channel')}: {state}"
+            + (f" ({alert.get('error')})" if alert.get("error") else "")
+        )
+    totals = result.to_dict()["totals"]
+    lines.append(
+        "Done. "
+        + ", ".join(f"{k} {v}" for k, v in totals.items())
+        + f". Exit code {result.exit_code}."
+    )
+    return redact("\n".join(lines))

@@ -1,0 +1,60 @@
+"""``dbt-sync demo`` and ``dbt-sync sandbox``: try dbt-sync with no CRM account."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from dbt_sync.cli.base import handle_errors, main
+
+
+@main.command()
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to put the demo project and its DuckDB file (default: a new temporary folder).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@handle_errors
+def demo(work_dir: Path | None, debug: bool) -> None:
+    """Build integration_tests on DuckDB, sync it to the local Salesforce and HubSpot
+    emulators, show the rejected records and why, fix the data, and retry.
+    """
+    from dbt_sync.demo import run_demo
+
+    folder = work_dir or Path(tempfile.mkdtemp(prefix="dbt-sync-demo-"))
+    code = run_demo(folder.resolve(), say=click.echo)
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--salesforce-port", type=int, default=8443, show_default=True)
+@click.option("--hubspot-port", type=int, default=8080, show_default=True)
+@click.option("--latency", type=float, default=0.0, help="Seconds added to every emulated API call.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@handle_errors
+def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool) -> None:
+    """Run the local Salesforce and HubSpot emulators until Ctrl-C.
+
+    Prints the environment variables that point integration_tests/dbt_sync.yml
+    (or your own dbt_sync.yml using the same names) at them.
+    """
+    from dbt_sync.sandbox import running_sandbox
+
+    with running_sandbox(sf_port=salesforce_port, hubspot_port=hubspot_port, latency=latency) as box:
+        click.echo(f"Salesforce emulator: {box.salesforce.instance_url} (CA: {box.salesforce.ca_cert_path})")
+        click.echo(f"HubSpot emulator:    {box.hubspot.url}")
+        click.echo("\nexport these to point a project at them:")
+        for key, value in box.env().items():
+            click.echo(f"export {key}='{value}'")
+        click.echo("\nCtrl-C to stop.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            click.echo("stopped")
