@@ -10,6 +10,7 @@ for none), ``security`` (``starttls`` default, ``tls``, ``none``),
 
 from __future__ import annotations
 
+import email.policy
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -21,13 +22,17 @@ from dbt_sync.alerts.channels.base import DEFAULT_TIMEOUT_SECONDS, ChannelError,
 
 SECURITY = ("starttls", "tls", "none")
 _PORTS = {"starttls": 587, "tls": 465, "none": 25}
+_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 def build_message(settings: Settings, payload: dict[str, Any], alert_id: str) -> EmailMessage:
     sender = settings.text("from", required=True)
     recipients = settings.str_list("to", required=True)
     prefix = settings.text("subject_prefix", "[dbt-sync]") or ""
-    msg = EmailMessage()
+    # Long lines are allowed (RFC 5322: 998): the stdlib's 78-column folding
+    # can push a long subject onto a continuation line that some readers show
+    # with a leading blank.
+    msg = EmailMessage(policy=_POLICY)
     msg["Subject"] = render.subject(payload, prefix)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
