@@ -46,7 +46,8 @@ def test_null_and_empty_string_hash_differently_and_unmapped_edits_send_nothing(
         confirm_all(wh, "people_mirror", list(first.values()))
 
         # unmapped column edited everywhere: nothing to send
-        set_people(wh, [row(1, email="", notes="x"), row(2, email=None, notes="y"), row(3, name="Zoë ' \\ 東京", notes="z")])
+        set_people(wh, [row(1, email="", notes="x"), row(2, email=None, notes="y"),
+                        row(3, name="Zoë ' \\ 東京", notes="z")])
         wh.capture(PEOPLE_UID)
         assert changeset(wh, "people_mirror") == []
 

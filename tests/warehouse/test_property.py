@@ -48,7 +48,8 @@ def test_changeset_is_model_minus_confirmed(people_project: Any, versions: list[
             wh.capture(PEOPLE_UID)
             rows = changeset(wh, "people_mirror", chunk_size=3)
             model = {f"acme|{k}": sent(v) for k, v in version.items()}
-            expected = {k: ("update" if k in confirmed else "insert") for k, v in model.items() if confirmed.get(k) != v}
+            expected = {k: ("update" if k in confirmed else "insert")
+                        for k, v in model.items() if confirmed.get(k) != v}
             expected.update({k: "delete" for k in confirmed if k not in model})
             assert {r["_dbt_sync_key"]: r["_dbt_sync_op"] for r in rows} == expected
             assert len(rows) == len(expected)

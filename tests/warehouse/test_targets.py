@@ -69,7 +69,8 @@ def test_hook_changeset_partial_commit_and_next_changeset(dbt_project_factory: A
     renamed[name] = renamed[name] + " (renamed)"
     moved = next(d for d in data if d[0] in synced and d is not renamed)
     moved[website] = "https://moved.example"          # only Salesforce maps Website
-    data.append(["A-9999", "Newco 東京 'quoted'", "newco.example", "Technology", "1.00", "1", "", "2024-05-01 00:00:00"])
+    data.append(["A-9999", "Newco 東京 'quoted'", "newco.example", "Technology", "1.00", "1", "",
+                 "2024-05-01 00:00:00"])
     project.write_seed("raw_accounts", header, data)
     project.dbt("build", "--full-refresh", "--select", "raw_accounts", "dim_accounts")
 
