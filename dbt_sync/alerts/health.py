@@ -116,12 +116,16 @@ def assess(result: SyncResult, policy: Policy) -> Assessment:
             return Assessment(
                 True,
                 f"{failed} of {total} records failed ({share:.1%}); alert threshold: "
-                f"{policy.failed_records} records or {policy.failed_share:.1%}",
+                f"{_records(policy.failed_records)} or {policy.failed_share:.1%}",
             )
         return Assessment(False, f"{failed} of {total} records failed, below the alert threshold")
     if total == 0:
         return Assessment(None, "no records attempted")
     return Assessment(False, f"all {total} records succeeded")
+
+
+def _records(n: int) -> str:
+    return f"{n} record" if n == 1 else f"{n} records"
 
 
 def dominant_error(result: SyncResult) -> str | None:

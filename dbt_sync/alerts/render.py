@@ -38,7 +38,10 @@ def iso(value: dt.datetime | str | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
     if value.tzinfo is not None:
         value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return value.replace(microsecond=0).isoformat() + "Z"
@@ -303,7 +306,7 @@ def render_slack(payload: dict[str, Any]) -> dict[str, Any]:
         for err in payload["errors"]:
             line = f"• `{_mrkdwn(err['code'])}` ×{err['count']}"
             if err["sample"]:
-                line += f"\n    _{_mrkdwn(err['sample'])}_"
+                line += f"\n      {_mrkdwn(err['sample'])}"
             lines.append(line)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip("\n".join(lines), 3000)}})
     if kind != RECOVERY and payload.get("failures_sql"):
