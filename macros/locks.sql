@@ -6,8 +6,10 @@
   {{- return(adapter.dispatch('lock_table_sql', 'dbt_sync')(relation)) -}}
 {%- endmacro %}
 
+{#- dbt-postgres leaves transactions to the driver; an explicit begin makes
+    sure the table lock lives until the commit that ends the acquisition. -#}
 {% macro default__lock_table_sql(relation) -%}
-  {{- return('lock table ' ~ relation ~ ' in share row exclusive mode') -}}
+  {{- return('begin; lock table ' ~ relation ~ ' in share row exclusive mode') -}}
 {%- endmacro %}
 
 {% macro redshift__lock_table_sql(relation) -%}

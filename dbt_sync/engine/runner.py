@@ -159,7 +159,8 @@ class Engine:
                 lock.acquire(wait_seconds=self.options.lock_wait_seconds)
             destination = self._destination(spec.destination)
             counts = self._claim(spec)
-            result.planned = sum(v for k, v in counts.items() if k in ("insert", "update", "delete"))
+            # an upper bound: rows already confirmed by an earlier, interrupted run are skipped while reading
+            upper_bound = sum(counts.values())
             self._guard_deletes(spec, counts)
             if not self.options.dry_run:
                 self.warehouse.start_run(
@@ -170,10 +171,10 @@ class Engine:
                     destination=spec.destination,
                     object=spec.object,
                     mode=spec.mode,
-                    planned=result.planned,
+                    planned=upper_bound,
                 )
                 run_row = True
-            self._push(spec, destination, result, lock)
+            self._push(spec, destination, result, lock, upper_bound)
             result.status = DRY_RUN if self.options.dry_run else (PARTIAL if result.failed else SUCCESS)
         except LockHeld as exc:
             result.status = ERROR
@@ -261,11 +262,14 @@ class Engine:
                 "with --allow-mass-delete; otherwise check the model's build.",
             )
 
-    def _push(self, spec: SyncSpec, destination: Destination, result: SyncResult, lock: SyncLock | None) -> None:
+    def _push(
+        self, spec: SyncSpec, destination: Destination, result: SyncResult, lock: SyncLock | None, expected: int
+    ) -> None:
         options = dict(spec.options)
         sender = Sender(destination, spec.object, spec.match, options, policy=self.options.retry_policy)
-        self.progress.start(spec.name, result.planned)
+        self.progress.start(spec.name, expected)
         for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
+            result.planned += len(page)
             target_ids = self._association_targets(spec, page)
             changes = [to_change(spec, row, target_ids) for row in page]
             self._handle_page(spec, destination, sender, changes, result)
