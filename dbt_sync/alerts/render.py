@@ -41,7 +41,7 @@ def iso(value: dt.datetime | str | None) -> str | None:
         try:
             value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            return value
+            return str(value)
     if value.tzinfo is not None:
         value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return value.replace(microsecond=0).isoformat() + "Z"
