@@ -12,6 +12,13 @@ from hubspot import HubSpot
 from dbt_sync.emulators.hubspot import HubSpotEmulator
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A hung request must fail its test quickly, not stall the suite."""
+    for item in items:
+        if "hubspot_emulator" in str(item.fspath) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(30))
+
+
 @pytest.fixture
 def emu() -> Iterator[HubSpotEmulator]:
     # A generous limit so only the rate-limit tests ever see a 429.

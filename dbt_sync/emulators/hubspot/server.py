@@ -12,6 +12,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,12 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], emulator: HubSpotEmulator) -> None:
         self.emulator = emulator
         super().__init__(address, Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up (timeouts, dropped connections) are normal here, not errors."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -101,7 +108,9 @@ class Handler(BaseHTTPRequestHandler):
             if not decision.allowed:
                 assert decision.policy is not None
                 extra = dict(headers)
-                if emu.settings.retry_after_on_429:
+                # No Retry-After for DAILY: urllib3's default Retry honours it on GETs and
+                # would sleep until midnight.
+                if emu.settings.retry_after_on_429 and decision.policy != "DAILY":
                     extra["Retry-After"] = retry_after_header(decision.retry_after)
                 raise ApiError(429, rate_limit_body(decision.policy, emu.settings.portal_id), extra)
             body = self._json(raw)
