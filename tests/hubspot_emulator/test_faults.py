@@ -99,3 +99,9 @@ def test_reset_clears_state_and_faults(client: HubSpot, emu: HubSpotEmulator) ->
     emu.reset()
     assert emu.records("contacts") == [] and emu.request_log == [] and emu.faults.pending() == 0
     assert upsert(client) is not None
+
+
+def test_dropped_get_is_retried_by_urllib3_default_retry(client: HubSpot, emu: HubSpotEmulator) -> None:
+    emu.faults.drop_next(1)
+    assert client.crm.contacts.basic_api.get_page() is not None
+    assert [s for _, _, s in emu.request_log] == [0, 200]
