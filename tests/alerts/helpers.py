@@ -104,3 +104,10 @@ def webhook_bodies(http: Any, path: str = "/hooks/dbt-sync") -> list[dict[str, A
 
 def slack_bodies(http: Any) -> list[dict[str, Any]]:
     return [json.loads(r.body) for r in http.to(SLACK_PATH)]
+
+
+def webhook_sql(payload: dict[str, Any]) -> str:
+    """The failed-records SQL an alert carries, as a person would paste it."""
+    sql = payload["failures_sql"]
+    assert isinstance(sql, str) and "dbt_sync_open_failures" in sql
+    return sql

@@ -165,3 +165,21 @@ def test_evaluate_never_raises_into_the_run(tmp_path: Path, http_server: Any) ->
     out = evaluate_alerts(project, Broken(), th.run("r1", th.bad_records()))
     assert out == [{"sync": None, "kind": None, "channel": None, "status": "failed",
                     "error": "cannot read the alert tables: RuntimeError: warehouse is gone"}]
+
+
+def test_the_sql_in_the_alert_lists_the_failed_records(tmp_path: Path, warehouse: Any, http_server: Any) -> None:
+    from dbt_sync.warehouse import FailureRow
+
+    name = "alerts_sql_check"
+    warehouse.commit(name, "run-sql", failures=[
+        FailureRow("c-1", "upsert", "INVALID_EMAIL", "email 'x@@y' is not valid"),
+        FailureRow("c-2", "upsert", "INVALID_EMAIL", "email 'z@@y' is not valid"),
+    ])
+    project = th.project(tmp_path, {"hook": {"type": "webhook", "url": http_server.url + "/hooks/dbt-sync"}})
+    failed = th.sync_result(name, status="partial", attempted=2, failed=2,
+                            errors={"INVALID_EMAIL": (2, "email 'x@@y' is not valid")})
+    evaluate_alerts(project, warehouse, th.run("run-sql", failed), now=th.T0)
+    sql = th.webhook_bodies(http_server)[0]["failures_sql"]
+    rows = warehouse.query(sql)
+    assert [(r["record_key"], r["error_code"]) for r in rows] == [("c-1", "INVALID_EMAIL"), ("c-2", "INVALID_EMAIL")]
+    assert "x-dbtsync-signature" not in {k.lower() for k in http_server.requests[0].headers}  # no secret: unsigned
