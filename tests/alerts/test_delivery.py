@@ -183,3 +183,26 @@ def test_the_sql_in_the_alert_lists_the_failed_records(tmp_path: Path, warehouse
     rows = warehouse.query(sql)
     assert [(r["record_key"], r["error_code"]) for r in rows] == [("c-1", "INVALID_EMAIL"), ("c-2", "INVALID_EMAIL")]
     assert "x-dbtsync-signature" not in {k.lower() for k in http_server.requests[0].headers}  # no secret: unsigned
+
+
+def test_email_over_implicit_tls(tmp_path: Path, http_server: Any, tls_cert: tuple[str, str]) -> None:
+    """``security: tls`` (port 465 style): TLS from the first byte."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from tests.alerts.conftest import SmtpServer, _Handler
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(*tls_cert)
+    server = SmtpServer("127.0.0.1", free_port())
+    controller = Controller(_Handler(server), hostname=server.host, port=server.port, ssl_context=ctx)
+    controller.start()
+    try:
+        settings = th.channels(server, http_server, tls_cert[0])
+        settings["ops_email"].update(security="tls", username=None, password=None)
+        out = send_test(th.project(tmp_path, settings), "ops_email")
+    finally:
+        controller.stop()
+    assert (out["status"], out["error"]) == ("sent", None)
+    assert len(server.messages) == 1 and server.messages[0]["From"] == "dbt-sync@example.com"
