@@ -89,8 +89,15 @@ def test_lifecycle(dbt_project_factory: Any, target: str) -> None:
         runs = stack.query("select sync_name, status, planned, created, failed from {schema}.dbt_sync_runs")
         assert {r["sync_name"]: (r["status"], r["created"], r["failed"]) for r in runs}["contacts_to_hubspot"] == (
             "partial", 7, 1)
-        results_file = json.loads((project.path / "target" / "dbt_sync_results.json").read_text())
+        results_text = (project.path / "target" / "dbt_sync_results.json").read_text()
+        results_file = json.loads(results_text)
         assert results_file["totals"]["failed"] == 3 and results_file["metadata"]["run_id"] == first.run_id
+        # no secret reaches the results file or the audit tables
+        audit_rows = stack.query("select * from {schema}.dbt_sync_failures")
+        audit_rows += stack.query("select * from {schema}.dbt_sync_runs")
+        audit_text = json.dumps(audit_rows, default=str)
+        for secret in (stack.sandbox.sf_password, stack.sandbox.hubspot.token):
+            assert secret not in results_text and secret not in audit_text
 
         # -- no change, no dbt run: only the failed records are retried (attempt 2) -------
         again = stack.run()
