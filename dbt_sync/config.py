@@ -29,7 +29,8 @@ CONFIG_ENV = "DBT_SYNC_CONFIG"
 DESTINATION_TYPES = ("salesforce", "hubspot")
 CHANNEL_TYPES = ("email", "slack", "webhook")
 TOP_LEVEL_KEYS = ("version", "destinations", "channels", "defaults")
-DEFAULT_KEYS = ("alerts", "delete_threshold", "batch_size", "threads", "retry_budget_seconds")
+DEFAULT_KEYS = ("alerts", "delete_threshold", "retry_budget_seconds")
+DEFAULT_ALERT_KEYS = ("channels", "failed_records", "failed_share", "remind_after_hours", "enabled")
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,21 @@ def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
                 f"defaults.{key}: unknown key.{did_you_mean(str(key), DEFAULT_KEYS)} "
                 f"Allowed: {', '.join(DEFAULT_KEYS)}."
             )
+    alert_defaults = defaults.get("alerts") or {}
+    if not isinstance(alert_defaults, dict):
+        problems.append("defaults.alerts: expected a mapping with " + ", ".join(DEFAULT_ALERT_KEYS) + ".")
+    else:
+        for key in alert_defaults:
+            if key not in DEFAULT_ALERT_KEYS:
+                problems.append(
+                    f"defaults.alerts.{key}: unknown key.{did_you_mean(str(key), DEFAULT_ALERT_KEYS)} "
+                    f"Allowed: {', '.join(DEFAULT_ALERT_KEYS)}."
+                )
+        for i, name in enumerate(alert_defaults.get("channels") or []):
+            if name not in channels:
+                problems.append(
+                    f"defaults.alerts.channels[{i}]: unknown channel '{name}'.{did_you_mean(str(name), channels)}"
+                )
     if problems:
         raise ConfigError(f"{path}: invalid dbt-sync config:\n" + "\n".join(f"  - {p}" for p in problems))
 

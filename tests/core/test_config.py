@@ -65,7 +65,15 @@ def test_missing_env_var_names_variable_file_and_path(tmp_path: Path) -> None:
             "channels:\n  c:\n    type: pager\n",
             "channels.c.type: 'pager' is not supported. Allowed: email, slack, webhook.",
         ),
-        ("defaults:\n  treads: 3\n", "defaults.treads: unknown key. Did you mean 'threads'?"),
+        (
+            "defaults:\n  delete_treshold: 3\n",
+            "defaults.delete_treshold: unknown key. Did you mean 'delete_threshold'?",
+        ),
+        (
+            "defaults:\n  alerts: {failed_shares: 0.1}\n",
+            "defaults.alerts.failed_shares: unknown key. Did you mean 'failed_share'?",
+        ),
+        ("defaults:\n  alerts: {channels: [pager]}\n", "defaults.alerts.channels[0]: unknown channel 'pager'."),
         ("destinations: {a: {type: hubspot, x: '{{ oops( }}'}}", "destinations.a.x: cannot render template"),
         ("a: [unclosed", "not valid YAML"),
         ("- just a list", "expected a mapping"),
