@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,17 +31,8 @@ class Stack:
 
     @contextmanager
     def environ(self) -> Iterator[None]:
-        env = {**self.project.env, **self.sandbox.env()}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
+        with self.project.environ(self.sandbox.env()):
             yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         with self.project.warehouse() as wh:
