@@ -95,8 +95,16 @@ class RateLimiter:
                 self._starts.append(now)
 
     def pause(self, seconds: float) -> None:
+        """Stop every request for ``seconds``: the server's word on when to try again.
+
+        The hint wins over our window estimate: the starts that ``observe()``
+        made up for the 429's count of 0 would otherwise keep us waiting a
+        whole window (10 s on HubSpot) after a ``Retry-After: 1``. So the
+        estimate is dropped; the server's next headers rebuild it.
+        """
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+            self._starts.clear()
 
     def concurrent(self) -> threading.BoundedSemaphore:
         """Hold this while a request is in flight."""

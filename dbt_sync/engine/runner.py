@@ -310,10 +310,33 @@ class Engine:
                 records = [c.record for c in batch if c.record is not None]
                 outcomes = sender.send(operation, records)
                 self._account(spec, operation, batch, outcomes, result, successes, deletions, failures)
-                self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures)
+                self._commit(spec, successes, deletions, failures)
                 successes, deletions, failures = [], [], []
                 self.progress.advance(spec.name, len(batch))
         if not self.options.dry_run and (successes or deletions or failures):
+            self._commit(spec, successes, deletions, failures)
+
+    def _commit(
+        self,
+        spec: SyncSpec,
+        successes: Sequence[tuple[str, str | None, str | None]],
+        deletions: Sequence[str],
+        failures: Sequence[FailureRow],
+    ) -> None:
+        """Commit a batch's outcomes; once more on a new connection if the warehouse dropped ours.
+
+        The batch is already in the destination: losing its outcomes would
+        resend it next run (harmless for upserts, a duplicate for creates).
+        The commit is one transaction, so a commit that failed left nothing
+        behind and repeating it is safe.
+        """
+        try:
+            self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures)
+        except Exception as exc:
+            if not coordination.reconnect_if_lost(self.warehouse):
+                raise
+            log.warning("sync %s: the warehouse connection was lost (%s); committing again on a new one",
+                        spec.name, redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__)
             self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures)
 
     def _account(

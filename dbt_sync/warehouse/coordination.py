@@ -91,3 +91,29 @@ def has_changeset(wh: Warehouse, sync_name: str) -> bool:
     with wh._transaction():
         tables = wh._table_names()
     return bool({wh.changes_table(sync_name, "changes"), wh.changes_table(sync_name, "pending")} & tables)
+
+
+def reconnect_if_lost(wh: Warehouse) -> bool:
+    """After a failed statement: if this thread's connection is dead, replace it.
+
+    True when the connection was lost (terminated backend, dropped network)
+    and a new one now answers, so the caller may repeat its transaction;
+    False when the connection still works, i.e. the statement itself failed.
+    Raises when the warehouse cannot be reached again.
+    """
+    try:
+        wh.query("select 1 as alive")
+        return False
+    except Exception:
+        pass
+    conns = wh.adapter.connections
+    conn = conns.get_if_exists()
+    if conn is None:
+        return False
+    try:
+        conns.close(conn)
+    except Exception:  # the handle is already gone: mark it closed so dbt opens a new one
+        conn.transaction_open = False
+        conn.state = "closed"
+    wh.query("select 1 as alive")
+    return True
