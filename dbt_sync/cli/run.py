@@ -33,6 +33,13 @@ from dbt_sync.secrets import redact
     show_default=True,
     help="Seconds to wait for a sync that another dbt-sync run holds, instead of refusing at once.",
 )
+@click.option(
+    "--lock-stale-seconds",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Consider a sync's lock abandoned (its holder died) after this many seconds without heartbeat.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run results as JSON on stdout.")
 @handle_errors
 def run(
@@ -51,6 +58,7 @@ def run(
     allow_mass_delete: bool,
     recapture: bool,
     lock_wait: float,
+    lock_stale_seconds: float,
     as_json: bool,
 ) -> None:
     """Send each selected sync's changed rows, in plan order, and audit every record.
@@ -85,6 +93,7 @@ def run(
         allow_mass_delete=allow_mass_delete,
         recapture=recapture,
         lock_wait_seconds=lock_wait,
+        lock_stale_seconds=lock_stale_seconds,
         progress=Progress.silent() if as_json else Progress.auto(),
     )
     if as_json:

@@ -27,6 +27,7 @@ from typing import Any
 from dbt_sync.config import SyncConfig
 from dbt_sync.destinations import open_destination
 from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome
+from dbt_sync.engine import inflight
 from dbt_sync.engine.locks import LockHeld, SyncLock
 from dbt_sync.engine.mapping import Change, failure_payload, to_change
 from dbt_sync.engine.pacing import paced
@@ -110,6 +111,8 @@ class Engine:
                     # forget what was sent before any sync starts, so each model is captured once, afresh
                     for spec in self.plan.syncs:
                         self.warehouse.reset(spec.name)
+                        if inflight.applies(spec):
+                            inflight.forget(self.warehouse, spec.name)
             for stage in self.plan.stages:
                 runnable: list[SyncSpec] = []
                 for spec in stage:
@@ -268,17 +271,26 @@ class Engine:
         options = dict(spec.options)
         sender = Sender(destination, spec.object, spec.match, options, policy=self.options.retry_policy)
         self.progress.start(spec.name, expected)
+        in_doubt: set[str] = set()
+        if inflight.applies(spec) and not self.options.dry_run:
+            in_doubt = inflight.left_by_dead_runs(self.warehouse, spec.name, self.run_id)
         for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
             result.planned += len(page)
             target_ids = self._association_targets(spec, page)
             changes = [to_change(spec, row, target_ids) for row in page]
-            self._handle_page(spec, destination, sender, changes, result)
+            self._handle_page(spec, destination, sender, changes, result, in_doubt)
             if lock is not None:
                 lock.heartbeat()
         result.retries = sender.stats.retries
 
     def _handle_page(
-        self, spec: SyncSpec, destination: Destination, sender: Sender, changes: list[Change], result: SyncResult
+        self,
+        spec: SyncSpec,
+        destination: Destination,
+        sender: Sender,
+        changes: list[Change],
+        result: SyncResult,
+        in_doubt: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         successes: list[tuple[str, str | None, str | None]] = []
         deletions: list[str] = []
@@ -290,6 +302,12 @@ class Engine:
                 failures.append(self._failure(spec, change, code, message, ()))
                 result.failed += 1
                 result.count_error(code, message)
+            elif change.operation is Operation.CREATE and change.key in in_doubt:
+                # a dead run may have created it: never create it twice (see engine/inflight.py)
+                message = inflight.in_doubt_message(spec.name, change.key)
+                failures.append(self._failure(spec, change, inflight.IN_DOUBT, message, (), "create"))
+                result.failed += 1
+                result.count_error(inflight.IN_DOUBT, message)
             elif change.operation is None:
                 # nothing to send for this op under this mode (e.g. an edit in create mode)
                 result.skipped += 1
@@ -308,9 +326,14 @@ class Engine:
                     self.progress.advance(spec.name, len(batch))
                     continue
                 records = [c.record for c in batch if c.record is not None]
+                batch_id = None
+                if operation is Operation.CREATE and inflight.applies(spec):
+                    batch_id = inflight.mark(self.warehouse, spec.name, self.run_id, [c.key for c in batch])
                 outcomes = sender.send(operation, records)
                 self._account(spec, operation, batch, outcomes, result, successes, deletions, failures)
                 self._commit(spec, successes, deletions, failures)
+                if batch_id is not None:
+                    inflight.clear(self.warehouse, spec.name, batch_id)
                 successes, deletions, failures = [], [], []
                 self.progress.advance(spec.name, len(batch))
         if not self.options.dry_run and (successes or deletions or failures):

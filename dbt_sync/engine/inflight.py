@@ -1,0 +1,111 @@
+"""The in-flight record of create-mode batches: at most once, never twice.
+
+A create without a match key cannot be repeated safely: the destination has
+nothing to recognise the record by, so sending it again makes a duplicate.
+Before such a batch is sent, its keys are written to ``dbt_sync_inflight``
+(committed); once the batch's outcomes are committed, they are removed. If
+the process dies in between (``kill -9``, a lost warehouse), the keys stay:
+the next run reports them as ``IN_DOUBT`` failures and does not send them
+until someone checked the CRM and called :func:`resolve` (or ran
+``--full-refresh`` / ``dbt-sync reset``, which forget the sync's history).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from dbt_sync.warehouse import literals
+
+if TYPE_CHECKING:
+    from dbt_sync.spec import SyncSpec
+    from dbt_sync.warehouse import Warehouse
+
+TABLE = "dbt_sync_inflight"
+IN_DOUBT = "IN_DOUBT"
+_CHUNK = 500
+
+
+def applies(spec: SyncSpec) -> bool:
+    """Creates that the destination cannot match on a resend."""
+    return spec.mode == "create" and not spec.match
+
+
+def in_doubt_message(sync_name: str, key: str) -> str:
+    return (
+        f"record {key} was being created by a run that stopped before recording the outcome; it may or may not "
+        f"exist in the CRM, so it was not sent again (that could duplicate it). Check the CRM, then call "
+        f"dbt_sync.engine.inflight.resolve(warehouse, '{sync_name}', '{key}', destination_id) with its id if it "
+        f"exists, or without one to send it on the next run; or run `dbt-sync reset` / --full-refresh for the sync."
+    )
+
+
+def ensure(wh: Warehouse) -> None:
+    wh._ensure_once()
+    if getattr(wh, "_inflight_ready", False):
+        return
+    sql = str(wh._macro("inflight_table_sql", relation=wh.table(TABLE))).strip()
+    wh.execute(sql)
+    wh._inflight_ready = True  # type: ignore[attr-defined]
+
+
+def mark(wh: Warehouse, sync_name: str, run_id: str, keys: Sequence[str]) -> str:
+    """Record a batch's keys as in flight (committed before the batch is sent); returns the batch id."""
+    from dbt_sync.warehouse.warehouse import utcnow
+
+    ensure(wh)
+    batch_id = uuid.uuid4().hex
+    now = utcnow()
+    table = wh.table(TABLE)
+    rows = [literals.row_literal((sync_name, k, run_id, batch_id, now), wh.adapter_type) for k in keys]
+    with wh._transaction():
+        for i in range(0, len(rows), _CHUNK):
+            wh._execute(
+                f"insert into {table} (sync_name, record_key, run_id, batch_id, sent_at) values "
+                + ", ".join(rows[i : i + _CHUNK])
+            )
+    return batch_id
+
+
+def clear(wh: Warehouse, sync_name: str, batch_id: str) -> None:
+    """The batch's outcomes are committed: its keys are no longer in flight."""
+    wh.execute(
+        f"delete from {wh.table(TABLE)} where sync_name = {wh._lit(sync_name)} and batch_id = {wh._lit(batch_id)}"
+    )
+
+
+def left_by_dead_runs(wh: Warehouse, sync_name: str, run_id: str) -> set[str]:
+    """Keys another run left in flight, minus those whose outcome did reach the state."""
+    ensure(wh)
+    table, name = wh.table(TABLE), wh._lit(sync_name)
+    wh.execute(
+        f"delete from {table} where sync_name = {name} and record_key in "
+        f"(select record_key from {wh.table('dbt_sync_state')} where sync_name = {name})"
+    )
+    rows = wh.query(
+        f"select distinct record_key from {table} where sync_name = {name} and run_id <> {wh._lit(run_id)}"
+    )
+    return {str(r["record_key"]) for r in rows}
+
+
+def resolve(wh: Warehouse, sync_name: str, record_key: str, destination_id: str | None = None) -> None:
+    """Settle an in-doubt record after checking the CRM.
+
+    With the ``destination_id`` found in the CRM the record counts as created
+    (it enters the state and is never created again); without it, it is sent
+    on the next run.
+    """
+    ensure(wh)
+    if destination_id is not None:
+        wh.commit(sync_name, "resolved-in-doubt", [(record_key, None, destination_id)])
+    wh.execute(
+        f"delete from {wh.table(TABLE)} where sync_name = {wh._lit(sync_name)} "
+        f"and record_key = {wh._lit(record_key)}"
+    )
+
+
+def forget(wh: Warehouse, sync_name: str) -> None:
+    """--full-refresh: the sync's history is gone, and so is what it had in flight."""
+    ensure(wh)
+    wh.execute(f"delete from {wh.table(TABLE)} where sync_name = {wh._lit(sync_name)}")
