@@ -9,6 +9,7 @@ split into the client's share and the emulator's.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import secrets
@@ -134,10 +135,8 @@ class Emulators:
         }
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(EOFError, BrokenPipeError, OSError):
             self.call("stop")
-        except (EOFError, BrokenPipeError, OSError):
-            pass
         self._proc.join(timeout=10)
         if self._proc.is_alive():
             self._proc.terminate()
