@@ -15,6 +15,7 @@ import click
 
 from dbt_sync.api import open_warehouse
 from dbt_sync.cli.base import handle_errors, main, options_from, project_options
+from dbt_sync.engine import inflight
 from dbt_sync.errors import DbtSyncError
 from dbt_sync.output import table, to_json
 from dbt_sync.project import load_project
@@ -132,4 +133,32 @@ def reset(project_dir: Path, profiles_dir: Path | None, target: str | None, vars
         click.confirm(f"Reset {sync_name}? Its next run resends every row.", abort=True)
     with open_warehouse(options) as wh:
         wh.reset(sync_name)
-    click.echo(f"Reset {sync_name}: its state and pending changes are cleared.")
+        inflight.forget(wh, sync_name)
+    click.echo(f"Reset {sync_name}: its state, pending changes and in-doubt records are cleared.")
+
+
+@main.command()
+@project_options
+@click.argument("sync_name")
+@click.argument("record_key")
+@click.option("--destination-id", default=None, help="The record's id in the CRM, when it was in fact created.")
+@handle_errors
+def resolve(project_dir: Path, profiles_dir: Path | None, target: str | None, vars: dict[str, Any] | None,
+            config_path: str | None, debug: bool, sync_name: str, record_key: str, destination_id: str | None) -> None:
+    """Settle a record reported IN_DOUBT by a create-mode sync without a match key.
+
+    A run that died between sending a create and recording its outcome leaves
+    the record in doubt; dbt-sync does not resend it, since that could create
+    it twice. Check the CRM, then give its id (it counts as created and is
+    never created again) or leave --destination-id out (it is sent on the next run).
+
+    \b
+    Examples:
+      dbt-sync resolve contacts_create C-2001 --destination-id 003xx000004TmiQ
+      dbt-sync resolve contacts_create C-2002
+    """
+    options = options_from(project_dir, profiles_dir, target, vars, config_path)
+    with open_warehouse(options) as wh:
+        inflight.resolve(wh, sync_name, record_key, destination_id)
+    outcome = "recorded as created" if destination_id else "will be sent on the next run"
+    click.echo(f"{sync_name} {record_key}: {outcome}.")

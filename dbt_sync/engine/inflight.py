@@ -7,7 +7,7 @@ Before such a batch is sent, its keys are written to ``dbt_sync_inflight``
 the process dies in between (``kill -9``, a lost warehouse), the keys stay:
 the next run reports them as ``IN_DOUBT`` failures and does not send them
 until someone checked the CRM and called :func:`resolve` (or ran
-``--full-refresh`` / ``dbt-sync reset``, which forget the sync's history).
+``--full-refresh`` / ``dbt-sync reset``, which forget the sync's history, or ``dbt-sync resolve``).
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ def applies(spec: SyncSpec) -> bool:
 def in_doubt_message(sync_name: str, key: str) -> str:
     return (
         f"record {key} was being created by a run that stopped before recording the outcome; it may or may not "
-        f"exist in the CRM, so it was not sent again (that could duplicate it). Check the CRM, then call "
-        f"dbt_sync.engine.inflight.resolve(warehouse, '{sync_name}', '{key}', destination_id) with its id if it "
-        f"exists, or without one to send it on the next run; or run `dbt-sync reset` / --full-refresh for the sync."
+        f"exist in the CRM, so it was not sent again (that could duplicate it). Check the CRM, then run "
+        f"`dbt-sync resolve {sync_name} {key} --destination-id <its id>` if it exists, or "
+        f"`dbt-sync resolve {sync_name} {key}` to send it on the next run."
     )
 
 

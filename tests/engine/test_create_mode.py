@@ -14,7 +14,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from dbt_sync.cli import main
 from dbt_sync.engine import inflight
 from dbt_sync.warehouse import Warehouse
 from tests.engine.conftest import Stack, stack_for
@@ -100,15 +102,21 @@ def test_create_without_match_is_at_most_once(dbt_project_factory: Any, monkeypa
         )
         assert [(f["record_key"], f["error_code"]) for f in failures] == [
             ("C-2003", "IN_DOUBT"), ("C-2004", "IN_DOUBT"), ("C-2006", "INVALID_EMAIL_ADDRESS")]
-        assert "Check the CRM" in failures[0]["error_message"] and "dbt-sync reset" in failures[0]["error_message"]
+        assert "Check the CRM" in failures[0]["error_message"]
+        assert f"dbt-sync resolve {SYNC} C-2003 --destination-id" in failures[0]["error_message"]
         # still in doubt on the run after: never resent blindly
         assert stack.run(all_syncs=True, select=[SYNC]).sync(SYNC).error_codes.get("IN_DOUBT") == 2
         assert all(emails_in_crm(stack)[emails[k]] == 1 for k in GOOD)
 
         # the user checks the CRM: both exist, their ids are recorded
         by_email = {str(r["Email"]): str(r["Id"]) for r in stack.sandbox.salesforce.records("Contact")}
+        paths = ["--project-dir", str(project.path), "--profiles-dir", str(project.path)]
+        with stack.environ():
+            done = CliRunner().invoke(
+                main, ["resolve", SYNC, "C-2003", "--destination-id", by_email[emails["C-2003"]], *paths]
+            )
+        assert done.exit_code == 0 and "C-2003: recorded as created" in done.output, done.output
         with project.warehouse() as wh:
-            inflight.resolve(wh, SYNC, "C-2003", by_email[emails["C-2003"]])
             inflight.resolve(wh, SYNC, "C-2004", by_email[emails["C-2004"]])
         third = stack.run(all_syncs=True, select=[SYNC])
         res = third.sync(SYNC)

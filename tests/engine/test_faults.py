@@ -399,15 +399,8 @@ def request_log(stack: Stack, sync: str) -> list[tuple[str, str, int]]:
     return list(emu.request_log)
 
 
-LOGIN_5XX = pytest.mark.xfail(strict=True, reason=(
-    "destinations/salesforce/auth.py: a 5xx SOAP fault from the login endpoint (503 SERVER_UNAVAILABLE, "
-    "500 UNKNOWN_EXCEPTION) surfaces from simple-salesforce as SalesforceAuthenticationFailed and becomes "
-    "DestinationError(AUTHENTICATION_FAILED), so a transient login outage fails the whole sync instead of "
-    "being retried; only INVALID_LOGIN-style faults should be final"))
-
-
 def _params(cases: list[Case]) -> list[Any]:
-    return [pytest.param(c, id=c.id, marks=[LOGIN_5XX] if c.id == "sf-503-login" else []) for c in cases]
+    return [pytest.param(c, id=c.id) for c in cases]
 
 
 @pytest.mark.parametrize("case", _params(TRANSIENT))

@@ -56,6 +56,16 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+#: SOAP fault codes (or HTTP statuses) of a login server that is down, not of bad credentials
+_OUTAGE_CODES = frozenset({"SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "REQUEST_LIMIT_EXCEEDED"})
+
+
+def _login_outage(code: object) -> bool:
+    """A login that failed because Salesforce is unavailable: retry it, don't fail the sync."""
+    text = str(code or "")
+    return text.upper() in _OUTAGE_CODES or (text.isdigit() and int(text) >= 500)
+
+
 def login(config: SalesforceConfig, session: requests.Session) -> Salesforce:
     """Log in (or wrap the given session id) and return the client.
 
@@ -85,10 +95,11 @@ def login(config: SalesforceConfig, session: requests.Session) -> Salesforce:
         return Salesforce(**kwargs)
     except SalesforceAuthenticationFailed as exc:
         detail = f"{exc.code}: {exc.auth_message}" if exc.code is not None else exc.auth_message
-        failure = DestinationError(
-            redact(f"{where}: Salesforce login ({config.auth}) failed: {detail}", config.secrets()),
-            code="AUTHENTICATION_FAILED",
-        )
+        message = redact(f"{where}: Salesforce login ({config.auth}) failed: {detail}", config.secrets())
+        if _login_outage(exc.code):
+            failure = TransientError(message, code="LOGIN_UNAVAILABLE")
+        else:
+            failure = DestinationError(message, code="AUTHENTICATION_FAILED")
     except (requests.Timeout, requests.ConnectionError) as exc:
         failure = TransientError(
             redact(f"{where}: Salesforce login server unreachable: {type(exc).__name__}", config.secrets()),
