@@ -67,6 +67,8 @@ def _command(sf: Any, hs: Any, cmd: str, args: dict[str, Any]) -> Any:
         hs.add_token(hs.token)
         hs.faults.latency = hs_latency
         return None
+    if cmd == "session":
+        return sf.issue_session()
     if cmd == "stats":
         st = hs.stats
         return {
