@@ -156,7 +156,8 @@ def alternatives(lines: list[str]) -> None:
     lines += [
         "| at 10,000 rows, 20 ms latency | records/s (median) |",
         "|---|---|",
-        f"| dbt-sync initial load (in-process wall, start-up included) | {a['median_dbt_sync_records_per_second']:,.0f} |",
+        f"| dbt-sync initial load (in-process wall, start-up included) | "
+        f"{a['median_dbt_sync_records_per_second']:,.0f} |",
         f"| dbt-sync, whole process (Python imports included) | "
         f"{a['median_dbt_sync_records_per_second_process']:,.0f} |",
         f"| per-record loop, simple-salesforce `sf.Contact.upsert` ({d['loop_rows']:,} rows) | "
