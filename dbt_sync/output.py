@@ -32,5 +32,5 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return redact("\n".join(lines))
 
 
-def to_json(data: Any) -> str:
-    return json.dumps(redact_obj(data), indent=2, default=str, ensure_ascii=False)
+def to_json(data: Any, *, compact: bool = False) -> str:
+    return json.dumps(redact_obj(data), indent=None if compact else 2, default=str, ensure_ascii=False)

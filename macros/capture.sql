@@ -80,6 +80,7 @@
   {%- set types = dbt_sync.column_types(relation) -%}
   {%- set statements = [] -%}
   {%- for spec in specs -%}
+    {%- do dbt_sync.check_columns(relation, spec, types) -%}
     {%- set new = dbt_sync.audit_relation(dbt_sync.changes_table_name(spec['name'], 'new')) -%}
     {%- set changes_name = dbt_sync.changes_table_name(spec['name'], 'changes') -%}
     {%- do statements.append('drop table if exists ' ~ new) -%}
@@ -88,6 +89,24 @@
     {%- do statements.append('alter table ' ~ new ~ ' rename to ' ~ changes_name) -%}
   {%- endfor -%}
   {{- return(statements) -}}
+{%- endmacro %}
+
+
+{#- A sync naming a column the built model lacks fails here with a clear
+    message, before any SQL refers to it (models whose columns are not
+    documented are only checked now). -#}
+{% macro check_columns(relation, spec, types) -%}
+  {%- if types | length == 0 -%}{{ return(none) }}{%- endif -%}
+  {%- set missing = [] -%}
+  {%- for column in spec['key_columns'] + spec['columns'] -%}
+    {%- if column | lower not in types and column not in missing -%}{%- do missing.append(column) -%}{%- endif -%}
+  {%- endfor -%}
+  {%- if missing -%}
+    {{- exceptions.raise_compiler_error(
+        "dbt_sync: sync '" ~ spec['name'] ~ "' maps column(s) " ~ missing | join(', ') ~ " that do not exist in "
+        ~ relation ~ ". Columns: " ~ types.keys() | list | sort | join(', ')
+        ~ ". Fix primary_key, fields or associations in the model's config.meta.dbt_sync (dbt-sync validate shows where).") -}}
+  {%- endif -%}
 {%- endmacro %}
 
 

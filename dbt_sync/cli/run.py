@@ -138,6 +138,9 @@ def render_summary(result: RunResult) -> str:
             lines.append(f"{sync.status} {sync.name}: {sync.message}")
         if sync.failed and sync.failures_sql:
             lines.append(f"Failed records of {sync.name}:\n  {sync.failures_sql};")
+        if sync.samples:
+            lines.append(f"Would send for {sync.name} (first {len(sync.samples)}):")
+            lines += [f"  {to_json(sample, compact=True)}" for sample in sync.samples]
         for code, sample in sync.error_samples.items():
             if sync.status != "error":
                 lines.append(f"  {code}: {sample}")

@@ -57,6 +57,8 @@ class SyncResult:
     api_usage: dict[str, Any] = field(default_factory=dict)
     retries: int = 0
     failures_sql: str | None = None
+    #: with --dry-run, a few of the records that would be sent (masked as in the failures table)
+    samples: list[dict[str, Any]] = field(default_factory=list)
 
     def count_error(self, code: str, message: str) -> None:
         self.error_codes[code] = self.error_codes.get(code, 0) + 1

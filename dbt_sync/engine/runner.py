@@ -35,6 +35,7 @@ from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import DRY_RUN, ERROR, PARTIAL, SKIPPED, SUCCESS, RunResult, SyncResult
 from dbt_sync.engine.retry import RetryPolicy
 from dbt_sync.engine.sender import Sender
+from dbt_sync.errors import did_you_mean
 from dbt_sync.plan import Plan
 from dbt_sync.secrets import redact
 from dbt_sync.spec import SyncSpec
@@ -43,6 +44,8 @@ from dbt_sync.warehouse import FailureRow, Warehouse, coordination
 log = logging.getLogger("dbt_sync.engine")
 
 DEFAULT_CHUNK_SIZE = 5000
+#: records shown per sync by --dry-run
+DRY_RUN_SAMPLES = 3
 
 
 class SyncAborted(Exception):
@@ -86,6 +89,7 @@ class Engine:
         self._model_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._captured: set[str] = set()
+        self._relation_columns: dict[str, list[str] | None] = {}
 
     def _model_lock(self, model_unique_id: str) -> threading.Lock:
         with self._guard:
@@ -161,6 +165,7 @@ class Engine:
                 lock = SyncLock(self.warehouse, spec.name, self._holder, self.options.lock_stale_seconds)
                 lock.acquire(wait_seconds=self.options.lock_wait_seconds)
             destination = self._destination(spec.destination)
+            self._check_columns(spec)
             counts = self._claim(spec)
             # an upper bound: rows already confirmed by an earlier, interrupted run are skipped while reading
             upper_bound = sum(counts.values())
@@ -251,6 +256,31 @@ class Engine:
                     self._captured.add(spec.model_unique_id)
         return wh.claim_changeset(spec.name)
 
+    def _check_columns(self, spec: SyncSpec) -> None:
+        """For models without documented columns, check the spec against the built relation."""
+        model = self.plan.manifest.models.get(spec.model_unique_id)
+        if model is None or model.columns:
+            return  # documented columns were checked when the spec was loaded
+        with self._model_lock(spec.model_unique_id):
+            if spec.model_unique_id not in self._relation_columns:
+                self._relation_columns[spec.model_unique_id] = coordination.relation_columns(
+                    self.warehouse, spec.model_unique_id
+                )
+        columns = self._relation_columns[spec.model_unique_id]
+        if columns is None:
+            raise SyncAborted(
+                "MODEL_NOT_BUILT", f"{spec.location}: model {spec.model_name} has not been built (run dbt first)."
+            )
+        known = {c.lower(): c for c in columns}
+        missing = [c for c in (*spec.primary_key, *spec.sent_columns) if c.lower() not in known]
+        if missing:
+            hints = "".join(did_you_mean(c, columns) for c in missing)
+            raise SyncAborted(
+                "UNKNOWN_COLUMN",
+                f"{spec.location}: column(s) {', '.join(missing)} do not exist in model {spec.model_name}.{hints} "
+                f"Columns: {', '.join(columns)}.",
+            )
+
     def _guard_deletes(self, spec: SyncSpec, counts: Mapping[str, int]) -> None:
         deletes = counts.get("delete", 0)
         if spec.mode != "mirror" or not deletes or self.options.allow_mass_delete:
@@ -323,6 +353,10 @@ class Engine:
                 batch = pending[i : i + batch_size]
                 if self.options.dry_run:
                     result.op(operation.value).attempted += len(batch)
+                    for change in batch[: max(0, DRY_RUN_SAMPLES - len(result.samples))]:
+                        result.samples.append(
+                            {"operation": operation.value, "key": change.key, **failure_payload(spec, change.payload)}
+                        )
                     self.progress.advance(spec.name, len(batch))
                     continue
                 records = [c.record for c in batch if c.record is not None]

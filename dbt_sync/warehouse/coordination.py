@@ -117,3 +117,13 @@ def reconnect_if_lost(wh: Warehouse) -> bool:
         conn.state = "closed"
     wh.query("select 1 as alive")
     return True
+
+
+def relation_columns(wh: Warehouse, model_unique_id: str) -> list[str] | None:
+    """The built relation's column names, or None when the model has not been built."""
+    node = wh.manifest.nodes[model_unique_id]
+    with wh._transaction():  # the adapter's metadata queries open one; end it
+        relation = wh.adapter.get_relation(node.database, node.schema, node.alias or node.name)
+        if relation is None:
+            return None
+        return [str(c.name) for c in wh.adapter.get_columns_in_relation(relation)]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from dbt_sync.cli.run import render_summary
 from dbt_sync.warehouse import coordination
 from tests.engine.conftest import stack_for
 
@@ -127,6 +128,12 @@ def test_lifecycle(dbt_project_factory: Any, target: str) -> None:
         dry = stack.run(dry_run=True)
         assert dry.dry_run and {s.name: s.status for s in dry.syncs}["contacts_to_salesforce"] == "dry_run"
         assert {s.name: s.planned for s in dry.syncs}["contacts_to_salesforce"] == 2
+        samples = dry.sync("contacts_to_salesforce").samples
+        assert [(x["operation"], x["key"], x["tier"], x["email"]) for x in samples] == [
+            ("upsert", "C-2006", "Bronze", "****"),
+            ("upsert", "C-2007", "Gold", "****"),
+        ]
+        assert "Would send for contacts_to_salesforce (first 2):" in render_summary(dry)
         assert stack.sandbox.salesforce.request_log[sf_before:] == []
         assert stack.sandbox.hubspot.request_log[hs_before:] == []
         assert "C-2006" not in sf_contacts(stack)
