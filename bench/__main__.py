@@ -18,7 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("scenario", choices=["steady-state", "initial-load", "memory", "hook-overhead",
                                              "alternatives"])
-    parser.add_argument("--warehouse", choices=["duckdb", "postgres"], default="duckdb")
+    parser.add_argument("--warehouse", choices=["duckdb", "postgres"], default=None,
+                        help="default duckdb; postgres for memory (DuckDB runs inside the measured process)")
     parser.add_argument("--rows", type=int, default=None, help="model rows (steady-state, hook-overhead, alternatives)")
     parser.add_argument("--runs", type=int, default=3, help="measured repetitions; medians are quoted")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="steady-state: cProfile the first measured run")
     args = parser.parse_args(argv)
     q = args.quick
+    if args.warehouse is None:
+        args.warehouse = "postgres" if args.scenario == "memory" else "duckdb"
 
     if args.scenario == "steady-state":
         rows = args.rows or (20_000 if q else 1_000_000)

@@ -12,8 +12,6 @@ Each alternative runs in its own process (``python -m bench.alternatives loop|re
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import subprocess
 import sys
@@ -66,12 +64,10 @@ def repush_main(info: dict[str, str], duckdb_path: str, model: str) -> dict[str,
     read = time.perf_counter() - started
     sf = _client(info)
     failed = 0
+    names = ("External_Id__c", "FirstName", "LastName", "Email", "Lead_Score__c")
     for i in range(0, len(rows), 10_000):
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["External_Id__c", "FirstName", "LastName", "Email", "Lead_Score__c"])
-        w.writerows(rows[i:i + 10_000])
-        for res in sf.bulk2.Contact.upsert(records=buf.getvalue(), external_id_field="External_Id__c", wait=1):
+        records = [dict(zip(names, row, strict=True)) for row in rows[i:i + 10_000]]
+        for res in sf.bulk2.Contact.upsert(records=records, external_id_field="External_Id__c", wait=1):
             failed += int(res.get("numberRecordsFailed", 0))
     elapsed = time.perf_counter() - started
     return {"rows": len(rows), "seconds": elapsed, "read_seconds": read, "failed": failed,

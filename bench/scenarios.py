@@ -115,6 +115,7 @@ def _no_change(emu: emulators.Emulators, project: BenchProject, vars: dict[str, 
     project.build("bench_contacts", vars)  # same version: nothing changed
     diff_sql = _diff_sql(project, vars)
     ours, baseline_dbt, baseline_query, sent = [], [], [], []
+    emu.call("clear_logs")
     for _ in range(runs):
         project.build("bench_contacts", vars)
         started = time.perf_counter()
