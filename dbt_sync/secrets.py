@@ -88,6 +88,13 @@ def redact_obj(value: Any) -> Any:
     return value
 
 
+class RedactingFormatter(logging.Formatter):
+    """Masks secrets in the whole rendered record, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that masks secrets in the rendered message."""
 

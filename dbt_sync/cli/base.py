@@ -16,7 +16,7 @@ import yaml
 from dbt_sync import __version__
 from dbt_sync.errors import EXIT_ERROR, DbtSyncError
 from dbt_sync.project import ProjectOptions
-from dbt_sync.secrets import RedactingFilter, redact
+from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("dbt_sync")
@@ -117,7 +117,7 @@ def _setup_logging(debug: bool) -> None:
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.addFilter(RedactingFilter())
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
 

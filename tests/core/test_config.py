@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,5 +132,13 @@ channels:
             caplog.handler.addFilter(secrets.RedactingFilter())
             logger.info("token is %s", "tok-9876")
         assert "tok-9876" not in caplog.text and "****" in caplog.text
+        # tracebacks are rendered after the message: the formatter masks them too
+        formatter = secrets.RedactingFormatter("%(message)s")
+        try:
+            raise RuntimeError("server said: bad token tok-9876")
+        except RuntimeError:
+            record = logger.makeRecord("t", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+        rendered = formatter.format(record)
+        assert "Traceback" in rendered and "tok-9876" not in rendered
     finally:
         logger.removeHandler(handler)
