@@ -53,6 +53,7 @@ def machine() -> dict[str, Any]:
         "postgres": pg,
         "versions": versions,
         "commit": commit,
+        "emulator_tcp_nodelay": os.environ.get("BENCH_EMULATOR_NODELAY", "1") != "0",
     }
 
 

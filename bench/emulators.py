@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import secrets
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ SF_CONSUMER_SECRET = "bench-consumer-secret"
 CONTACT_FIELDS = ("External_Id__c", "FirstName", "LastName", "Email", "Lead_Score__c")
 
 
-def _serve(conn: Any, password: str, hubspot_rate_limit: int, latency: float) -> None:
+def _serve(conn: Any, password: str, hubspot_rate_limit: int, latency: float, nodelay: bool) -> None:
     from dbt_sync.emulators.hubspot import HubSpotEmulator
     from dbt_sync.emulators.salesforce import SalesforceEmulator
 
@@ -30,12 +31,18 @@ def _serve(conn: Any, password: str, hubspot_rate_limit: int, latency: float) ->
     hs = HubSpotEmulator(host="127.0.0.1", port=0, rate_limit=hubspot_rate_limit)
     sf.start()
     hs.start()
+    if nodelay:
+        # Neither emulator sets TCP_NODELAY: a response written in two send() calls then waits for the
+        # client's delayed ACK, ~40 ms per request on loopback (docs/benchmarks.md, "Emulator issue").
+        # Accepted sockets inherit the option from the listening socket on Linux.
+        for server in (sf._server, hs._server):
+            server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sf.add_user(SF_USERNAME, password)
     sf.add_connected_app(SF_CONSUMER_KEY, SF_CONSUMER_SECRET)
     sf.faults.latency = latency
     hs.faults.latency = latency
     conn.send({"sf_url": sf.instance_url, "sf_ca": sf.ca_cert_path, "hs_url": hs.url, "hs_token": hs.token,
-               "pid": os.getpid()})
+               "pid": os.getpid(), "tcp_nodelay": nodelay})
     try:
         while True:
             cmd, args = conn.recv()
@@ -151,10 +158,11 @@ class Emulators:
 
 
 def start(hubspot_rate_limit: int = 190, latency: float = 0.0) -> Emulators:
+    nodelay = os.environ.get("BENCH_EMULATOR_NODELAY", "1") != "0"
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     password = secrets.token_urlsafe(12)
-    proc = ctx.Process(target=_serve, args=(child, password, hubspot_rate_limit, latency), daemon=True,
+    proc = ctx.Process(target=_serve, args=(child, password, hubspot_rate_limit, latency, nodelay), daemon=True,
                        name="bench-emulators")
     proc.start()
     info = parent.recv()
