@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bench.common import RESULTS
+from bench.common import RESULTS, median
 
 
 def _load(name: str) -> dict[str, Any] | None:
@@ -88,15 +88,24 @@ def initial(lines: list[str]) -> None:
         return
     hs = d.get("hubspot")
     if hs:
+        # The engine commits each batch between requests while the limiter holds the next one, so the
+        # sending phase is everything after start-up and capture, not just the time inside write().
+        phase = [hs["rows"] / (r["wall"] - r["startup"] - r["capture"]) for r in hs["runs"]]
+        requests = hs["runs"][0]["emulator"]["hubspot_requests"]
+        best = 10.0 * ((requests - 1) // 190)  # fastest schedule for that many requests, full window at start
+        best_share = median([best / (r["wall"] - r["startup"] - r["capture"]) for r in hs["runs"]])
         lines += [
             f"### HubSpot, {hs['rows']:,} rows, emulator limited to 190 requests / 10 s (median of "
             f"{len(hs['runs'])})",
             "",
-            f"- push throughput {hs['median_push_records_per_second']:,.0f} records/s = "
-            f"**{hs['share_of_ceiling']:.1%} of the 1,900 records/s ceiling** (target >= 95%)",
+            f"- sending phase (after start-up and capture; commits overlap the limiter's waits): "
+            f"{median(phase):,.0f} records/s = **{median(phase) / 1900:.1%} of the 1,900 records/s ceiling** "
+            f"(target >= 95%); {requests:,} requests, the fastest schedule the limit allows for them is "
+            f"{best:.0f} s: dbt-sync took {best_share:.1%} of that speed",
+            f"- time inside write() alone: {', '.join(_s(r['push']) for r in hs['runs'])}; audit commits "
+            f"{', '.join(_s(r['audit']) for r in hs['runs'])}",
             f"- end to end (start-up included): {hs['median_end_to_end_records_per_second']:,.0f} records/s",
-            f"- HTTP 429s: **{hs['http_429_total']}** over all runs; per-run push "
-            f"{', '.join(_s(r['push']) for r in hs['runs'])}",
+            f"- HTTP 429s: **{hs['http_429_total']}** over all runs",
             "",
         ]
     for key, r in (d.get("salesforce_rest") or {}).items():
