@@ -95,3 +95,35 @@ def test_invalid_batch_is_not_retryable(emu: Any, dest: SalesforceDestination) -
         pytest.fail("an InvalidBatch job must fail its records, not ask for a retry")
     assert all(not o.success and not o.retryable and o.error_code == "INVALID_BATCH" for o in out)
     assert "No_Such_Field__c" in (out[0].message or "")
+
+
+def test_bulk_sends_decimals_exactly(emu: Any, dest: SalesforceDestination) -> None:
+    from decimal import Decimal
+
+    batch = [
+        Record(f"DC{i}", {"External_Id__c": f"DC{i}", "LastName": "Dec", "Lead_Score__c": Decimal(f"{i}.25")})
+        for i in range(8)
+    ]
+    outcomes = dest.write("Contact", Operation.UPSERT, batch, match="External_Id__c", options=BULK)
+    assert all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
+    assert bulk_jobs(emu) == 1
+    scores = {r["External_Id__c"]: r["Lead_Score__c"] for r in emu.records("Contact")}
+    assert scores["DC3"] == 3.25 and scores["DC7"] == 7.25
+
+
+def test_update_and_delete_use_known_ids_without_looking_them_up(emu: Any, dest: SalesforceDestination) -> None:
+    created = dest.write("Contact", Operation.UPSERT, rows(3, "KI"), match="External_Id__c", options={})
+    ids = {o.key: o.destination_id for o in created}
+    before = len(emu.request_log)
+    # a delete row carries only the key and the id from the state (no match value)
+    deletes = [Record(k, {}, destination_id=i) for k, i in ids.items()]
+    outcomes = dest.write("Contact", Operation.DELETE, deletes, match="External_Id__c", options={})
+    assert all(o.success for o in outcomes), [o.message for o in outcomes]
+    assert emu.records("Contact") == []
+    assert not [p for m, p, s in emu.request_log[before:] if "query" in p]  # no SOQL id lookup
+
+
+def test_without_bulk_a_batch_fills_every_concurrent_request(make_dest: Any) -> None:
+    dest = make_dest(bulk_threshold=0, concurrency=4)
+    assert dest.max_batch_size(Operation.UPSERT, {}) == 800
+    assert dest.max_batch_size(Operation.UPSERT, {"all_or_none": True}) == 200

@@ -79,15 +79,18 @@ class SalesforceDestination:
         return self.config.concurrency
 
     def max_batch_size(self, operation: Operation, options: Mapping[str, Any]) -> int:
-        """200 without Bulk; otherwise big enough that a batch can cross the threshold.
+        """Without Bulk, 200 per concurrent request; with Bulk, big enough to cross the threshold.
 
         With Bulk enabled the engine gets ``max(10000, bulk_threshold + 1)``;
         a batch at or under the threshold is split into 200-record
         Collections requests here, a larger one becomes one Bulk job.
         """
         threshold = self._threshold(options)
-        if threshold is None or options.get("all_or_none"):
+        if options.get("all_or_none"):
             return COLLECTION_LIMIT
+        if threshold is None:
+            # one Collections request per concurrent slot, sent in parallel
+            return COLLECTION_LIMIT * max(1, self.config.concurrency)
         return max(BULK_BATCH_SIZE, threshold + 1)
 
     def usage(self) -> Usage:
@@ -140,10 +143,15 @@ class SalesforceDestination:
             if match is None:
                 rows = self._require_ids(object_name, rows, outcomes)
             else:
-                if info is None:
-                    info = self._describe.get(object_name)
-                rows, missing = resolve_ids(self._client, object_name, match, rows, info)
-                outcomes.update(missing)
+                # the Id this sync got back earlier wins; look up by the match value only the others
+                known = [r for r in rows if r.record_id]
+                unknown = [r for r in rows if not r.record_id]
+                if unknown:
+                    if info is None:
+                        info = self._describe.get(object_name)
+                    unknown, missing = resolve_ids(self._client, object_name, match, unknown, info)
+                    outcomes.update(missing)
+                rows = known + unknown
             outcomes.update(self._send(object_name, operation, rows, None, all_or_none, use_bulk))
         result = []
         for index, record in enumerate(records):

@@ -56,8 +56,8 @@ def format_decimal(value: Decimal) -> str:
 def to_wire(name: str, value: Any) -> Any:
     """Convert one field value to a JSON-ready value (``Raw`` for Decimals)."""
     try:
-        if value is None or isinstance(value, (bool, str, int)):
-            return value
+        if value is None or isinstance(value, (bool, str, int, Raw)):
+            return value  # Raw: already converted (a Decimal on its way to a Bulk CSV)
         if isinstance(value, float):
             if not math.isfinite(value):
                 raise ValueError(f"{value} is not a finite number")
