@@ -13,6 +13,7 @@ documented in ``docs/spec.md`` and kept identical on purpose.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -135,7 +136,7 @@ class SyncSpec:
     block_on_upstream_failures: bool = False
     tags: tuple[str, ...] = ()
 
-    @property
+    @functools.cached_property
     def sent_columns(self) -> tuple[str, ...]:
         """Model columns whose values reach the destination (the hashed set)."""
         seen: dict[str, None] = {}

@@ -59,9 +59,16 @@ def operation_for(mode: str, op: str) -> Operation | None:
 
 
 def _get(row: Mapping[str, Any], column: str) -> Any:
-    if column in row:
+    """A column's value; warehouses may fold the case of column names."""
+    try:
         return row[column]
+    except KeyError:
+        pass
     lowered = column.lower()
+    try:
+        return row[lowered]
+    except KeyError:
+        pass
     for name, value in row.items():
         if name.lower() == lowered:
             return value
