@@ -125,7 +125,7 @@ def initial(lines: list[str]) -> None:
 
 
 def memory(lines: list[str]) -> None:
-    d = _load("memory-duckdb")
+    d = _load("memory-postgres") or _load("memory-duckdb")
     if not d:
         return
     lines += ["| changed rows | peak RSS, median | runs |", "|---|---|---|"]
