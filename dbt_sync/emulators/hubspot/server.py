@@ -55,6 +55,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Responses go out in several writes; without TCP_NODELAY each one after the
+    # first waits ~40 ms for the client's delayed ACK, which real APIs don't do.
+    disable_nagle_algorithm = True
     server: EmulatorHTTPServer
     server_version = "HubSpotEmulator/1.0"
 

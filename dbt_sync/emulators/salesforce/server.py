@@ -78,6 +78,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Responses go out in several writes; without TCP_NODELAY each one after the
+    # first waits ~40 ms for the client's delayed ACK, which real APIs don't do.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # requests are in emulator.request_log
