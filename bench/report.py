@@ -190,9 +190,67 @@ def alternatives(lines: list[str]) -> None:
     ]
 
 
+def summary(lines: list[str]) -> None:
+    """One row per target of issue 8."""
+    rows: list[tuple[str, str, str, str]] = []
+    for wh in ("duckdb", "postgres"):
+        d = _load(f"steady-state-{wh}")
+        if d:
+            m = d["median"]
+            rows.append((f"1. steady state, {wh}: dbt-sync's own share of the wall", "<= 20%",
+                         f"{m['own_share']:.0%} ({m['own_total']:.2f} s of {m['wall']:.2f} s)",
+                         "met" if m["own_share"] <= 0.20 else "missed"))
+            rows.append((f"1. steady state, {wh}: rows read = changed rows", "equal",
+                         f"{m['rows_read']:,.0f} = {sum(d['expected_changes'].values()):,}",
+                         "met" if d["rows_read_equals_changed"] else "missed"))
+            nc = d["no_change"]
+            rows.append((f"2. no change, {wh}: cost vs dbt start-up + bare diff query", "<= 1.2x",
+                         f"{nc['ratio']:.2f}x, {max(nc['salesforce_requests_per_run'])} requests sent",
+                         "met" if nc["ratio"] <= 1.2 else "missed"))
+    d = _load("initial-load-duckdb")
+    if d and d.get("hubspot"):
+        hs = d["hubspot"]
+        share = median([hs["rows"] / (r["wall"] - r["startup"] - r["capture"]) / 1900 for r in hs["runs"]])
+        rows.append(("3. HubSpot 100k at 190/10 s: share of 1,900 records/s, 429s", ">= 95%, no storm",
+                     f"{share:.1%}, {hs['http_429_total']} x 429", "met" if share >= 0.95 else "missed"))
+    if d and d.get("salesforce_rest"):
+        for key, r in d["salesforce_rest"].items():
+            rows.append((f"3. Salesforce REST 50 ms, {key.replace('_', ' ')}: share of the bound", ">= 90%",
+                         f"{r['share_of_bound']:.0%} ({r['median_push_records_per_second']:,.0f} of "
+                         f"{r['bound_records_per_second']:,.0f} records/s)",
+                         "met" if r["share_of_bound"] >= 0.9 else "missed"))
+    d = _load("memory-postgres") or _load("memory-duckdb")
+    if d:
+        peak = max(v["median_peak_rss_mb"] for v in d["sizes"].values())
+        growth = d.get("growth_100k_to_1m")
+        rows.append((f"4. memory ({d['warehouse']}): peak RSS, growth 100k -> 1M", "<= 300 MB, < 10%",
+                     f"{peak:.0f} MB, {growth:+.0%}" if growth is not None else f"{peak:.0f} MB",
+                     "met" if peak <= 300 and (growth is None or growth < 0.10) else "missed"))
+    d = _load("alternatives-duckdb")
+    if d:
+        a = d["at_10k_20ms"]
+        rows.append(("5. vs per-record loop, 10k rows at 20 ms", ">= 100x", f"{a['ratio']:,.0f}x",
+                     "met" if a["ratio"] >= 100 else "missed"))
+        st = d["steady_state"]
+        ahead = st["repush_over_dbt_sync"] > 1 and st["loop_over_dbt_sync"] > 1
+        rows.append((f"5. steady state ({d['rows']:,} rows) vs re-push and loop", "ahead of each",
+                     f"re-push {st['repush_over_dbt_sync']:.1f}x slower, loop {st['loop_over_dbt_sync']:,.0f}x "
+                     "slower; drt not run", "met (drt open)" if ahead else "missed"))
+    for wh in ("duckdb", "postgres"):
+        d = _load(f"hook-overhead-{wh}")
+        if d:
+            rows.append((f"6. hook overhead on dbt run, {wh}, 1M rows", "(measured)",
+                         f"+{d['overhead_unchanged_seconds']:.2f} s unchanged, +{d['overhead_changed_seconds']:.2f} s "
+                         f"1.2% changed, on {d['median_plain']:.2f} s", "-"))
+    lines += ["| target | wanted | measured (medians) | |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {e} |" for a, b, c, e in rows]
+    lines.append("")
+
+
 def main() -> None:
     lines: list[str] = []
-    for title, fn in (("Steady state and no change", steady), ("Initial load", initial), ("Memory", memory),
+    for title, fn in (("Summary", summary), ("Steady state and no change", steady), ("Initial load", initial),
+                      ("Memory", memory),
                       ("Hook overhead", hook), ("Alternatives", alternatives)):
         lines += [f"## {title} (generated)", ""]
         fn(lines)
