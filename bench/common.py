@@ -62,7 +62,8 @@ def median(values: Sequence[float]) -> float:
 
 
 def run_child(project: BenchProject, select: str, extra_env: dict[str, str], *, vars: dict[str, Any] | None = None,
-              full_refresh: bool = False, profile: str | None = None, instrument: bool = True) -> dict[str, Any]:
+              full_refresh: bool = False, profile: str | None = None, instrument: bool = True,
+              extra_args: list[str] | None = None) -> dict[str, Any]:
     """``bench.sync_child`` in a subprocess; its JSON plus the process's own wall time."""
     cmd = [sys.executable, "-m", "bench.sync_child", "--project", str(project.path), "--select", select]
     if vars:
@@ -73,6 +74,7 @@ def run_child(project: BenchProject, select: str, extra_env: dict[str, str], *, 
         cmd += ["--profile", profile]
     if not instrument:
         cmd.append("--no-instrument")
+    cmd += extra_args or []
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=project.full_env(extra_env), capture_output=True, text=True)
     process_wall = time.perf_counter() - started

@@ -191,7 +191,8 @@ def _time_query(project: BenchProject, sql: str) -> float:
 # -- 3: initial loads -----------------------------------------------------------------------------
 
 
-def initial_load(target: str, hs_rows: int, rest_rows: int, sf_rows: int, runs: int) -> dict[str, Any]:
+def initial_load(target: str, hs_rows: int, rest_rows: int, sf_rows: int, runs: int,
+                 rest_experiment: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"warehouse": target}
     with emulators.start(hubspot_rate_limit=190) as emu, warehouse_project(target, "initial") as project:
         # Salesforce Bulk API 2.0
@@ -238,18 +239,21 @@ def initial_load(target: str, hs_rows: int, rest_rows: int, sf_rows: int, runs: 
             project.build("bench_rest", vars)
             emu.call("latency", seconds=0.05)
             out["salesforce_rest"] = {}
-            for concurrency in (1, 4):
+            variants = [(1, False), (4, False)] + ([(4, True)] if rest_experiment else [])
+            for concurrency, experiment in variants:
                 project.set_rest_concurrency(concurrency)
                 results = []
                 for i in range(runs):
                     emu.call("reset")
                     log(f"salesforce REST {rest_rows} rows, 50 ms, concurrency {concurrency}, run {i + 1}")
-                    run = _measured(emu, project, "rest_sf", vars=vars, full_refresh=True)
+                    run = _measured(emu, project, "rest_sf", vars=vars, full_refresh=True,
+                                    extra_args=["--patch-rest-batches"] if experiment else None)
                     run["push_records_per_second"] = rest_rows / run["push"]
                     results.append(run)
                 bound = concurrency * 200 / 0.05
                 med = median([r["push_records_per_second"] for r in results])
-                out["salesforce_rest"][f"concurrency_{concurrency}"] = {
+                label = f"concurrency_{concurrency}" + ("_with_issue_5_fix" if experiment else "")
+                out["salesforce_rest"][label] = {
                     "rows": rest_rows, "latency_seconds": 0.05, "runs": results, "bound_records_per_second": bound,
                     "median_push_records_per_second": med, "share_of_bound": med / bound, "target_share_min": 0.90}
             emu.call("latency", seconds=0.0)

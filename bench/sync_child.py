@@ -129,6 +129,22 @@ def patch_salesforce_delete() -> None:
     sf_destination.resolve_ids = resolve_ids
 
 
+def patch_rest_batches() -> None:
+    """Experiment for docs/benchmarks.md issue 5: hand Collections ``concurrency`` chunks per batch."""
+    from dbt_sync.destinations.salesforce import destination as sf_destination
+    from dbt_sync.destinations.salesforce.rest import COLLECTION_LIMIT
+
+    cls = sf_destination.SalesforceDestination
+    original = cls.max_batch_size
+
+    def max_batch_size(self: Any, operation: Any, options: Any) -> int:
+        if self._threshold(options) is None and not options.get("all_or_none"):
+            return COLLECTION_LIMIT * max(1, self.config.concurrency)
+        return int(original(self, operation, options))
+
+    cls.max_batch_size = max_batch_size  # type: ignore[method-assign]
+
+
 class _MemorySampler(threading.Thread):
     """Peak RSS is ru_maxrss; this also keeps a coarse RSS timeline (every 0.2 s)."""
 
@@ -160,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="write cProfile stats to this file")
     parser.add_argument("--no-instrument", action="store_true")
     parser.add_argument("--no-patch", action="store_true", help="do not apply the Salesforce delete fix")
+    parser.add_argument("--patch-rest-batches", action="store_true",
+                        help="experiment: batches of 200 x concurrency on the Collections path (issue 5)")
     args = parser.parse_args(argv)
 
     import dbt_sync  # noqa: F401  (import cost is not part of the run's wall time)
@@ -169,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         instrument()
     if not args.no_patch:
         patch_salesforce_delete()
+    if args.patch_rest_batches:
+        patch_rest_batches()
     rss_before = _rss_mb()
     sampler = _MemorySampler()
     sampler.start()
@@ -205,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         "rss_before_mb": rss_before,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "exit_code": result.exit_code,
-        "patched": [] if args.no_patch else ["salesforce-delete-by-known-id"],
+        "patched": ([] if args.no_patch else ["salesforce-delete-by-known-id"])
+        + (["rest-batches-x-concurrency"] if args.patch_rest_batches else []),
         "syncs": [
             {
                 "name": s.name,
