@@ -11,6 +11,7 @@ skipped with the reason.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -28,6 +29,7 @@ from dbt_sync.config import SyncConfig
 from dbt_sync.destinations import open_destination
 from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome
 from dbt_sync.engine import inflight
+from dbt_sync.engine.committer import Committer
 from dbt_sync.engine.locks import LockHeld, SyncLock
 from dbt_sync.engine.mapping import Change, failure_payload, to_change
 from dbt_sync.engine.pacing import paced
@@ -304,13 +306,14 @@ class Engine:
         in_doubt: set[str] = set()
         if inflight.applies(spec) and not self.options.dry_run:
             in_doubt = inflight.left_by_dead_runs(self.warehouse, spec.name, self.run_id)
-        for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
-            result.planned += len(page)
-            target_ids = self._association_targets(spec, page)
-            changes = [to_change(spec, row, target_ids) for row in page]
-            self._handle_page(spec, destination, sender, changes, result, in_doubt)
-            if lock is not None:
-                lock.heartbeat()
+        with Committer(spec.name, background=not inflight.applies(spec)) as committer:
+            for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
+                result.planned += len(page)
+                target_ids = self._association_targets(spec, page)
+                changes = [to_change(spec, row, target_ids) for row in page]
+                self._handle_page(spec, destination, sender, changes, result, committer, in_doubt)
+                if lock is not None:
+                    lock.heartbeat()
         result.retries = sender.stats.retries
 
     def _handle_page(
@@ -320,6 +323,7 @@ class Engine:
         sender: Sender,
         changes: list[Change],
         result: SyncResult,
+        committer: Committer,
         in_doubt: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         successes: list[tuple[str, str | None, str | None]] = []
@@ -359,19 +363,18 @@ class Engine:
                         )
                     self.progress.advance(spec.name, len(batch))
                     continue
+                committer.raise_if_failed()  # nothing more goes out after a failed commit
                 records = [c.record for c in batch if c.record is not None]
                 batch_id = None
                 if operation is Operation.CREATE and inflight.applies(spec):
                     batch_id = inflight.mark(self.warehouse, spec.name, self.run_id, [c.key for c in batch])
                 outcomes = sender.send(operation, records)
                 self._account(spec, operation, batch, outcomes, result, successes, deletions, failures)
-                self._commit(spec, successes, deletions, failures)
-                if batch_id is not None:
-                    inflight.clear(self.warehouse, spec.name, batch_id)
+                committer.submit(functools.partial(self._commit, spec, successes, deletions, failures, batch_id))
                 successes, deletions, failures = [], [], []
                 self.progress.advance(spec.name, len(batch))
         if not self.options.dry_run and (successes or deletions or failures):
-            self._commit(spec, successes, deletions, failures)
+            committer.submit(functools.partial(self._commit, spec, successes, deletions, failures))
 
     def _commit(
         self,
@@ -379,22 +382,17 @@ class Engine:
         successes: Sequence[tuple[str, str | None, str | None]],
         deletions: Sequence[str],
         failures: Sequence[FailureRow],
+        inflight_batch: str | None = None,
     ) -> None:
-        """Commit a batch's outcomes; once more on a new connection if the warehouse dropped ours.
+        """Commit a batch's outcomes (the warehouse repeats it on a new connection if ours dropped).
 
         The batch is already in the destination: losing its outcomes would
-        resend it next run (harmless for upserts, a duplicate for creates).
-        The commit is one transaction, so a commit that failed left nothing
-        behind and repeating it is safe.
+        resend it next run (harmless for upserts; creates without a match key
+        are in flight and reported in doubt instead).
         """
-        try:
-            self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures)
-        except Exception as exc:
-            if not coordination.reconnect_if_lost(self.warehouse):
-                raise
-            log.warning("sync %s: the warehouse connection was lost (%s); committing again on a new one",
-                        spec.name, redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__)
-            self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures)
+        self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures)
+        if inflight_batch is not None:
+            inflight.clear(self.warehouse, spec.name, inflight_batch)
 
     def _account(
         self,

@@ -41,18 +41,15 @@ def try_lock(wh: Warehouse, sync_name: str, holder: str, stale_seconds: float) -
 
 
 def heartbeat_lock(wh: Warehouse, sync_name: str, holder: str) -> None:
-    table = wh.table("dbt_sync_locks")
-    with wh._transaction():
-        wh._execute(
-            f"update {table} set heartbeat_at = {wh._lit(_now())} "
-            f"where sync_name = {wh._lit(sync_name)} and holder = {wh._lit(holder)}"
-        )
+    wh.execute(
+        f"update {wh.table('dbt_sync_locks')} set heartbeat_at = {wh._lit(_now())} "
+        f"where sync_name = {wh._lit(sync_name)} and holder = {wh._lit(holder)}"
+    )
 
 
 def release_lock(wh: Warehouse, sync_name: str, holder: str) -> None:
     table = wh.table("dbt_sync_locks")
-    with wh._transaction():
-        wh._execute(f"delete from {table} where sync_name = {wh._lit(sync_name)} and holder = {wh._lit(holder)}")
+    wh.execute(f"delete from {table} where sync_name = {wh._lit(sync_name)} and holder = {wh._lit(holder)}")
 
 
 def state_count(wh: Warehouse, sync_name: str) -> int:
@@ -69,7 +66,7 @@ def destination_ids(wh: Warehouse, sync_name: str, keys: Sequence[str]) -> dict[
     table = wh.table("dbt_sync_state")
     for i in range(0, len(keys), _IN_LIST_SIZE):
         in_list = literals.list_literal(keys[i : i + _IN_LIST_SIZE], wh.adapter_type)
-        rows = wh.query(
+        rows = wh.read(
             f"select record_key, destination_id from {table} "
             f"where sync_name = {wh._lit(sync_name)} and record_key in ({in_list})"
         )
@@ -91,32 +88,6 @@ def has_changeset(wh: Warehouse, sync_name: str) -> bool:
     with wh._transaction():
         tables = wh._table_names()
     return bool({wh.changes_table(sync_name, "changes"), wh.changes_table(sync_name, "pending")} & tables)
-
-
-def reconnect_if_lost(wh: Warehouse) -> bool:
-    """After a failed statement: if this thread's connection is dead, replace it.
-
-    True when the connection was lost (terminated backend, dropped network)
-    and a new one now answers, so the caller may repeat its transaction;
-    False when the connection still works, i.e. the statement itself failed.
-    Raises when the warehouse cannot be reached again.
-    """
-    try:
-        wh.query("select 1 as alive")
-        return False
-    except Exception:
-        pass
-    conns = wh.adapter.connections
-    conn = conns.get_if_exists()
-    if conn is None:
-        return False
-    try:
-        conns.close(conn)
-    except Exception:  # the handle is already gone: mark it closed so dbt opens a new one
-        conn.transaction_open = False
-        conn.state = "closed"
-    wh.query("select 1 as alive")
-    return True
 
 
 def relation_columns(wh: Warehouse, model_unique_id: str) -> list[str] | None:

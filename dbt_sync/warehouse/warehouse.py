@@ -19,16 +19,22 @@ failed (or was never sent because the run died) is in the next changeset.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import json
+import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from dbt_sync.warehouse import literals
 from dbt_sync.warehouse.runtime import DbtRuntime, ensure_invocation_context, load_runtime
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("dbt_sync.warehouse")
 
 #: Changeset columns dbt-sync adds in front of the model's sent columns.
 META_COLUMNS = ("_dbt_sync_seq", "_dbt_sync_key", "_dbt_sync_hash", "_dbt_sync_op", "_dbt_sync_destination_id")
@@ -57,6 +63,26 @@ class FailureRow:
 def utcnow() -> dt.datetime:
     """Naive UTC: every audit timestamp dbt-sync writes uses this clock."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def retry_on_lost_connection(method: F) -> F:
+    """Repeat a one-transaction operation once if it failed because the connection died.
+
+    A transaction that failed on a dead connection committed nothing, so
+    repeating it is safe; a dropped connection (a restarted server, an idle
+    timeout, a terminated backend) then costs a reconnect, not the sync.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: Warehouse, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception:
+            if not self.reconnect_if_lost():
+                raise
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class Warehouse:
@@ -259,8 +285,7 @@ class Warehouse:
                 sql = template.replace(needle, f"> {after}\n  and p._dbt_sync_seq <= {after + chunk_size}\n")
             else:
                 sql = self._macro("changes_page_sql", sync_name=sync_name, after_seq=after, page_size=chunk_size)
-            with self._transaction():
-                rows = self._fetch(sql)
+            rows = self.read(sql)
             after += chunk_size
             if not rows:
                 continue
@@ -271,6 +296,7 @@ class Warehouse:
 
     # -- writing state and audit ---------------------------------------------
 
+    @retry_on_lost_connection
     def commit(
         self,
         sync_name: str,
@@ -331,6 +357,7 @@ class Warehouse:
         for chunk in literals.chunk_rows(rows):
             self._execute(insert.replace(_ROWS, ", ".join(chunk)))
 
+    @retry_on_lost_connection
     def start_run(
         self,
         run_id: str,
@@ -352,6 +379,7 @@ class Warehouse:
         with self._transaction():
             self._execute(insert.replace(_ROWS, literals.row_literal(values, self.adapter_type)))
 
+    @retry_on_lost_connection
     def finish_run(
         self,
         run_id: str,
@@ -392,15 +420,55 @@ class Warehouse:
 
     # -- reading -------------------------------------------------------------
 
+    @retry_on_lost_connection
     def execute(self, sql: str) -> None:
         """Run one statement in its own transaction."""
         with self._transaction():
             self._execute(sql)
 
+    @retry_on_lost_connection
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Run a read-only query; rows as dicts of Python values."""
         with self._transaction():
             return self._fetch(sql)
+
+    def read(self, sql: str) -> list[dict[str, Any]]:
+        """:meth:`query` for reads a running sync makes (same retry on a lost connection)."""
+        return self.query(sql)
+
+    def reconnect_if_lost(self) -> bool:
+        """After a failed statement: if this thread's connection is dead, replace it.
+
+        True when the connection was lost and a new one now answers, so the
+        caller may repeat its transaction; False when the connection still
+        works, i.e. the statement itself failed. Raises when the warehouse
+        cannot be reached again.
+        """
+        if self._alive():
+            return False
+        conns = self.adapter.connections
+        conn = conns.get_if_exists()
+        if conn is None:
+            return False
+        try:
+            conns.close(conn)
+        except Exception:  # the handle is already gone: mark it closed so dbt opens a new one
+            conn.transaction_open = False
+            conn.state = "closed"
+        if not self._alive():
+            raise ConnectionError("the warehouse cannot be reached again after losing the connection")
+        log.warning("the warehouse connection was lost; continuing on a new one")
+        return True
+
+    def _alive(self) -> bool:
+        try:
+            with self._transaction():
+                self._fetch("select 1 as alive")
+            return True
+        except Exception:
+            with contextlib.suppress(Exception):
+                self.adapter.connections.rollback_if_open()
+            return False
 
 
 _FAILURE_COLUMNS = [

@@ -1,0 +1,82 @@
+"""Committing one batch's outcomes while the next batch is being sent.
+
+Sending and committing alternate for every batch; done one after the other,
+the destination sits idle during each warehouse commit and the warehouse
+during each request. A committer thread takes the commits, one at a time and
+in order, so the sync thread can send the next batch meanwhile. The queue
+holds at most one waiting commit: memory stays bounded, and a slow warehouse
+slows the sending down instead of piling up outcomes.
+
+Order and safety are unchanged: commits run in batch order, and anything a
+crash loses had not been committed, so it is in the next changeset (and, for
+creates without a match key, marked in flight before it was sent).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+
+class Committer:
+    """Runs commits in order, in the background unless ``background`` is False.
+
+    Creates without a match key commit inline: there a batch sent while an
+    earlier commit is failing would widen what a crash leaves in doubt.
+    """
+
+    def __init__(self, name: str, background: bool = True) -> None:
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._work, name=f"dbt-sync-commit-{name}", daemon=True)
+            self._thread.start()
+
+    def submit(self, commit: Callable[[], None]) -> None:
+        """Queue a commit (or run it, inline); raises the error of an earlier commit."""
+        self.raise_if_failed()
+        if self._thread is None:
+            commit()
+        else:
+            self._queue.put(commit)
+
+    def raise_if_failed(self) -> None:
+        """Call before sending more: after a failed commit nothing else should go out."""
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        """Wait for every queued commit; raise the first error."""
+        self._stop()
+        self.raise_if_failed()
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+
+    def _work(self) -> None:
+        while True:
+            commit = self._queue.get()
+            if commit is None:
+                return
+            if self._error is not None:
+                continue  # after a failure, later batches must not commit out of order
+            try:
+                commit()
+            except BaseException as exc:  # handed to the sync thread
+                self._error = exc
+
+    def __enter__(self) -> Committer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.close()
+        else:  # the sync is failing already: let queued commits finish, report the original error
+            self._stop()
