@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
+import secrets
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -94,11 +96,29 @@ def to_csv(name: str, value: Any) -> str:
 
 
 def dumps(value: Any) -> str:
-    """JSON text of dicts/lists/scalars with ``Raw`` numbers written verbatim."""
-    if isinstance(value, Raw):
-        return value.text
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{dumps(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return "[" + ",".join(dumps(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    """JSON text of dicts/lists/scalars with ``Raw`` numbers written verbatim.
+
+    The C encoder does the work: each ``Raw`` goes in as a string carrying a
+    per-call marker and the markers are then unwrapped in the text, so a
+    Decimal keeps every digit without a pure-Python encoder walking every
+    value of every record.
+    """
+    marker = f"\u0001raw{secrets.token_hex(4)}:"
+
+    def default(obj: Any) -> Any:
+        raise TypeError(f"values of type {type(obj).__name__} cannot be sent as JSON")
+
+    def mark(obj: Any) -> Any:
+        if isinstance(obj, Raw):
+            return marker + obj.text
+        if isinstance(obj, Mapping):
+            return {str(k): mark(v) for k, v in obj.items()}
+        if isinstance(obj, Sequence) and not isinstance(obj, (str, bytes)):
+            return [mark(v) for v in obj]
+        return obj
+
+    text = json.dumps(mark(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=default)
+    escaped = json.dumps(marker, ensure_ascii=False)[1:-1]  # the marker as it appears inside a JSON string
+    if escaped not in text:
+        return text
+    return re.sub('"' + re.escape(escaped) + r'([-0-9.eE+]+)"', r"\1", text)

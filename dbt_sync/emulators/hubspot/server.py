@@ -58,6 +58,8 @@ class Handler(BaseHTTPRequestHandler):
     # Responses go out in several writes; without TCP_NODELAY each one after the
     # first waits ~40 ms for the client's delayed ACK, which real APIs don't do.
     disable_nagle_algorithm = True
+    #: monotonic time before which the reply is held back (latency fault)
+    _answer_at = 0.0
     server: EmulatorHTTPServer
     server_version = "HubSpotEmulator/1.0"
 
@@ -86,10 +88,12 @@ class Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         path, query = split.path, parse_qs(split.query)
         raw = self._read_body()
-        if emu.faults.latency:
-            time.sleep(emu.faults.latency)
+        # Latency is the time a request takes, the emulator's own work included,
+        # as a real API's response time is: the reply waits for what is left.
+        self._answer_at = time.monotonic() + emu.faults.latency
         fault = emu.faults.take(path)
         if fault is not None and fault.kind == "drop":
+            self._wait_for_latency()
             emu._record(self.command, path, 0)
             self._drop()
             return
@@ -227,7 +231,13 @@ class Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
+    def _wait_for_latency(self) -> None:
+        remaining = self._answer_at - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
+
     def _send(self, emu: HubSpotEmulator, path: str, status: int, payload: Any, headers: dict[str, str]) -> None:
+        self._wait_for_latency()
         emu._record(self.command, path, status)
         if payload is None:
             data, ctype = b"", None

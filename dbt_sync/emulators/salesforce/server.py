@@ -14,6 +14,7 @@ import re
 import socket
 import ssl
 import threading
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -81,6 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
     # Responses go out in several writes; without TCP_NODELAY each one after the
     # first waits ~40 ms for the client's delayed ACK, which real APIs don't do.
     disable_nagle_algorithm = True
+    #: monotonic time before which the reply is held back (latency fault)
+    _answer_at = 0.0
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # requests are in emulator.request_log
@@ -119,10 +122,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, emu: SalesforceEmulator, method: str, path: str, qs: str, body: bytes) -> None:
         faults = emu.faults
-
-        if faults.latency:
-            emu.stopping.wait(faults.latency)
+        # Latency is the time a request takes, the emulator's own work included,
+        # as a real API's response time is: the reply waits for what is left.
+        self._answer_at = time.monotonic() + faults.latency
         if faults.take_drop(path):
+            self._wait_for_latency(emu)
             emu.log_request(method, path, 0)
             self.close_connection = True
             with contextlib.suppress(OSError):
@@ -179,8 +183,14 @@ class _Handler(BaseHTTPRequestHandler):
         reply.headers["Sforce-Limit-Info"] = usage_header
         return reply
 
+    def _wait_for_latency(self, emu: SalesforceEmulator) -> None:
+        remaining = self._answer_at - time.monotonic()
+        if remaining > 0:
+            emu.stopping.wait(remaining)
+
     def _send(self, method: str, path: str, reply: Reply) -> None:
         emu = self.server.emulator
+        self._wait_for_latency(emu)
         emu.log_request(method, path, reply.status)
         try:
             self.send_response(reply.status)
