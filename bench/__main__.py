@@ -31,8 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=None, help="memory: comma-separated changed-row counts")
     parser.add_argument("--loop-rows", type=int, default=None,
                         help="alternatives: rows for the per-record loop (default 10,000)")
-    parser.add_argument("--rest-experiment", action="store_true",
-                        help="initial-load: also run REST with the proposed fix of issue 5 (bench process only)")
     parser.add_argument("--profile", action="store_true", help="steady-state: cProfile the first measured run")
     args = parser.parse_args(argv)
     q = args.quick
@@ -49,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
             rest_rows=args.rest_rows if args.rest_rows is not None else (2_000 if q else 20_000),
             sf_rows=args.sf_rows if args.sf_rows is not None else (20_000 if q else 1_000_000),
             runs=args.runs,
-            rest_experiment=args.rest_experiment,
         )
     elif args.scenario == "memory":
         sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (

@@ -119,8 +119,7 @@ select
     'First' || cast(i % 997 as varchar) || 'r' || cast(rev as varchar) as first_name,
     'Last' || cast(i as varchar) as last_name,
     'c' || cast(i as varchar) || '@example.com' as email,
-    -- double, not numeric: a Decimal breaks the Bulk path (see docs/benchmarks.md, "Product issues")
-    cast((i % 10000) / 100.0 as double precision) as lead_score,
+    cast((i % 10000) / 100.0 as numeric(8, 2)) as lead_score,
     'not synced ' || cast(i % 7 as varchar) as notes
 from versioned
 """

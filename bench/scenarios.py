@@ -55,7 +55,6 @@ def _split(run: dict[str, Any], emu_cpu: float) -> dict[str, Any]:
         "pages": run["counts"].get("pages", 0),
         "peak_rss_mb": run["peak_rss_mb"],
         "syncs": run["syncs"],
-        "patched": run.get("patched", []),
     }
 
 
@@ -191,8 +190,7 @@ def _time_query(project: BenchProject, sql: str) -> float:
 # -- 3: initial loads -----------------------------------------------------------------------------
 
 
-def initial_load(target: str, hs_rows: int, rest_rows: int, sf_rows: int, runs: int,
-                 rest_experiment: bool = False) -> dict[str, Any]:
+def initial_load(target: str, hs_rows: int, rest_rows: int, sf_rows: int, runs: int) -> dict[str, Any]:
     out: dict[str, Any] = {"warehouse": target}
     with emulators.start(hubspot_rate_limit=190) as emu, warehouse_project(target, "initial") as project:
         # Salesforce Bulk API 2.0
@@ -239,20 +237,18 @@ def initial_load(target: str, hs_rows: int, rest_rows: int, sf_rows: int, runs: 
             project.build("bench_rest", vars)
             emu.call("latency", seconds=0.05)
             out["salesforce_rest"] = {}
-            variants = [(1, False), (4, False)] + ([(4, True)] if rest_experiment else [])
-            for concurrency, experiment in variants:
+            for concurrency in (1, 4):
                 project.set_rest_concurrency(concurrency)
                 results = []
                 for i in range(runs):
                     emu.call("reset")
                     log(f"salesforce REST {rest_rows} rows, 50 ms, concurrency {concurrency}, run {i + 1}")
-                    run = _measured(emu, project, "rest_sf", vars=vars, full_refresh=True,
-                                    extra_args=["--patch-rest-batches"] if experiment else None)
+                    run = _measured(emu, project, "rest_sf", vars=vars, full_refresh=True)
                     run["push_records_per_second"] = rest_rows / run["push"]
                     results.append(run)
                 bound = concurrency * 200 / 0.05
                 med = median([r["push_records_per_second"] for r in results])
-                label = f"concurrency_{concurrency}" + ("_with_issue_5_fix" if experiment else "")
+                label = f"concurrency_{concurrency}"
                 out["salesforce_rest"][label] = {
                     "rows": rest_rows, "latency_seconds": 0.05, "runs": results, "bound_records_per_second": bound,
                     "median_push_records_per_second": med, "share_of_bound": med / bound, "target_share_min": 0.90}

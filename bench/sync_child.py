@@ -109,42 +109,6 @@ def instrument() -> None:
         cls.write = _timed_write(cls.write)  # type: ignore[method-assign]
 
 
-def patch_salesforce_delete() -> None:
-    """The proposed fix for mirror deletes by ``match`` (docs/benchmarks.md, "Product issues").
-
-    ``SalesforceDestination.write`` looks every update/delete row up by its match value, but a
-    changeset's delete rows carry only the key and the destination id from the state, so every
-    delete fails NOT_FOUND. Rows whose Salesforce Id is already known skip the lookup.
-    """
-    from dbt_sync.destinations.salesforce import destination as sf_destination
-
-    original = sf_destination.resolve_ids
-
-    def resolve_ids(client: Any, object_name: str, match: str, rows: Any, info: Any) -> Any:
-        known = [r for r in rows if r.record_id]
-        rest = [r for r in rows if not r.record_id]
-        resolved, failed = original(client, object_name, match, rest, info) if rest else ([], {})
-        return known + resolved, failed
-
-    sf_destination.resolve_ids = resolve_ids
-
-
-def patch_rest_batches() -> None:
-    """Experiment for docs/benchmarks.md issue 5: hand Collections ``concurrency`` chunks per batch."""
-    from dbt_sync.destinations.salesforce import destination as sf_destination
-    from dbt_sync.destinations.salesforce.rest import COLLECTION_LIMIT
-
-    cls = sf_destination.SalesforceDestination
-    original = cls.max_batch_size
-
-    def max_batch_size(self: Any, operation: Any, options: Any) -> int:
-        if self._threshold(options) is None and not options.get("all_or_none"):
-            return COLLECTION_LIMIT * max(1, self.config.concurrency)
-        return int(original(self, operation, options))
-
-    cls.max_batch_size = max_batch_size  # type: ignore[method-assign]
-
-
 class _MemorySampler(threading.Thread):
     """Peak RSS is ru_maxrss; this also keeps a coarse RSS timeline (every 0.2 s)."""
 
@@ -175,9 +139,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-refresh", action="store_true")
     parser.add_argument("--profile", help="write cProfile stats to this file")
     parser.add_argument("--no-instrument", action="store_true")
-    parser.add_argument("--no-patch", action="store_true", help="do not apply the Salesforce delete fix")
-    parser.add_argument("--patch-rest-batches", action="store_true",
-                        help="experiment: batches of 200 x concurrency on the Collections path (issue 5)")
     args = parser.parse_args(argv)
 
     import dbt_sync  # noqa: F401  (import cost is not part of the run's wall time)
@@ -185,10 +146,6 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_instrument:
         instrument()
-    if not args.no_patch:
-        patch_salesforce_delete()
-    if args.patch_rest_batches:
-        patch_rest_batches()
     rss_before = _rss_mb()
     sampler = _MemorySampler()
     sampler.start()
@@ -225,8 +182,6 @@ def main(argv: list[str] | None = None) -> int:
         "rss_before_mb": rss_before,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "exit_code": result.exit_code,
-        "patched": ([] if args.no_patch else ["salesforce-delete-by-known-id"])
-        + (["rest-batches-x-concurrency"] if args.patch_rest_batches else []),
         "syncs": [
             {
                 "name": s.name,
