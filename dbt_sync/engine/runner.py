@@ -18,9 +18,9 @@ import socket
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -48,6 +48,8 @@ log = logging.getLogger("dbt_sync.engine")
 DEFAULT_CHUNK_SIZE = 5000
 #: records shown per sync by --dry-run
 DRY_RUN_SAMPLES = 3
+#: batches of one sync in flight at once; the destination's pacer still bounds its requests
+SEND_WINDOW = 2
 
 
 class SyncAborted(Exception):
@@ -306,12 +308,20 @@ class Engine:
         in_doubt: set[str] = set()
         if inflight.applies(spec) and not self.options.dry_run:
             in_doubt = inflight.left_by_dead_runs(self.warehouse, spec.name, self.run_id)
-        with Committer(spec.name, background=not inflight.applies(spec)) as committer:
+        # creates without a match key go one batch at a time, committed inline: the least left in doubt
+        careful = inflight.applies(spec)
+        window = 1 if careful else SEND_WINDOW
+        with (
+            Committer(spec.name, background=not careful) as committer,
+            ThreadPoolExecutor(max_workers=window, thread_name_prefix=f"dbt-sync-send-{spec.name}") as senders,
+        ):
             for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
                 result.planned += len(page)
                 target_ids = self._association_targets(spec, page)
                 changes = [to_change(spec, row, target_ids) for row in page]
-                self._handle_page(spec, destination, sender, changes, result, committer, in_doubt)
+                self._handle_page(
+                    spec, destination, sender, changes, result, committer, senders, window, in_doubt
+                )
                 if lock is not None:
                     lock.heartbeat()
         result.retries = sender.stats.retries
@@ -324,35 +334,43 @@ class Engine:
         changes: list[Change],
         result: SyncResult,
         committer: Committer,
+        senders: ThreadPoolExecutor,
+        window: int,
         in_doubt: set[str] | frozenset[str] = frozenset(),
     ) -> None:
-        successes: list[tuple[str, str | None, str | None]] = []
-        deletions: list[str] = []
-        failures: list[FailureRow] = []
+        """Send a page's changes and hand their outcomes to the committer, in order.
+
+        Up to ``window`` batches are in flight at once, so the next batch's
+        requests are built and sent while the previous one waits on the
+        network; outcomes are still accounted and committed in the order the
+        batches were sent.
+        """
+        acc = _Outcomes()
         by_op: dict[Operation, list[Change]] = defaultdict(list)
         for change in changes:
             if change.invalid is not None:
                 code, message = change.invalid
-                failures.append(self._failure(spec, change, code, message, ()))
+                acc.failures.append(self._failure(spec, change, code, message, ()))
                 result.failed += 1
                 result.count_error(code, message)
             elif change.operation is Operation.CREATE and change.key in in_doubt:
                 # a dead run may have created it: never create it twice (see engine/inflight.py)
                 message = inflight.in_doubt_message(spec.name, change.key)
-                failures.append(self._failure(spec, change, inflight.IN_DOUBT, message, (), "create"))
+                acc.failures.append(self._failure(spec, change, inflight.IN_DOUBT, message, (), "create"))
                 result.failed += 1
                 result.count_error(inflight.IN_DOUBT, message)
             elif change.operation is None:
                 # nothing to send for this op under this mode (e.g. an edit in create mode)
                 result.skipped += 1
                 if change.op != "delete" and change.record is not None:
-                    successes.append((change.key, change.row_hash, change.record.destination_id))
+                    acc.successes.append((change.key, change.row_hash, change.record.destination_id))
             else:
                 by_op[change.operation].append(change)
 
         for operation in sorted(by_op, key=_operation_order):
             batch_size = self._batch_size(spec, destination, operation)
             pending = by_op[operation]
+            in_flight: deque[_InFlight] = deque()
             for i in range(0, len(pending), batch_size):
                 batch = pending[i : i + batch_size]
                 if self.options.dry_run:
@@ -368,13 +386,28 @@ class Engine:
                 batch_id = None
                 if operation is Operation.CREATE and inflight.applies(spec):
                     batch_id = inflight.mark(self.warehouse, spec.name, self.run_id, [c.key for c in batch])
-                outcomes = sender.send(operation, records)
-                self._account(spec, operation, batch, outcomes, result, successes, deletions, failures)
-                committer.submit(functools.partial(self._commit, spec, successes, deletions, failures, batch_id))
-                successes, deletions, failures = [], [], []
-                self.progress.advance(spec.name, len(batch))
-        if not self.options.dry_run and (successes or deletions or failures):
-            committer.submit(functools.partial(self._commit, spec, successes, deletions, failures))
+                in_flight.append(_InFlight(batch, senders.submit(sender.send, operation, records), batch_id))
+                if len(in_flight) >= window:
+                    self._finish(spec, operation, in_flight.popleft(), acc, result, committer)
+            while in_flight:
+                self._finish(spec, operation, in_flight.popleft(), acc, result, committer)
+        if not self.options.dry_run and acc.any():
+            committer.submit(functools.partial(self._commit, spec, *acc.take()))
+
+    def _finish(
+        self,
+        spec: SyncSpec,
+        operation: Operation,
+        sent: _InFlight,
+        acc: _Outcomes,
+        result: SyncResult,
+        committer: Committer,
+    ) -> None:
+        """Account one sent batch and queue its commit (with anything gathered before it)."""
+        outcomes = sent.future.result()
+        self._account(spec, operation, sent.batch, outcomes, result, acc)
+        committer.submit(functools.partial(self._commit, spec, *acc.take(), sent.inflight_batch))
+        self.progress.advance(spec.name, len(sent.batch))
 
     def _commit(
         self,
@@ -401,9 +434,7 @@ class Engine:
         batch: Sequence[Change],
         outcomes: Sequence[RecordOutcome],
         result: SyncResult,
-        successes: list[tuple[str, str | None, str | None]],
-        deletions: list[str],
-        failures: list[FailureRow],
+        acc: _Outcomes,
     ) -> None:
         counts = result.op(operation.value)
         for change, outcome in zip(batch, outcomes, strict=True):
@@ -411,11 +442,11 @@ class Engine:
             if outcome.success:
                 counts.succeeded += 1
                 if operation is Operation.DELETE:
-                    deletions.append(change.key)
+                    acc.deletions.append(change.key)
                     result.deleted += 1
                     continue
                 previous = change.record.destination_id if change.record else None
-                successes.append((change.key, change.row_hash, outcome.destination_id or previous))
+                acc.successes.append((change.key, change.row_hash, outcome.destination_id or previous))
                 if outcome.created or (outcome.created is None and operation is Operation.CREATE):
                     result.created += 1
                 else:
@@ -426,7 +457,7 @@ class Engine:
                 code = outcome.error_code or "UNKNOWN_ERROR"
                 message = redact(outcome.message or "")
                 result.count_error(code, message)
-                failures.append(self._failure(spec, change, code, message, outcome.fields, operation.value))
+                acc.failures.append(self._failure(spec, change, code, message, outcome.fields, operation.value))
 
     def _failure(
         self,
@@ -516,3 +547,27 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+@dataclass
+class _InFlight:
+    """A batch handed to a send thread, with its in-flight marker (creates without a match key)."""
+
+    batch: list[Change]
+    future: Future[list[RecordOutcome]]
+    inflight_batch: str | None
+
+
+@dataclass
+class _Outcomes:
+    """What the next commit will write: confirmed records, deletions and failures."""
+
+    successes: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    deletions: list[str] = field(default_factory=list)
+    failures: list[FailureRow] = field(default_factory=list)
+
+    def any(self) -> bool:
+        return bool(self.successes or self.deletions or self.failures)
+
+    def take(self) -> tuple[list[tuple[str, str | None, str | None]], list[str], list[FailureRow]]:
+        taken = (self.successes, self.deletions, self.failures)
+        self.successes, self.deletions, self.failures = [], [], []
+        return taken

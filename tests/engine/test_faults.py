@@ -160,6 +160,8 @@ def arming(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Arming]]:
         return dest
 
     monkeypatch.setattr(runner, "open_destination", open_with_arming)
+    # one batch in flight at a time, so "before write N" is a well-defined phase of the sync
+    monkeypatch.setattr(runner, "SEND_WINDOW", 1)
     yield armings
 
 
