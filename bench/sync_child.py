@@ -34,6 +34,24 @@ from typing import Any
 
 TIMES: dict[str, float] = defaultdict(float)
 COUNTS: dict[str, int] = defaultdict(int)
+#: (start, end) of every timed call per phase: phases run in several threads at once (sends in
+#: flight side by side, commits beside sends), so a phase's wall time is the union of its intervals
+INTERVALS: dict[str, list[tuple[float, float]]] = defaultdict(list)
+WALL_PHASES = ("startup", "capture", "read", "push", "audit")
+
+
+def _span(bucket: str, started: float) -> None:
+    INTERVALS[bucket].append((started, time.perf_counter()))
+
+
+def union_length(intervals: list[tuple[float, float]]) -> float:
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(intervals):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
 _depth = threading.local()
 
 
@@ -49,6 +67,7 @@ def _timed(bucket: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             _depth.n -= 1
             if outer:
+                _span(bucket, started)
                 TIMES[bucket] += time.perf_counter() - started
                 TIMES[bucket + "_thread_cpu"] += time.thread_time() - cpu
                 COUNTS[bucket + "_calls"] += 1
@@ -65,9 +84,9 @@ def _timed_pages(fn: Callable[..., Iterator[list[dict[str, Any]]]]) -> Callable[
             try:
                 page = next(it)
             except StopIteration:
-                TIMES["read"] += time.perf_counter() - started
+                _span("read", started)
                 return
-            TIMES["read"] += time.perf_counter() - started
+            _span("read", started)
             COUNTS["rows_read"] += len(page)
             COUNTS["pages"] += 1
             yield page
@@ -171,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     cpu = time.process_time() - cpu0
     sampler.stop.set()
     times = dict(TIMES)
-    accounted = sum(times.get(k, 0.0) for k in ("startup", "capture", "read", "push", "audit"))
-    # a thread may sit in several buckets' thread CPU; only wall buckets are summed
+    for phase in WALL_PHASES:  # wall time of each phase, overlaps across threads counted once
+        times[phase] = union_length(INTERVALS[phase])
+    # dbt-sync's own time: when no warehouse or destination call is running in any thread
+    accounted = union_length([span for phase in WALL_PHASES for span in INTERVALS[phase]])
     out = {
         "wall": wall,
         "cpu": cpu,
