@@ -110,7 +110,12 @@
 {%- endmacro %}
 
 
-{#- The changeset query: one scan of the model, one join with the state. -#}
+{#- The changeset query: one scan of the model, one join with the state.
+    Ops: insert (no state row), update (content differs from what the
+    destination confirmed, or the outcome of its last send is unknown:
+    row_hash NULL), confirmed (unchanged, but with an open failure to close),
+    gone (an open failure whose row left the model), delete (mirror: a state
+    row whose row left the model), invalid_null_key, invalid_duplicate_key. -#}
 {% macro changeset_select(relation, spec, types) -%}
   {%- set columns = spec['columns'] -%}
   {%- set sync_name = spec['name'] | replace("'", "''") -%}
@@ -133,6 +138,11 @@ st as (
     from {{ dbt_sync.audit_relation('dbt_sync_state') }}
     where sync_name = '{{ sync_name }}'
 ),
+open_f as (
+    select distinct record_key
+    from {{ dbt_sync.audit_relation('dbt_sync_open_failures') }}
+    where sync_name = '{{ sync_name }}' and coalesce(operation, '') <> 'delete' and record_key is not null
+),
 changes as (
     select
         c._dbt_sync_key,
@@ -141,6 +151,7 @@ changes as (
             when c._dbt_sync_key is null then 'invalid_null_key'
             when c._dbt_sync_n > 1 then 'invalid_duplicate_key'
             when st.record_key is null then 'insert'
+            when st.row_hash = c._dbt_sync_hash then 'confirmed'
             else 'update'
         end as _dbt_sync_op,
         st.destination_id as _dbt_sync_destination_id
@@ -152,7 +163,9 @@ changes as (
     where c._dbt_sync_key is null
        or c._dbt_sync_n > 1
        or st.record_key is null
+       or st.row_hash is null
        or st.row_hash <> c._dbt_sync_hash
+       or exists (select 1 from open_f where open_f.record_key = c._dbt_sync_key)
     {%- if spec['mode'] == 'mirror' %}
     union all
     select
@@ -166,6 +179,22 @@ changes as (
     from st
     where not exists (select 1 from src where src._dbt_sync_key = st.record_key)
     {%- endif %}
+    union all
+    select
+        f.record_key,
+        null,
+        'gone',
+        st.destination_id
+        {%- for column in columns %},
+        null
+        {%- endfor %}
+    from open_f as f
+    left join st on st.record_key = f.record_key
+    where not exists (select 1 from src where src._dbt_sync_key = f.record_key)
+      and f.record_key not like '<null:%'
+      {%- if spec['mode'] == 'mirror' %}
+      and st.record_key is null
+      {%- endif %}
 )
 select row_number() over (order by _dbt_sync_key, _dbt_sync_hash) as _dbt_sync_seq, changes.*
 from changes

@@ -6,6 +6,11 @@ time budget; a request that keeps failing with ``shrink`` is split in halves;
 records that failed for a reason a retry can fix (row locks, rolled back
 with a sibling) are sent again a few times; everything else is final and
 goes to the audit table, to be retried on the next run.
+
+Creates are the exception: a create request that timed out or lost its
+connection (or got a 5xx) may have been applied, so it is never resent
+blindly; its records come back as ``UNKNOWN_OUTCOME`` and the engine finds
+out (by the match key) or reports them in doubt.
 """
 
 from __future__ import annotations
@@ -18,6 +23,17 @@ from typing import Any
 
 from dbt_sync.destinations.base import Destination, Operation, Record, RecordOutcome, TransientError
 from dbt_sync.engine.retry import RetriesExhausted, RetryPolicy, call_with_retries
+
+#: whole-request errors after which the destination may or may not have applied the request
+AMBIGUOUS_CODES = frozenset({"TIMEOUT", "CONNECTION_ERROR"})
+#: outcome code of a create whose request may have been applied: never resent blindly
+UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
+
+
+def ambiguous(code: str | None) -> bool:
+    """Whether a request that failed with ``code`` may still have been applied (timeouts, dropped
+    connections, 5xx answers)."""
+    return code is not None and (code in AMBIGUOUS_CODES or code.startswith("HTTP_5"))
 
 
 @dataclass
@@ -52,7 +68,11 @@ class Sender:
                 outcome = by_key.get(record.key) or RecordOutcome.failed(
                     record.key, "NO_OUTCOME", "the destination returned no result for this record", retryable=True
                 )
-                if not outcome.success and outcome.retryable and attempt < self.record_attempts:
+                if operation is Operation.CREATE and not outcome.success and ambiguous(outcome.error_code):
+                    # the create may have happened: resending could duplicate it (the engine finds out)
+                    outcome = _unknown(record.key, outcome.message or outcome.error_code or "")
+                    final[record.key] = outcome
+                elif not outcome.success and outcome.retryable and attempt < self.record_attempts:
                     retry.append(record)
                 else:
                     final[record.key] = outcome
@@ -70,6 +90,8 @@ class Sender:
             self.stats.splits += 1
             half = len(records) // 2
             return self._send_splitting(operation, records[:half]) + self._send_splitting(operation, records[half:])
+        except _Unknown as exc:
+            return [_unknown(r.key, str(exc)) for r in records]
         except RetriesExhausted as exc:
             return [
                 RecordOutcome.failed(r.key, exc.code, str(exc), retryable=True, category="TRANSIENT")
@@ -84,6 +106,8 @@ class Sender:
                     self.object_name, operation, records, match=self.match, options=self.options
                 )
             except TransientError as exc:
+                if operation is Operation.CREATE and ambiguous(exc.code):
+                    raise _Unknown(str(exc)) from exc
                 if exc.shrink and len(records) > 1:
                     raise _Shrink(str(exc)) from exc
                 raise
@@ -97,3 +121,16 @@ class Sender:
 
 class _Shrink(Exception):
     """The destination asked for smaller requests: split instead of retrying as is."""
+
+
+class _Unknown(Exception):
+    """A create request whose outcome is unknown: not retried (it may have been applied)."""
+
+
+def _unknown(key: str, detail: str) -> RecordOutcome:
+    return RecordOutcome.failed(
+        key,
+        UNKNOWN_OUTCOME,
+        f"the create request's outcome is unknown ({detail}); it was not sent again, to avoid a duplicate",
+        category="TRANSIENT",
+    )
