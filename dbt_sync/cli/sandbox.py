@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -39,13 +41,16 @@ def demo(work_dir: Path | None, debug: bool) -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handle_errors
 def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool) -> None:
-    """Run the local Salesforce and HubSpot emulators until Ctrl-C.
+    """Run the local Salesforce and HubSpot emulators until Ctrl-C (or SIGTERM / SIGHUP).
 
     Prints the environment variables that point integration_tests/dbt_sync.yml
-    (or your own dbt_sync.yml using the same names) at them.
+    (or your own dbt_sync.yml using the same names) at them. On Ctrl-C,
+    SIGTERM or SIGHUP it stops both emulators, removes its TLS folder and
+    exits 0.
     """
     from dbt_sync.sandbox import running_sandbox
 
+    _stop_on_signals()
     with running_sandbox(sf_port=salesforce_port, hubspot_port=hubspot_port, latency=latency) as box:
         click.echo(f"Salesforce emulator: {box.salesforce.instance_url} (CA: {box.salesforce.ca_cert_path})")
         click.echo(f"HubSpot emulator:    {box.hubspot.url}")
@@ -58,3 +63,14 @@ def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool
                 time.sleep(3600)
         except KeyboardInterrupt:
             click.echo("stopped")
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop the sandbox as Ctrl-C does, so its cleanup (TLS folder, servers) runs."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), interrupt)
