@@ -8,8 +8,10 @@ follow what simple-salesforce parses (see docs/emulators-salesforce.md).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import partial
 from typing import Any
 from urllib.parse import unquote
@@ -34,7 +36,27 @@ class Reply:
 
 
 def json_reply(status: int, obj: Any) -> Reply:
-    return Reply(status, json.dumps(obj).encode())
+    return Reply(status, dumps(obj).encode())
+
+
+def dumps(obj: Any) -> str:
+    """JSON text with each ``Decimal`` written as a number, digit for digit."""
+    marker = "\u0001dec:"
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return marker + format(value, "f")
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [mark(v) for v in value]
+        return value
+
+    text = json.dumps(mark(obj))
+    escaped = json.dumps(marker)[1:-1]
+    if escaped not in text:
+        return text
+    return re.sub('"' + re.escape(escaped) + r'(-?[0-9.]+)"', r"\1", text)
 
 
 @dataclass
@@ -46,6 +68,8 @@ class RestConfig:
     #: a JSON value of the wrong type: "request" → whole-request 400 JSON_PARSER_ERROR,
     #: "record" → per-record INVALID_TYPE_ON_FIELD_IN_RECORD
     type_errors: str = "request"
+    #: numbers beyond a field's scale: "as_sent" (the API stores them unrounded) or "round_half_up" (the UI's rule)
+    number_scale: str = "as_sent"
     #: the 400 error for a Collections request with more than 200 records
     collection_limit_code: str = "EXCEEDED_ID_LIMIT"
     collection_limit_message: str = "record limit reached. cannot submit more than 200 records into this call"
@@ -63,7 +87,7 @@ class Call:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.body or b"null")
+            return json.loads(self.body or b"null", parse_float=Decimal)
         except ValueError:
             raise ApiError(400, "JSON_PARSER_ERROR",
                            "Unexpected character: was expecting a JSON value at [line:1, column:1]") from None
