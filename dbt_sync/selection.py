@@ -4,7 +4,7 @@
   intersection: ``tag:crm,destination:hubspot``.
 * Methods: a bare name matches a sync name or a model name (``*`` globs);
   ``sync:``, ``model:``, ``tag:``, ``destination:``, ``object:``, ``mode:``.
-* Graph operators walk the sync DAG: ``+name`` adds everything upstream,
+* Graph operators walk the sync DAG (the edges of ``plan.dependency_edges``): ``+name`` adds everything upstream,
   ``name+`` everything downstream, ``2+name`` / ``name+1`` limit the depth.
 """
 

@@ -84,6 +84,8 @@ def plan(
         click.echo(table(["stage", "sync", "model", "destination", "object", "mode"], rows))
     else:
         click.echo("No syncs planned.")
+    for edge in the_plan.planned_edges():
+        click.echo(f"{edge.downstream} after {edge.upstream} ({edge.kind.value}): {edge.reason}")
     for skipped in the_plan.skipped:
         click.echo(redact(f"skipped {skipped.sync.name}: {skipped.reason}"))
 

@@ -38,10 +38,15 @@ def test_validate_and_plan_json(tmp_path: Path) -> None:
     code, out = invoke("plan", "--project-dir", str(tmp_path), "--json")
     assert code == 0
     data = json.loads(out)
+    # contacts_hs needs nothing in Salesforce: the dbt DAG orders syncs of one destination only
     assert [[s["name"] for s in st["syncs"]] for st in data["stages"]] == [
-        ["accounts_sf"],
-        ["contacts_hs", "contacts_sf"],
+        ["accounts_sf", "contacts_hs"],
+        ["contacts_sf"],
     ]
+    assert data["stages"][1]["syncs"][0]["after"] == [{
+        "sync": "accounts_sf", "kind": "model",
+        "reason": "model dim_contacts depends on dim_accounts and both sync to salesforce",
+    }]
 
 
 def test_plan_table_shows_stages_and_skips(tmp_path: Path) -> None:
@@ -52,6 +57,11 @@ def test_plan_table_shows_stages_and_skips(tmp_path: Path) -> None:
     assert out.splitlines()[0].split() == ["stage", "sync", "model", "destination", "object", "mode"]
     assert "accounts_sf" in out
     assert "skipped contacts_sf: model dim_contacts error in the latest dbt invocation" in out
+    b.write({"dim_accounts": "success", "dim_contacts": "success"})
+    code, out = invoke("plan", "--project-dir", str(tmp_path))
+    assert code == 0
+    assert ("contacts_sf after accounts_sf (model): model dim_contacts depends on dim_accounts "
+            "and both sync to salesforce") in out.splitlines()
 
 
 @pytest.mark.parametrize(
