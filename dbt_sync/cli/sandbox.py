@@ -51,18 +51,18 @@ def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool
     from dbt_sync.sandbox import running_sandbox
 
     _stop_on_signals()
-    with running_sandbox(sf_port=salesforce_port, hubspot_port=hubspot_port, latency=latency) as box:
-        click.echo(f"Salesforce emulator: {box.salesforce.instance_url} (CA: {box.salesforce.ca_cert_path})")
-        click.echo(f"HubSpot emulator:    {box.hubspot.url}")
-        click.echo("\nexport these to point a project at them:")
-        for key, value in box.env().items():
-            click.echo(f"export {key}='{value}'")
-        click.echo("\nCtrl-C to stop.")
-        try:
+    try:
+        with running_sandbox(sf_port=salesforce_port, hubspot_port=hubspot_port, latency=latency) as box:
+            click.echo(f"Salesforce emulator: {box.salesforce.instance_url} (CA: {box.salesforce.ca_cert_path})")
+            click.echo(f"HubSpot emulator:    {box.hubspot.url}")
+            click.echo("\nexport these to point a project at them:")
+            for key, value in box.env().items():
+                click.echo(f"export {key}='{value}'")
+            click.echo("\nCtrl-C to stop.")
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            click.echo("stopped")
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP, at any point: the with block has cleaned up
+        click.echo("stopped")
 
 
 def _stop_on_signals() -> None:
