@@ -2,8 +2,8 @@
 
 The models are views over tables in the ``identity_src`` schema, so a test
 changes the model with one SQL statement instead of a dbt run; ``dbt-sync
-run`` then captures each model itself (as for a model built without the
-post-hook), with the same macro the post-hook calls.
+run --recapture`` then captures each model with the same macro the
+post-hook calls, as a ``dbt run`` would have.
 """
 
 from __future__ import annotations
@@ -170,6 +170,9 @@ class IdentityStack:
     # -- runs ------------------------------------------------------------------
 
     def run(self, *syncs: str, **kwargs: Any) -> Any:
+        """``dbt-sync run`` of the given syncs, after a capture (what the post-hook does on ``dbt run``);
+        ``recapture=False`` is a plain rerun without a new build."""
+        kwargs.setdefault("recapture", True)
         return self.stack.run(all_syncs=True, select=list(syncs), **kwargs)
 
     def state(self, sync: str) -> dict[str, str | None]:
