@@ -1,9 +1,10 @@
 """A small model of people and companies synced to both CRMs, for the identity tests.
 
 The models are views over tables in the ``identity_src`` schema, so a test
-changes the model with one SQL statement instead of a dbt run; ``dbt-sync
-run --recapture`` then captures each model with the same macro the
-post-hook calls, as a ``dbt run`` would have.
+changes the model with one SQL statement instead of a dbt run; each run
+recaptures the models with the same macro the post-hook calls, as a ``dbt
+run`` would have. The project is loaded and the warehouse opened once per
+test, and runs go through the engine as ``dbt_sync.run`` does.
 """
 
 from __future__ import annotations
@@ -12,8 +13,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from dbt_sync import api, secrets
+from dbt_sync.engine.progress import Progress
+from dbt_sync.engine.results import RunResult
+from dbt_sync.engine.runner import Engine, RunOptions
+from dbt_sync.project import ProjectOptions, load_project
+from dbt_sync.sandbox import Sandbox, running_sandbox
 from dbt_sync.warehouse import Warehouse
-from tests.engine.conftest import Stack, stack_for
+from tests.engine.conftest import FAST_RETRY
 from tests.engine.test_faults import fault_config
 from tests.fixtures.warehouses import DbtProject
 
@@ -139,20 +146,22 @@ def _literal(value: Any) -> str:
 
 
 class IdentityStack:
-    """The stack plus helpers to edit the model tables and look into both CRMs."""
+    """Both emulators, one open warehouse and the loaded project; helpers to edit the model and look
+    into both CRMs. Runs go through the engine as ``dbt_sync.run`` does, without reloading the project."""
 
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.sandbox = stack.sandbox
-        self.hs = stack.sandbox.hubspot
-        self.sf = stack.sandbox.salesforce
+    def __init__(self, project: DbtProject, sandbox: Sandbox, wh: Warehouse, loaded: Any) -> None:
+        self.project = project
+        self.sandbox = sandbox
+        self.hs = sandbox.hubspot
+        self.sf = sandbox.salesforce
+        self.wh = wh
+        self.loaded = loaded
 
     # -- the model -------------------------------------------------------------
 
     def sql(self, *statements: str) -> None:
-        with self.stack.project.warehouse() as wh:
-            for statement in statements:
-                wh.execute(statement)
+        for statement in statements:
+            self.wh.execute(statement)
 
     def set_people(self, rows: Sequence[Sequence[Any]]) -> None:
         self._set("people", PEOPLE_COLUMNS, rows)
@@ -169,20 +178,31 @@ class IdentityStack:
 
     # -- runs ------------------------------------------------------------------
 
-    def run(self, *syncs: str, **kwargs: Any) -> Any:
+    def run(self, *syncs: str, recapture: bool = True, **options: Any) -> RunResult:
         """``dbt-sync run`` of the given syncs, after a capture (what the post-hook does on ``dbt run``);
         ``recapture=False`` is a plain rerun without a new build."""
-        kwargs.setdefault("recapture", True)
-        return self.stack.run(all_syncs=True, select=list(syncs), **kwargs)
+        plan = api.plan_with_retries(self.loaded, self.wh, list(syncs), (), True)
+        engine = Engine(
+            plan=plan,
+            warehouse=self.wh,
+            config=self.loaded.config,
+            all_specs=self.loaded.specs,
+            options=RunOptions(threads=4, recapture=recapture, retry_policy=FAST_RETRY, **options),
+            progress=Progress.silent(),
+        )
+        return engine.execute()
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        return self.wh.query(sql.format(schema=self.wh.audit_schema))
 
     def state(self, sync: str) -> dict[str, str | None]:
-        rows = self.stack.query(
+        rows = self.query(
             f"select record_key, destination_id from {{schema}}.dbt_sync_state where sync_name = '{sync}'"
         )
         return {str(r["record_key"]): r["destination_id"] for r in rows}
 
     def open_failures(self, sync: str) -> dict[str, str]:
-        rows = self.stack.query(
+        rows = self.query(
             f"select record_key, error_code from {{schema}}.dbt_sync_open_failures where sync_name = '{sync}'"
         )
         return {str(r["record_key"]): str(r["error_code"]) for r in rows}
@@ -212,15 +232,15 @@ class IdentityStack:
         """Empty CRMs, no state, no audit history: each test starts from nothing."""
         self.hs.reset()
         self.sf.reset()
-        with self.stack.project.warehouse() as wh:
-            wh.ensure_tables()
-            for name in SYNCS:
-                wh.reset(name)
-            for table in ("dbt_sync_failures", "dbt_sync_locks", "dbt_sync_runs", "dbt_sync_inflight"):
-                if table in _tables(wh):
-                    wh.execute(f"delete from {wh.table(table)}")
-            wh.execute("delete from identity_src.people")
-            wh.execute("delete from identity_src.companies")
+        wh = self.wh
+        wh.ensure_tables()
+        for name in SYNCS:
+            wh.reset(name)
+        for table in ("dbt_sync_failures", "dbt_sync_locks", "dbt_sync_runs", "dbt_sync_inflight"):
+            if table in _tables(wh):
+                wh.execute(f"delete from {wh.table(table)}")
+        wh.execute("delete from identity_src.people")
+        wh.execute("delete from identity_src.companies")
 
 
 def _tables(wh: Warehouse) -> set[str]:
@@ -247,8 +267,13 @@ def build_identity_project(dbt_project_factory: Any, target: str, name: str = "i
 
 @contextmanager
 def identity_stack(dbt_project_factory: Any, target: str, name: str = "identity") -> Iterator[IdentityStack]:
+    """The built identity project with both emulators and its warehouse open; everything reset."""
     project = build_identity_project(dbt_project_factory, target, name)
-    with stack_for(project) as stack:
-        ids = IdentityStack(stack)
-        ids.reset()
-        yield ids
+    secrets.clear()
+    with running_sandbox() as sandbox, project.environ(sandbox.env()):
+        options = ProjectOptions(project_dir=project.path, profiles_dir=project.path)
+        loaded = load_project(options)
+        with api.open_warehouse(options) as wh:
+            ids = IdentityStack(project, sandbox, wh, loaded)
+            ids.reset()
+            yield ids

@@ -138,9 +138,8 @@ def test_case3_create_with_match_adopts_existing_records(ids: IdentityStack) -> 
     first = ids.run("hs_people_create", "sf_people_create")
     assert first.exit_code == 0, [s.message for s in first.syncs]
     hs_before, sf_before = ids.state("hs_people_create"), ids.state("sf_people_create")
-    with ids.stack.project.warehouse() as wh:
-        wh.reset("hs_people_create")
-        wh.reset("sf_people_create")
+    ids.wh.reset("hs_people_create")
+    ids.wh.reset("sf_people_create")
 
     second = ids.run("hs_people_create", "sf_people_create")
     assert second.exit_code == 0, [(s.name, s.message, s.error_codes) for s in second.syncs]
@@ -190,8 +189,7 @@ def test_case4_failures_close_when_the_row_is_back_or_gone(ids: IdentityStack) -
     assert settled.exit_code == 0
     assert ids.open_failures("hs_people_upsert") == {}
     # nothing left to retry: the sync is no longer planned for its failures
-    with ids.stack.project.warehouse() as wh:
-        assert "hs_people_upsert" not in coordination.pending_retry_syncs(wh)
+    assert "hs_people_upsert" not in coordination.pending_retry_syncs(ids.wh)
 
 
 # -- case 5: a contact upserted by email changes its email --------------------------------------------------

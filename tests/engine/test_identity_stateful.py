@@ -34,8 +34,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,51 +41,33 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
-from dbt_sync import api, secrets
-from dbt_sync.engine.progress import Progress
-from dbt_sync.engine.runner import Engine, RunOptions
-from dbt_sync.project import ProjectOptions, load_project
-from dbt_sync.sandbox import Sandbox, running_sandbox
-from dbt_sync.warehouse import Warehouse
-from tests.engine.conftest import FAST_RETRY
-from tests.engine.identity_stack import SYNCS, build_identity_project
+from tests.engine.identity_stack import IdentityStack, identity_stack
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = int(os.environ.get("DBT_SYNC_STATEFUL_EXAMPLES", "3"))
-STEPS = int(os.environ.get("DBT_SYNC_STATEFUL_STEPS", "8"))
+EXAMPLES = int(os.environ.get("DBT_SYNC_STATEFUL_EXAMPLES", "4"))
+STEPS = int(os.environ.get("DBT_SYNC_STATEFUL_STEPS", "10"))
 TARGETS = ["duckdb"] + (
     [pytest.param("postgres", marks=pytest.mark.postgres)] if os.environ.get("DBT_SYNC_STATEFUL_POSTGRES") else []
 )
 HS, SF = "hs_people_mirror", "sf_people_mirror"
 KEYS = [f"k{i}" for i in range(1, 7)]
+#: what follows an edit: a run, a run with --full-refresh, or more edits first
+THEN = st.sampled_from(["run", "later", "full-refresh"])
 
 
-@dataclass
 class Harness:
-    """One project, warehouse and pair of emulators shared by every example."""
+    """The identity stack, as the machine uses it: one row shape, both mirror syncs."""
 
-    project_dir: Path
-    sandbox: Sandbox
-    warehouse: Warehouse
-    project: Any
-    runs: int = 0
-    failed_commits: list[int] = field(default_factory=list)
+    def __init__(self, ids: IdentityStack) -> None:
+        self.ids = ids
+        self.sandbox = ids.sandbox
+        self.warehouse = ids.wh
 
     def run(self, *, full_refresh: bool = False, lose_commits_after: int | None = None) -> Any:
-        """One ``dbt-sync run`` of both mirror syncs, captured afresh (as after ``dbt run``)."""
-        self.runs += 1
-        plan = api.plan_with_retries(self.project, self.warehouse, [HS, SF], (), True)
-        engine = Engine(
-            plan=plan,
-            warehouse=self.warehouse,
-            config=self.project.config,
-            all_specs=self.project.specs,
-            options=RunOptions(threads=2, full_refresh=full_refresh, recapture=True, retry_policy=FAST_RETRY),
-            progress=Progress.silent(),
-        )
+        """One run of both mirror syncs; the commits after the first ``lose_commits_after`` are lost."""
         if lose_commits_after is None:
-            return engine.execute()
+            return self.ids.run(HS, SF, full_refresh=full_refresh)
         real = self.warehouse.commit
         calls = {"n": 0}
 
@@ -99,32 +79,18 @@ class Harness:
 
         self.warehouse.commit = commit  # type: ignore[method-assign]
         try:
-            return engine.execute()
+            return self.ids.run(HS, SF, full_refresh=full_refresh)
         finally:
             del self.warehouse.commit
 
     def set_people(self, rows: dict[str, tuple[str, str, str]]) -> None:
-        self.warehouse.execute("delete from identity_src.people")
-        if rows:
-            values = ", ".join(
-                f"('{key}', '{email}', '{first}', '{last}', null)" for key, (email, first, last) in sorted(rows.items())
-            )
-            self.warehouse.execute(
-                f"insert into identity_src.people (person_id, email, first_name, last_name, company_id) values {values}"
-            )
+        self.ids.set_people([(key, email, first, last, None) for key, (email, first, last) in sorted(rows.items())])
 
     def state(self, sync: str) -> dict[str, str]:
-        rows = self.warehouse.query(
-            f"select record_key, destination_id from {self.warehouse.table('dbt_sync_state')} "
-            f"where sync_name = '{sync}'"
-        )
-        return {str(r["record_key"]): str(r["destination_id"]) for r in rows}
+        return {k: str(v) for k, v in self.ids.state(sync).items()}
 
     def open_failures(self, sync: str) -> set[str]:
-        rows = self.warehouse.query(
-            f"select record_key from {self.warehouse.table('dbt_sync_open_failures')} where sync_name = '{sync}'"
-        )
-        return {str(r["record_key"]) for r in rows}
+        return set(self.ids.open_failures(sync))
 
     def live(self, sync: str) -> dict[str, tuple[str, str, str]]:
         """Live CRM records of a sync's object: id -> (match value, first name, last name)."""
@@ -141,24 +107,12 @@ class Harness:
 
     def delete_behind_back(self, sync: str, record_id: str) -> None:
         if sync == HS:
-            hs = self.sandbox.hubspot
-            otype = hs.store.resolve("contacts")
-            with hs.store.lock:
-                hs.store.archive(otype, hs.store.objects[otype.type_id][record_id])
+            self.ids.hs_archive("contacts", record_id)
         else:
-            sf = self.sandbox.salesforce
-            with sf.store.lock:
-                assert sf.store.delete(sf.store.meta("Contact"), record_id).success
+            self.ids.sf_delete("Contact", record_id)
 
     def reset_all(self) -> None:
-        self.sandbox.hubspot.reset()
-        self.sandbox.salesforce.reset()
-        wh = self.warehouse
-        for name in SYNCS:
-            wh.reset(name)
-        for table in ("dbt_sync_failures", "dbt_sync_locks", "dbt_sync_runs"):
-            wh.execute(f"delete from {wh.table(table)}")
-        wh.execute("delete from identity_src.people")
+        self.ids.reset()
 
 
 HARNESS: Harness | None = None
@@ -167,18 +121,12 @@ HARNESS: Harness | None = None
 @pytest.fixture(params=TARGETS)
 def harness(request: pytest.FixtureRequest, dbt_project_factory: Any) -> Iterator[Harness]:
     global HARNESS
-    project = build_identity_project(dbt_project_factory, request.param)
-    secrets.clear()
-    with running_sandbox() as sandbox, project.environ(sandbox.env()):
-        options = ProjectOptions(project_dir=project.path, profiles_dir=project.path, target=None)
-        loaded = load_project(options)
-        with api.open_warehouse(options) as wh:
-            wh.ensure_tables()
-            HARNESS = Harness(project.path, sandbox, wh, loaded)
-            try:
-                yield HARNESS
-            finally:
-                HARNESS = None
+    with identity_stack(dbt_project_factory, request.param) as ids:
+        HARNESS = Harness(ids)
+        try:
+            yield HARNESS
+        finally:
+            HARNESS = None
 
 
 def _valid(email: str) -> bool:
@@ -221,55 +169,64 @@ class IdentityMachine(RuleBasedStateMachine):
     @initialize()
     def start(self) -> None:
         self.h.reset_all()
+        for key in KEYS[:3]:
+            self._write(key, (self._email(), "P", "Lovelace"))
+        self._run(full_refresh=False)
 
-    @rule(key=st.sampled_from(KEYS), last=st.sampled_from(["Lovelace", "Turing", "Hopper", "Byron"]))
-    def add_or_change_value(self, key: str, last: str) -> None:
+    @rule(key=st.sampled_from(KEYS), last=st.sampled_from(["Turing", "Hopper", "Byron", "Lovelace"]), then=THEN)
+    def add_or_change_value(self, key: str, last: str, then: str) -> None:
         email, first, _ = self.rows.get(key) or (self._email(), "P", "")
         self._write(key, (email, first, last))
+        self._then(then)
 
     @precondition(lambda self: bool(self.rows))
-    @rule(data=st.data())
-    def change_email(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), then=THEN)
+    def change_email(self, data: st.DataObject, then: str) -> None:
         key = data.draw(st.sampled_from(sorted(self.rows)))
         _, first, last = self.rows[key]
         self._write(key, (self._email(), first, last))
+        self._then(then)
 
     @precondition(lambda self: bool(self.rows) and len(self.rows) < len(KEYS))
-    @rule(data=st.data())
-    def change_primary_key(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), then=THEN)
+    def change_primary_key(self, data: st.DataObject, then: str) -> None:
         key = data.draw(st.sampled_from(sorted(self.rows)))
         new = data.draw(st.sampled_from([k for k in KEYS if k not in self.rows]))
         row = self.rows[key]
         self._write(key, None)
         self._write(new, row)
+        self._then(then)
 
     @precondition(lambda self: bool(self.rows))
-    @rule(data=st.data())
-    def delete_row(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), then=THEN)
+    def delete_row(self, data: st.DataObject, then: str) -> None:
         self._write(data.draw(st.sampled_from(sorted(self.rows))), None)
+        self._then(then)
 
     @precondition(lambda self: any(self.versions.get(k) for k in KEYS))
-    @rule(data=st.data())
-    def revert_or_re_add(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), then=THEN)
+    def revert_or_re_add(self, data: st.DataObject, then: str) -> None:
         """A key goes back to any version it had before (a revert, or a deleted row coming back)."""
         key = data.draw(st.sampled_from(sorted(k for k in KEYS if self.versions.get(k))))
         row = data.draw(st.sampled_from(self.versions[key]))
         if _valid(row[0]) and not self._free(row[0], key):
             return
         self._write(key, row)
+        self._then(then)
 
     @precondition(lambda self: bool(self.rows))
-    @rule(data=st.data())
-    def make_invalid(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), then=THEN)
+    def make_invalid(self, data: st.DataObject, then: str) -> None:
         key = data.draw(st.sampled_from(sorted(self.rows)))
         _, first, last = self.rows[key]
         self.serial += 1
         self._write(key, (f"not-an-email-{self.serial}", first, last))
+        self._then(then)
 
     # -- the CRM, behind dbt-sync's back ----------------------------------------
 
-    @rule(sync=st.sampled_from([HS, SF]), data=st.data())
-    def delete_in_crm(self, sync: str, data: st.DataObject) -> None:
+    @rule(sync=st.sampled_from([HS, SF]), data=st.data(), then=THEN)
+    def delete_in_crm(self, sync: str, data: st.DataObject, then: str) -> None:
         state = self.h.state(sync)
         live = self.h.live(sync)
         mapped = sorted(k for k in state if k in self.rows and state[k] in live)
@@ -278,9 +235,10 @@ class IdentityMachine(RuleBasedStateMachine):
         key = data.draw(st.sampled_from(mapped))
         self.h.delete_behind_back(sync, state[key])
         self.stale[sync].add(key)
+        self._then(then)
 
-    @rule(sync=st.sampled_from([HS, SF]))
-    def reset_sync(self, sync: str) -> None:
+    @rule(sync=st.sampled_from([HS, SF]), then=THEN)
+    def reset_sync(self, sync: str, then: str) -> None:
         """``dbt-sync reset``: the sync forgets every link; records of rows that are not current stay behind."""
         current = {r[0] for r in self.rows.values() if _valid(r[0])}
         for record_id, (match, _, _) in self.h.live(sync).items():
@@ -289,6 +247,7 @@ class IdentityMachine(RuleBasedStateMachine):
                 self.burned.add(match)
         self.h.warehouse.reset(sync)
         self.stale[sync].clear()
+        self._then(then)
 
     # -- faults ------------------------------------------------------------------
 
@@ -313,6 +272,11 @@ class IdentityMachine(RuleBasedStateMachine):
     @rule()
     def run_full_refresh(self) -> None:
         self._run(full_refresh=True)
+
+    def _then(self, then: str) -> None:
+        """Most edits are followed by a run (as a scheduled dbt + dbt-sync would); some pile up."""
+        if then != "later":
+            self._run(full_refresh=then == "full-refresh")
 
     def _run(self, full_refresh: bool) -> None:
         lose_after, self.lose_after = self.lose_after, None
@@ -359,7 +323,6 @@ def test_identity_state_machine(harness: Harness) -> None:
             stateful_step_count=STEPS,
             deadline=None,
             suppress_health_check=list(HealthCheck),
-            derandomize=not os.environ.get("DBT_SYNC_STATEFUL_EXAMPLES"),
             database=None,
         ),
     )
