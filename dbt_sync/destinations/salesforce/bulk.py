@@ -90,6 +90,8 @@ class BulkWriter:
                 # Earlier jobs wrote data: report, don't raise (see module doc).
                 for row in part_rows:
                     outcomes[row.index] = failure(row.record.key, exc.code, str(exc), retryable=True)
+                    if isinstance(exc, TransientError):
+                        outcomes[row.index].category = "TRANSIENT"
         return outcomes
 
     # -- CSV -----------------------------------------------------------------
