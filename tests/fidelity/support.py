@@ -32,7 +32,7 @@ FIELDS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("Day__c", {"type": "date"}, {"type": "date", "field_type": "date"}),
     ("Seen_At__c", {"type": "datetime"}, {"type": "datetime", "field_type": "date"}),
     ("Flag__c", {"type": "boolean", "nillable": False, "defaultedOnCreate": True, "defaultValue": False},
-     {"type": "bool", "field_type": "booleancheckbox"}),
+     {"type": "bool", "field_type": "booleancheckbox", "options": [("true", "Yes"), ("false", "No")]}),
     ("Tags__c", {"type": "multipicklist", "length": 4099}, {"type": "string", "field_type": "text"}),
 ]
 
