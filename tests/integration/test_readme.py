@@ -102,6 +102,10 @@ def test_readme_example_runs_as_written_with_zero_failures(tmp_path: Path) -> No
         # SLACK_WEBHOOK_URL is not set: the channel's variable is needed only to send
         done = run(root, env, sys.executable, "-m", "dbt_sync", "validate", "--check-destinations")
         assert done.returncode == 0 and "OK: 4 sync(s) in 2 model(s) are valid." in done.stdout, done.stderr
+        # the Python example's selector picks the example's syncs
+        done = run(root, env, sys.executable, "-m", "dbt_sync", "plan", "--select", "tag:crm", "--json")
+        assert done.returncode == 0 and "does not match" not in done.stderr, done.stderr
+        assert sum(len(s["syncs"]) for s in yaml.safe_load(done.stdout)["stages"]) == 4
         done = run(root, env, sys.executable, "-m", "dbt_sync", "run")
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
