@@ -22,6 +22,7 @@ a stage and may run concurrently. docs/spec.md states the same rule.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from dbt_sync.manifest import BUILT_STATUSES, Manifest, RunResults
 from dbt_sync.selection import Selector
 from dbt_sync.spec import SyncSpec
 
+log = logging.getLogger("dbt_sync")
 
 class EdgeKind(str, Enum):
     """Why one sync runs after another (``plan --json`` shows the value)."""
@@ -77,6 +79,8 @@ class Plan:
     run_results: RunResults | None = None
     upstream: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     closure: Sequence[Closure] = ()
+    #: dbt-style selection warnings (a criterion that matched nothing; "Nothing to do")
+    warnings: Sequence[str] = ()
 
     @property
     def syncs(self) -> list[SyncSpec]:
@@ -244,6 +248,7 @@ def build_plan(
 
     selector = Selector(specs, edges)
     chosen = selector.select(select, exclude)
+    warnings = selection_warnings(selector, chosen)
     pending = set(pending_retries)
 
     skipped: list[Skipped] = []
@@ -273,7 +278,36 @@ def build_plan(
         run_results=run_results,
         upstream=_ancestors(planned_names, closure_edges),
         closure=closure_edges,
+        warnings=warnings,
     )
+
+
+NOTHING_TO_DO = "Nothing to do. Try checking your syncs' meta and your --select / --exclude arguments."
+
+
+def selection_warnings(selector: Selector, chosen: set[str]) -> list[str]:
+    """dbt's warnings for a selection, logged as dbt logs them (exit code unchanged).
+
+    One per ``--select`` criterion that matched no sync, then ``Nothing to do``
+    when the selection left no sync at all (dbt: NoNodesForSelectionCriteria,
+    NothingToDo).
+    """
+    warnings = list(selector.unmatched)
+    if not chosen:
+        warnings.append(NOTHING_TO_DO)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return warnings
+
+
+def select_syncs(
+    specs: Sequence[SyncSpec], manifest: Manifest, select: Sequence[str], exclude: Sequence[str]
+) -> set[str]:
+    """The names of the syncs ``--select`` / ``--exclude`` choose (enabled or not), warning as dbt does."""
+    selector = Selector(specs, dependency_edges(specs, manifest))
+    chosen = selector.select(select, exclude)
+    selection_warnings(selector, chosen)
+    return chosen
 
 
 def _transitive_edges(names: Sequence[str], edges: Sequence[Edge]) -> list[Closure]:

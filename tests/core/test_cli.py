@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +148,49 @@ def test_help_has_examples_and_exit_codes() -> None:
     assert code == 0 and "Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input." in out
     code, out = invoke("plan", "--help")
     assert code == 0 and "--select" in out and "Examples:" in out
+
+
+@pytest.mark.parametrize("answer", ["n\n", ""], ids=["declined", "end-of-input"])
+def test_declined_reset_is_a_clean_exit(tmp_path: Path, answer: str) -> None:
+    """Regression: `echo n | dbt-sync reset SYNC` printed `Internal error: Abort` and exited 2."""
+    project(tmp_path).write()
+    result = CliRunner().invoke(main, ["reset", "accounts_sf", "--project-dir", str(tmp_path)], input=answer)
+    assert result.exit_code == 0, result.output
+    assert "Nothing reset: accounts_sf is unchanged." in result.output
+    assert "Internal error" not in result.output and "Abort" not in result.output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sandbox_removes_its_tls_folder_on_sigterm(signum: int) -> None:
+    """Regression: `dbt-sync sandbox` left its TLS folder behind when stopped with SIGTERM."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dbt_sync", "sandbox", "--salesforce-port", "0", "--hubspot-port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, f"sandbox exited early: {proc.wait()} {proc.stderr.read() if proc.stderr else ''}"
+            lines.append(line)
+            if line.startswith("Ctrl-C to stop"):
+                break
+        ca = next(v.strip("'\n") for k, _, v in (ln.partition("=") for ln in lines)
+                  if k == "export DBT_SYNC_SF_CA_BUNDLE")
+        folder = Path(ca).parent
+        # what a dbt_sync.yml needs: the README's destinations, reading exactly the exported names
+        from dbt_sync.sandbox import DBT_SYNC_YML
+
+        assert DBT_SYNC_YML in "".join(lines)
+        assert folder.is_dir() and folder.name.startswith("dbt-sync-tls-")
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == 0
+        assert not folder.exists(), f"{folder} left behind"
+        assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -9,7 +9,7 @@ import pytest
 from dbt_sync.config import load_config
 from dbt_sync.errors import PlanError, SelectionError
 from dbt_sync.manifest import load_manifest, load_run_results
-from dbt_sync.plan import EdgeKind, Plan, build_plan
+from dbt_sync.plan import NOTHING_TO_DO, EdgeKind, Plan, build_plan
 from dbt_sync.spec import load_specs
 from tests.core.builders import ProjectBuilder, hs_sync, sf_sync
 
@@ -121,13 +121,29 @@ def test_selection_keeps_order_through_unselected_syncs(tmp_path: Path) -> None:
     assert stages(plan) == [["s_base"], ["s_top"]]
 
 
+def test_bad_selector_method_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SelectionError, match="unknown selector method 'tga:'"):
+        plan_of(diamond(tmp_path), select=["tga:crm"], all_syncs=True)
+
+
 @pytest.mark.parametrize(
-    ("selector", "message"),
-    [("s_tpo", "matches no sync or model. Did you mean 's_top'?"), ("tga:crm", "unknown selector method 'tga:'")],
+    ("select", "warnings"),
+    [
+        (["s_tpo"], ["The selection criterion 's_tpo' does not match any sync. Did you mean 's_top'?", NOTHING_TO_DO]),
+        (["tag:nope"], ["The selection criterion 'tag:nope' does not match any sync.", NOTHING_TO_DO]),
+        (["tag:nope s_top"], ["The selection criterion 'tag:nope' does not match any sync."]),
+        (["tag:crm,destination:hubspot"],
+         ["The selection criterion 'tag:crm,destination:hubspot' does not match any sync.", NOTHING_TO_DO]),
+        (["s_top"], []),
+    ],
 )
-def test_bad_selectors(tmp_path: Path, selector: str, message: str) -> None:
-    with pytest.raises(SelectionError, match=message):
-        plan_of(diamond(tmp_path), select=[selector], all_syncs=True)
+def test_selector_matching_nothing_warns_as_dbt_does(
+    tmp_path: Path, select: list[str], warnings: list[str]
+) -> None:
+    """dbt warns NoNodesForSelectionCriteria per criterion, then NothingToDo; it does not fail."""
+    plan = plan_of(diamond(tmp_path), select=select, all_syncs=True)
+    assert list(plan.warnings) == warnings
+    assert bool(plan.syncs) == (NOTHING_TO_DO not in warnings)
 
 
 def test_default_plans_only_models_built_in_latest_invocation(tmp_path: Path) -> None:
