@@ -36,14 +36,17 @@ def field_specs(spec: SyncSpec, project: Project) -> list[FieldSpec]:
     return out
 
 
-def check_destinations(project: Project) -> None:
-    """Raise :class:`SpecError` listing every mapping problem found in any destination."""
+def check_destinations(project: Project, only: set[str] | None = None) -> None:
+    """Raise :class:`SpecError` listing every mapping problem found in any destination.
+
+    ``only``: the names of the syncs to check (default: every enabled sync).
+    """
     problems: list[Problem] = []
     opened: dict[str, Destination] = {}
     failed: set[str] = set()
     try:
         for spec in project.specs:
-            if not spec.enabled or spec.destination in failed:
+            if not spec.enabled or spec.destination in failed or (only is not None and spec.name not in only):
                 continue
             destination = opened.get(spec.destination)
             if destination is None:

@@ -6,6 +6,14 @@ override the path) and is rendered like dbt's ``profiles.yml``:
 belong in environment variables; every secret value found here is
 registered with :mod:`dbt_sync.secrets` so it is masked wherever it might
 leak.
+
+An unset ``env_var()`` without a default is an error when the file is read,
+except under ``channels``: a channel is checked for shape (its ``type`` and
+required keys) when the file is read, but its values are needed only to
+send, so ``validate``, ``plan`` and ``run`` work on a machine that has no
+``SLACK_WEBHOOK_URL``. Such a value is kept as :class:`UnsetEnvVar`; a
+delivery through that channel fails with the variable's name (recorded in
+``dbt_sync_alerts``, never failing the sync).
 """
 
 from __future__ import annotations
@@ -31,6 +39,21 @@ CHANNEL_TYPES = ("email", "slack", "webhook")
 TOP_LEVEL_KEYS = ("version", "destinations", "channels", "defaults")
 DEFAULT_KEYS = ("alerts", "delete_threshold", "retry_budget_seconds")
 DEFAULT_ALERT_KEYS = ("channels", "failed_records", "failed_share", "remind_after_hours", "enabled")
+
+
+#: keys each channel type must have (its values may come from env vars set only where alerts are sent)
+CHANNEL_REQUIRED_KEYS = {"email": ("host", "from", "to"), "slack": ("webhook_url",), "webhook": ("url",)}
+
+
+@dataclass(frozen=True)
+class UnsetEnvVar:
+    """A channel setting whose ``env_var()`` is not set here; ``message`` says which and where."""
+
+    name: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -76,12 +99,14 @@ class _Renderer:
         self.environ = environ
         self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
         self.current_path = ""
+        self.missing: str | None = None  # the env var the value being rendered lacked
 
     def env_var(self, name: str, default: Any = None) -> str:
         if name in self.environ:
             return self.environ[name]
         if default is not None:
             return str(default)
+        self.missing = name
         raise ConfigError(
             f"{self.path}: {self.current_path}: environment variable '{name}' is not set "
             f"and env_var() was given no default. Set it, or write env_var('{name}', 'default')."
@@ -94,10 +119,13 @@ class _Renderer:
             return [self.render(v, f"{path}[{i}]") for i, v in enumerate(value)]
         if isinstance(value, str) and "{{" in value:
             self.current_path = path
+            self.missing = None
             try:
                 template = self.env.from_string(value)
                 return template.render(env_var=self.env_var)
-            except ConfigError:
+            except ConfigError as exc:
+                if path.startswith("channels.") and self.missing:
+                    return UnsetEnvVar(self.missing, str(exc))
                 raise
             except Exception as exc:  # jinja syntax or undefined names
                 raise ConfigError(f"{self.path}: {path}: cannot render template: {exc}") from None
@@ -203,10 +231,15 @@ def _named_entries(section: Any, label: str, types: tuple[str, ...], problems: l
             problems.append(f"{where}: expected a mapping with at least 'type'.")
             continue
         kind = settings.get("type")
-        if kind not in types:
+        if isinstance(kind, UnsetEnvVar) or kind not in types:
             hint = did_you_mean(str(kind), types) if kind else ""
             problems.append(f"{where}.type: {kind!r} is not supported.{hint} Allowed: {', '.join(types)}.")
             continue
+        if label == "channels":
+            missing = [k for k in CHANNEL_REQUIRED_KEYS.get(str(kind), ()) if settings.get(k) in (None, "", [])]
+            if missing:
+                problems.append(f"{where}: a channel of type {kind} needs {', '.join(missing)}.")
+                continue
         out[str(name)] = dict(settings)
     return out
 

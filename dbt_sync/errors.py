@@ -16,6 +16,8 @@ EXIT_OK = 0
 EXIT_RECORD_FAILURES = 1
 #: a sync failed as a whole, or the command was used wrongly / input was bad
 EXIT_ERROR = 2
+#: a selected sync did not run because another dbt-sync run holds its lock (nothing failed)
+EXIT_LOCKED = 3
 
 
 class DbtSyncError(Exception):

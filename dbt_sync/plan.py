@@ -2,21 +2,31 @@
 
 Order matters in a CRM: an account must exist before a contact points at it,
 and a deal can only be associated with contacts that are already there.
-Sync B runs after sync A when
+Sync B runs after sync A (B *needs* A) when
 
-* B's model depends on A's model in the dbt DAG (directly or not),
-* B looks up or associates to records that A writes (same destination and
-  object), or
-* B says ``depends_on: [A]``.
+* B looks up records that A writes (a ``lookup`` field to A's object, same
+  destination),
+* B associates its records with records that A writes (an ``association``
+  to A's object, same destination),
+* B says ``depends_on: [A]``, or
+* B's model depends on A's model in the dbt DAG (directly or not) **and**
+  both syncs write to the same destination.
 
-Syncs with no path between them share a stage and may run concurrently.
+A dbt dependency between models of syncs to different destinations is not an
+edge: a HubSpot sync cannot need a record that only exists in Salesforce, so
+one destination's failure (an expired token, a daily limit) never holds up
+the other. A sync runs after, and is skipped when a sync it needs (directly or
+through other syncs) fails as a whole. Syncs with no path between them share
+a stage and may run concurrently. docs/spec.md states the same rule.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from dbt_sync.errors import PlanError
@@ -24,12 +34,34 @@ from dbt_sync.manifest import BUILT_STATUSES, Manifest, RunResults
 from dbt_sync.selection import Selector
 from dbt_sync.spec import SyncSpec
 
+log = logging.getLogger("dbt_sync")
+
+class EdgeKind(str, Enum):
+    """Why one sync runs after another (``plan --json`` shows the value)."""
+
+    LOOKUP = "lookup"
+    ASSOCIATION = "association"
+    DEPENDS_ON = "depends_on"
+    MODEL = "model"  # dbt DAG ancestry, both syncs to the same destination
+    TRANSITIVE = "transitive"  # through syncs left out of the plan
+
+    def __str__(self) -> str:
+        return self.value
+
 
 @dataclass(frozen=True)
 class Edge:
     upstream: str
     downstream: str
     reason: str
+    kind: EdgeKind = EdgeKind.DEPENDS_ON
+
+
+@dataclass(frozen=True)
+class Closure(Edge):
+    """An ordering between planned syncs; ``via`` lists the unplanned syncs it passes through."""
+
+    via: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,6 +78,9 @@ class Plan:
     manifest: Manifest
     run_results: RunResults | None = None
     upstream: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    closure: Sequence[Closure] = ()
+    #: dbt-style selection warnings (a criterion that matched nothing; "Nothing to do")
+    warnings: Sequence[str] = ()
 
     @property
     def syncs(self) -> list[SyncSpec]:
@@ -54,12 +89,19 @@ class Plan:
     def upstream_of(self, name: str) -> tuple[str, ...]:
         return self.upstream.get(name, ())
 
+    def planned_edges(self) -> list[Edge]:
+        """Each direct constraint between planned syncs, with its reason, in stage order.
+
+        A constraint through syncs left out of the plan shows as one ``transitive``
+        edge naming the path.
+        """
+        order = {s.name: (i, s.name) for i, stage in enumerate(self.stages) for s in stage}
+        return sorted(self.closure, key=lambda e: (order[e.downstream], order[e.upstream]))
+
     def to_dict(self) -> dict[str, Any]:
         reasons: dict[str, list[dict[str, str]]] = defaultdict(list)
-        planned = {s.name for s in self.syncs}
-        for edge in self.edges:
-            if edge.downstream in planned and edge.upstream in planned:
-                reasons[edge.downstream].append({"sync": edge.upstream, "reason": edge.reason})
+        for edge in self.planned_edges():
+            reasons[edge.downstream].append({"sync": edge.upstream, "kind": edge.kind.value, "reason": edge.reason})
         return {
             "manifest": {
                 "path": str(self.manifest.path),
@@ -93,14 +135,18 @@ class Plan:
 
 
 def dependency_edges(specs: Sequence[SyncSpec], manifest: Manifest) -> list[Edge]:
-    """Every ordering constraint between the given syncs, with its reason."""
+    """Every ordering constraint between the given syncs, with its kind and reason (rule: module docstring).
+
+    Returns one edge per (upstream, downstream) pair; when several rules apply,
+    the first of lookup, association, depends_on, model names it.
+    """
     edges: list[Edge] = []
     seen: set[tuple[str, str]] = set()
 
-    def add(a: SyncSpec, b: SyncSpec, reason: str) -> None:
+    def add(a: SyncSpec, b: SyncSpec, kind: EdgeKind, reason: str) -> None:
         if a.name != b.name and (a.name, b.name) not in seen:
             seen.add((a.name, b.name))
-            edges.append(Edge(a.name, b.name, reason))
+            edges.append(Edge(a.name, b.name, reason, kind))
 
     by_name = {s.name: s for s in specs}
     ancestors = {uid: manifest.ancestors(uid) for uid in {s.model_unique_id for s in specs}}
@@ -109,15 +155,25 @@ def dependency_edges(specs: Sequence[SyncSpec], manifest: Manifest) -> list[Edge
         writers[spec.written_objects].append(spec)
 
     for b in specs:
-        for a in specs:
-            if a.model_unique_id != b.model_unique_id and a.model_unique_id in ancestors[b.model_unique_id]:
-                add(a, b, f"model {b.model_name} depends on {a.model_name}")
-        for dest_obj in sorted(b.referenced_objects()):
-            for a in writers.get(dest_obj, []):
-                add(a, b, f"{b.name} refers to {a.object} records that {a.name} writes")
+        for m in b.fields:
+            if m.lookup:
+                for a in writers.get((b.destination, m.lookup.object.lower()), []):
+                    add(a, b, EdgeKind.LOOKUP,
+                        f"{b.name} looks up {m.lookup.object} records ({m.name}) that {a.name} writes")
+        for assoc in b.associations:
+            for a in writers.get((b.destination, assoc.to.lower()), []):
+                add(a, b, EdgeKind.ASSOCIATION, f"{b.name} associates with {assoc.to} records that {a.name} writes")
         for dep in b.depends_on:
             if dep in by_name:
-                add(by_name[dep], b, "depends_on")
+                add(by_name[dep], b, EdgeKind.DEPENDS_ON, f"{b.name} lists {dep} in depends_on")
+        for a in specs:
+            if (
+                a.destination == b.destination
+                and a.model_unique_id != b.model_unique_id
+                and a.model_unique_id in ancestors[b.model_unique_id]
+            ):
+                add(a, b, EdgeKind.MODEL,
+                    f"model {b.model_name} depends on {a.model_name} and both sync to {b.destination}")
     return edges
 
 
@@ -192,6 +248,7 @@ def build_plan(
 
     selector = Selector(specs, edges)
     chosen = selector.select(select, exclude)
+    warnings = selection_warnings(selector, chosen)
     pending = set(pending_retries)
 
     skipped: list[Skipped] = []
@@ -213,38 +270,109 @@ def build_plan(
     closure_edges = _transitive_edges(planned_names, edges)
     stage_names = _stages(planned_names, closure_edges)
     by_name = {s.name: s for s in planned}
-    upstream: dict[str, set[str]] = defaultdict(set)
-    for e in closure_edges:
-        upstream[e.downstream].add(e.upstream)
     return Plan(
         stages=[[by_name[n] for n in stage] for stage in stage_names],
         skipped=skipped,
         edges=edges,
         manifest=manifest,
         run_results=run_results,
-        upstream={k: tuple(sorted(v)) for k, v in upstream.items()},
+        upstream=_ancestors(planned_names, closure_edges),
+        closure=closure_edges,
+        warnings=warnings,
     )
 
 
-def _transitive_edges(names: Sequence[str], edges: Sequence[Edge]) -> list[Edge]:
-    """Edges between planned syncs, keeping order through syncs left out of the plan."""
-    succs: dict[str, set[str]] = defaultdict(set)
+NOTHING_TO_DO = "Nothing to do. Try checking your syncs' meta and your --select / --exclude arguments."
+
+
+def selection_warnings(selector: Selector, chosen: set[str]) -> list[str]:
+    """dbt's warnings for a selection, logged as dbt logs them (exit code unchanged).
+
+    One per ``--select`` criterion that matched no sync, then ``Nothing to do``
+    when the selection left no sync at all (dbt: NoNodesForSelectionCriteria,
+    NothingToDo).
+    """
+    warnings = list(selector.unmatched)
+    if not chosen:
+        warnings.append(NOTHING_TO_DO)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return warnings
+
+
+def select_syncs(
+    specs: Sequence[SyncSpec], manifest: Manifest, select: Sequence[str], exclude: Sequence[str]
+) -> set[str]:
+    """The names of the syncs ``--select`` / ``--exclude`` choose (enabled or not), warning as dbt does."""
+    selector = Selector(specs, dependency_edges(specs, manifest))
+    chosen = selector.select(select, exclude)
+    selection_warnings(selector, chosen)
+    return chosen
+
+
+def _transitive_edges(names: Sequence[str], edges: Sequence[Edge]) -> list[Closure]:
+    """Orderings between planned syncs, kept through syncs left out of the plan.
+
+    One ``Closure`` per (upstream, downstream) pair of planned syncs joined
+    directly or only through unplanned syncs; ``via`` holds the unplanned syncs
+    of one shortest such path (empty when the two are joined directly).
+    Paths through another planned sync are implied by its own closures.
+    """
+    succs: dict[str, list[Edge]] = defaultdict(list)
     for e in edges:
-        succs[e.upstream].add(e.downstream)
+        succs[e.upstream].append(e)
     wanted = set(names)
-    out: list[Edge] = []
+    out: list[Closure] = []
     for start in names:
-        stack = list(succs[start])
+        # breadth first, so the path kept is a shortest one; planned syncs end a path
+        parent: dict[str, str] = {}
+        frontier = [start]
+        seen = {start}
+        while frontier:
+            nxt: list[str] = []
+            for node in frontier:
+                for e in sorted(succs[node], key=lambda e: e.downstream):
+                    if e.downstream in seen:
+                        continue
+                    seen.add(e.downstream)
+                    parent[e.downstream] = node
+                    if e.downstream not in wanted:
+                        nxt.append(e.downstream)
+                        continue
+                    via = _path(parent, start, node)
+                    kind = EdgeKind.TRANSITIVE if via else e.kind
+                    reason = f"through {' -> '.join(via)} (not planned)" if via else e.reason
+                    out.append(Closure(start, e.downstream, reason, kind, via))
+            frontier = nxt
+    return out
+
+
+def _ancestors(names: Sequence[str], edges: Sequence[Edge]) -> dict[str, tuple[str, ...]]:
+    """Every planned sync each planned sync needs, directly or not."""
+    preds: dict[str, set[str]] = defaultdict(set)
+    for e in edges:
+        preds[e.downstream].add(e.upstream)
+    out: dict[str, tuple[str, ...]] = {}
+    for name in names:
         seen: set[str] = set()
+        stack = list(preds[name])
         while stack:
             node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            if node in wanted:
-                out.append(Edge(start, node, "transitive"))
-            stack.extend(succs[node])
+            if node not in seen:
+                seen.add(node)
+                stack.extend(preds[node])
+        if seen:
+            out[name] = tuple(sorted(seen))
     return out
+
+
+def _path(parent: Mapping[str, str], start: str, node: str) -> tuple[str, ...]:
+    """The unplanned syncs from ``start`` (excluded) to ``node`` (included, unless it is ``start``)."""
+    path: list[str] = []
+    while node != start:
+        path.append(node)
+        node = parent[node]
+    return tuple(reversed(path))
 
 
 def _not_built_reason(spec: SyncSpec, run_results: RunResults | None) -> str | None:

@@ -4,7 +4,12 @@
   intersection: ``tag:crm,destination:hubspot``.
 * Methods: a bare name matches a sync name or a model name (``*`` globs);
   ``sync:``, ``model:``, ``tag:``, ``destination:``, ``object:``, ``mode:``.
-* Graph operators walk the sync DAG: ``+name`` adds everything upstream,
+* A criterion (one space-separated selector) that matches no sync is not an
+  error, as in dbt: :attr:`Selector.unmatched` keeps dbt's warning for it
+  ("The selection criterion 'x' does not match any enabled nodes", here
+  "... any sync"), with a did-you-mean for a mistyped name. An unknown
+  method or an unparsable selector is an error (``SelectionError``).
+* Graph operators walk the sync DAG (the edges of ``plan.dependency_edges``): ``+name`` adds everything upstream,
   ``name+`` everything downstream, ``2+name`` / ``name+1`` limit the depth.
 """
 
@@ -35,6 +40,9 @@ class Selector:
             self.parents[e.downstream].add(e.upstream)
             self.children[e.upstream].add(e.downstream)
         self._reduce()
+        #: dbt-style warnings, one per ``--select`` criterion that matched no sync
+        self.unmatched: list[str] = []
+        self._hints: dict[str, str] = {}
 
     def _reduce(self) -> None:
         """Keep only direct parents, so ``1+x`` means one step as in dbt.
@@ -52,15 +60,21 @@ class Selector:
 
     def select(self, select: Sequence[str], exclude: Sequence[str]) -> set[str]:
         everything = {s.name for s in self.specs}
-        chosen = self._union(select) if _tokens(select) else everything
+        self.unmatched = []
+        chosen = self._union(select, warn=True) if _tokens(select) else everything
         return chosen - (self._union(exclude) if _tokens(exclude) else set())
 
-    def _union(self, values: Sequence[str]) -> set[str]:
+    def _union(self, values: Sequence[str], warn: bool = False) -> set[str]:
         out: set[str] = set()
         for token in _tokens(values):
             parts = [p for p in token.split(",") if p]
+            self._hints.clear()
             sets = [self._atom(p) for p in parts]
-            out |= set.intersection(*sets) if sets else set()
+            matched = set.intersection(*sets) if sets else set()
+            if warn and not matched:
+                hint = "".join(self._hints.values())
+                self.unmatched.append(f"The selection criterion '{token}' does not match any sync.{hint}")
+            out |= matched
         return out
 
     def _atom(self, text: str) -> set[str]:
@@ -97,7 +111,7 @@ class Selector:
         matched = {s.name for s in self.specs if any(fnmatch.fnmatchcase(v, value) for v in getter(s))}
         if not matched and method in ("", "sync", "model"):
             names = [s.name for s in self.specs] + [s.model_name for s in self.specs]
-            raise SelectionError(f"selector '{body}' matches no sync or model.{did_you_mean(value, names)}")
+            self._hints[body] = did_you_mean(value, names)
         return matched
 
     @staticmethod

@@ -8,19 +8,35 @@ next step can be SQL.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from dbt_sync.api import open_warehouse
-from dbt_sync.cli.base import handle_errors, main, options_from, project_options
+from dbt_sync.cli.base import (
+    handle_errors,
+    main,
+    options_from,
+    project_options,
+    select_exclude_options,
+    selected_names,
+)
 from dbt_sync.engine import inflight
-from dbt_sync.errors import DbtSyncError
+from dbt_sync.errors import DbtSyncError, did_you_mean
 from dbt_sync.output import table, to_json
 from dbt_sync.project import load_project
+from dbt_sync.spec import SyncSpec
 
 _AGE = re.compile(r"^(\d+)\s*([mhd])$")
+
+
+def _chosen(options: Any, select: tuple[str, ...], exclude: tuple[str, ...]) -> set[str] | None:
+    """Sync names chosen by --select / --exclude (reads the project only when one is given)."""
+    if not select and not exclude:
+        return None
+    return selected_names(load_project(options), select, exclude)
 
 
 def _age_seconds(text: str) -> int:
@@ -32,12 +48,21 @@ def _age_seconds(text: str) -> int:
 
 @main.command()
 @project_options
+@select_exclude_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
 def status(project_dir: Path, profiles_dir: Path | None, target: str | None, vars: dict[str, Any] | None,
-           config_path: str | None, debug: bool, as_json: bool) -> None:
-    """The last run of each sync, from the dbt_sync_runs table."""
+           config_path: str | None, debug: bool, select: tuple[str, ...], exclude: tuple[str, ...],
+           as_json: bool) -> None:
+    """The last run of each sync, from the dbt_sync_runs table.
+
+    \b
+    Examples:
+      dbt-sync status
+      dbt-sync status --select destination:hubspot --json
+    """
     options = options_from(project_dir, profiles_dir, target, vars, config_path)
+    chosen = _chosen(options, select, exclude)
     with open_warehouse(options) as wh:
         wh.ensure_tables()
         runs = wh.table("dbt_sync_runs")
@@ -46,6 +71,8 @@ def status(project_dir: Path, profiles_dir: Path | None, target: str | None, var
             "error_message from (select r.*, row_number() over (partition by sync_name order by started_at desc) "
             f"as rn from {runs} r) latest where rn = 1 order by sync_name"
         )
+    if chosen is not None:
+        rows = [r for r in rows if r["sync_name"] in chosen]
     if as_json:
         click.echo(to_json(rows))
         return
@@ -61,6 +88,7 @@ def status(project_dir: Path, profiles_dir: Path | None, target: str | None, var
 
 @main.command()
 @project_options
+@select_exclude_options
 @click.option("--sync", "sync_names", multiple=True, help="Only these syncs.")
 @click.option("--code", "codes", multiple=True, help="Only these error codes.")
 @click.option("--older-than", default=None, help="Only records failing for longer than this (30m, 12h, 2d).")
@@ -68,8 +96,9 @@ def status(project_dir: Path, profiles_dir: Path | None, target: str | None, var
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
 def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, vars: dict[str, Any] | None,
-             config_path: str | None, debug: bool, sync_names: tuple[str, ...], codes: tuple[str, ...],
-             older_than: str | None, limit: int, as_json: bool) -> None:
+             config_path: str | None, debug: bool, select: tuple[str, ...], exclude: tuple[str, ...],
+             sync_names: tuple[str, ...], codes: tuple[str, ...], older_than: str | None, limit: int,
+             as_json: bool) -> None:
     """Records whose latest attempt failed and that have not succeeded since.
 
     \b
@@ -77,9 +106,11 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
       dbt-sync failures
       dbt-sync failures --sync contacts_to_hubspot --code INVALID_EMAIL
       dbt-sync failures --older-than 1d --json
+      dbt-sync failures --select tag:crm,destination:salesforce
     """
     options = options_from(project_dir, profiles_dir, target, vars, config_path)
     age = _age_seconds(older_than) if older_than else None
+    chosen = _chosen(options, select, exclude)
     with open_warehouse(options) as wh:
         wh.ensure_tables()
         view = wh.table("dbt_sync_open_failures")
@@ -93,6 +124,8 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
             f"from {view}" + (" where " + " and ".join(where) if where else "")
             + " order by sync_name, first_failed_at, record_key"
         )
+    if chosen is not None:
+        rows = [r for r in rows if r["sync_name"] in chosen]
     if age is not None:
         from dbt_sync.warehouse import utcnow
 
@@ -121,16 +154,20 @@ def reset(project_dir: Path, profiles_dir: Path | None, target: str | None, vars
 
     The audit history (runs, failures) is kept. For mirror syncs, records
     written before the reset are no longer tracked and will not be deleted.
+    Asks first unless --yes; declining (or end of input) resets nothing and
+    exits 0.
     """
     options = options_from(project_dir, profiles_dir, target, vars, config_path)
-    project = load_project(options)
-    names = {s.name for s in project.specs}
-    if sync_name not in names:
-        from dbt_sync.errors import did_you_mean
-
-        raise DbtSyncError(f"no sync named '{sync_name}'.{did_you_mean(sync_name, names)}")
+    _sync_named(load_project(options).specs, sync_name)
     if not yes:
-        click.confirm(f"Reset {sync_name}? Its next run resends every row.", abort=True)
+        try:
+            confirmed = click.confirm(f"Reset {sync_name}? Its next run resends every row.")
+        except click.exceptions.Abort:  # Ctrl-C or end of input at the prompt
+            confirmed = False
+            click.echo()
+        if not confirmed:
+            click.echo(f"Nothing reset: {sync_name} is unchanged.")
+            return
     with open_warehouse(options) as wh:
         wh.reset(sync_name)
         inflight.forget(wh, sync_name)
@@ -158,7 +195,42 @@ def resolve(project_dir: Path, profiles_dir: Path | None, target: str | None, va
       dbt-sync resolve contacts_create C-2002
     """
     options = options_from(project_dir, profiles_dir, target, vars, config_path)
+    spec = _sync_named(load_project(options).specs, sync_name)
+    if not inflight.applies(spec):
+        how = f"matches records on {spec.match}" if spec.match else "is not a create"
+        raise DbtSyncError(
+            f"{sync_name} is a {spec.mode} sync that {how}: a resend finds the record it already wrote, so none of "
+            "its records is ever in doubt. Nothing to resolve; nothing changed."
+        )
     with open_warehouse(options) as wh:
+        state = inflight.key_state(wh, sync_name, record_key)
+        if state.status is inflight.KeyStatus.CREATED:
+            known = state.destination_id or "an id not recorded"
+            if destination_id is not None and state.destination_id not in (None, destination_id):
+                raise DbtSyncError(
+                    f"{sync_name} {record_key} is already recorded as created with id {known}, not {destination_id}. "
+                    f"Nothing changed; to forget what {sync_name} sent, use `dbt-sync reset {sync_name}`."
+                )
+            click.echo(f"{sync_name} {record_key}: already created ({known}); it is never created again. "
+                       "Nothing changed.")
+            return
+        if state.status is inflight.KeyStatus.UNKNOWN:
+            doubt = ", ".join(state.in_doubt) if state.in_doubt else "none"
+            raise DbtSyncError(
+                f"{sync_name} {record_key} is not in doubt (no run left it unconfirmed) and no run recorded it as "
+                f"created. Nothing changed. Keys of {sync_name} in doubt: {doubt}."
+            )
         inflight.resolve(wh, sync_name, record_key, destination_id)
-    outcome = "recorded as created" if destination_id else "will be sent on the next run"
-    click.echo(f"{sync_name} {record_key}: {outcome}.")
+    if destination_id:
+        click.echo(f"{sync_name} {record_key}: recorded as created ({destination_id}); it is never created again.")
+    else:
+        click.echo(f"{sync_name} {record_key}: no longer in doubt; the next run of {sync_name} creates it "
+                   "(if its row is still in the model).")
+
+
+def _sync_named(specs: Sequence[SyncSpec], sync_name: str) -> SyncSpec:
+    """The spec called ``sync_name``; DbtSyncError with a did-you-mean if there is none."""
+    by_name = {s.name: s for s in specs}
+    if sync_name not in by_name:
+        raise DbtSyncError(f"no sync named '{sync_name}'.{did_you_mean(sync_name, by_name)}")
+    return by_name[sync_name]

@@ -68,10 +68,30 @@ def project_options(func: F) -> F:
     return func
 
 
-def selection_options(func: F) -> F:
+def select_exclude_options(func: F) -> F:
+    """``--select`` / ``--exclude`` in dbt's selector syntax, over syncs."""
     options = [
         click.option("--select", "-s", multiple=True, help="Syncs to include (dbt selector syntax)."),
         click.option("--exclude", multiple=True, help="Syncs to leave out (dbt selector syntax)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def selected_names(project: Any, select: tuple[str, ...], exclude: tuple[str, ...]) -> set[str] | None:
+    """The sync names ``--select`` / ``--exclude`` choose in ``project``; None when neither is given."""
+    if not select and not exclude:
+        return None
+    from dbt_sync.plan import select_syncs
+
+    return select_syncs(project.specs, project.manifest, select, exclude)
+
+
+def selection_options(func: F) -> F:
+    """``--select`` / ``--exclude`` and ``--all``, for the commands that plan (``plan``, ``run``)."""
+    func = select_exclude_options(func)
+    options = [
         click.option(
             "--all",
             "all_syncs",
@@ -98,7 +118,7 @@ def handle_errors(func: F) -> F:
                 click.echo(redact(traceback.format_exc()), err=True)
             click.echo(redact(f"Error: {exc}"), err=True)
             sys.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:
             if debug:
@@ -112,10 +132,25 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (click's test runner swaps it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _setup_logging(debug: bool) -> None:
     root = logging.getLogger("dbt_sync")
     if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.addFilter(RedactingFilter())
         handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
         root.addHandler(handler)

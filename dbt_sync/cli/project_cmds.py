@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from dbt_sync.cli.base import handle_errors, main, options_from, project_options, selection_options
+from dbt_sync.cli.base import (
+    handle_errors,
+    main,
+    options_from,
+    project_options,
+    select_exclude_options,
+    selected_names,
+    selection_options,
+)
 from dbt_sync.output import table, to_json
 from dbt_sync.project import Project, load_project
 from dbt_sync.secrets import redact
@@ -15,6 +23,7 @@ from dbt_sync.secrets import redact
 
 @main.command()
 @project_options
+@select_exclude_options
 @click.option(
     "--check-destinations",
     is_flag=True,
@@ -28,21 +37,31 @@ def validate(
     vars: dict[str, Any] | None,
     config_path: str | None,
     debug: bool,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
     check_destinations: bool,
 ) -> None:
     """Check every sync spec in the project; report all problems at once.
 
+    Every spec is always read and checked (a project whose meta does not
+    parse cannot be planned); --select / --exclude narrow what
+    --check-destinations checks against the CRMs and what is counted.
+
     \b
-    Example:
+    Examples:
       dbt parse && dbt-sync validate
+      dbt-sync validate --check-destinations --select destination:hubspot
     """
     project = load_project(options_from(project_dir, profiles_dir, target, vars, config_path))
+    chosen = selected_names(project, select, exclude)
+    specs = [s for s in project.specs if chosen is None or s.name in chosen]
     if check_destinations:
         from dbt_sync.checks import check_destinations as run_checks
 
-        run_checks(project)
-    models = {s.model_unique_id for s in project.specs}
-    click.echo(f"OK: {len(project.specs)} sync(s) in {len(models)} model(s) are valid.")
+        run_checks(project, only=chosen)
+    models = {s.model_unique_id for s in specs}
+    scope = "" if chosen is None else " selected"
+    click.echo(f"OK: {len(specs)}{scope} sync(s) in {len(models)} model(s) are valid.")
 
 
 @main.command()
@@ -84,6 +103,8 @@ def plan(
         click.echo(table(["stage", "sync", "model", "destination", "object", "mode"], rows))
     else:
         click.echo("No syncs planned.")
+    for edge in the_plan.planned_edges():
+        click.echo(f"{edge.downstream} after {edge.upstream} ({edge.kind.value}): {edge.reason}")
     for skipped in the_plan.skipped:
         click.echo(redact(f"skipped {skipped.sync.name}: {skipped.reason}"))
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -39,22 +41,36 @@ def demo(work_dir: Path | None, debug: bool) -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handle_errors
 def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool) -> None:
-    """Run the local Salesforce and HubSpot emulators until Ctrl-C.
+    """Run the local Salesforce and HubSpot emulators until Ctrl-C (or SIGTERM / SIGHUP).
 
     Prints the environment variables that point integration_tests/dbt_sync.yml
-    (or your own dbt_sync.yml using the same names) at them.
+    (or your own dbt_sync.yml using the same names) at them. On Ctrl-C,
+    SIGTERM or SIGHUP it stops both emulators, removes its TLS folder and
+    exits 0.
     """
     from dbt_sync.sandbox import running_sandbox
 
-    with running_sandbox(sf_port=salesforce_port, hubspot_port=hubspot_port, latency=latency) as box:
-        click.echo(f"Salesforce emulator: {box.salesforce.instance_url} (CA: {box.salesforce.ca_cert_path})")
-        click.echo(f"HubSpot emulator:    {box.hubspot.url}")
-        click.echo("\nexport these to point a project at them:")
-        for key, value in box.env().items():
-            click.echo(f"export {key}='{value}'")
-        click.echo("\nCtrl-C to stop.")
-        try:
+    _stop_on_signals()
+    try:
+        with running_sandbox(sf_port=salesforce_port, hubspot_port=hubspot_port, latency=latency) as box:
+            click.echo(f"Salesforce emulator: {box.salesforce.instance_url} (CA: {box.salesforce.ca_cert_path})")
+            click.echo(f"HubSpot emulator:    {box.hubspot.url}")
+            click.echo("\nexport these to point a project at them:")
+            for key, value in box.env().items():
+                click.echo(f"export {key}='{value}'")
+            click.echo("\nCtrl-C to stop.")
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            click.echo("stopped")
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP, at any point: the with block has cleaned up
+        click.echo("stopped")
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop the sandbox as Ctrl-C does, so its cleanup (TLS folder, servers) runs."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), interrupt)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from dbt_sync.warehouse import literals
@@ -87,6 +89,40 @@ def left_by_dead_runs(wh: Warehouse, sync_name: str, run_id: str) -> set[str]:
         f"select distinct record_key from {table} where sync_name = {name} and run_id <> {wh._lit(run_id)}"
     )
     return {str(r["record_key"]) for r in rows}
+
+
+class KeyStatus(str, Enum):
+    """Where a record key of a create-mode sync stands, for ``dbt-sync resolve``."""
+
+    IN_DOUBT = "in_doubt"  # in dbt_sync_inflight: sent by a run that stopped before recording the outcome
+    CREATED = "created"  # in dbt_sync_state: the CRM confirmed it (or it was resolved with its id)
+    UNKNOWN = "unknown"  # neither: nothing is in doubt under this key
+
+
+@dataclass(frozen=True)
+class KeyState:
+    status: KeyStatus
+    destination_id: str | None = None
+    #: the sync's keys in doubt, when this one is not (at most 10, sorted)
+    in_doubt: tuple[str, ...] = ()
+
+
+def key_state(wh: Warehouse, sync_name: str, record_key: str) -> KeyState:
+    """Whether ``record_key`` is in doubt, already created, or neither, for ``sync_name``."""
+    ensure(wh)
+    name, key = wh._lit(sync_name), wh._lit(record_key)
+    if wh.query(f"select record_key from {wh.table(TABLE)} where sync_name = {name} and record_key = {key}"):
+        return KeyState(KeyStatus.IN_DOUBT)
+    rows = wh.query(
+        f"select destination_id from {wh.table('dbt_sync_state')} where sync_name = {name} and record_key = {key}"
+    )
+    if rows:
+        dest = rows[0]["destination_id"]
+        return KeyState(KeyStatus.CREATED, str(dest) if dest is not None else None)
+    others = wh.query(
+        f"select distinct record_key from {wh.table(TABLE)} where sync_name = {name} order by record_key limit 10"
+    )
+    return KeyState(KeyStatus.UNKNOWN, in_doubt=tuple(str(r["record_key"]) for r in others))
 
 
 def resolve(wh: Warehouse, sync_name: str, record_key: str, destination_id: str | None = None) -> None:

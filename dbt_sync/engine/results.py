@@ -7,6 +7,7 @@ orchestrator sees are the numbers a person sees.
 
 from __future__ import annotations
 
+import enum
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dbt_sync import __version__
-from dbt_sync.errors import EXIT_ERROR, EXIT_OK, EXIT_RECORD_FAILURES
+from dbt_sync.errors import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
 from dbt_sync.secrets import redact, redact_obj
 
 #: sync statuses
@@ -24,6 +25,25 @@ PARTIAL = "partial"  # ran, some records failed
 ERROR = "error"  # failed as a whole
 SKIPPED = "skipped"
 DRY_RUN = "dry_run"
+
+
+class SkipCause(str, enum.Enum):
+    """Why a sync with status ``skipped`` did not run (``SyncResult.skip_cause``).
+
+    None of these is a failure of the sync: a skipped sync's health and
+    alerts are left as they were.
+    """
+
+    #: left out by the plan: disabled, or its model was not built by the latest dbt invocation
+    PLAN = "plan"
+    #: a sync it depends on failed as a whole
+    UPSTREAM_FAILED = "upstream_failed"
+    #: a sync it depends on was skipped for one of these causes
+    UPSTREAM_SKIPPED = "upstream_skipped"
+    #: a sync it depends on had failed records and it sets block_on_upstream_failures
+    UPSTREAM_RECORD_FAILURES = "upstream_record_failures"
+    #: another dbt-sync run holds the sync's lock (it is running there)
+    LOCKED = "locked"
 
 
 @dataclass
@@ -51,6 +71,8 @@ class SyncResult:
     finished_at: str | None = None
     duration_seconds: float = 0.0
     message: str | None = None
+    #: with status ``skipped``: why (data, not the message's wording)
+    skip_cause: SkipCause | None = None
     error_codes: dict[str, int] = field(default_factory=dict)
     error_samples: dict[str, str] = field(default_factory=dict)
     operations: dict[str, OperationCounts] = field(default_factory=dict)
@@ -94,6 +116,8 @@ class RunResult:
     def exit_code(self) -> int:
         if any(s.status == ERROR for s in self.syncs):
             return EXIT_ERROR
+        if any(s.skip_cause is SkipCause.LOCKED for s in self.syncs):
+            return EXIT_LOCKED
         if any(s.failed for s in self.syncs):
             return EXIT_RECORD_FAILURES
         return EXIT_OK

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,10 +43,15 @@ def test_validate_and_plan_json(tmp_path: Path) -> None:
     code, out = invoke("plan", "--project-dir", str(tmp_path), "--json")
     assert code == 0
     data = json.loads(out)
+    # contacts_hs needs nothing in Salesforce: the dbt DAG orders syncs of one destination only
     assert [[s["name"] for s in st["syncs"]] for st in data["stages"]] == [
-        ["accounts_sf"],
-        ["contacts_hs", "contacts_sf"],
+        ["accounts_sf", "contacts_hs"],
+        ["contacts_sf"],
     ]
+    assert data["stages"][1]["syncs"][0]["after"] == [{
+        "sync": "accounts_sf", "kind": "model",
+        "reason": "model dim_contacts depends on dim_accounts and both sync to salesforce",
+    }]
 
 
 def test_plan_table_shows_stages_and_skips(tmp_path: Path) -> None:
@@ -52,6 +62,11 @@ def test_plan_table_shows_stages_and_skips(tmp_path: Path) -> None:
     assert out.splitlines()[0].split() == ["stage", "sync", "model", "destination", "object", "mode"]
     assert "accounts_sf" in out
     assert "skipped contacts_sf: model dim_contacts error in the latest dbt invocation" in out
+    b.write({"dim_accounts": "success", "dim_contacts": "success"})
+    code, out = invoke("plan", "--project-dir", str(tmp_path))
+    assert code == 0
+    assert ("contacts_sf after accounts_sf (model): model dim_contacts depends on dim_accounts "
+            "and both sync to salesforce") in out.splitlines()
 
 
 @pytest.mark.parametrize(
@@ -133,3 +148,45 @@ def test_help_has_examples_and_exit_codes() -> None:
     assert code == 0 and "Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input." in out
     code, out = invoke("plan", "--help")
     assert code == 0 and "--select" in out and "Examples:" in out
+
+
+@pytest.mark.parametrize("answer", ["n\n", ""], ids=["declined", "end-of-input"])
+def test_declined_reset_is_a_clean_exit(tmp_path: Path, answer: str) -> None:
+    """Regression: `echo n | dbt-sync reset SYNC` printed `Internal error: Abort` and exited 2."""
+    project(tmp_path).write()
+    result = CliRunner().invoke(main, ["reset", "accounts_sf", "--project-dir", str(tmp_path)], input=answer)
+    assert result.exit_code == 0, result.output
+    assert "Nothing reset: accounts_sf is unchanged." in result.output
+    assert "Internal error" not in result.output and "Abort" not in result.output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sandbox_removes_its_tls_folder_on_sigterm(signum: int) -> None:
+    """Regression: `dbt-sync sandbox` left its TLS folder behind when stopped with SIGTERM."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dbt_sync", "sandbox", "--salesforce-port", "0", "--hubspot-port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, f"sandbox exited early: {proc.wait()} {proc.stderr.read() if proc.stderr else ''}"
+            lines.append(line)
+            if line.startswith("Ctrl-C to stop"):
+                break
+        ca = next(v.strip("'\n") for k, _, v in (ln.partition("=") for ln in lines)
+                  if k == "export DBT_SYNC_SF_CA_BUNDLE")
+        folder = Path(ca).parent
+        assert folder.is_dir() and folder.name.startswith("dbt-sync-tls-")
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == 0
+        assert not folder.exists(), f"{folder} left behind"
+        assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

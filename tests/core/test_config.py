@@ -142,3 +142,48 @@ channels:
         assert "Traceback" in rendered and "tok-9876" not in rendered
     finally:
         logger.removeHandler(handler)
+
+
+CHANNEL_CONFIG = """
+destinations:
+  hs: {type: hubspot, access_token: "{{ env_var('HS_TOKEN') }}"}
+channels:
+  data_team:
+    type: slack
+    webhook_url: "{{ env_var('SLACK_WEBHOOK_URL') }}"
+"""
+
+
+def test_channel_env_var_is_needed_only_to_send(tmp_path: Path) -> None:
+    """Regression: the README's Slack channel made `validate` fail where SLACK_WEBHOOK_URL is unset."""
+    from dbt_sync.alerts.channels.base import with_retries
+    from dbt_sync.config import UnsetEnvVar
+
+    write(tmp_path, CHANNEL_CONFIG)
+    cfg = load_config(tmp_path, environ={"HS_TOKEN": "pat-na1-abc123"})
+    channel = cfg.channels["data_team"]
+    assert isinstance(channel.settings["webhook_url"], UnsetEnvVar)
+    sent: list[int] = []
+    delivery = with_retries(channel, lambda: sent.append(1), sleep=lambda s: None)
+    assert delivery.status == "failed" and sent == []
+    assert "channels.data_team.webhook_url: environment variable 'SLACK_WEBHOOK_URL' is not set" in (
+        delivery.error or "")
+    # destinations still need theirs when the file is read
+    with pytest.raises(ConfigError, match=r"destinations\.hs\.access_token: environment variable 'HS_TOKEN'"):
+        load_config(tmp_path, environ={"SLACK_WEBHOOK_URL": "https://hooks.slack.invalid/x"})
+
+
+@pytest.mark.parametrize(
+    ("channel", "message"),
+    [
+        ("{type: slack}", "channels.c: a channel of type slack needs webhook_url."),
+        ("{type: webhook, secret: s}", "channels.c: a channel of type webhook needs url."),
+        ("{type: email, host: smtp.example.com}", "channels.c: a channel of type email needs from, to."),
+        ("{type: \"{{ env_var('KIND') }}\", url: x}", "channels.c.type:"),
+    ],
+)
+def test_channels_are_checked_for_shape_when_read(tmp_path: Path, channel: str, message: str) -> None:
+    write(tmp_path, f"channels:\n  c: {channel}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={})
+    assert message in str(info.value)

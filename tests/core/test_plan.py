@@ -9,7 +9,7 @@ import pytest
 from dbt_sync.config import load_config
 from dbt_sync.errors import PlanError, SelectionError
 from dbt_sync.manifest import load_manifest, load_run_results
-from dbt_sync.plan import Plan, build_plan
+from dbt_sync.plan import NOTHING_TO_DO, EdgeKind, Plan, build_plan
 from dbt_sync.spec import load_specs
 from tests.core.builders import ProjectBuilder, hs_sync, sf_sync
 
@@ -26,11 +26,11 @@ def stages(plan: Plan) -> list[list[str]]:
 
 
 def diamond(tmp_path: Path) -> ProjectBuilder:
-    """base -> left, right -> top; each model has one sync."""
+    """base -> left, right -> top, all to Salesforce; lonely to HubSpot; each model has one sync."""
     b = ProjectBuilder(tmp_path)
     b.model("base", sf_sync("s_base", "Base__c"), tags=("crm",))
     b.model("left", sf_sync("s_left", "Left__c"), depends_on=("base",), tags=("crm",))
-    b.model("right", hs_sync("s_right", "companies"), depends_on=("base",))
+    b.model("right", sf_sync("s_right", "Right__c"), depends_on=("base",))
     b.model("top", sf_sync("s_top", "Top__c"), depends_on=("left", "right"))
     b.model("lonely", hs_sync("s_lonely", "deals"))
     return b
@@ -58,7 +58,10 @@ def test_lookup_orders_parent_object_writer_first_even_without_model_dependency(
     b.model("hs_accounts", hs_sync("accounts_hs", "Account"))
     plan = plan_of(b, all_syncs=True)
     assert stages(plan) == [["accounts_hs", "accounts_sf"], ["contacts_sf"]]
-    assert any(e.reason == "contacts_sf refers to Account records that accounts_sf writes" for e in plan.edges)
+    assert [(e.upstream, e.downstream, e.kind, e.reason) for e in plan.edges] == [
+        ("accounts_sf", "contacts_sf", EdgeKind.LOOKUP,
+         "contacts_sf looks up Account records (AccountId) that accounts_sf writes"),
+    ]
 
 
 def test_associations_order_targets_first(tmp_path: Path) -> None:
@@ -102,10 +105,10 @@ def test_cycle_is_named(tmp_path: Path) -> None:
         (["s_base+1"], [], {"s_base", "s_left", "s_right"}),
         (["+s_left+"], [], {"s_base", "s_left", "s_top"}),
         (["tag:crm"], [], {"s_base", "s_left"}),
-        (["destination:hubspot"], [], {"s_right", "s_lonely"}),
+        (["destination:hubspot"], [], {"s_lonely"}),
         (["tag:crm,destination:salesforce s_lonely"], [], {"s_base", "s_left", "s_lonely"}),
-        (["s_*"], ["destination:hubspot", "s_top"], {"s_base", "s_left"}),
-        (["object:companies", "mode:upsert,model:lonely"], [], {"s_right", "s_lonely"}),
+        (["s_*"], ["destination:hubspot", "s_top"], {"s_base", "s_left", "s_right"}),
+        (["object:Right__c", "mode:upsert,model:lonely"], [], {"s_right", "s_lonely"}),
     ],
 )
 def test_selection_operators(tmp_path: Path, select: list[str], exclude: list[str], expected: set[str]) -> None:
@@ -118,13 +121,29 @@ def test_selection_keeps_order_through_unselected_syncs(tmp_path: Path) -> None:
     assert stages(plan) == [["s_base"], ["s_top"]]
 
 
+def test_bad_selector_method_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SelectionError, match="unknown selector method 'tga:'"):
+        plan_of(diamond(tmp_path), select=["tga:crm"], all_syncs=True)
+
+
 @pytest.mark.parametrize(
-    ("selector", "message"),
-    [("s_tpo", "matches no sync or model. Did you mean 's_top'?"), ("tga:crm", "unknown selector method 'tga:'")],
+    ("select", "warnings"),
+    [
+        (["s_tpo"], ["The selection criterion 's_tpo' does not match any sync. Did you mean 's_top'?", NOTHING_TO_DO]),
+        (["tag:nope"], ["The selection criterion 'tag:nope' does not match any sync.", NOTHING_TO_DO]),
+        (["tag:nope s_top"], ["The selection criterion 'tag:nope' does not match any sync."]),
+        (["tag:crm,destination:hubspot"],
+         ["The selection criterion 'tag:crm,destination:hubspot' does not match any sync.", NOTHING_TO_DO]),
+        (["s_top"], []),
+    ],
 )
-def test_bad_selectors(tmp_path: Path, selector: str, message: str) -> None:
-    with pytest.raises(SelectionError, match=message):
-        plan_of(diamond(tmp_path), select=[selector], all_syncs=True)
+def test_selector_matching_nothing_warns_as_dbt_does(
+    tmp_path: Path, select: list[str], warnings: list[str]
+) -> None:
+    """dbt warns NoNodesForSelectionCriteria per criterion, then NothingToDo; it does not fail."""
+    plan = plan_of(diamond(tmp_path), select=select, all_syncs=True)
+    assert list(plan.warnings) == warnings
+    assert bool(plan.syncs) == (NOTHING_TO_DO not in warnings)
 
 
 def test_default_plans_only_models_built_in_latest_invocation(tmp_path: Path) -> None:

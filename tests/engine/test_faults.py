@@ -527,6 +527,38 @@ def test_fatal_fault_stops_the_sync_and_the_next_run_converges(
 DEAL_KEYS = {"D-3001", "D-3002", "D-3003", "D-3004"}
 
 
+def test_whole_sync_failure_on_one_destination_does_not_skip_a_sync_to_the_other(
+    stack: FaultStack, arming: list[Arming]
+) -> None:
+    """Regression: a HubSpot daily limit on accounts_to_hubspot skipped contacts_to_salesforce.
+
+    dim_contacts depends on dim_accounts in the dbt DAG, but a Salesforce sync
+    needs nothing HubSpot holds: it waits only for the syncs it needs
+    (accounts_to_salesforce, for its AccountId lookup).
+    """
+    syncs = ["accounts_to_hubspot", "accounts_to_salesforce", "contacts_to_hubspot", "contacts_to_salesforce"]
+    fresh(stack, syncs)
+    arming.append(Arming("companies", 1, lambda: hs(stack).faults.rate_limit_next(50, policy="DAILY")))
+    try:
+        result = stack.run(all_syncs=True, select=syncs, threads=1, recapture=True)
+    finally:
+        hs(stack).faults.clear()
+    assert arming[-1].armed
+    failed = result.sync("accounts_to_hubspot")
+    assert failed.status == "error" and failed.error_codes == {"DAILY_LIMIT_EXCEEDED": 1}
+    # the HubSpot sync that associates with companies is skipped, with the cause
+    skipped = result.sync("contacts_to_hubspot")
+    assert skipped.status == "skipped" and (skipped.message or "").startswith(
+        "upstream sync accounts_to_hubspot failed"), skipped.message
+    # the Salesforce syncs run as if HubSpot were not there
+    for name in ("accounts_to_salesforce", "contacts_to_salesforce"):
+        res = result.sync(name)
+        assert res.status in ("success", "partial"), (name, res.status, res.message)
+        assert res.created > 0 and set(state_keys(stack, name)) <= set(crm_keys(stack, name))
+    assert set(state_keys(stack, "contacts_to_salesforce")) | set(open_failures(stack, "contacts_to_salesforce")) == (
+        model_keys("contacts_to_salesforce"))
+
+
 # -- the warehouse connection dies between two batches (PostgreSQL) -------------------------
 
 

@@ -57,7 +57,11 @@ def test_build_then_validate_and_plan_json(dbt_project_factory: Any, target: str
     run_results = json.loads((project.path / "target" / "run_results.json").read_text())
     assert plan["run_results"]["invocation_id"] == run_results["metadata"]["invocation_id"]
     deals = plan["stages"][2]["syncs"][0]
-    assert {"sync": "contacts_to_hubspot", "reason": "model fct_deals depends on dim_contacts"} in deals["after"]
+    assert {"sync": "contacts_to_hubspot", "kind": "association",
+            "reason": "deals_to_hubspot associates with contacts records that contacts_to_hubspot writes",
+            } in deals["after"]
+    # dbt ancestry orders syncs of the same destination only
+    assert {a["sync"] for a in deals["after"]} == {"accounts_to_hubspot", "contacts_to_hubspot"}
 
 
 def test_broken_spec_in_a_real_project_reports_yaml_paths(dbt_project_factory: Any, tmp_path: Path) -> None:

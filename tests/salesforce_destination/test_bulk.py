@@ -127,3 +127,29 @@ def test_without_bulk_a_batch_fills_every_concurrent_request(make_dest: Any) -> 
     dest = make_dest(bulk_threshold=0, concurrency=4)
     assert dest.max_batch_size(Operation.UPSERT, {}) == 800
     assert dest.max_batch_size(Operation.UPSERT, {"all_or_none": True}) == 200
+
+
+def test_bulk_delete_of_an_already_deleted_record_counts_as_done(emu: Any, dest: SalesforceDestination) -> None:
+    """ENTITY_IS_DELETED means the intended state holds, on the Bulk path exactly as on Collections."""
+    ids = emu.seed("Contact", [{"LastName": f"D{i}", "External_Id__c": f"DD{i}"} for i in range(8)])
+    deletes = [Record(f"DD{i}", {}, destination_id=rid) for i, rid in enumerate(ids)]
+    first = dest.write("Contact", Operation.DELETE, deletes[:3], match=None, options={"bulk_threshold": 0})
+    assert all(o.success for o in first)
+    for options in (BULK, {"bulk_threshold": 0}):  # Bulk, then Collections: the same answer
+        again = dest.write("Contact", Operation.DELETE, deletes, match=None, options=options)
+        assert all(o.success for o in again), again
+        assert [o.destination_id for o in again] == ids
+    assert emu.records("Contact") == []
+
+
+def test_update_by_match_reads_every_query_page(emu: Any, dest: SalesforceDestination) -> None:
+    """More than 2,000 matches: the lookup follows nextRecordsUrl and counts every one."""
+    emu.seed("Contact", [{"LastName": f"P{i}", "Email": "same@example.com"} for i in range(2_100)])
+    out = dest.write(
+        "Contact", Operation.UPDATE, [Record("P", {"Email": "same@example.com", "FirstName": "X"})],
+        match="Email", options={},
+    )
+    assert out[0].error_code == "DUPLICATE_EXTERNAL_ID"
+    assert "matches 2100 Contact records" in (out[0].message or "")
+    queries = [p for m, p, s in emu.request_log if m == "GET" and "/query" in p]
+    assert len(queries) == 2 and "/query/01g" in queries[1]

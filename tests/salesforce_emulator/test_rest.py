@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -67,7 +68,7 @@ def test_create_get_update_delete(emu: SalesforceEmulator, sf: Salesforce) -> No
     assert rec["CreatedDate"].endswith("+0000")
     assert sf.Contact.update(cid, {"FirstName": "Ann", "Lead_Score__c": 12.345}) == 204
     stored = emu.records("Contact")[0]
-    assert stored["FirstName"] == "Ann" and stored["Lead_Score__c"] == 12.35
+    assert stored["FirstName"] == "Ann" and stored["Lead_Score__c"] == Decimal("12.345")  # kept as sent
     assert sf.Contact.delete(cid) == 204
     assert emu.records("Contact") == []
     with pytest.raises(SalesforceResourceNotFound):
@@ -236,7 +237,7 @@ def test_opportunity_lists_every_missing_required_field(emu: SalesforceEmulator,
                            "fields": ["Name", "StageName", "CloseDate"]}
     oid = sf.Opportunity.create({"Name": "Deal", "StageName": "Prospecting", "CloseDate": "2025-01-31",
                                  "Amount": "1234.567"})["id"]
-    assert oid.startswith("006") and emu.records("Opportunity")[0]["Amount"] == 1234.57
+    assert oid.startswith("006") and emu.records("Opportunity")[0]["Amount"] == Decimal("1234.567")
     with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.Account.create({"Name": "A", "Industry": "Mining"})
     assert _error(exc)["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"

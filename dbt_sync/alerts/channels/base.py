@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbt_sync import secrets
-from dbt_sync.config import ChannelConfig
+from dbt_sync.config import ChannelConfig, UnsetEnvVar
 
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BACKOFF_SECONDS = 1.0
@@ -44,6 +44,9 @@ class Settings:
         self.name = channel.name
         self.raw: Mapping[str, Any] = channel.settings
         self.deadline = deadline
+        unset = [v for v in self.raw.values() if isinstance(v, UnsetEnvVar)]
+        if unset:  # only needed to send: reading dbt_sync.yml did not require it
+            raise ChannelError(str(unset[0]), retriable=False)
         # A config built in code (not by load_config) still gets its secrets masked.
         secrets.register(str(v) for k, v in self.raw.items() if isinstance(v, str) and secrets.is_secret_key(k))
 

@@ -123,8 +123,9 @@ class BatchWriter:
                 record.fields, schema.types(), clearing=clearing, email_property=schema.email_property()
             )
             if bad:
+                code = next((p.code for p in bad.values() if p.code != "INVALID_VALUE"), "INVALID_VALUE")
                 detail = ErrorDetail(
-                    "INVALID_VALUE", "; ".join(f"{k}: {v}" for k, v in bad.items()), list(bad), "VALIDATION_ERROR"
+                    code, "; ".join(f"{k}: {v}" for k, v in bad.items()), list(bad), "VALIDATION_ERROR"
                 )
                 ctx.outcomes[record.key] = failure(record, detail, record.destination_id)
                 continue

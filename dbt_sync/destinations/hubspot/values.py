@@ -24,7 +24,11 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 class ValueProblem(ValueError):
-    """A value cannot be expressed in the property's HubSpot format."""
+    """A value cannot be expressed in the property's HubSpot format; the record fails with ``code``."""
+
+    def __init__(self, message: str, code: str = "INVALID_VALUE") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
@@ -104,13 +108,37 @@ def to_wire(
     if value is None:
         return "" if clearing else OMIT
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else list(value)
-        text = ";".join(_scalar(item, prop_type) for item in items if item is not None)
+        text = _multiselect(value, prop_type)
     else:
         text = _scalar(value, prop_type)
     if is_email:
         text = normalize_email(text)
     return text
+
+
+def _multiselect(value: Any, prop_type: str | None) -> str:
+    """``;``-joined elements, NULL and ``''`` elements dropped (the Salesforce destination's rule too).
+
+    An element containing ``;`` would come back as two values, so it fails
+    the record with ``INVALID_MULTISELECT_VALUE`` instead.
+    """
+    items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else list(value)
+    parts = []
+    for item in items:
+        if item is None:
+            continue
+        if isinstance(item, (list, tuple, set, frozenset, dict)):
+            raise ValueProblem("a multi-select value cannot hold a nested list", "INVALID_MULTISELECT_VALUE")
+        text = _scalar(item, prop_type)
+        if text == "":
+            continue
+        if ";" in text:
+            raise ValueProblem(
+                f"the element {text!r} contains ';', the multi-select separator, so it cannot be stored as one value",
+                "INVALID_MULTISELECT_VALUE",
+            )
+        parts.append(text)
+    return ";".join(parts)
 
 
 def normalize_email(text: str) -> str:
@@ -124,14 +152,14 @@ def convert_properties(
     *,
     clearing: bool,
     email_property: str | None,
-) -> tuple[dict[str, str], dict[str, str]]:
+) -> tuple[dict[str, str], dict[str, ValueProblem]]:
     """Convert a record's fields; return ``(properties, problems by field)``.
 
     Problems are collected rather than raised so one bad value fails only its
     own record, naming every bad field at once.
     """
     properties: dict[str, str] = {}
-    problems: dict[str, str] = {}
+    problems: dict[str, ValueProblem] = {}
     for name, value in fields.items():
         try:
             wire = to_wire(
@@ -141,7 +169,7 @@ def convert_properties(
                 is_email=name == email_property,
             )
         except ValueProblem as exc:
-            problems[name] = str(exc)
+            problems[name] = exc
             continue
         if wire is not OMIT:
             properties[name] = wire

@@ -1,9 +1,11 @@
 """Bulk API 2.0 ingest jobs for batches above ``bulk_threshold``.
 
 The CSV is written here (not by ``sf.bulk2``, whose column order comes
-from a ``set`` and which never renews an expired session): fixed column
-order, ``#N/A`` for nulls, ``Relationship.ExtField`` columns for lookups,
-exact decimals. One job per upload of at most ~90 MB.
+from a ``set`` and which never renews an expired session): RFC 4180 with
+every field quoted that needs it (a bare CR included), fixed column order,
+``#N/A`` for nulls, ``Relationship.ExtField`` columns for lookups, exact
+decimals. One job per upload of at most ~90 MB. The caller keeps rows
+holding a literal ``#N/A`` text out of Bulk (see ``destination``).
 
 Results come back as three CSV files in any row order; each is read by
 header name and tied back to the input by a correlation key:
@@ -18,7 +20,8 @@ A ``Failed`` job is read like a finished one: its unprocessed rows fail
 as retryable (code ``UNPROCESSED``, message = the job's ``errorMessage``),
 except after an ``InvalidBatch`` (a bad column), which no retry fixes
 (code ``INVALID_BATCH``, not retryable). Rows missing from every file fail
-as retryable ``NO_RESULT``. Only when a failed job's result files cannot
+as retryable ``NO_RESULT``. A delete whose row fails ``ENTITY_IS_DELETED``
+(already deleted) counts as done, exactly as on the Collections path. Only when a failed job's result files cannot
 be read at all does the batch raise ``TransientError``.
 """
 
@@ -36,7 +39,7 @@ from typing import Any
 from dbt_sync.destinations.base import DestinationError, RecordOutcome, TransientError
 from dbt_sync.destinations.salesforce.client import SalesforceClient
 from dbt_sync.destinations.salesforce.shape import Row, failure
-from dbt_sync.destinations.salesforce.values import CSV_NULL, to_csv
+from dbt_sync.destinations.salesforce.values import CSV_NULL, csv_text, to_csv
 
 MAX_UPLOAD_BYTES = 90 * 1024 * 1024
 _TERMINAL = ("JobComplete", "Failed", "Aborted")
@@ -90,6 +93,14 @@ class BulkWriter:
                 # Earlier jobs wrote data: report, don't raise (see module doc).
                 for row in part_rows:
                     outcomes[row.index] = failure(row.record.key, exc.code, str(exc), retryable=True)
+                    if isinstance(exc, TransientError):
+                        outcomes[row.index].category = "TRANSIENT"
+        if operation in ("delete", "hardDelete"):
+            for index, outcome in outcomes.items():
+                # Deleting what is already deleted leaves the intended state, as on the Collections path.
+                if outcome.error_code == "ENTITY_IS_DELETED":
+                    row_id = outcome.destination_id or next(r.record_id for r in rows if r.index == index)
+                    outcomes[index] = RecordOutcome.ok(outcome.key, row_id)
         return outcomes
 
     # -- CSV -----------------------------------------------------------------
@@ -173,14 +184,10 @@ class BulkWriter:
         job_id = str(job["id"])
         self._client.count("bulk_jobs")
         try:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(lines)
             self._client.request(
                 "PUT",
                 f"jobs/ingest/{job_id}/batches",
-                data=buffer.getvalue(),
+                data=csv_text([header, *lines]),
                 content_type="text/csv; charset=UTF-8",
             )
             self._client.json("PATCH", f"jobs/ingest/{job_id}", _json({"state": "UploadComplete"}))
@@ -226,8 +233,9 @@ class BulkWriter:
 
     def _csv(self, job_id: str, kind: str) -> list[dict[str, str]]:
         response = self._client.request("GET", f"jobs/ingest/{job_id}/{kind}/", accept="text/csv")
+        # NUL is dropped (Python 3.10's csv refuses it); keys are compared without it too.
         text = response.content.decode("utf-8-sig").replace("\x00", "")
-        return list(csv.DictReader(io.StringIO(text)))
+        return list(csv.DictReader(io.StringIO(text, newline="")))
 
     def _results(
         self,
@@ -244,7 +252,7 @@ class BulkWriter:
         waiting: dict[tuple[str, ...], deque[Row]] = defaultdict(deque)
         folded: dict[tuple[str, ...], deque[Row]] = defaultdict(deque)
         for row, line in zip(rows, lines, strict=False):
-            key = tuple(line[p] for p in positions)
+            key = tuple(line[p].replace("\x00", "") for p in positions)
             waiting[key].append(row)
             folded[tuple(k.casefold() for k in key)].append(row)
         done: dict[int, RecordOutcome] = {}

@@ -2,7 +2,10 @@
 
 It routes each batch: Bulk API 2.0 above ``bulk_threshold`` records,
 sObject Collections (200 a request) below, and returns exactly one outcome
-per input record whatever happened underneath.
+per input record whatever happened underneath. Inside a Bulk batch, the
+records holding a text value ``#N/A`` (Bulk's null marker, which has no
+escape) go through Collections, so a value is stored the same whatever the
+batch size.
 """
 
 from __future__ import annotations
@@ -174,7 +177,20 @@ class SalesforceDestination:
         if not rows:
             return {}
         if use_bulk:
-            return self._bulk.run(object_name, _BULK_OPERATIONS[operation], rows, match)
+            literal = [r for r in rows if r.holds_null_marker()]
+            if not literal:
+                return self._bulk.run(object_name, _BULK_OPERATIONS[operation], rows, match)
+            # Collections first: a failure there raises before Bulk has written anything.
+            outcomes = self._send(object_name, operation, literal, match, all_or_none, use_bulk=False)
+            bulk_rows = [r for r in rows if not r.holds_null_marker()]
+            if bulk_rows:
+                try:
+                    outcomes.update(self._bulk.run(object_name, _BULK_OPERATIONS[operation], bulk_rows, match))
+                except (TransientError, DestinationError) as exc:
+                    # The Collections records are written: report, don't raise (a resend would repeat them).
+                    for row in bulk_rows:
+                        outcomes[row.index] = failure(row.record.key, exc.code, str(exc), retryable=True)
+            return outcomes
         if operation is Operation.UPSERT:
             return self._rest.upsert(object_name, match or "", rows, all_or_none)
         if operation is Operation.CREATE:

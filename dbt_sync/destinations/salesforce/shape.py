@@ -13,7 +13,7 @@ from typing import Any
 
 from dbt_sync.destinations.base import Lookup, Record, RecordOutcome
 from dbt_sync.destinations.salesforce.describe import ObjectInfo
-from dbt_sync.destinations.salesforce.values import ValueConversionError, to_wire
+from dbt_sync.destinations.salesforce.values import ValueConversionError, is_null_marker, to_wire
 
 #: per-record codes a later try may fix without a data change
 RETRYABLE_CODES = frozenset(
@@ -53,6 +53,12 @@ class Row:
     values: dict[str, Any]
     lookups: list[LookupValue] = field(default_factory=list)
     record_id: str | None = None
+
+    def holds_null_marker(self) -> bool:
+        """Whether a text value is ``#N/A``, which Bulk API 2.0 would store as NULL."""
+        return any(is_null_marker(v) for v in self.values.values()) or any(
+            is_null_marker(lk.value) for lk in self.lookups
+        )
 
     def json_body(self, object_name: str, with_id: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {"attributes": {"type": object_name}}
@@ -107,7 +113,7 @@ def prepare(
                 for lk in record.lookups
             ]
         except ValueConversionError as exc:
-            failed[index] = RecordOutcome.failed(record.key, "INVALID_TYPE_ON_FIELD_IN_RECORD", str(exc), [exc.field])
+            failed[index] = RecordOutcome.failed(record.key, exc.code, str(exc), [exc.field])
             continue
         rows.append(Row(index, record, values, lookups, record.destination_id))
     return rows, failed

@@ -4,9 +4,17 @@ Why not ``json.dumps``: a ``Decimal`` must reach Salesforce digit for digit
 (``12345678901234567.89`` is not a float), so the JSON text is written here
 and sent with ``data=``. Datetimes go out in UTC with milliseconds and a
 ``Z`` (naive values are taken as UTC, the warehouse convention), dates as
-``YYYY-MM-DD``. In Bulk CSV an empty cell means "leave unchanged", so a
-null (and an empty string, which Salesforce stores as null anyway) is
-written as ``#N/A``.
+``YYYY-MM-DD``. Floats go out as the exact decimal text of their shortest
+``repr``, never re-rounded.
+
+One rule for every path: an empty string is NULL (Salesforce stores ``''``
+in a text field as null; sending null keeps number and date fields from
+rejecting it), a list is a multi-select value whose NULL and ``''``
+elements are dropped, and an element containing ``;`` (the separator) fails
+the record with ``INVALID_MULTISELECT_VALUE``. In Bulk CSV an empty cell
+means "leave unchanged", so NULL is written as ``#N/A``; Bulk has no escape
+for a real ``#N/A`` text, so :func:`is_null_marker` finds values that must
+go through Collections instead.
 """
 
 from __future__ import annotations
@@ -24,11 +32,12 @@ CSV_NULL = "#N/A"
 
 
 class ValueConversionError(ValueError):
-    """A value has no Salesforce representation; the record fails alone."""
+    """A value has no Salesforce representation; the record fails alone with ``code``."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, code: str = "INVALID_TYPE_ON_FIELD_IN_RECORD") -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.code = code
 
 
 class Raw:
@@ -56,14 +65,20 @@ def format_decimal(value: Decimal) -> str:
 
 
 def to_wire(name: str, value: Any) -> Any:
-    """Convert one field value to a JSON-ready value (``Raw`` for Decimals)."""
+    """Convert one field value to a JSON-ready value (``Raw`` for numbers with a fraction).
+
+    ``''`` becomes ``None``; lists become ``;``-joined multi-select text.
+    Raises :class:`ValueConversionError` for a value with no Salesforce form.
+    """
     try:
+        if value == "" and isinstance(value, str):
+            return None  # Salesforce stores '' as null; say so on every path
         if value is None or isinstance(value, (bool, str, int, Raw)):
             return value  # Raw: already converted (a Decimal on its way to a Bulk CSV)
         if isinstance(value, float):
             if not math.isfinite(value):
                 raise ValueError(f"{value} is not a finite number")
-            return value
+            return Raw(format_decimal(Decimal(repr(value))))
         if isinstance(value, Decimal):
             return Raw(format_decimal(value))
         if isinstance(value, dt.datetime):
@@ -73,12 +88,41 @@ def to_wire(name: str, value: Any) -> Any:
         if isinstance(value, dt.time):
             return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
         if isinstance(value, (list, tuple, set, frozenset)):
-            # a multi-select picklist: values joined by ';'
-            items = sorted(value) if isinstance(value, (set, frozenset)) else value
-            return ";".join(str(v) for v in items)
+            return _multiselect(name, value)
+    except ValueConversionError:
+        raise
     except ValueError as exc:
         raise ValueConversionError(name, str(exc)) from exc
     raise ValueConversionError(name, f"values of type {type(value).__name__} cannot be sent to Salesforce")
+
+
+def _multiselect(name: str, value: Any) -> str | None:
+    """A multi-select picklist value: elements joined by ``;``, NULL and ``''`` elements dropped."""
+    items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else list(value)
+    parts: list[str] = []
+    for item in items:
+        if isinstance(item, (list, tuple, set, frozenset, dict)):
+            raise ValueConversionError(name, "a multi-select value cannot hold a nested list")
+        wire = to_wire(name, item)
+        if wire is None:
+            continue
+        if isinstance(wire, bool):
+            text = "true" if wire else "false"
+        else:
+            text = wire.text if isinstance(wire, Raw) else str(wire)
+        if ";" in text:
+            raise ValueConversionError(
+                name,
+                f"the element {text!r} contains ';', the multi-select separator, so it cannot be stored as one value",
+                code="INVALID_MULTISELECT_VALUE",
+            )
+        parts.append(text)
+    return ";".join(parts) or None
+
+
+def is_null_marker(value: Any) -> bool:
+    """Whether Bulk API 2.0 would read this wire value as NULL (``#N/A``, which has no escape)."""
+    return isinstance(value, str) and value.strip().upper() == CSV_NULL
 
 
 def to_csv(name: str, value: Any) -> str:
@@ -90,9 +134,29 @@ def to_csv(name: str, value: Any) -> str:
         return "true" if wire else "false"
     if isinstance(wire, Raw):
         return wire.text
-    if isinstance(wire, float):
-        return repr(wire)
     return str(wire)
+
+
+def csv_text(rows: Sequence[Sequence[str]]) -> str:
+    """RFC 4180 CSV with LF line endings, every field quoted that needs it.
+
+    A field is quoted when it holds the delimiter, a double quote, CR or LF
+    (a bare CR too: Salesforce's reader, like any RFC 4180 reader, ends a
+    line at an unquoted CR) or starts or ends with white space; quotes are
+    doubled. ``#N/A`` and empty cells stay bare, since Bulk reads them as
+    markers.
+    """
+    out = []
+    for row in rows:
+        out.append(",".join(_csv_field(cell) for cell in row))
+        out.append("\n")
+    return "".join(out)
+
+
+def _csv_field(cell: str) -> str:
+    if cell and (any(c in cell for c in ',"\r\n') or cell[0].isspace() or cell[-1].isspace()):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
 
 
 def dumps(value: Any) -> str:

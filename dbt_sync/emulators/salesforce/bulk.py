@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import csvfile
 from .errors import ApiError, RecordError, not_found
 from .faults import Faults
 from .fields import FieldMeta, ObjectMeta, TypeMismatch, format_datetime, id18
@@ -251,12 +252,15 @@ class BulkIngest:
 
     def _run(self, job: Job) -> None:
         text = (job.data or b"").decode("utf-8-sig", errors="replace")
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=DELIMITERS[job.column_delimiter]))
-        rows = [r for r in rows if r]
-        if not rows:
+        parsed = csvfile.parse(text, DELIMITERS[job.column_delimiter])
+        if not parsed:
             self._fail(job, "InvalidBatch : Records not processed; the job has no data")
             return
-        job.header, body = rows[0], rows[1:]
+        bad = next(((n, r.error) for n, r in enumerate(parsed, start=1) if r.error), None)
+        if bad is not None:
+            self._fail(job, f"InvalidBatch : Failed to parse CSV. Row {bad[0]}: {bad[1]}")
+            return
+        job.header, body = parsed[0].cells, [r.cells for r in parsed[1:]]
         job.unprocessed = body
         forced = self.faults.take_bulk_failure()
         if forced is not None:

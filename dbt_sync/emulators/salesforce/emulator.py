@@ -43,6 +43,7 @@ class SalesforceEmulator:
         self.bulk = BulkIngest(self.store, self.faults, seed=seed)
         #: switches for behaviour the reference notes mark UNVERIFIED
         self.config = RestConfig()
+        self.store.round_numbers = lambda: self.config.number_scale == "round_half_up"
         self.api = DataApi(self.store, self.bulk, self.config, self._limits)
         #: (method, path, status) of every request; status 0 = connection dropped. No headers, no bodies.
         self.request_log: list[tuple[str, str, int]] = []

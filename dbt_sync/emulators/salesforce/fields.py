@@ -11,10 +11,10 @@ per field. Conversion turns a JSON or CSV value into the stored form, raising
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from .errors import RecordError
@@ -184,7 +184,7 @@ class ObjectMeta:
 def _convert_string(f: FieldMeta, value: Any, from_csv: bool) -> Any:
     if isinstance(value, bool):
         value = "true" if value else "false"
-    elif isinstance(value, (int, float)):
+    elif isinstance(value, (int, float, Decimal)):
         value = repr(value) if isinstance(value, float) else str(value)
     elif not isinstance(value, str):
         raise TypeMismatch(f, value)
@@ -223,19 +223,25 @@ def _convert_bool(f: FieldMeta, value: Any, from_csv: bool) -> Any:
     raise TypeMismatch(f, value)
 
 
-def _to_number(f: FieldMeta, value: Any) -> float | int:
+def _to_number(f: FieldMeta, value: Any) -> Decimal | int:
+    """An exact number: ``int`` or ``Decimal``, never a binary float."""
     if isinstance(value, bool):
         raise TypeMismatch(f, value)
-    if isinstance(value, (int, float)):
-        num: float | int = value
+    num: Decimal | int
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        num = Decimal(repr(value))
+    elif isinstance(value, Decimal):
+        num = value
     elif isinstance(value, str):
         try:
-            num = float(value.strip()) if any(c in value for c in ".eE") else int(value.strip())
-        except ValueError:
+            num = Decimal(value.strip())
+        except InvalidOperation:
             raise TypeMismatch(f, value) from None
     else:
         raise TypeMismatch(f, value)
-    if isinstance(num, float) and not math.isfinite(num):
+    if not num.is_finite():
         raise TypeMismatch(f, value)
     return num
 
@@ -247,8 +253,8 @@ def _range_error(f: FieldMeta, value: Any) -> RecordError:
 
 def _convert_int(f: FieldMeta, value: Any, from_csv: bool) -> Any:
     num = _to_number(f, value)
-    if isinstance(num, float):
-        if not num.is_integer():
+    if isinstance(num, Decimal):
+        if num != num.to_integral_value():
             raise TypeMismatch(f, value)
         num = int(num)
     if abs(num) >= 10 ** (f.digits or 9):
@@ -257,12 +263,25 @@ def _convert_int(f: FieldMeta, value: Any, from_csv: bool) -> Any:
 
 
 def _convert_number(f: FieldMeta, value: Any, from_csv: bool) -> Any:
+    """A ``Decimal`` (or ``int``) kept as sent; only its integer digits are bounded by precision - scale.
+
+    Through the API Salesforce stores more decimal places than the field
+    defines and returns them unrounded (Salesforce Help, "Salesforce Number
+    Field Stores More Decimal Places Than Defined When Set via API or Apex");
+    :func:`round_to_scale` is the UI's half-up rounding, used when the
+    emulator is configured for it.
+    """
     num = _to_number(f, value)
     if f.precision and abs(num) >= 10 ** (f.precision - f.scale):
         return _range_error(f, value)
-    if isinstance(num, float):
-        num = round(num, f.scale)
     return num
+
+
+def round_to_scale(f: FieldMeta, value: Decimal | int) -> Decimal | int:
+    """``value`` rounded half up to the field's scale (``230.7550`` at scale 2 is ``230.76``)."""
+    if isinstance(value, int):
+        return value
+    return value.quantize(Decimal(1).scaleb(-f.scale), rounding=ROUND_HALF_UP)
 
 
 def _convert_date(f: FieldMeta, value: Any, from_csv: bool) -> Any:

@@ -8,21 +8,26 @@ follow what simple-salesforce parses (see docs/emulators-salesforce.md).
 from __future__ import annotations
 
 import json
+import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
 from .bulk import BulkIngest
 from .errors import ROLLED_BACK, ApiError, RecordError, not_found
-from .fields import FieldMeta, ObjectMeta, TypeMismatch
+from .fields import FieldMeta, ObjectMeta, TypeMismatch, id18
 from .soql import run_query
 from .store import Changes, Store, WriteOutcome
 
 JSON_TYPE = "application/json;charset=UTF-8"
 CSV_TYPE = "text/csv"
 COLLECTION_LIMIT = 200
+#: records per query page (REST "Execute a SOQL Query": results come in batches of 2,000 by default)
+QUERY_BATCH = 2000
 
 
 @dataclass
@@ -34,7 +39,27 @@ class Reply:
 
 
 def json_reply(status: int, obj: Any) -> Reply:
-    return Reply(status, json.dumps(obj).encode())
+    return Reply(status, dumps(obj).encode())
+
+
+def dumps(obj: Any) -> str:
+    """JSON text with each ``Decimal`` written as a number, digit for digit."""
+    marker = "\u0001dec:"
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return marker + format(value, "f")
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [mark(v) for v in value]
+        return value
+
+    text = json.dumps(mark(obj))
+    escaped = json.dumps(marker)[1:-1]
+    if escaped not in text:
+        return text
+    return re.sub('"' + re.escape(escaped) + r'(-?[0-9.]+)"', r"\1", text)
 
 
 @dataclass
@@ -46,6 +71,8 @@ class RestConfig:
     #: a JSON value of the wrong type: "request" → whole-request 400 JSON_PARSER_ERROR,
     #: "record" → per-record INVALID_TYPE_ON_FIELD_IN_RECORD
     type_errors: str = "request"
+    #: numbers beyond a field's scale: "as_sent" (the API stores them unrounded) or "round_half_up" (the UI's rule)
+    number_scale: str = "as_sent"
     #: the 400 error for a Collections request with more than 200 records
     collection_limit_code: str = "EXCEEDED_ID_LIMIT"
     collection_limit_message: str = "record limit reached. cannot submit more than 200 records into this call"
@@ -63,7 +90,7 @@ class Call:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.body or b"null")
+            return json.loads(self.body or b"null", parse_float=Decimal)
         except ValueError:
             raise ApiError(400, "JSON_PARSER_ERROR",
                            "Unexpected character: was expecting a JSON value at [line:1, column:1]") from None
@@ -78,6 +105,9 @@ class DataApi:
         self.bulk = bulk
         self.config = config
         self.limits = limits
+        self._cursor_lock = threading.Lock()
+        self._cursors: dict[str, list[Any]] = {}
+        self._cursor_seq = 0
 
     def handle(self, call: Call) -> Reply:
         seg = call.segments
@@ -97,12 +127,47 @@ class DataApi:
             if "q" not in call.query:
                 raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
             with self.store.lock:
-                return json_reply(200, run_query(self.store, call.query["q"], call.version))
+                result = run_query(self.store, call.query["q"], call.version)
+            return json_reply(200, self._first_page(result, f"/services/data/v{call.version}/{head}"))
+        if head in ("query", "queryAll") and m == "GET" and len(seg) == 2:
+            return json_reply(200, self._next_page(seg[1], f"/services/data/v{call.version}/{head}"))
         if head == "limits" and m == "GET":
             return json_reply(200, self.limits())
         if head == "jobs" and len(seg) >= 2 and seg[1] == "ingest":
             return self._bulk(call, seg[2:])
         raise not_found()
+
+    # ---- query paging ----
+
+    def _first_page(self, result: dict[str, Any], base: str) -> dict[str, Any]:
+        """Up to ``QUERY_BATCH`` records; the rest stay behind a query locator."""
+        records = result["records"]
+        if len(records) <= QUERY_BATCH:
+            return result
+        with self._cursor_lock:
+            self._cursor_seq += 1
+            locator = id18(f"01g5g{self._cursor_seq:010d}")
+            self._cursors[locator] = records
+        return self._page(locator, records, 0, result["totalSize"], base)
+
+    def _next_page(self, token: str, base: str) -> dict[str, Any]:
+        locator, _, offset = token.rpartition("-")
+        with self._cursor_lock:
+            records = self._cursors.get(locator)
+        if records is None or not offset.isdigit() or int(offset) >= len(records):
+            raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        return self._page(locator, records, int(offset), len(records), base)
+
+    def _page(self, locator: str, records: list[Any], start: int, total: int, base: str) -> dict[str, Any]:
+        end = start + QUERY_BATCH
+        page: dict[str, Any] = {"totalSize": total, "done": end >= len(records)}
+        if end < len(records):
+            page["nextRecordsUrl"] = f"{base}/{locator}-{end}"
+        else:
+            with self._cursor_lock:
+                self._cursors.pop(locator, None)
+        page["records"] = records[start:end]
+        return page
 
     # ---- sObject REST ----
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import ApiError
@@ -45,8 +46,8 @@ def _literal(token: str) -> Any:
     if low in ("true", "false"):
         return low == "true"
     try:
-        return float(token) if "." in token else int(token)
-    except ValueError:
+        return Decimal(token) if "." in token else int(token)
+    except (ValueError, InvalidOperation):
         return token  # date/datetime literals stay text
 
 
@@ -113,8 +114,8 @@ def _key(fm: FieldMeta, value: Any) -> Any:
         return normalize_id(value) or value
     if isinstance(value, str):
         return value if fm.case_sensitive else value.lower()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     return value
 
 

@@ -18,7 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ROW_LOCK, RecordError
-from .fields import FieldMeta, ObjectMeta, TypeMismatch, format_datetime, id18, normalize_id
+from .fields import (
+    NUMBER_TYPES,
+    STRING_TYPES,
+    FieldMeta,
+    ObjectMeta,
+    TypeMismatch,
+    format_datetime,
+    id18,
+    normalize_id,
+    round_to_scale,
+)
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -73,6 +83,8 @@ class Store:
         self._undo: list[tuple[str, str, dict[str, Any] | None]] | None = None
         #: called once per record write; True means "this row is locked" (fault injection)
         self.row_locked: Callable[[], bool] = lambda: False
+        #: True: numbers are rounded half up to the field's scale (the UI's rule); False: kept as sent (the API's)
+        self.round_numbers: Callable[[], bool] = lambda: False
 
     # ---- metadata ----
 
@@ -165,7 +177,8 @@ class Store:
             if fm is None:
                 errors.append(_no_such_column(key, meta))
                 continue
-            if value is None:
+            if value is None or (value == "" and fm.type in STRING_TYPES):
+                # Salesforce stores '' in a text-like field as null (Apex DML and the APIs alike)
                 changes[fm] = None
                 continue
             converted = fm.convert(fm, value, False)
@@ -306,7 +319,10 @@ class Store:
         if creating:
             for f in meta.defaults:
                 new[f.name] = f.default_value
+        rounding = self.round_numbers()
         for f, v in changes.items():
+            if rounding and v is not None and f.type in NUMBER_TYPES:
+                v = round_to_scale(f, v)
             if v is None:
                 if f.type == "boolean":
                     new[f.name] = False

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from click.testing import CliRunner
 
 from dbt_sync import masking
