@@ -5,15 +5,20 @@ These restate docs/destinations-salesforce.md and docs/destinations-hubspot.md
 ``bench/run fidelity`` can compare what was stored with what the rule says.
 Each function returns ``(error_code, stored)``: ``error_code`` is the code
 the record must fail with (the value cannot be stored), else ``None`` and
-``stored`` is the value read back through the real client.
+``stored`` is the value read back through the real client
+(:func:`query_exact`, :func:`hubspot_rows`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from decimal import Decimal
 from typing import Any
+
+from hubspot import HubSpot
+from simple_salesforce import Salesforce
 
 TEXT_TYPES = frozenset({"string", "textarea", "phone", "url", "email", "picklist", "multipicklist", "combobox"})
 NUMBER_TYPES = frozenset({"double", "currency", "percent"})
@@ -60,7 +65,11 @@ def salesforce(field: dict[str, Any], value: Any) -> tuple[str | None, Any]:
         if problem:
             return problem, None
     if value is None or value == "":
-        return None, (False if ftype == "boolean" else None)  # '' is NULL; a NULL checkbox is false
+        if ftype == "boolean":
+            return None, False  # a NULL checkbox is false
+        if field.get("nillable") is False and not field.get("defaultedOnCreate"):
+            return "REQUIRED_FIELD_MISSING", None
+        return None, None  # '' is NULL
     if ftype in TEXT_TYPES:
         text = _text(value)
         if field.get("length") and len(text) > field["length"]:
@@ -127,3 +136,40 @@ def same_hubspot(prop_type: str, stored: Any, expected: str | None) -> bool:
     if prop_type == "number":
         return stored is not None and Decimal(stored) == Decimal(expected)
     return bool(stored == expected)
+
+
+# -- reading back with the real clients --------------------------------------------------
+
+
+def query_exact(sf: Salesforce, soql: str) -> list[dict[str, Any]]:
+    """Every row of ``soql`` through simple-salesforce's session, numbers as ``Decimal``.
+
+    ``sf.query_all`` parses numbers as floats; this follows ``nextRecordsUrl``
+    the same way but keeps every digit.
+    """
+    url = f"{sf.base_url}query/"
+    params: dict[str, str] | None = {"q": soql}
+    rows: list[dict[str, Any]] = []
+    while True:
+        response = sf.session.get(url, params=params, headers=sf.headers, timeout=60)
+        response.raise_for_status()
+        page = json.loads(response.text, parse_float=Decimal)
+        rows.extend(page["records"])
+        if page.get("done", True) or not page.get("nextRecordsUrl"):
+            return rows
+        url, params = f"https://{sf.sf_instance}{page['nextRecordsUrl']}", None
+
+
+def hubspot_rows(client: HubSpot, object_type: str, properties: list[str], key: str) -> dict[str, dict[str, Any]]:
+    """Every record's properties, paged with hubspot-api-client's ``get_page``."""
+    out: dict[str, dict[str, Any]] = {}
+    after = None
+    while True:
+        page = client.crm.objects.basic_api.get_page(
+            object_type, limit=100, after=after, properties=[key, *properties]
+        )
+        for obj in page.results:
+            out[obj.properties[key]] = obj.properties
+        if page.paging is None or page.paging.next is None:
+            return out
+        after = page.paging.next.after
