@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dbt_sync import masking
 from dbt_sync.destinations.base import Destination
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult
@@ -82,6 +83,7 @@ def run(
     destination_factory: Callable[[str], Destination] | None = None,
 ) -> RunResult:
     """Plan and run the project's syncs; see ``dbt-sync run --help`` for the options."""
+    masking.clear()  # the masked values of an earlier run in this process are not needed any more
     options = _options(project_dir, profiles_dir, target, vars, config_path)
     project = load_project(options)
     with open_warehouse(options) as warehouse:
@@ -102,7 +104,7 @@ def run(
                 retry_policy=retry_policy or _default_policy(project),
             ),
             invocation_id=_invocation_id(project),
-            target=target,
+            target=target or _target_name(warehouse),
             progress=progress or Progress.auto(),
             destination_factory=destination_factory,
         )
@@ -154,6 +156,12 @@ def plan_with_retries(
 def _profile_threads(warehouse: Any) -> int:
     threads = getattr(getattr(getattr(warehouse, "_runtime", None), "config", None), "threads", None)
     return int(threads) if isinstance(threads, int) and threads > 0 else 4
+
+
+def _target_name(warehouse: Any) -> str | None:
+    """The profile's target in use (its default when no ``--target`` was given)."""
+    name = getattr(getattr(getattr(warehouse, "_runtime", None), "config", None), "target_name", None)
+    return str(name) if name else None
 
 
 def _default_policy(project: Project) -> RetryPolicy:
