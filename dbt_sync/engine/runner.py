@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from dbt_sync import masking
 from dbt_sync.config import SyncConfig
 from dbt_sync.destinations import metering, open_destination
 from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome
 from dbt_sync.engine import inflight
 from dbt_sync.engine.committer import Committer
 from dbt_sync.engine.locks import LockHeld, SyncLock
-from dbt_sync.engine.mapping import Change, failure_payload, to_change
+from dbt_sync.engine.mapping import Change, failure_payload, scrub, to_change
 from dbt_sync.engine.pacing import paced
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import (
@@ -345,6 +346,9 @@ class Engine:
             ):
                 for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
                     result.planned += len(page)
+                    masking.register(
+                        v for row in page for v in masking.masked_values(spec.failure_payload.mask, row)
+                    )
                     target_ids = self._association_targets(spec, page)
                     changes = [to_change(spec, row, target_ids) for row in page]
                     self._handle_page(
@@ -526,7 +530,7 @@ class Engine:
                 counts.failed += 1
                 result.failed += 1
                 code = outcome.error_code or "UNKNOWN_ERROR"
-                message = redact(outcome.message or "")
+                message = scrub(spec, change.payload, redact(outcome.message or ""))
                 result.count_error(code, message)
                 acc.failures.append(self._failure(spec, change, code, message, outcome.fields, operation.value))
 
@@ -543,8 +547,8 @@ class Engine:
             record_key=change.key,
             operation=operation or change.op,
             error_code=code,
-            error_message=redact(message),
-            error_fields=list(fields),
+            error_message=scrub(spec, change.payload, redact(message)),
+            error_fields=[scrub(spec, change.payload, str(f)) for f in fields],
             payload=failure_payload(spec, change.payload) if change.payload else None,
         )
 
