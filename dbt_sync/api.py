@@ -11,6 +11,7 @@ the CLI prints and writes to ``target/dbt_sync_results.json``.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +27,9 @@ from dbt_sync.plan import Plan, build_plan
 from dbt_sync.project import Project, ProjectOptions, load_project
 
 RESULTS_FILE = "dbt_sync_results.json"
+#: what ``--dry-run`` writes instead, leaving the last real run's results in place
+DRY_RUN_RESULTS_FILE = "dbt_sync_dry_run.json"
+log = logging.getLogger("dbt_sync")
 
 
 def _options(
@@ -110,8 +114,25 @@ def run(
 
             result.alerts = evaluate_alerts(project, warehouse, result)
     if write_results:
-        result.write(project.target_dir / RESULTS_FILE)
+        write_results_file(result, project.target_dir)
     return result
+
+
+def write_results_file(result: RunResult, target_dir: Path) -> None:
+    """Write ``target/dbt_sync_results.json`` (``target/dbt_sync_dry_run.json`` for a dry run, so a
+    dry run never replaces the last real run's results).
+
+    A file that cannot be written (read-only folder, disk full) does not undo
+    what was synced: it becomes a warning in ``result.warnings`` and the log,
+    and the exit code stays what the run earned.
+    """
+    path = target_dir / (DRY_RUN_RESULTS_FILE if result.dry_run else RESULTS_FILE)
+    try:
+        result.write(path)
+    except OSError as exc:
+        warning = f"could not write the run results to {path}: {exc.strerror or exc}"
+        result.warnings.append(warning)
+        log.warning("%s", warning)
 
 
 def plan_with_retries(

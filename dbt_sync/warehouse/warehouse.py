@@ -115,8 +115,25 @@ class Warehouse:
         target: str | None = None,
         vars: dict[str, Any] | None = None,
     ) -> Warehouse:
-        """Load the dbt project at ``project_dir`` with its profile and target."""
-        return cls(load_runtime(project_dir, profiles_dir=profiles_dir, target=target, vars=vars))
+        """Load the dbt project at ``project_dir`` with its profile and target.
+
+        Raises :class:`~dbt_sync.errors.ProfileError`, :class:`~dbt_sync.errors.ProjectError`
+        or :class:`~dbt_sync.errors.WarehouseError` (one line naming the file,
+        profile and target) when the profile, project or connection cannot be used.
+        """
+        runtime = load_runtime(project_dir, profiles_dir=profiles_dir, target=target, vars=vars)
+        try:
+            warehouse = cls(runtime)
+            with warehouse._transaction():  # connect now: a refused connection or locked file is said here
+                warehouse._fetch("select 1 as connected")
+            return warehouse
+        except Exception as exc:
+            clear = runtime.explain(exc)
+            if clear is None:
+                raise
+            with contextlib.suppress(Exception):
+                runtime.adapter.cleanup_connections()
+            raise clear from exc
 
     def close(self) -> None:
         """Close every connection (and, on DuckDB, release the database file)."""
