@@ -25,7 +25,8 @@
 {#- Statements run before the version table exists (no lock can be taken on
     it yet). Safe to run twice. -#}
 {% macro bootstrap_sql() -%}
-  {%- set schema = adapter.quote(dbt_sync.audit_schema()) if not modules.re.match('^[a-z_][a-z0-9_]*$', dbt_sync.audit_schema()) else dbt_sync.audit_schema() -%}
+  {#- the schema rendered as the audit relations render it (dbt's relation quoting) -#}
+  {%- set schema = dbt_sync.audit_relation('dbt_sync_schema_version').without_identifier().include(database=false) -%}
   {{- return([
     'create schema if not exists ' ~ schema,
     'create table if not exists ' ~ dbt_sync.audit_relation('dbt_sync_schema_version')

@@ -48,9 +48,10 @@
 {%- endmacro %}
 
 
-{#- Lowercased column name -> lowercased type name, for the deterministic
-    text casts. Redshift's own macro needs pg_get_late_binding_view_cols, so
-    it reads information_schema instead. -#}
+{#- The built relation's columns: column name exactly as the warehouse
+    stores it -> lowercased type name (for the deterministic text casts), in
+    the relation's column order. Redshift's own macro needs
+    pg_get_late_binding_view_cols, so it reads information_schema instead. -#}
 {% macro column_types(relation) -%}
   {{- return(adapter.dispatch('column_types', 'dbt_sync')(relation)) -}}
 {%- endmacro %}
@@ -58,19 +59,59 @@
 {% macro default__column_types(relation) -%}
   {%- set types = {} -%}
   {%- for column in adapter.get_columns_in_relation(relation) -%}
-    {%- do types.update({column.name | lower: column.dtype | lower}) -%}
+    {%- do types.update({column.name: column.dtype | lower}) -%}
   {%- endfor -%}
   {{- return(types) -}}
 {%- endmacro %}
 
 {% macro redshift__column_types(relation) -%}
   {%- set types = {} -%}
-  {%- set rows = run_query("select column_name, data_type from information_schema.columns where table_schema = '"
-      ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "'") -%}
+  {%- set rows = run_query("select column_name, data_type from information_schema.columns where table_schema = "
+      ~ dbt_sync.string_literal(relation.schema) ~ " and table_name = " ~ dbt_sync.string_literal(relation.identifier)
+      ~ " order by ordinal_position") -%}
   {%- for row in rows -%}
-    {%- do types.update({row[0] | lower: row[1] | lower}) -%}
+    {%- do types.update({row[0]: row[1] | lower}) -%}
   {%- endfor -%}
   {{- return(types) -}}
+{%- endmacro %}
+
+
+{#- The relation column a sync's column name refers to, as the warehouse
+    would resolve it, or none. columns: the relation's column names.
+    PostgreSQL and Redshift: the name as written, else its lower-case form
+    (an unquoted identifier folds to lower case; real Redshift also folds
+    quoted ones). DuckDB: identifiers are case-insensitive, so any one column
+    equal ignoring case. -#}
+{% macro resolve_column(name, columns) -%}
+  {{- return(adapter.dispatch('resolve_column', 'dbt_sync')(name, columns)) -}}
+{%- endmacro %}
+
+{% macro default__resolve_column(name, columns) -%}
+  {%- if name in columns -%}{{ return(name) }}{%- endif -%}
+  {%- if name | lower in columns -%}{{ return(name | lower) }}{%- endif -%}
+  {{- return(none) -}}
+{%- endmacro %}
+
+{% macro duckdb__resolve_column(name, columns) -%}
+  {%- if name in columns -%}{{ return(name) }}{%- endif -%}
+  {%- set found = [] -%}
+  {%- for column in columns -%}
+    {%- if column | lower == name | lower -%}{%- do found.append(column) -%}{%- endif -%}
+  {%- endfor -%}
+  {{- return(found[0] if found | length == 1 else none) -}}
+{%- endmacro %}
+
+
+{#- {name: relation column or none} for each name, resolved against the
+    built relation (dbt_sync.resolve_column). Python's engine calls it to
+    check a spec before capturing. -#}
+{% macro resolve_columns(relation, names) -%}
+  {%- set columns = dbt_sync.column_types(relation).keys() | list -%}
+  {%- set resolved = {} -%}
+  {%- for name in names -%}
+    {%- do resolved.update({name: dbt_sync.resolve_column(name, columns)}) -%}
+  {%- endfor -%}
+  {{- return({'columns': columns, 'resolved': resolved}) -}}
 {%- endmacro %}
 
 
@@ -80,33 +121,59 @@
   {%- set types = dbt_sync.column_types(relation) -%}
   {%- set statements = [] -%}
   {%- for spec in specs -%}
-    {%- do dbt_sync.check_columns(relation, spec, types) -%}
+    {%- set resolved = dbt_sync.resolved_spec(relation, spec, types) -%}
     {%- set new = dbt_sync.audit_relation(dbt_sync.changes_table_name(spec['name'], 'new')) -%}
     {%- set changes_name = dbt_sync.changes_table_name(spec['name'], 'changes') -%}
     {%- do statements.append('drop table if exists ' ~ new) -%}
-    {%- do statements.append('create table ' ~ new ~ ' as ' ~ dbt_sync.changeset_select(relation, spec, types)) -%}
+    {%- do statements.append('create table ' ~ new ~ ' as ' ~ dbt_sync.changeset_select(relation, resolved, types)) -%}
     {%- do statements.append('drop table if exists ' ~ dbt_sync.audit_relation(changes_name)) -%}
-    {%- do statements.append('alter table ' ~ new ~ ' rename to ' ~ changes_name) -%}
+    {%- do statements.append('alter table ' ~ new ~ ' rename to ' ~ dbt_sync.quote_identifier(changes_name)) -%}
   {%- endfor -%}
   {{- return(statements) -}}
 {%- endmacro %}
 
 
-{#- A sync naming a column the built model lacks fails here with a clear
-    message, before any SQL refers to it (models whose columns are not
-    documented are only checked now). -#}
-{% macro check_columns(relation, spec, types) -%}
-  {%- if types | length == 0 -%}{{ return(none) }}{%- endif -%}
+{#- The spec with its key and sent columns replaced by the relation columns
+    they refer to (dbt_sync.resolve_column), so the SQL quotes the names the
+    warehouse really has. A sync naming a column the built model lacks fails
+    here with a clear message, before any SQL refers to it (models whose
+    columns are not documented are only checked now). When the relation's
+    columns cannot be read (types is empty), names are used as written. -#}
+{% macro resolved_spec(relation, spec, types) -%}
+  {%- set columns = types.keys() | list -%}
   {%- set missing = [] -%}
-  {%- for column in spec['key_columns'] + spec['columns'] -%}
-    {%- if column | lower not in types and column not in missing -%}{%- do missing.append(column) -%}{%- endif -%}
+  {%- set mapped = {} -%}
+  {%- for name in spec['key_columns'] + spec['columns'] -%}
+    {%- if (name | lower).startswith('_dbt_sync_') -%}
+      {{- exceptions.raise_compiler_error(
+          "dbt_sync: sync '" ~ spec['name'] ~ "' maps column " ~ name ~ " of " ~ relation
+          ~ ": names starting with '_dbt_sync_' are reserved for the changeset's own columns; rename the column.") -}}
+    {%- endif -%}
+    {%- set found = dbt_sync.resolve_column(name, columns) if columns else name -%}
+    {%- if found is none -%}
+      {%- if name not in missing -%}{%- do missing.append(name) -%}{%- endif -%}
+    {%- else -%}
+      {%- do mapped.update({name: found}) -%}
+    {%- endif -%}
   {%- endfor -%}
   {%- if missing -%}
     {{- exceptions.raise_compiler_error(
         "dbt_sync: sync '" ~ spec['name'] ~ "' maps column(s) " ~ missing | join(', ') ~ " that do not exist in "
-        ~ relation ~ ". Columns: " ~ types.keys() | list | sort | join(', ')
+        ~ relation ~ ". Columns: " ~ columns | sort | join(', ')
+        ~ ". A name matches a column written the same way, or "
+        ~ ("ignoring case" if adapter.type() == 'duckdb' else "in lower case (how the warehouse folds unquoted names)")
         ~ ". Fix primary_key, fields or associations in the model's config.meta.dbt_sync (dbt-sync validate shows where).") -}}
   {%- endif -%}
+  {%- set keys, hashed, sent = [], [], [] -%}
+  {%- for name in spec['key_columns'] -%}{%- do keys.append(mapped[name]) -%}{%- endfor -%}
+  {%- for name in spec['columns'] -%}
+    {%- do hashed.append(mapped[name]) -%}
+    {%- if mapped[name] not in sent -%}{%- do sent.append(mapped[name]) -%}{%- endif -%}
+  {%- endfor -%}
+  {%- set out = {} -%}
+  {%- do out.update(spec) -%}
+  {%- do out.update({'key_columns': keys, 'hashed_columns': hashed, 'columns': sent}) -%}
+  {{- return(out) -}}
 {%- endmacro %}
 
 
@@ -118,14 +185,13 @@
     row whose row left the model), invalid_null_key, invalid_duplicate_key. -#}
 {% macro changeset_select(relation, spec, types) -%}
   {%- set columns = spec['columns'] -%}
-  {%- set sync_name = spec['name'] | replace("'", "''") -%}
   {%- set sql -%}
 with src as (
     select
         {{ dbt_sync.key_expr(spec['key_columns'], types) }} as _dbt_sync_key,
-        {{ dbt_sync.row_hash_expr(spec['fingerprint'], columns, types) }} as _dbt_sync_hash
+        {{ dbt_sync.row_hash_expr(spec['fingerprint'], spec.get('hashed_columns', columns), types) }} as _dbt_sync_hash
         {%- for column in columns %},
-        {{ dbt_sync.ident(column) }}
+        {{ dbt_sync.quote_identifier(column) }}
         {%- endfor %}
     from {{ relation }}
 ),
@@ -136,7 +202,7 @@ counted as (
 st as (
     select record_key, row_hash, destination_id
     from {{ dbt_sync.audit_relation('dbt_sync_state') }}
-    where sync_name = '{{ sync_name }}'
+    where sync_name = {{ dbt_sync.string_literal(spec['name']) }}
 ),
 open_f as (
     select distinct record_key
@@ -156,7 +222,7 @@ changes as (
         end as _dbt_sync_op,
         st.destination_id as _dbt_sync_destination_id
         {%- for column in columns %},
-        c.{{ dbt_sync.ident(column) }}
+        c.{{ dbt_sync.quote_identifier(column) }}
         {%- endfor %}
     from counted as c
     left join st on st.record_key = c._dbt_sync_key

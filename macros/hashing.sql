@@ -79,11 +79,13 @@
 {% macro duckdb__short_string_type() %}{{ return('varchar') }}{% endmacro %}
 
 
-{#- The row hash: fingerprint of the mapping + every sent column. -#}
+{#- The row hash: fingerprint of the mapping + every sent column. columns
+    are relation column names (dbt_sync.resolve_column); types is keyed by
+    them. -#}
 {% macro row_hash_expr(fingerprint, columns, types) -%}
   {%- set parts = ["'" ~ fingerprint ~ "'"] -%}
   {%- for column in columns -%}
-    {%- do parts.append(dbt_sync.hash_part(dbt_sync.ident(column), types.get(column | lower, ''))) -%}
+    {%- do parts.append(dbt_sync.hash_part(dbt_sync.quote_identifier(column), types.get(column, ''))) -%}
   {%- endfor -%}
   {{- return(dbt_sync.md5_expr(parts | join(' || '))) -}}
 {%- endmacro %}
@@ -96,8 +98,8 @@
   {%- set texts = [] -%}
   {%- set null_checks = [] -%}
   {%- for column in key_columns -%}
-    {%- do texts.append(dbt_sync.text_expr(dbt_sync.ident(column), types.get(column | lower, ''))) -%}
-    {%- do null_checks.append(dbt_sync.ident(column) ~ ' is null') -%}
+    {%- do texts.append(dbt_sync.text_expr(dbt_sync.quote_identifier(column), types.get(column, ''))) -%}
+    {%- do null_checks.append(dbt_sync.quote_identifier(column) ~ ' is null') -%}
   {%- endfor -%}
   {%- if texts | length == 1 -%}
     {{- return(texts[0]) -}}

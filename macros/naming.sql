@@ -35,11 +35,31 @@
 {%- endmacro %}
 
 
-{#- Quote a column name only when it needs it, so lowercase names stay
-    portable across adapters. -#}
-{% macro ident(name) -%}
-  {%- if modules.re.match('^[a-z_][a-z0-9_]*$', name) -%}
-    {{- return(name) -}}
-  {%- endif -%}
-  {{- return(adapter.quote(name)) -}}
+{#- An identifier (column, schema) quoted for the adapter: always quoted,
+    with double quotes inside the name doubled (SQL's escape; adapter.quote
+    only wraps the name). Quoting every name is what makes reserved words
+    (user, order, group, select), spaces and mixed case safe; which name to
+    quote comes from dbt_sync.resolve_column, so case follows the warehouse. -#}
+{% macro quote_identifier(name) -%}
+  {{- return(adapter.dispatch('quote_identifier', 'dbt_sync')(name)) -}}
+{%- endmacro %}
+
+{% macro default__quote_identifier(name) -%}
+  {{- return(adapter.quote((name | string) | replace('"', '""'))) -}}
+{%- endmacro %}
+
+
+{#- A string literal that reads back as exactly value (quotes doubled;
+    Redshift reads a backslash in a literal as an escape, so backslashes are
+    spliced in with chr(92)). The Python twin is dbt_sync.warehouse.literals. -#}
+{% macro string_literal(value) -%}
+  {{- return(adapter.dispatch('string_literal', 'dbt_sync')(value)) -}}
+{%- endmacro %}
+
+{% macro default__string_literal(value) -%}
+  {{- return("'" ~ (value | string) | replace("'", "''") ~ "'") -}}
+{%- endmacro %}
+
+{% macro redshift__string_literal(value) -%}
+  {{- return(dbt_sync.default__string_literal(value) | replace('\\', "' || chr(92) || '")) -}}
 {%- endmacro %}

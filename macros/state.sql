@@ -12,7 +12,7 @@
   {{- return([
     'drop table if exists ' ~ dbt_sync.audit_relation(pending_name),
     'alter table ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'changes'))
-      ~ ' rename to ' ~ pending_name
+      ~ ' rename to ' ~ dbt_sync.quote_identifier(pending_name)
   ]) -}}
 {%- endmacro %}
 
@@ -52,7 +52,7 @@ select
     s.destination_id as _dbt_sync_current_destination_id
 from {{ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'pending')) }} as p
 left join {{ dbt_sync.audit_relation('dbt_sync_state') }} as s
-    on s.sync_name = '{{ sync_name | replace("'", "''") }}' and s.record_key = p._dbt_sync_key
+    on s.sync_name = {{ dbt_sync.string_literal(sync_name) }} and s.record_key = p._dbt_sync_key
 where p._dbt_sync_seq > {{ after_seq | int }}
   and p._dbt_sync_seq <= {{ (after_seq | int) + (page_size | int) }}
   and not (p._dbt_sync_op in ('insert', 'update') and s.row_hash is not null and s.row_hash = p._dbt_sync_hash)

@@ -95,7 +95,14 @@ class RecordOutcome:
     ``retryable`` says whether sending the same record again may succeed
     (row lock, rate limit, rolled back because a sibling failed). The engine
     retries those inside the run; the others wait for a data fix and are
-    retried on the next run.
+    retried on the next run. ``category`` ``"TRANSIENT"`` marks a record whose
+    request failed as a whole (5xx, timeout, rate limit) rather than a record
+    the destination refused.
+
+    ``unsent`` (set by the engine, never by a destination): the destination
+    gave no answer for this record within the retry budget (it is down or
+    keeps rate limiting). It is not a record failure: the sync stops as a
+    whole and the record stays in the changeset for the next run.
     """
 
     key: str
@@ -107,6 +114,7 @@ class RecordOutcome:
     fields: list[str] = field(default_factory=list)
     retryable: bool = False
     category: str | None = None
+    unsent: bool = False
     #: (object, id) of linked records (association targets) the destination says no longer exist
     missing_targets: list[tuple[str, str]] = field(default_factory=list)
 
@@ -124,6 +132,7 @@ class RecordOutcome:
         retryable: bool = False,
         category: str | None = None,
         destination_id: str | None = None,
+        unsent: bool = False,
     ) -> RecordOutcome:
         return cls(
             key=key,
@@ -134,6 +143,7 @@ class RecordOutcome:
             retryable=retryable,
             category=category,
             destination_id=destination_id,
+            unsent=unsent,
         )
 
 
@@ -154,7 +164,10 @@ class TransientError(Exception):
 
     ``retry_after`` is the server's hint in seconds, when it gave one.
     ``shrink`` asks the engine to retry with smaller batches (Salesforce row
-    locks, request size).
+    locks, request size). ``rate_limited``: the destination refused the
+    request for its rate or concurrency limit (HTTP 429, Salesforce
+    ``REQUEST_LIMIT_EXCEEDED``); the engine only waits on those, within its
+    time budget, and never counts them as failed attempts.
     """
 
     def __init__(
@@ -163,11 +176,17 @@ class TransientError(Exception):
         code: str = "TRANSIENT",
         retry_after: float | None = None,
         shrink: bool = False,
+        rate_limited: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.retry_after = retry_after
         self.shrink = shrink
+        self.rate_limited = code in RATE_LIMIT_CODES if rate_limited is None else rate_limited
+
+
+#: codes of transient errors that mean "too many requests" (HubSpot 429, Salesforce's request limits)
+RATE_LIMIT_CODES = frozenset({"RATE_LIMITED", "REQUEST_LIMIT_EXCEEDED"})
 
 
 @dataclass
@@ -199,6 +218,21 @@ class FieldSpec:
     constant: Any = None
     lookup_object: str | None = None
     lookup_match: str | None = None
+
+
+@dataclass(frozen=True)
+class AssociationCheck:
+    """One association a sync declares, to check against the destination (HubSpot only).
+
+    ``path`` is the yaml path of the association in the spec.
+    """
+
+    to_object: str
+    path: str
+    match: str | None = None
+    type_id: int | None = None
+    category: str = "HUBSPOT_DEFINED"
+    label: str | None = None
 
 
 @runtime_checkable
@@ -243,8 +277,9 @@ class Destination(Protocol):
         match: str | None,
         fields: Sequence[FieldSpec],
         path: str,
+        associations: Sequence[AssociationCheck] = (),
     ) -> list[MappingProblem]:
-        """Check a sync's mapping against the destination's metadata."""
+        """Check a sync's mapping (and associations) against the destination's metadata."""
         ...
 
     def close(self) -> None: ...

@@ -7,6 +7,7 @@ orchestrator sees are the numbers a person sees.
 
 from __future__ import annotations
 
+import enum
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dbt_sync import __version__
-from dbt_sync.errors import EXIT_ERROR, EXIT_OK, EXIT_RECORD_FAILURES
+from dbt_sync.errors import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
 from dbt_sync.secrets import redact, redact_obj
 
 #: sync statuses
@@ -24,6 +25,25 @@ PARTIAL = "partial"  # ran, some records failed
 ERROR = "error"  # failed as a whole
 SKIPPED = "skipped"
 DRY_RUN = "dry_run"
+
+
+class SkipCause(str, enum.Enum):
+    """Why a sync with status ``skipped`` did not run (``SyncResult.skip_cause``).
+
+    None of these is a failure of the sync: a skipped sync's health and
+    alerts are left as they were.
+    """
+
+    #: left out by the plan: disabled, or its model was not built by the latest dbt invocation
+    PLAN = "plan"
+    #: a sync it depends on failed as a whole
+    UPSTREAM_FAILED = "upstream_failed"
+    #: a sync it depends on was skipped for one of these causes
+    UPSTREAM_SKIPPED = "upstream_skipped"
+    #: a sync it depends on had failed records and it sets block_on_upstream_failures
+    UPSTREAM_RECORD_FAILURES = "upstream_record_failures"
+    #: another dbt-sync run holds the sync's lock (it is running there)
+    LOCKED = "locked"
 
 
 @dataclass
@@ -51,6 +71,8 @@ class SyncResult:
     finished_at: str | None = None
     duration_seconds: float = 0.0
     message: str | None = None
+    #: with status ``skipped``: why (data, not the message's wording)
+    skip_cause: SkipCause | None = None
     error_codes: dict[str, int] = field(default_factory=dict)
     error_samples: dict[str, str] = field(default_factory=dict)
     operations: dict[str, OperationCounts] = field(default_factory=dict)
@@ -89,11 +111,17 @@ class RunResult:
     dry_run: bool = False
     syncs: list[SyncResult] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: where :meth:`write` put these results (None when not written)
+    results_path: Path | None = None
+    #: problems that did not change what was synced (e.g. the results file could not be written)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
         if any(s.status == ERROR for s in self.syncs):
             return EXIT_ERROR
+        if any(s.skip_cause is SkipCause.LOCKED for s in self.syncs):
+            return EXIT_LOCKED
         if any(s.failed for s in self.syncs):
             return EXIT_RECORD_FAILURES
         return EXIT_OK
@@ -130,7 +158,16 @@ class RunResult:
         return redacted
 
     def write(self, path: Path) -> None:
+        """Write :meth:`to_dict` as JSON to ``path`` atomically (a temporary file, then a rename).
+
+        Raises ``OSError`` (unwritable folder, disk full); ``path`` is then left as it was.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str), encoding="utf-8")
-        tmp.replace(path)
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str), encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        self.results_path = path

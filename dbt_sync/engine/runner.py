@@ -26,16 +26,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from dbt_sync import masking
 from dbt_sync.config import SyncConfig
-from dbt_sync.destinations import open_destination
+from dbt_sync.destinations import metering, open_destination
 from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome, TransientError
 from dbt_sync.engine import identity, inflight
 from dbt_sync.engine.committer import Committer
 from dbt_sync.engine.locks import LockHeld, SyncLock
-from dbt_sync.engine.mapping import Change, failure_payload, to_change
+from dbt_sync.engine.mapping import Change, failure_payload, scrub, to_change
 from dbt_sync.engine.pacing import paced
 from dbt_sync.engine.progress import Progress
-from dbt_sync.engine.results import DRY_RUN, ERROR, PARTIAL, SKIPPED, SUCCESS, RunResult, SyncResult
+from dbt_sync.engine.results import (
+    DRY_RUN,
+    ERROR,
+    PARTIAL,
+    SKIPPED,
+    SUCCESS,
+    RunResult,
+    SkipCause,
+    SyncResult,
+)
 from dbt_sync.engine.retry import RetryPolicy
 from dbt_sync.engine.sender import UNKNOWN_OUTCOME, Sender
 from dbt_sync.errors import did_you_mean
@@ -92,9 +102,9 @@ class Engine:
         self._destination_errors: dict[str, DestinationError] = {}
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{self.run_id}"
         self._model_locks: dict[str, threading.Lock] = {}
+        self._destination_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._captured: set[str] = set()
-        self._relation_columns: dict[str, list[str] | None] = {}
 
     def _model_lock(self, model_unique_id: str) -> threading.Lock:
         with self._guard:
@@ -111,7 +121,7 @@ class Engine:
             dry_run=self.options.dry_run,
         )
         for skipped in self.plan.skipped:
-            result.syncs.append(_result_for(skipped.sync, SKIPPED, skipped.reason))
+            result.syncs.append(_result_for(skipped.sync, SKIPPED, skipped.reason, SkipCause.PLAN))
         outcomes: dict[str, SyncResult] = {}
         try:
             if not self.options.dry_run:
@@ -125,9 +135,10 @@ class Engine:
             for stage in self.plan.stages:
                 runnable: list[SyncSpec] = []
                 for spec in stage:
-                    reason = self._blocked_by_upstream(spec, outcomes)
-                    if reason:
-                        outcomes[spec.name] = _result_for(spec, SKIPPED, reason)
+                    blocked = self._blocked_by_upstream(spec, outcomes)
+                    if blocked:
+                        cause, reason = blocked
+                        outcomes[spec.name] = _result_for(spec, SKIPPED, reason, cause)
                     else:
                         runnable.append(spec)
                 workers = max(1, min(self.options.threads, len(runnable)))
@@ -143,22 +154,34 @@ class Engine:
         result.finished_at = _now_iso()
         return result
 
-    def _blocked_by_upstream(self, spec: SyncSpec, done: Mapping[str, SyncResult]) -> str | None:
+    def _blocked_by_upstream(self, spec: SyncSpec, done: Mapping[str, SyncResult]) -> tuple[SkipCause, str] | None:
         for upstream in self.plan.upstream_of(spec.name):
             res = done.get(upstream)
             if res is None:
                 continue
             if res.status == ERROR:
-                return f"upstream sync {upstream} failed: {res.message}"
-            if res.status == SKIPPED and res.message and res.message.startswith("upstream sync"):
-                return f"upstream sync {upstream} was skipped"
+                return SkipCause.UPSTREAM_FAILED, f"upstream sync {upstream} failed: {res.message}"
+            if res.status == SKIPPED and res.skip_cause is SkipCause.LOCKED:
+                return SkipCause.UPSTREAM_SKIPPED, f"upstream sync {upstream} is being run by another dbt-sync run"
+            if res.status == SKIPPED and res.skip_cause in _BLOCKING_SKIPS:
+                return SkipCause.UPSTREAM_SKIPPED, f"upstream sync {upstream} was skipped"
             if spec.block_on_upstream_failures and res.failed:
-                return f"upstream sync {upstream} had {res.failed} failed record(s) (block_on_upstream_failures)"
+                return (
+                    SkipCause.UPSTREAM_RECORD_FAILURES,
+                    f"upstream sync {upstream} had {res.failed} failed record(s) (block_on_upstream_failures)",
+                )
         return None
 
     # -- one sync --------------------------------------------------------------
 
     def run_sync(self, spec: SyncSpec) -> SyncResult:
+        """Run one sync; its API usage is counted on its own meter (see destinations/metering.py)."""
+        meter = metering.Meter()
+        with metering.metering(meter):
+            result = self._run_sync(spec, meter)
+        return result
+
+    def _run_sync(self, spec: SyncSpec, meter: metering.Meter) -> SyncResult:
         result = _result_for(spec, SUCCESS)
         started = time.monotonic()
         result.started_at = _now_iso()
@@ -189,8 +212,9 @@ class Engine:
                 run_row = True
             self._push(spec, destination, result, lock, upper_bound)
             result.status = DRY_RUN if self.options.dry_run else (PARTIAL if result.failed else SUCCESS)
-        except LockHeld as exc:
-            result.status = ERROR
+        except LockHeld as exc:  # not a failure: the sync is running elsewhere; health and alerts stay as they are
+            result.status = SKIPPED
+            result.skip_cause = SkipCause.LOCKED
             result.message = str(exc)
         except (DestinationError, SyncAborted) as exc:
             result.status = ERROR
@@ -206,7 +230,7 @@ class Engine:
             result.finished_at = _now_iso()
             destination_obj = self._destinations.get(spec.destination)
             if destination_obj is not None:
-                result.api_usage = _usage_dict(destination_obj)
+                result.api_usage = _usage_dict(destination_obj, meter, result.retries)
             if run_row:
                 self._finish_run_row(spec, result)
             if lock is not None:
@@ -232,19 +256,28 @@ class Engine:
             log.error("could not record the end of sync %s: %s", spec.name, redact(str(exc)))
 
     def _destination(self, name: str) -> Destination:
-        if name in self._destination_errors:
-            raise self._destination_errors[name]
-        if name not in self._destinations:
-            try:
-                if self.destination_factory is not None:
-                    dest = self.destination_factory(name)
-                else:
-                    dest = open_destination(self.config.destination(name))
-                self._destinations[name] = paced(dest)
-            except DestinationError as exc:
-                self._destination_errors[name] = exc
-                raise
-        return self._destinations[name]
+        """The run's one connection to destination ``name``, opened on first use.
+
+        Syncs of a stage run in threads: opening is guarded per destination,
+        so however many syncs ask at once there is one login and one rate
+        limiter (pacer) per destination account in a run.
+        """
+        with self._guard:
+            lock = self._destination_locks.setdefault(name, threading.Lock())
+        with lock:
+            if name in self._destination_errors:
+                raise self._destination_errors[name]
+            if name not in self._destinations:
+                try:
+                    if self.destination_factory is not None:
+                        dest = self.destination_factory(name)
+                    else:
+                        dest = open_destination(self.config.destination(name))
+                    self._destinations[name] = paced(dest)
+                except DestinationError as exc:
+                    self._destination_errors[name] = exc
+                    raise
+            return self._destinations[name]
 
     def _claim(self, spec: SyncSpec) -> dict[str, int]:
         """This run's changeset: the post-hook's capture, or one computed now.
@@ -269,24 +302,19 @@ class Engine:
         model = self.plan.manifest.models.get(spec.model_unique_id)
         if model is None or model.columns:
             return  # documented columns were checked when the spec was loaded
+        names = list(dict.fromkeys((*spec.primary_key, *spec.sent_columns)))
         with self._model_lock(spec.model_unique_id):
-            if spec.model_unique_id not in self._relation_columns:
-                self._relation_columns[spec.model_unique_id] = coordination.relation_columns(
-                    self.warehouse, spec.model_unique_id
-                )
-        columns = self._relation_columns[spec.model_unique_id]
-        if columns is None:
+            found = coordination.resolve_columns(self.warehouse, spec.model_unique_id, names)
+        if found is None:
             raise SyncAborted(
                 "MODEL_NOT_BUILT", f"{spec.location}: model {spec.model_name} has not been built (run dbt first)."
             )
-        known = {c.lower(): c for c in columns}
-        missing = [c for c in (*spec.primary_key, *spec.sent_columns) if c.lower() not in known]
-        if missing:
-            hints = "".join(did_you_mean(c, columns) for c in missing)
+        if found.missing:
+            hints = "".join(did_you_mean(c, found.columns) for c in found.missing)
             raise SyncAborted(
                 "UNKNOWN_COLUMN",
-                f"{spec.location}: column(s) {', '.join(missing)} do not exist in model {spec.model_name}.{hints} "
-                f"Columns: {', '.join(columns)}.",
+                f"{spec.location}: column(s) {', '.join(found.missing)} do not exist in model {spec.model_name}."
+                f"{hints} Columns: {', '.join(found.columns)}.",
             )
 
     def _guard_deletes(self, spec: SyncSpec, counts: Mapping[str, int]) -> None:
@@ -317,24 +345,29 @@ class Engine:
         careful = inflight.applies(spec)
         window = 1 if careful else SEND_WINDOW
         ctx = _SyncContext(spec, destination, sender, result, window, unsettled)
-        with (
-            Committer(spec.name, background=not careful) as committer,
-            ThreadPoolExecutor(max_workers=window, thread_name_prefix=f"dbt-sync-send-{spec.name}") as senders,
-        ):
-            ctx.committer, ctx.senders = committer, senders
-            deletes: list[Change] = []
-            for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
-                result.planned += len(page)
-                target_ids = self._association_targets(spec, page)
-                changes = [to_change(spec, row, target_ids) for row in page]
-                # mirror deletes wait until every current row of this run has its destination id
-                deletes.extend(c for c in changes if c.operation is Operation.DELETE and c.invalid is None)
-                self._handle_page(ctx, [c for c in changes if c.operation is not Operation.DELETE or c.invalid])
-                if lock is not None:
-                    lock.heartbeat()
-            if deletes:
-                self._handle_deletes(ctx, deletes)
-        result.retries = sender.stats.retries
+        try:
+            with (
+                Committer(spec.name, background=not careful) as committer,
+                ThreadPoolExecutor(max_workers=window, thread_name_prefix=f"dbt-sync-send-{spec.name}") as senders,
+            ):
+                ctx.committer, ctx.senders = committer, senders
+                deletes: list[Change] = []
+                for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
+                    result.planned += len(page)
+                    masking.register(
+                        v for row in page for v in masking.masked_values(spec.failure_payload.mask, row)
+                    )
+                    target_ids = self._association_targets(spec, page)
+                    changes = [to_change(spec, row, target_ids) for row in page]
+                    # mirror deletes wait until every current row of this run has its destination id
+                    deletes.extend(c for c in changes if c.operation is Operation.DELETE and c.invalid is None)
+                    self._handle_page(ctx, [c for c in changes if c.operation is not Operation.DELETE or c.invalid])
+                    if lock is not None:
+                        lock.heartbeat()
+                if deletes:
+                    self._handle_deletes(ctx, deletes)
+        finally:
+            result.retries = sender.stats.retries
 
     def _handle_page(self, ctx: _SyncContext, changes: list[Change]) -> None:
         """Send a page's changes and hand their outcomes to the committer, in order.
@@ -429,15 +462,21 @@ class Engine:
                     self.progress.advance(spec.name, len(batch))
                     continue
                 committer.raise_if_failed()  # nothing more goes out after a failed commit
+                if ctx.sender.down is not None:
+                    self._stop_sending(ctx, operation, in_flight, acc)
                 records = [c.record for c in batch if c.record is not None]
                 batch_id = None
                 if operation is Operation.CREATE and inflight.tracks(spec):
                     batch_id = inflight.mark(self.warehouse, spec.name, self.run_id, [c.key for c in batch])
-                in_flight.append(_InFlight(batch, senders.submit(ctx.sender.send, operation, records), batch_id))
+                in_flight.append(
+                    _InFlight(batch, metering.submit(senders, ctx.sender.send, operation, records), batch_id)
+                )
                 if len(in_flight) >= ctx.window:
                     self._finish(ctx, operation, in_flight.popleft(), acc)
             while in_flight:
                 self._finish(ctx, operation, in_flight.popleft(), acc)
+            if ctx.sender.down is not None:
+                self._stop_sending(ctx, operation, in_flight, acc)
         if not self.options.dry_run and acc.any():
             committer.submit(functools.partial(self._commit, spec, *acc.take()))
 
@@ -512,6 +551,35 @@ class Engine:
             log.warning("sync %s: looking records up by %s failed: %s", ctx.spec.name, ctx.spec.match, redact(str(exc)))
             return {}
 
+    def _stop_sending(
+        self, ctx: _SyncContext, operation: Operation, in_flight: deque[_InFlight], acc: _Outcomes
+    ) -> None:
+        """The destination stayed down past the retry budget: commit what it confirmed, then stop the sync.
+
+        Records it never answered are not failures: they stay in the pending
+        changeset and the next run sends them.
+        """
+        spec, sender, committer = ctx.spec, ctx.sender, ctx.committer
+        assert committer is not None
+        while in_flight:
+            self._finish(ctx, operation, in_flight.popleft(), acc)
+        if acc.any():
+            committer.submit(functools.partial(self._commit, spec, *acc.take()))
+        down = sender.down
+        assert down is not None
+        budget = self.options.retry_policy.budget_seconds
+        if down.rate_limited:
+            code = "RATE_LIMITED"
+            what = f"destination {spec.destination} kept rate limiting past the retry budget ({budget:g} s)"
+        else:
+            code = "DESTINATION_UNAVAILABLE"
+            what = f"destination {spec.destination} did not answer within the retry budget ({budget:g} s)"
+        raise SyncAborted(
+            code,
+            f"{what}: {redact(str(down.last))}. The sync stopped; the records it confirmed are recorded, the "
+            "others stay in the changeset for the next run.",
+        )
+
     def _commit(
         self,
         spec: SyncSpec,
@@ -569,6 +637,8 @@ class Engine:
     ) -> None:
         counts = result.op(operation.value)
         for change, outcome in zip(batch, outcomes, strict=True):
+            if outcome.unsent:  # the destination never answered: left for the next run, not a failure
+                continue
             counts.attempted += 1
             if outcome.success:
                 counts.succeeded += 1
@@ -585,7 +655,7 @@ class Engine:
             else:
                 counts.failed += 1
                 code = outcome.error_code or "UNKNOWN_ERROR"
-                message = redact(outcome.message or "")
+                message = scrub(spec, change.payload, redact(outcome.message or ""))
                 acc.gone_targets.extend(outcome.missing_targets)
                 if operation is Operation.CREATE and code == UNKNOWN_OUTCOME and inflight.tracks(spec):
                     acc.unconfirmed.append(change.key)
@@ -608,8 +678,8 @@ class Engine:
             record_key=change.key,
             operation=operation or change.op,
             error_code=code,
-            error_message=redact(message),
-            error_fields=list(fields),
+            error_message=scrub(spec, change.payload, redact(message)),
+            error_fields=[scrub(spec, change.payload, str(f)) for f in fields],
             payload=failure_payload(spec, change.payload) if change.payload else None,
         )
 
@@ -636,7 +706,8 @@ class Engine:
         table = self.warehouse.table("dbt_sync_failures")
         return (
             f"select record_key, error_code, error_message, payload from {table} "
-            f"where run_id = '{self.run_id}' and sync_name = '{sync_name}' order by record_key"
+            f"where run_id = {self.warehouse._lit(self.run_id)} and sync_name = {self.warehouse._lit(sync_name)} "
+            "order by record_key"
         )
 
 
@@ -652,7 +723,13 @@ def _operation_order(op: Operation) -> int:
     return {Operation.CREATE: 0, Operation.UPSERT: 0, Operation.UPDATE: 1, Operation.DELETE: 2}[op]
 
 
-def _result_for(spec: SyncSpec, status: str, message: str | None = None) -> SyncResult:
+#: skips of an upstream sync that skip its dependants too
+_BLOCKING_SKIPS = (SkipCause.UPSTREAM_FAILED, SkipCause.UPSTREAM_SKIPPED, SkipCause.UPSTREAM_RECORD_FAILURES)
+
+
+def _result_for(
+    spec: SyncSpec, status: str, message: str | None = None, skip_cause: SkipCause | None = None
+) -> SyncResult:
     return SyncResult(
         name=spec.name,
         model=spec.model_name,
@@ -661,21 +738,36 @@ def _result_for(spec: SyncSpec, status: str, message: str | None = None) -> Sync
         mode=spec.mode,
         status=status,
         message=message,
+        skip_cause=skip_cause,
     )
 
 
-def _usage_dict(destination: Destination) -> dict[str, Any]:
+#: per-sync counters reported in ``api_usage`` (0 when the sync made no such call)
+_METERED = ("requests", "rate_limited", "reauthentications", "oauth_refreshes", "bulk_jobs")
+
+
+def _usage_dict(destination: Destination, meter: metering.Meter, retries: int) -> dict[str, Any]:
+    """One sync's API usage: its own requests, 429s, retries, re-logins and Bulk jobs.
+
+    ``limit_used``/``limit_max`` and ``rate_limit_*`` are the account's
+    figures as the destination last reported them (shared by every sync of
+    the account), not this sync's.
+    """
+    data: dict[str, Any] = {name: meter.get(name) for name in _METERED}
+    data["retries"] = retries
     try:
         usage = destination.usage()
     except Exception:
-        return {}
-    data: dict[str, Any] = {
-        "requests": usage.requests,
-        "limit_used": usage.limit_used,
-        "limit_max": usage.limit_max,
-        "rate_limited": usage.rate_limited,
-    }
-    data.update({k: v for k, v in usage.extra.items() if isinstance(v, (int, float, str, type(None)))})
+        return data
+    data["limit_used"] = usage.limit_used
+    data["limit_max"] = usage.limit_max
+    data.update(
+        {
+            k: v
+            for k, v in usage.extra.items()
+            if k not in data and isinstance(v, (int, float, str, type(None)))
+        }
+    )
     return data
 
 

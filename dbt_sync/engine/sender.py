@@ -7,10 +7,16 @@ records that failed for a reason a retry can fix (row locks, rolled back
 with a sibling) are sent again a few times; everything else is final and
 goes to the audit table, to be retried on the next run.
 
-Creates are the exception: a create request that timed out or lost its
-connection (or got a 5xx) may have been applied, so it is never resent
-blindly; its records come back as ``UNKNOWN_OUTCOME`` and the engine finds
-out (by the match key) or reports them in doubt.
+A destination that stays down (5xx, timeouts, dropped connections) or keeps
+rate limiting past the retry budget is not the records' fault: the records
+it never answered come back ``unsent``, the sender remembers the error in
+:attr:`Sender.down` and sends nothing more, and the engine stops the sync as
+a whole, leaving those records in the changeset for the next run.
+
+Creates are the exception to retrying: a create request that timed out or
+lost its connection (or got a 5xx) may have been applied, so it is never
+resent blindly; its records come back as ``UNKNOWN_OUTCOME`` and the engine
+finds out (by the match key) or reports them in doubt.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ class SendStats:
     requests: int = 0
     retries: int = 0
     splits: int = 0
+    #: retries that waited out a rate limit (HTTP 429, REQUEST_LIMIT_EXCEEDED)
+    rate_limited: int = 0
     transient_codes: dict[str, int] = field(default_factory=dict)
 
 
@@ -53,11 +61,18 @@ class Sender:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     record_attempts: int = 3
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
     stats: SendStats = field(default_factory=SendStats)
+    #: the error that spent the retry budget; once set, nothing more is sent
+    down: RetriesExhausted | None = None
 
     def send(self, operation: Operation, records: Sequence[Record]) -> list[RecordOutcome]:
-        """Exactly one final outcome per record, in the order given."""
+        """Exactly one final outcome per record, in the order given.
+
+        Records the destination never answered within the retry budget come
+        back with ``unsent=True`` (and :attr:`down` is set).
+        """
         final: dict[str, RecordOutcome] = {}
         pending = list(records)
         for attempt in range(1, self.record_attempts + 1):
@@ -68,35 +83,49 @@ class Sender:
                 outcome = by_key.get(record.key) or RecordOutcome.failed(
                     record.key, "NO_OUTCOME", "the destination returned no result for this record", retryable=True
                 )
-                if operation is Operation.CREATE and not outcome.success and ambiguous(outcome.error_code):
+                if operation is Operation.CREATE and not outcome.success and (
+                    outcome.error_code == UNKNOWN_OUTCOME or ambiguous(outcome.error_code)
+                ):
                     # the create may have happened: resending could duplicate it (the engine finds out)
-                    outcome = _unknown(record.key, outcome.message or outcome.error_code or "")
+                    final[record.key] = _unknown(record.key, outcome.message or outcome.error_code or "")
+                elif outcome.unsent:
                     final[record.key] = outcome
                 elif not outcome.success and outcome.retryable and attempt < self.record_attempts:
                     retry.append(record)
+                elif not outcome.success and outcome.category == "TRANSIENT":
+                    # its request kept failing as a whole: the destination's fault, not the record's
+                    final[record.key] = self._unsent(record, outcome.error_code or "TRANSIENT", outcome.message or "")
                 else:
                     final[record.key] = outcome
-            if not retry:
+            if not retry or self.down is not None:
+                for record in retry:
+                    final[record.key] = self._unsent(record, "TRANSIENT", "not sent: the destination is down")
                 break
             self.stats.retries += 1
             self.sleep(self.policy.delay(attempt, None, self.rng))
             pending = retry
         return [final[r.key] for r in records]
 
+    def _unsent(self, record: Record, code: str, message: str) -> RecordOutcome:
+        if self.down is None:
+            self.down = RetriesExhausted(TransientError(message, code=code), self.record_attempts)
+        return RecordOutcome.failed(record.key, code, message, retryable=True, category="TRANSIENT", unsent=True)
+
     def _send_splitting(self, operation: Operation, records: list[Record]) -> list[RecordOutcome]:
+        if self.down is not None:  # another batch of this sync spent the budget: send nothing more
+            return [self._unsent(r, self.down.code, str(self.down)) for r in records]
         try:
             return self._send_with_retries(operation, records)
+        except _Unknown as exc:
+            return [_unknown(r.key, str(exc)) for r in records]
         except _Shrink:
             self.stats.splits += 1
             half = len(records) // 2
             return self._send_splitting(operation, records[:half]) + self._send_splitting(operation, records[half:])
-        except _Unknown as exc:
-            return [_unknown(r.key, str(exc)) for r in records]
         except RetriesExhausted as exc:
-            return [
-                RecordOutcome.failed(r.key, exc.code, str(exc), retryable=True, category="TRANSIENT")
-                for r in records
-            ]
+            if self.down is None:
+                self.down = exc
+            return [self._unsent(r, exc.code, str(exc)) for r in records]
 
     def _send_with_retries(self, operation: Operation, records: list[Record]) -> list[RecordOutcome]:
         def attempt() -> list[RecordOutcome]:
@@ -114,9 +143,13 @@ class Sender:
 
         def on_retry(exc: TransientError, attempt_no: int, wait: float) -> None:
             self.stats.retries += 1
+            if exc.rate_limited:
+                self.stats.rate_limited += 1
             self.stats.transient_codes[exc.code] = self.stats.transient_codes.get(exc.code, 0) + 1
 
-        return call_with_retries(attempt, self.policy, sleep=self.sleep, rng=self.rng, on_retry=on_retry)
+        return call_with_retries(
+            attempt, self.policy, sleep=self.sleep, clock=self.clock, rng=self.rng, on_retry=on_retry
+        )
 
 
 class _Shrink(Exception):
@@ -132,5 +165,4 @@ def _unknown(key: str, detail: str) -> RecordOutcome:
         key,
         UNKNOWN_OUTCOME,
         f"the create request's outcome is unknown ({detail}); it was not sent again, to avoid a duplicate",
-        category="TRANSIENT",
     )

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from dbt_sync.cli.run import render_summary
+from dbt_sync.engine.results import SkipCause
 from dbt_sync.warehouse import coordination
 from tests.engine.conftest import stack_for
 
@@ -155,7 +156,8 @@ def test_lifecycle(dbt_project_factory: Any, target: str) -> None:
         with project.warehouse() as wh:
             assert coordination.try_lock(wh, "deals_to_hubspot", "other-host:1:run", 600) is None
         blocked = stack.run(all_syncs=True, select=["deals_to_hubspot"])
-        assert blocked.exit_code == 2
+        assert blocked.exit_code == 3  # refused, not failed: EXIT_LOCKED
+        assert blocked.sync("deals_to_hubspot").skip_cause is SkipCause.LOCKED
         assert "already running (held by other-host:1:run" in (blocked.sync("deals_to_hubspot").message or "")
         # a holder that stopped heart-beating is considered dead and replaced
         with project.warehouse() as wh:

@@ -31,6 +31,7 @@ import urllib3
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
 
+from dbt_sync.destinations import metering
 from dbt_sync.destinations.base import DestinationError, Pacer, TransientError, Usage
 from dbt_sync.destinations.hubspot.config import RATE_INTERVAL_SECONDS, HubSpotConfig
 from dbt_sync.destinations.hubspot.errors import (
@@ -198,6 +199,7 @@ class Transport:
                     f"(HTTP {reply.status}, {reason})",
                     code="OAUTH_REFRESH_FAILED",
                 )
+            metering.count("oauth_refreshes")
             with self._lock:
                 self._refreshes += 1
                 new_refresh = reply.body.get("refresh_token")
@@ -248,6 +250,7 @@ class Transport:
         if self.pacer is not None:
             self.pacer.acquire()
         now = time.monotonic()
+        metering.count("requests")
         with self._lock:
             self._requests += 1
             self._sent_at.append(now)
@@ -296,7 +299,12 @@ class Transport:
             kind = type(reason).__name__
             code = "TIMEOUT" if "Timeout" in kind or "timed out" in str(reason) else "CONNECTION_ERROR"
             return TransientError(
-                self.redact(f"HubSpot request failed before a response ({kind}): {reason}"), code=code
+                self.redact(
+                    f"HubSpot destination {self._config.name!r}: request to {self._config.host} failed before a "
+                    f"response ({kind}): {reason}. Check the network, or 'host' of "
+                    f"destinations.{self._config.name} in dbt_sync.yml"
+                ),
+                code=code,
             )
         return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
@@ -326,6 +334,8 @@ class Transport:
             self._rate.update(values)
             if reply.status == 429:
                 self._rate_limited += 1
+        if reply.status == 429:
+            metering.count("rate_limited")
         if self.pacer is not None:
             interval = values.get("interval_ms")
             self.pacer.observe(values.get("remaining"), interval / 1000.0 if interval else None)

@@ -93,6 +93,8 @@ class BulkWriter:
                 # Earlier jobs wrote data: report, don't raise (see module doc).
                 for row in part_rows:
                     outcomes[row.index] = failure(row.record.key, exc.code, str(exc), retryable=True)
+                    if isinstance(exc, TransientError):
+                        outcomes[row.index].category = "TRANSIENT"
         if operation in ("delete", "hardDelete"):
             for index, outcome in outcomes.items():
                 # Deleting what is already deleted leaves the intended state, as on the Collections path.

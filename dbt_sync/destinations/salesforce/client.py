@@ -21,6 +21,7 @@ from typing import Any
 import requests
 from simple_salesforce import Salesforce
 
+from dbt_sync.destinations import metering
 from dbt_sync.destinations.base import DestinationError, Pacer, TransientError, Usage
 from dbt_sync.destinations.salesforce.auth import login, make_session, redact
 from dbt_sync.destinations.salesforce.config import SalesforceConfig
@@ -95,6 +96,7 @@ class SalesforceClient:
                 return  # another thread already renewed it
             self._sf = login(self.config, self.session)
             self._usage.extra["reauthentications"] += 1
+            metering.count("reauthentications")
 
     def secrets(self) -> list[str]:
         """Config secrets plus the live access token."""
@@ -113,6 +115,8 @@ class SalesforceClient:
             return Usage(u.requests, u.limit_used, u.limit_max, u.rate_limited, dict(u.extra))
 
     def count(self, key: str) -> None:
+        """Count one ``key`` (e.g. ``bulk_jobs``) for the account and for the current sync."""
+        metering.count(key)
         with self._lock:
             self._usage.extra[key] = self._usage.extra.get(key, 0) + 1
 
@@ -219,11 +223,15 @@ class SalesforceClient:
 
     def _observe(self, response: requests.Response) -> None:
         info = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
+        limited = response.status_code in (403, 429) and b"REQUEST_LIMIT_EXCEEDED" in response.content
+        metering.count("requests")
+        if limited:
+            metering.count("rate_limited")
         with self._lock:
             self._usage.requests += 1
             if info:
                 self._usage.limit_used, self._usage.limit_max = int(info.group(1)), int(info.group(2))
-            if response.status_code in (403, 429) and b"REQUEST_LIMIT_EXCEEDED" in response.content:
+            if limited:
                 self._usage.rate_limited += 1
 
     def _error(self, method: str, path: str, response: requests.Response) -> Exception:

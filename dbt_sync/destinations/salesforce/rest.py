@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
+from dbt_sync.destinations import metering
 from dbt_sync.destinations.base import DestinationError, RecordOutcome, TransientError
 from dbt_sync.destinations.salesforce.client import RequestRejected, SalesforceClient
 from dbt_sync.destinations.salesforce.shape import Row, failure, outcome_from_result
@@ -83,7 +84,8 @@ class CollectionsWriter:
 
         if self._concurrency > 1 and len(chunks) > 1:
             with ThreadPoolExecutor(max_workers=min(self._concurrency, len(chunks))) as pool:
-                results = list(pool.map(attempt, chunks))
+                futures = [metering.submit(pool, attempt, chunk) for chunk in chunks]
+                results = [f.result() for f in futures]
         else:
             results = []
             for chunk in chunks:
@@ -107,6 +109,8 @@ class CollectionsWriter:
                         retryable=isinstance(result, TransientError)
                         or code in ("DAILY_LIMIT_EXCEEDED", "INVALID_SESSION_ID"),
                     )
+                    if isinstance(result, TransientError):
+                        outcomes[row.index].category = "TRANSIENT"
             else:
                 outcomes.update(result)
         return outcomes

@@ -1,0 +1,71 @@
+"""API usage counted per sync, while syncs of a run share one destination.
+
+A destination (one login, one rate limiter per account) serves every sync of
+a run that writes to it, from several threads at once, so its own counters
+are the account's running total. The engine runs each sync inside
+:func:`metering` with that sync's :class:`Meter`; a destination calls
+:func:`count` where it counts a request, a 429, a re-login or a Bulk job,
+and the figure lands on the meter of the sync whose thread made the call.
+Work handed to another thread keeps the sync's meter when submitted with
+:func:`submit`.
+
+Counter names: ``requests``, ``rate_limited`` (HTTP 429 / Salesforce
+``REQUEST_LIMIT_EXCEEDED`` answers), ``reauthentications`` (Salesforce
+logins after an expired session), ``oauth_refreshes`` (HubSpot token
+refreshes), ``bulk_jobs`` (Salesforce Bulk API 2.0 ingest jobs).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_current: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("dbt_sync_meter", default=None)
+
+
+class Meter:
+    """Thread-safe counters of one sync's API usage."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[name] = self._counts.get(name, 0) + n
+
+    def get(self, name: str) -> int:
+        with self._lock:
+            return self._counts.get(name, 0)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+@contextmanager
+def metering(meter: Meter) -> Iterator[Meter]:
+    """Count the API calls made by this thread (and work it submits) on ``meter``."""
+    token = _current.set(meter)
+    try:
+        yield meter
+    finally:
+        _current.reset(token)
+
+
+def count(name: str, n: int = 1) -> None:
+    """Add ``n`` to counter ``name`` of the current sync's meter, if any."""
+    meter = _current.get()
+    if meter is not None:
+        meter.add(name, n)
+
+
+def submit(executor: Executor, fn: Callable[..., T], *args: Any) -> Future[T]:
+    """``executor.submit`` that keeps the caller's meter in the worker thread."""
+    return executor.submit(contextvars.copy_context().run, fn, *args)
