@@ -207,7 +207,8 @@ st as (
 open_f as (
     select distinct record_key
     from {{ dbt_sync.audit_relation('dbt_sync_open_failures') }}
-    where sync_name = '{{ sync_name }}' and coalesce(operation, '') <> 'delete' and record_key is not null
+    where sync_name = {{ dbt_sync.string_literal(spec['name']) }} and coalesce(operation, '') <> 'delete'
+      and record_key is not null
 ),
 changes as (
     select
