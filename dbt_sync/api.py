@@ -87,6 +87,7 @@ def run(
     options = _options(project_dir, profiles_dir, target, vars, config_path)
     project = load_project(options)
     with open_warehouse(options) as warehouse:
+        warehouse.read_only = dry_run  # a dry run leaves the warehouse exactly as it found it
         the_plan = plan_with_retries(project, warehouse, select, exclude, all_syncs)
         engine = Engine(
             plan=the_plan,
