@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from dbt_sync.destinations import open_destination
-from dbt_sync.destinations.base import Destination, DestinationError, FieldSpec, Operation, TransientError
+from dbt_sync.destinations.base import (
+    AssociationCheck,
+    Destination,
+    DestinationError,
+    FieldSpec,
+    Operation,
+    TransientError,
+)
 from dbt_sync.errors import Problem, SpecError, UnreachableError
 from dbt_sync.project import Project
 from dbt_sync.spec import SyncSpec
@@ -36,6 +43,17 @@ def field_specs(spec: SyncSpec, project: Project) -> list[FieldSpec]:
     return out
 
 
+def association_checks(spec: SyncSpec) -> list[AssociationCheck]:
+    """The sync's associations, each with its yaml path."""
+    return [
+        AssociationCheck(
+            to_object=a.to, path=f"{spec.location}.associations[{i}]", match=a.match, type_id=a.type_id,
+            category=a.category, label=a.label,
+        )
+        for i, a in enumerate(spec.associations)
+    ]
+
+
 def check_destinations(project: Project, only: set[str] | None = None) -> None:
     """Raise :class:`SpecError` listing every mapping problem found in any destination,
     or :class:`UnreachableError` (one line naming the URL and the setting) when a
@@ -62,7 +80,8 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
                 opened[spec.destination] = destination
             try:
                 found = destination.check_mapping(
-                    spec.object, MODE_OPERATIONS[spec.mode], spec.match, field_specs(spec, project), spec.location
+                    spec.object, MODE_OPERATIONS[spec.mode], spec.match, field_specs(spec, project), spec.location,
+                    associations=association_checks(spec),
                 )
             except DestinationError as exc:
                 problems.append(Problem(spec.location, f"cannot check against {spec.destination}: {exc}"))

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 
 from dbt_sync import masking
 from dbt_sync.cli import main
-from tests.alerts.helpers import channels
+from tests.alerts.helpers import channels, validate_payload
 from tests.engine.conftest import stack_for
 
 pytestmark = pytest.mark.slow
@@ -108,6 +108,15 @@ def test_masked_value_is_scrubbed_from_every_output(
         bodies = [json.loads(r.body) for r in hooks]
         samples = [s for b in bodies for s in b.get("failing_records") or []]
         assert any(s["record_key"] == "C-2006" and "****" in s["error_message"] for s in samples), bodies
+        # the real payloads follow the documented schema, with the profile's target though -t was not given
+        for body in bodies:
+            validate_payload(body)
+            assert body["run"]["target"] == project.env.get("DBT_SYNC_TARGET", "duckdb")
+        for row in stack.query("select payload from {schema}.dbt_sync_alerts"):
+            validate_payload(json.loads(row["payload"]))
+        assert all("C-2006" in json.dumps(json.loads(r.body)) for r in slacks)
+        assert all("C-2006" in outputs[f"email {i}"] and "dbt_sync_open_failures" in outputs[f"email {i}"]
+                   for i in range(len(smtp_server.messages)))
 
         leaked = {where: found for where, text in outputs.items() if (found := leaks(value, text))}
         assert leaked == {}
