@@ -349,12 +349,13 @@ class Warehouse:
         is smaller when rows in its window were skipped. ``_dbt_sync_op`` and ``_dbt_sync_destination_id`` are as
         of now (a record inserted by an earlier partial run becomes an update).
         """
-        kind: str | None = "pending"
+        kind = "pending"
         if sync_name in self._peeked:  # a dry run reads what peek_changeset found, in place
-            kind, model_unique_id, fresh = self._peeked[sync_name]
-            if kind is None:
+            peeked, model_unique_id, fresh = self._peeked[sync_name]
+            if peeked is None:
                 yield from self._iter_preview(sync_name, model_unique_id, fresh, chunk_size)
                 return
+            kind = peeked
         table = self.changes_table(sync_name, kind)
         with self._transaction():
             if table not in self._table_names():
