@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from dbt_sync import masking
 from dbt_sync.config import SyncConfig
 from dbt_sync.destinations import metering, open_destination
 from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome
 from dbt_sync.engine import inflight
 from dbt_sync.engine.committer import Committer
 from dbt_sync.engine.locks import LockHeld, SyncLock
-from dbt_sync.engine.mapping import Change, failure_payload, to_change
+from dbt_sync.engine.mapping import Change, failure_payload, scrub, to_change
 from dbt_sync.engine.pacing import paced
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import (
@@ -103,7 +104,6 @@ class Engine:
         self._destination_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._captured: set[str] = set()
-        self._relation_columns: dict[str, list[str] | None] = {}
 
     def _model_lock(self, model_unique_id: str) -> threading.Lock:
         with self._guard:
@@ -298,24 +298,19 @@ class Engine:
         model = self.plan.manifest.models.get(spec.model_unique_id)
         if model is None or model.columns:
             return  # documented columns were checked when the spec was loaded
+        names = list(dict.fromkeys((*spec.primary_key, *spec.sent_columns)))
         with self._model_lock(spec.model_unique_id):
-            if spec.model_unique_id not in self._relation_columns:
-                self._relation_columns[spec.model_unique_id] = coordination.relation_columns(
-                    self.warehouse, spec.model_unique_id
-                )
-        columns = self._relation_columns[spec.model_unique_id]
-        if columns is None:
+            found = coordination.resolve_columns(self.warehouse, spec.model_unique_id, names)
+        if found is None:
             raise SyncAborted(
                 "MODEL_NOT_BUILT", f"{spec.location}: model {spec.model_name} has not been built (run dbt first)."
             )
-        known = {c.lower(): c for c in columns}
-        missing = [c for c in (*spec.primary_key, *spec.sent_columns) if c.lower() not in known]
-        if missing:
-            hints = "".join(did_you_mean(c, columns) for c in missing)
+        if found.missing:
+            hints = "".join(did_you_mean(c, found.columns) for c in found.missing)
             raise SyncAborted(
                 "UNKNOWN_COLUMN",
-                f"{spec.location}: column(s) {', '.join(missing)} do not exist in model {spec.model_name}.{hints} "
-                f"Columns: {', '.join(columns)}.",
+                f"{spec.location}: column(s) {', '.join(found.missing)} do not exist in model {spec.model_name}."
+                f"{hints} Columns: {', '.join(found.columns)}.",
             )
 
     def _guard_deletes(self, spec: SyncSpec, counts: Mapping[str, int]) -> None:
@@ -351,6 +346,9 @@ class Engine:
             ):
                 for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
                     result.planned += len(page)
+                    masking.register(
+                        v for row in page for v in masking.masked_values(spec.failure_payload.mask, row)
+                    )
                     target_ids = self._association_targets(spec, page)
                     changes = [to_change(spec, row, target_ids) for row in page]
                     self._handle_page(
@@ -532,7 +530,7 @@ class Engine:
                 counts.failed += 1
                 result.failed += 1
                 code = outcome.error_code or "UNKNOWN_ERROR"
-                message = redact(outcome.message or "")
+                message = scrub(spec, change.payload, redact(outcome.message or ""))
                 result.count_error(code, message)
                 acc.failures.append(self._failure(spec, change, code, message, outcome.fields, operation.value))
 
@@ -549,8 +547,8 @@ class Engine:
             record_key=change.key,
             operation=operation or change.op,
             error_code=code,
-            error_message=redact(message),
-            error_fields=list(fields),
+            error_message=scrub(spec, change.payload, redact(message)),
+            error_fields=[scrub(spec, change.payload, str(f)) for f in fields],
             payload=failure_payload(spec, change.payload) if change.payload else None,
         )
 
@@ -577,7 +575,8 @@ class Engine:
         table = self.warehouse.table("dbt_sync_failures")
         return (
             f"select record_key, error_code, error_message, payload from {table} "
-            f"where run_id = '{self.run_id}' and sync_name = '{sync_name}' order by record_key"
+            f"where run_id = {self.warehouse._lit(self.run_id)} and sync_name = {self.warehouse._lit(sync_name)} "
+            "order by record_key"
         )
 
 
