@@ -40,11 +40,13 @@
   {%- endfor -%}
   {%- for table, column, type in dbt_sync.alert_tables_added_columns() -%}
     {%- set relation = dbt_sync.audit_relation(table) -%}
-    {%- set found = run_query("select count(*) from information_schema.columns where lower(table_schema) = '"
-                              ~ dbt_sync.audit_schema() | lower ~ "' and lower(table_name) = '" ~ table
-                              ~ "' and lower(column_name) = '" ~ column ~ "'") -%}
+    {%- set found = run_query("select count(*) from information_schema.columns where lower(table_schema) = "
+                              ~ dbt_sync.string_literal(dbt_sync.audit_schema() | lower) ~ " and lower(table_name) = "
+                              ~ dbt_sync.string_literal(table) ~ " and lower(column_name) = "
+                              ~ dbt_sync.string_literal(column)) -%}
     {%- if (found.columns[0].values()[0] | int) == 0 -%}
-      {%- do dbt_sync._run_sql('alter table ' ~ relation ~ ' add column ' ~ column ~ ' ' ~ type) -%}
+      {%- do dbt_sync._run_sql('alter table ' ~ relation ~ ' add column ' ~ dbt_sync.quote_identifier(column)
+                               ~ ' ' ~ type) -%}
     {%- endif -%}
   {%- endfor -%}
   {#- tables of older versions stored naive UTC timestamps -#}

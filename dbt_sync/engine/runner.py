@@ -575,7 +575,8 @@ class Engine:
         table = self.warehouse.table("dbt_sync_failures")
         return (
             f"select record_key, error_code, error_message, payload from {table} "
-            f"where run_id = '{self.run_id}' and sync_name = '{sync_name}' order by record_key"
+            f"where run_id = {self.warehouse._lit(self.run_id)} and sync_name = {self.warehouse._lit(sync_name)} "
+            "order by record_key"
         )
 
 
