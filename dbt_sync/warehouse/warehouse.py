@@ -62,8 +62,19 @@ class FailureRow:
 
 
 def utcnow() -> dt.datetime:
-    """Naive UTC: every audit timestamp dbt-sync writes uses this clock."""
+    """Naive UTC: every audit timestamp dbt-sync writes uses this clock.
+
+    The audit tables store instants (timestamps with time zone), so SQL
+    comparing them with ``current_timestamp`` is right in any session time
+    zone; Python reads them back as naive UTC (:meth:`Warehouse.query`).
+    """
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
 
 
 def retry_on_lost_connection(method: F) -> F:
@@ -190,10 +201,14 @@ class Warehouse:
     def _execute(self, sql: str) -> None:
         self.adapter.connections.add_query(sql, auto_begin=False)
 
-    def _fetch(self, sql: str) -> list[dict[str, Any]]:
+    def _fetch(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
+        """Rows as dicts; with ``utc``, timestamps with a time zone come back as naive UTC (the audit clock)."""
         _, cursor = self.adapter.connections.add_query(sql, auto_begin=False)
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+        if utc:
+            rows = [tuple(_naive_utc(v) for v in row) for row in rows]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def _lit(self, value: Any) -> str:
         return literals.literal(value, self.adapter_type)
@@ -329,7 +344,7 @@ class Warehouse:
             rows = self.read(self._macro(
                 "changeset_preview_sql", model_unique_id=model_unique_id, sync_name=sync_name,
                 after_seq=after, page_size=chunk_size, fresh=fresh,
-            ))
+            ), utc=False)  # model values as the warehouse holds them
             after += chunk_size
             if not rows:
                 return
@@ -376,7 +391,7 @@ class Warehouse:
                 sql = self._macro(
                     "changes_page_sql", sync_name=sync_name, after_seq=after, page_size=chunk_size, kind=kind
                 )
-            rows = self.read(sql)
+            rows = self.read(sql, utc=False)  # model values as the warehouse holds them
             after += chunk_size
             if not rows:
                 continue
@@ -519,14 +534,18 @@ class Warehouse:
             self._execute(sql)
 
     @retry_on_lost_connection
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        """Run a read-only query; rows as dicts of Python values."""
-        with self._transaction():
-            return self._fetch(sql)
+    def query(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
+        """Run a read-only query; rows as dicts of Python values.
 
-    def read(self, sql: str) -> list[dict[str, Any]]:
+        With ``utc`` (audit reads), timestamps with a time zone come back as
+        naive UTC; ``utc=False`` keeps the driver's values (model data).
+        """
+        with self._transaction():
+            return self._fetch(sql, utc=utc)
+
+    def read(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
         """:meth:`query` for reads a running sync makes (same retry on a lost connection)."""
-        return self.query(sql)
+        return self.query(sql, utc=utc)
 
     def reconnect_if_lost(self) -> bool:
         """After a failed statement: if this thread's connection is dead, replace it.
