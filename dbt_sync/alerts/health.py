@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dbt_sync.engine.results import DRY_RUN, ERROR, SKIPPED, SyncResult
+from dbt_sync.engine.results import CANCELLED, DRY_RUN, ERROR, SKIPPED, SyncResult
 from dbt_sync.spec import AlertSpec
 
 HEALTHY = "healthy"
@@ -98,11 +98,11 @@ class Assessment:
 def assess(result: SyncResult, policy: Policy) -> Assessment:
     """Whether this run shows the sync failing, healthy, or proves nothing.
 
-    Skipped and dry runs prove nothing. Neither does a successful run that
+    Skipped, cancelled and dry runs prove nothing. Neither does a successful run that
     attempted no records: it never reached the destination, so it cannot
     clear a failing sync (a false "recovered" costs more trust than a late one).
     """
-    if result.status in (SKIPPED, DRY_RUN):
+    if result.status in (SKIPPED, DRY_RUN, CANCELLED):
         return Assessment(None, f"sync {result.status}")
     if result.status == ERROR:
         return Assessment(True, "the sync failed as a whole")
