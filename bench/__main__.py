@@ -2,6 +2,7 @@
 
 Scenarios: steady-state (includes no-change and the Salesforce Bulk initial load), initial-load,
 memory, hook-overhead, alternatives. ``--quick`` uses small sizes for a smoke run.
+``fidelity [--rows N]`` checks that every value arrives exactly (docs/fidelity.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from bench.common import log, write_result
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["fidelity"]:
+        from bench import fidelity
+
+        return fidelity.main(args_in[1:])
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("scenario", choices=["steady-state", "initial-load", "memory", "hook-overhead",
                                              "alternatives"])

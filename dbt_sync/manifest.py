@@ -63,6 +63,8 @@ class Manifest:
     project_name: str | None
     models: Mapping[str, Model]
     parent_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the dbt adapter that wrote the manifest (``duckdb``, ``postgres``, ``redshift``); None when not recorded
+    adapter_type: str | None = None
 
     def model_by_name(self, name: str) -> Model | None:
         for model in self.models.values():
@@ -159,6 +161,7 @@ def load_manifest(target_dir: Path) -> Manifest:
         project_name=metadata.get("project_name"),
         models=models,
         parent_map=parent_map,
+        adapter_type=metadata.get("adapter_type"),
     )
 
 

@@ -19,6 +19,26 @@ from dbt_sync.emulators.salesforce import SalesforceEmulator
 
 SF_USERNAME = "integration@dbt-sync.example"
 
+#: the ``destinations`` of a dbt_sync.yml that reads :meth:`Sandbox.env` (the README's example uses it verbatim,
+#: and the same file serves real orgs: every setting the sandbox overrides has the real API as its default)
+DBT_SYNC_YML = """\
+version: 1
+destinations:
+  salesforce:
+    type: salesforce
+    auth: password
+    username: "{{ env_var('DBT_SYNC_SF_USERNAME') }}"
+    password: "{{ env_var('DBT_SYNC_SF_PASSWORD') }}"
+    security_token: "{{ env_var('DBT_SYNC_SF_TOKEN', '') }}"
+    login_url: "{{ env_var('DBT_SYNC_SF_LOGIN_URL', 'https://login.salesforce.com') }}"
+    ca_bundle: "{{ env_var('DBT_SYNC_SF_CA_BUNDLE', '') }}"
+  hubspot:
+    type: hubspot
+    access_token: "{{ env_var('DBT_SYNC_HUBSPOT_TOKEN') }}"
+    host: "{{ env_var('DBT_SYNC_HUBSPOT_HOST', 'https://api.hubapi.com') }}"
+    tier: professional
+"""
+
 
 @dataclass
 class Sandbox:

@@ -161,8 +161,10 @@ class SyncSpec:
 class _Collector:
     """Gathers problems so validation can report all of them in one go."""
 
-    def __init__(self) -> None:
+    def __init__(self, adapter_type: str | None = None) -> None:
         self.problems: list[Problem] = []
+        #: the warehouse the names must work on (column name rules differ per adapter)
+        self.adapter_type = adapter_type
 
     def add(self, location: str, message: str) -> None:
         self.problems.append(Problem(location, message))
@@ -195,7 +197,7 @@ def load_specs(
     check_columns: bool = True,
 ) -> list[SyncSpec]:
     """Every sync declared in the project's models; raises :class:`SpecError` listing all problems."""
-    problems = _Collector()
+    problems = _Collector(manifest.adapter_type)
     specs: list[SyncSpec] = []
     for model in sorted(manifest.models.values(), key=lambda m: m.unique_id):
         if not model.enabled:
@@ -231,6 +233,36 @@ def _columns_of(model: Model) -> dict[str, str] | None:
     return {c.name.lower(): c.name for c in model.columns.values()}
 
 
+#: changeset columns dbt-sync adds; a model column may not share the prefix
+RESERVED_COLUMN_PREFIX = "_dbt_sync_"
+#: longest identifier in bytes, per adapter (PostgreSQL truncates longer ones to NAMEDATALEN - 1 = 63)
+IDENTIFIER_MAX_BYTES = {"postgres": 63, "redshift": 127}
+
+
+def column_name_problem(name: str, adapter_type: str | None) -> str | None:
+    """Why the capture cannot read a column of this name on ``adapter_type``, or None when it can.
+
+    Capture quotes every name (reserved words, spaces, mixed case and double
+    quotes are all fine), so only these are refused: a NUL character (no
+    warehouse allows it), the ``_dbt_sync_`` prefix (the changeset's own
+    columns), more bytes than the warehouse keeps (PostgreSQL 63, Redshift
+    127; PostgreSQL silently truncates longer names) and, on Redshift,
+    characters that are not printable (Redshift's "Names and identifiers":
+    identifiers consist of UTF-8 printable characters only).
+    """
+    if "\x00" in name:
+        return "it contains a NUL character, which no warehouse allows in a name."
+    if name.lower().startswith(RESERVED_COLUMN_PREFIX):
+        return (f"names starting with {RESERVED_COLUMN_PREFIX!r} are reserved for the changeset's own columns; "
+                "rename the column in the model.")
+    limit = IDENTIFIER_MAX_BYTES.get(adapter_type or "")
+    if limit is not None and len(name.encode("utf-8")) > limit:
+        return f"{adapter_type} keeps names of at most {limit} bytes; this one has {len(name.encode('utf-8'))}."
+    if adapter_type == "redshift" and not name.isprintable():
+        return "Redshift names may only contain printable characters (no tabs, newlines or other control characters)."
+    return None
+
+
 def _check_column(
     column: Any,
     location: str,
@@ -240,6 +272,10 @@ def _check_column(
 ) -> str | None:
     if not isinstance(column, str) or not column:
         problems.add(location, f"expected a column name of model {model.name}, got {column!r}.")
+        return None
+    bad = column_name_problem(column, problems.adapter_type)
+    if bad is not None:
+        problems.add(location, f"column {column!r} of model {model.name} cannot be synced: {bad}")
         return None
     if known is not None and column.lower() not in known:
         hint = did_you_mean(column, known.values())

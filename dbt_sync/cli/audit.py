@@ -77,7 +77,8 @@ def status(project_dir: Path, profiles_dir: Path | None, target: str | None, var
         click.echo(to_json(rows))
         return
     if not rows:
-        click.echo(f"No runs recorded yet in {runs}.")
+        which = "" if chosen is None else " for the selected syncs"
+        click.echo(f"No runs recorded yet{which} in {runs}.")
         return
     keys = ["sync_name", "status", "started_at", "planned", "created", "updated", "deleted", "failed"]
     click.echo(table(keys, [[r[k] for k in keys] for r in rows]))
@@ -136,7 +137,8 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
         click.echo(to_json(rows))
         return
     if not rows:
-        click.echo(f"No open failures in {view}.")
+        which = "" if chosen is None else " of the selected syncs"
+        click.echo(f"No open failures{which} in {view}.")
         return
     keys = ["sync_name", "record_key", "error_code", "attempt", "first_failed_at", "error_message"]
     click.echo(table(keys, [[str(r[k])[:80] if r[k] is not None else "" for k in keys] for r in rows]))

@@ -43,12 +43,13 @@ def demo(work_dir: Path | None, debug: bool) -> None:
 def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool) -> None:
     """Run the local Salesforce and HubSpot emulators until Ctrl-C (or SIGTERM / SIGHUP).
 
-    Prints the environment variables that point integration_tests/dbt_sync.yml
-    (or your own dbt_sync.yml using the same names) at them. On Ctrl-C,
+    Prints the environment variables that point a dbt_sync.yml at them, and the
+    destinations of such a file (the README's example, and
+    integration_tests/dbt_sync.yml, use the same names). On Ctrl-C,
     SIGTERM or SIGHUP it stops both emulators, removes its TLS folder and
     exits 0.
     """
-    from dbt_sync.sandbox import running_sandbox
+    from dbt_sync.sandbox import DBT_SYNC_YML, running_sandbox
 
     _stop_on_signals()
     try:
@@ -58,7 +59,9 @@ def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool
             click.echo("\nexport these to point a project at them:")
             for key, value in box.env().items():
                 click.echo(f"export {key}='{value}'")
-            click.echo("\nCtrl-C to stop.")
+            click.echo("\nin a dbt_sync.yml that reads them (the README's example; it also serves real orgs):")
+            click.echo(DBT_SYNC_YML)
+            click.echo("Ctrl-C to stop.")
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP, at any point: the with block has cleaned up

@@ -111,7 +111,6 @@ class Engine:
         self._destination_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._captured: set[str] = set()
-        self._relation_columns: dict[str, list[str] | None] = {}
 
     def _model_lock(self, model_unique_id: str) -> threading.Lock:
         with self._guard:
@@ -361,24 +360,19 @@ class Engine:
         model = self.plan.manifest.models.get(spec.model_unique_id)
         if model is None or model.columns:
             return  # documented columns were checked when the spec was loaded
+        names = list(dict.fromkeys((*spec.primary_key, *spec.sent_columns)))
         with self._model_lock(spec.model_unique_id):
-            if spec.model_unique_id not in self._relation_columns:
-                self._relation_columns[spec.model_unique_id] = coordination.relation_columns(
-                    self.warehouse, spec.model_unique_id
-                )
-        columns = self._relation_columns[spec.model_unique_id]
-        if columns is None:
+            found = coordination.resolve_columns(self.warehouse, spec.model_unique_id, names)
+        if found is None:
             raise SyncAborted(
                 "MODEL_NOT_BUILT", f"{spec.location}: model {spec.model_name} has not been built (run dbt first)."
             )
-        known = {c.lower(): c for c in columns}
-        missing = [c for c in (*spec.primary_key, *spec.sent_columns) if c.lower() not in known]
-        if missing:
-            hints = "".join(did_you_mean(c, columns) for c in missing)
+        if found.missing:
+            hints = "".join(did_you_mean(c, found.columns) for c in found.missing)
             raise SyncAborted(
                 "UNKNOWN_COLUMN",
-                f"{spec.location}: column(s) {', '.join(missing)} do not exist in model {spec.model_name}.{hints} "
-                f"Columns: {', '.join(columns)}.",
+                f"{spec.location}: column(s) {', '.join(found.missing)} do not exist in model {spec.model_name}."
+                f"{hints} Columns: {', '.join(found.columns)}.",
             )
 
     def _guard_deletes(self, spec: SyncSpec, counts: Mapping[str, int]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dbt_sync.warehouse import literals
@@ -124,11 +125,33 @@ def has_changeset(wh: Warehouse, sync_name: str) -> bool:
     return bool({wh.changes_table(sync_name, "changes"), wh.changes_table(sync_name, "pending")} & tables)
 
 
-def relation_columns(wh: Warehouse, model_unique_id: str) -> list[str] | None:
-    """The built relation's column names, or None when the model has not been built."""
+def resolve_columns(wh: Warehouse, model_unique_id: str, names: Sequence[str]) -> ColumnResolution | None:
+    """Which columns of the built relation ``names`` refer to, as the warehouse resolves them.
+
+    Runs the ``dbt_sync.resolve_columns`` macro (the capture's own rule:
+    the name as written, else its lower-case form on PostgreSQL and
+    Redshift, else any one column equal ignoring case on DuckDB). None when
+    the model has not been built.
+    """
     node = wh.manifest.nodes[model_unique_id]
     with wh._transaction():  # the adapter's metadata queries open one; end it
         relation = wh.adapter.get_relation(node.database, node.schema, node.alias or node.name)
         if relation is None:
             return None
-        return [str(c.name) for c in wh.adapter.get_columns_in_relation(relation)]
+        found = wh._macro("resolve_columns", relation=relation, names=list(names))
+    return ColumnResolution(
+        columns=[str(c) for c in found["columns"]],
+        resolved={str(k): (None if v is None else str(v)) for k, v in found["resolved"].items()},
+    )
+
+
+@dataclass(frozen=True)
+class ColumnResolution:
+    """The built relation's column names, and for each asked name the column it refers to (None: none)."""
+
+    columns: list[str]
+    resolved: dict[str, str | None]
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, column in self.resolved.items() if column is None]

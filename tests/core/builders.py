@@ -52,6 +52,8 @@ class ProjectBuilder:
         self.root = root
         self.project = project
         self.nodes: dict[str, dict[str, Any]] = {}
+        #: metadata.adapter_type of the written manifest (None: left out)
+        self.adapter_type: str | None = None
         root.mkdir(parents=True, exist_ok=True)
         (root / "dbt_project.yml").write_text(f"name: {project}\nprofile: {project}\n")
         self.write_config()
@@ -113,6 +115,7 @@ class ProjectBuilder:
                 "dbt_version": "1.11.0",
                 "invocation_id": "inv-1",
                 "project_name": self.project,
+                **({"adapter_type": self.adapter_type} if self.adapter_type else {}),
             },
             "nodes": self.nodes,
             "parent_map": {uid: node["depends_on"]["nodes"] for uid, node in self.nodes.items()},

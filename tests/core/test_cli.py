@@ -181,6 +181,10 @@ def test_sandbox_removes_its_tls_folder_on_sigterm(signum: int) -> None:
         ca = next(v.strip("'\n") for k, _, v in (ln.partition("=") for ln in lines)
                   if k == "export DBT_SYNC_SF_CA_BUNDLE")
         folder = Path(ca).parent
+        # what a dbt_sync.yml needs: the README's destinations, reading exactly the exported names
+        from dbt_sync.sandbox import DBT_SYNC_YML
+
+        assert DBT_SYNC_YML in "".join(lines)
         assert folder.is_dir() and folder.name.startswith("dbt-sync-tls-")
         proc.send_signal(signum)
         assert proc.wait(timeout=30) == 0

@@ -191,3 +191,47 @@ def test_undocumented_models_defer_column_checks_to_run_time(tmp_path: Path) -> 
     b = ProjectBuilder(tmp_path)
     b.model("dim_contacts", sf_sync("a", fields={"External_Id__c": "id", "Email": "anything"}), columns=())
     assert [s.name for s in load(b)] == ["a"]
+
+
+QUOTED_NAMES = ("user", "order", "group", "select", "MixedCase", "has space", 'say "hi"', "Zoë; drop", "x" * 63)
+
+
+@pytest.mark.parametrize("adapter_type", ["duckdb", "postgres", "redshift"])
+def test_column_names_capture_quotes_are_accepted(tmp_path: Path, adapter_type: str) -> None:
+    b = ProjectBuilder(tmp_path)
+    b.adapter_type = adapter_type
+    fields = {f"F{i}": name for i, name in enumerate(QUOTED_NAMES)}
+    b.model("dim_contacts", hs_sync("a", primary_key="user", match="F0", fields=fields), columns=QUOTED_NAMES)
+    (spec,) = load(b)
+    assert spec.sent_columns == QUOTED_NAMES
+
+
+@pytest.mark.parametrize(
+    ("adapter_type", "column", "expected"),
+    [
+        ("duckdb", "_dbt_sync_key", "names starting with '_dbt_sync_' are reserved for the changeset's own columns"),
+        ("postgres", "_DBT_SYNC_op", "names starting with '_dbt_sync_' are reserved"),
+        ("postgres", "nul\x00here", "it contains a NUL character"),
+        ("postgres", "é" * 32, "postgres keeps names of at most 63 bytes; this one has 64."),
+        ("redshift", "r" * 128, "redshift keeps names of at most 127 bytes; this one has 128."),
+        ("redshift", "tab\there", "Redshift names may only contain printable characters"),
+    ],
+)
+def test_column_names_capture_cannot_read_are_rejected(
+    tmp_path: Path, adapter_type: str, column: str, expected: str
+) -> None:
+    b = ProjectBuilder(tmp_path)
+    b.adapter_type = adapter_type
+    b.model("dim_contacts", hs_sync("a", fields={"key": "id", "name": column}), columns=())
+    with pytest.raises(SpecError) as info:
+        load(b)
+    (problem,) = [str(p) for p in info.value.problems]
+    assert problem.startswith(f"{LOC}.fields.name: column {column!r} of model dim_contacts cannot be synced: ")
+    assert expected in problem
+
+
+def test_long_and_tabbed_names_are_fine_where_the_warehouse_keeps_them(tmp_path: Path) -> None:
+    b = ProjectBuilder(tmp_path)
+    b.adapter_type = "duckdb"
+    b.model("dim_contacts", hs_sync("a", fields={"key": "id", "name": "tab\there" + "x" * 200}), columns=())
+    assert [s.name for s in load(b)] == ["a"]

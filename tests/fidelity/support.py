@@ -8,13 +8,11 @@ numbers parsed as ``Decimal`` so no digit is lost on the way back.
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 
-from hubspot import HubSpot
 from simple_salesforce import Salesforce
 
+from bench.fidelity_rules import hubspot_rows, query_exact
 from dbt_sync.emulators.hubspot import HubSpotEmulator
 from dbt_sync.emulators.salesforce import SalesforceEmulator
 
@@ -32,7 +30,7 @@ FIELDS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("Day__c", {"type": "date"}, {"type": "date", "field_type": "date"}),
     ("Seen_At__c", {"type": "datetime"}, {"type": "datetime", "field_type": "date"}),
     ("Flag__c", {"type": "boolean", "nillable": False, "defaultedOnCreate": True, "defaultValue": False},
-     {"type": "bool", "field_type": "booleancheckbox"}),
+     {"type": "bool", "field_type": "booleancheckbox", "options": [("true", "Yes"), ("false", "No")]}),
     ("Tags__c", {"type": "multipicklist", "length": 4099}, {"type": "string", "field_type": "text"}),
 ]
 
@@ -62,40 +60,9 @@ def salesforce_client(emu: SalesforceEmulator) -> Salesforce:
     return Salesforce(session_id=emu.issue_session(), instance_url=emu.instance_url, session=emu.http_session())
 
 
-def query_exact(sf: Salesforce, soql: str) -> list[dict[str, Any]]:
-    """Every row of ``soql`` through simple-salesforce's session, numbers as ``Decimal``.
-
-    ``sf.query_all`` parses numbers as floats; this follows ``nextRecordsUrl``
-    the same way but keeps every digit.
-    """
-    url = f"{sf.base_url}query/"
-    params: dict[str, str] | None = {"q": soql}
-    rows: list[dict[str, Any]] = []
-    while True:
-        response = sf.session.get(url, params=params, headers=sf.headers, timeout=60)
-        response.raise_for_status()
-        page = json.loads(response.text, parse_float=Decimal)
-        rows.extend(page["records"])
-        if page.get("done", True) or not page.get("nextRecordsUrl"):
-            return rows
-        url, params = f"https://{sf.sf_instance}{page['nextRecordsUrl']}", None
-
-
 def salesforce_rows(sf: Salesforce, object_name: str, fields: list[str], key: str = "External_Id__c") -> dict[str, Any]:
     rows = query_exact(sf, f"SELECT {', '.join([key, *fields])} FROM {object_name}")
     return {r[key]: r for r in rows}
 
 
-def hubspot_rows(client: HubSpot, object_type: str, properties: list[str], key: str) -> dict[str, dict[str, Any]]:
-    """Every record's properties, paged with hubspot-api-client's ``get_page``."""
-    out: dict[str, dict[str, Any]] = {}
-    after = None
-    while True:
-        page = client.crm.objects.basic_api.get_page(
-            object_type, limit=100, after=after, properties=[key, *properties]
-        )
-        for obj in page.results:
-            out[obj.properties[key]] = obj.properties
-        if page.paging is None or page.paging.next is None:
-            return out
-        after = page.paging.next.after
+__all__ = ["hubspot_rows", "query_exact", "salesforce_rows"]

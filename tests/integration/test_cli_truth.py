@@ -115,7 +115,9 @@ def test_validate_status_and_failures_take_select(project: DbtProject, cli: Any)
     code, out = cli("failures", "--exclude", "accounts_to_salesforce", "--json")
     assert code == 0 and "contacts_to_hubspot" in out and "accounts_to_salesforce" not in out, out
     code, out = cli("status", "--select", "accounts_to_salesforce")
-    assert code == 0, out
+    assert code == 0 and "No runs recorded yet for the selected syncs" in out, out
+    code, out = cli("failures", "--select", "destination:salesforce", "--exclude", "accounts_to_salesforce")
+    assert code == 0 and "No open failures of the selected syncs" in out, out
     code, out = cli("validate", "--select", "tag:nope")
     assert code == 0 and "OK: 0 selected sync(s)" in out
     code, out = cli("validate", "--select", "dim_accounts")

@@ -241,3 +241,54 @@ def test_opportunity_lists_every_missing_required_field(emu: SalesforceEmulator,
     with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.Account.create({"Name": "A", "Industry": "Mining"})
     assert _error(exc)["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+
+
+# (object, field) -> (type, length, nillable, createable): from Salesforce's Object Reference / Field Reference
+STANDARD_FIELDS = {
+    ("Account", "Name"): ("string", 255, False, True),
+    ("Account", "Type"): ("picklist", 255, True, True),
+    ("Account", "BillingCity"): ("string", 40, True, True),
+    ("Account", "Phone"): ("phone", 40, True, True),
+    ("Account", "ParentId"): ("reference", 18, True, True),
+    ("Contact", "LeadSource"): ("picklist", 255, True, True),
+    ("Contact", "Title"): ("string", 128, True, True),
+    ("Contact", "Department"): ("string", 80, True, True),
+    ("Contact", "MailingPostalCode"): ("string", 20, True, True),
+    ("Contact", "HasOptedOutOfEmail"): ("boolean", 0, False, True),
+    ("Contact", "Name"): ("string", 121, True, False),
+    ("Lead", "LastName"): ("string", 80, False, True),
+    ("Lead", "Company"): ("string", 255, False, True),
+    ("Lead", "Status"): ("picklist", 40, False, True),
+    ("Lead", "Email"): ("email", 80, True, True),
+    ("Lead", "ConvertedAccountId"): ("reference", 18, True, False),
+    ("Opportunity", "Name"): ("string", 120, False, True),
+    ("Opportunity", "Probability"): ("percent", 0, True, True),
+    ("Opportunity", "IsWon"): ("boolean", 0, False, False),
+    ("Opportunity", "NextStep"): ("string", 255, True, True),
+}
+
+
+def test_standard_objects_carry_salesforce_standard_fields(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    """Regression: the README maps Contact.LeadSource, a standard field the emulator's Contact lacked."""
+    described = {name: {f["name"]: f for f in getattr(sf, name).describe()["fields"]}
+                 for name in ("Account", "Contact", "Lead", "Opportunity")}
+    for (obj, name), (type_, length, nillable, createable) in STANDARD_FIELDS.items():
+        f = described[obj][name]
+        assert (f["type"], f["length"], f["nillable"], f["createable"]) == (type_, length, nillable, createable), (
+            obj, name)
+    assert [p["value"] for p in described["Contact"]["LeadSource"]["picklistValues"]] == [
+        "Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"]
+    # a Lead needs LastName and Company; Status defaults to the first value
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.Lead.create({"FirstName": "Ada"})
+    assert _error(exc)["fields"] == ["LastName", "Company"]
+    lead_id = sf.Lead.create({"LastName": "Lovelace", "Company": "Analytical Engines", "LeadSource": "Web"})["id"]
+    assert lead_id.startswith("00Q")
+    lead = sf.Lead.get(lead_id)
+    assert (lead["Status"], lead["IsConverted"], lead["LeadSource"]) == ("Open - Not Contacted", False, "Web")
+    # read-only standard fields are refused as in a real org
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.Opportunity.create({"Name": "D", "StageName": "Prospecting", "CloseDate": "2025-01-31", "IsWon": True})
+    assert _error(exc)["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    contact_id = sf.Contact.create({"LastName": "Hopper", "LeadSource": "Partner Referral", "Title": "RADM"})["id"]
+    assert sf.Contact.get(contact_id)["LeadSource"] == "Partner Referral"

@@ -109,43 +109,23 @@ def standard_fields(object_name: str) -> list[dict[str, Any]]:
     ]
 
 
-def _required(**attrs: Any) -> dict[str, Any]:
-    return {"nillable": False, **attrs}
-
-
 def _ext_id(**attrs: Any) -> dict[str, Any]:
     return {"externalId": True, "unique": True, "idLookup": True, "length": 255, **attrs}
 
 
 def default_objects() -> list[dict[str, Any]]:
-    """Describe dicts (``fields`` included) for Account, Contact and Opportunity."""
-    account_fields = [
-        describe_field("Name", "string", label="Account Name", nameField=True, idLookup=True,
-                       **_required(length=255)),
-        describe_field("External_Id__c", "string", label="External Id", **_ext_id()),
-        describe_field(
-            "Industry",
-            "picklist",
-            restrictedPicklist=True,
-            picklistValues=["Agriculture", "Banking", "Education", "Energy", "Healthcare",
-                            "Manufacturing", "Retail", "Technology"],
-            length=255,
-        ),
-        describe_field("AnnualRevenue", "currency", label="Annual Revenue", precision=18, scale=0),
-        describe_field("NumberOfEmployees", "int", label="Employees", digits=8),
-        describe_field("Website", "url", length=255),
-        describe_field("Description", "textarea", label="Account Description", length=32000,
-                       filterable=False),
-    ]
-    contact_fields = [
-        describe_field("LastName", "string", label="Last Name", **_required(length=80)),
-        describe_field("FirstName", "string", label="First Name", length=40),
-        describe_field("Email", "email", idLookup=True, length=80),
-        describe_field("External_Id__c", "string", label="External Id", **_ext_id()),
-        describe_field("AccountId", "reference", label="Account ID", referenceTo=["Account"],
-                       relationshipName="Account"),
-        describe_field("Phone", "phone", label="Business Phone", length=40),
-        describe_field("Birthdate", "date"),
+    """Describe dicts (``fields`` included) for Account, Contact, Lead and Opportunity.
+
+    Salesforce's standard fields (:mod:`.standard`), plus the custom fields the
+    emulator's org has: an ``External_Id__c`` external id on each object and a
+    few typed fields on Contact for the value tests.
+    """
+    from . import standard
+
+    def external_id() -> dict[str, Any]:
+        return describe_field("External_Id__c", "string", label="External Id", **_ext_id())
+
+    contact_custom = [
         describe_field("Lead_Score__c", "double", label="Lead Score", precision=18, scale=2),
         describe_field("Is_Customer__c", "boolean", label="Is Customer", nillable=False,
                        defaultedOnCreate=True, defaultValue=False),
@@ -153,30 +133,15 @@ def default_objects() -> list[dict[str, Any]]:
         describe_field("Tier__c", "picklist", label="Tier", restrictedPicklist=True,
                        picklistValues=["Gold", "Silver", "Bronze"]),
     ]
-    opportunity_fields = [
-        describe_field("Name", "string", nameField=True, **_required(length=120)),
-        describe_field(
-            "StageName",
-            "picklist",
-            label="Stage",
-            restrictedPicklist=True,
-            picklistValues=["Prospecting", "Qualification", "Proposal", "Negotiation",
-                            "Closed Won", "Closed Lost"],
-            **_required(),
-        ),
-        describe_field("CloseDate", "date", label="Close Date", **_required()),
-        describe_field("Amount", "currency", precision=18, scale=2),
-        describe_field("External_Id__c", "string", label="External Id", **_ext_id()),
-        describe_field("AccountId", "reference", label="Account ID", referenceTo=["Account"],
-                       relationshipName="Account"),
-    ]
     return [
         {"name": "Account", "label": "Account", "labelPlural": "Accounts", "keyPrefix": "001",
-         "fields": account_fields},
+         "fields": [*standard.account(), external_id()]},
         {"name": "Contact", "label": "Contact", "labelPlural": "Contacts", "keyPrefix": "003",
-         "fields": contact_fields},
+         "fields": [*standard.contact(), external_id(), *contact_custom]},
+        {"name": "Lead", "label": "Lead", "labelPlural": "Leads", "keyPrefix": "00Q",
+         "fields": [*standard.lead(), external_id()]},
         {"name": "Opportunity", "label": "Opportunity", "labelPlural": "Opportunities",
-         "keyPrefix": "006", "fields": opportunity_fields},
+         "keyPrefix": "006", "fields": [*standard.opportunity(), external_id()]},
     ]
 
 
