@@ -393,7 +393,14 @@ class Engine:
         self, spec: SyncSpec, destination: Destination, result: SyncResult, lock: SyncLock | None, expected: int
     ) -> None:
         options = dict(spec.options)
-        sender = Sender(destination, spec.object, spec.match, options, policy=self.options.retry_policy)
+        sender = Sender(
+            destination,
+            spec.object,
+            spec.match,
+            options,
+            policy=self.options.retry_policy,
+            resend_unanswered=not inflight.applies(spec),
+        )
         self.progress.start(spec.name, expected)
         in_doubt: set[str] = set()
         if inflight.applies(spec) and not self.options.dry_run:
@@ -511,7 +518,9 @@ class Engine:
         """Account one sent batch and queue its commit (with anything gathered before it)."""
         outcomes = sent.future.result()
         self._account(spec, operation, sent.batch, outcomes, result, acc)
-        committer.submit(functools.partial(self._commit, spec, *acc.take(), sent.inflight_batch))
+        # records whose create timed out stay in flight: the next run reports them in doubt too
+        keep = [o.key for o in outcomes if o.error_code == inflight.IN_DOUBT]
+        committer.submit(functools.partial(self._commit, spec, *acc.take(), sent.inflight_batch, keep))
         self.progress.advance(spec.name, len(sent.batch))
 
     def _check_continue(self, lock: SyncLock | None) -> None:
@@ -562,6 +571,7 @@ class Engine:
         deletions: Sequence[str],
         failures: Sequence[FailureRow],
         inflight_batch: str | None = None,
+        keep_in_flight: Sequence[str] = (),
     ) -> None:
         """Commit a batch's outcomes (the warehouse repeats it on a new connection if ours dropped).
 
@@ -571,7 +581,7 @@ class Engine:
         """
         self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures)
         if inflight_batch is not None:
-            inflight.clear(self.warehouse, spec.name, inflight_batch)
+            inflight.clear(self.warehouse, spec.name, inflight_batch, keep=keep_in_flight)
 
     def _account(
         self,
@@ -604,6 +614,10 @@ class Engine:
                 result.failed += 1
                 code = outcome.error_code or "UNKNOWN_ERROR"
                 message = redact(outcome.message or "")
+                if code == inflight.IN_DOUBT:
+                    message = inflight.in_doubt_message(
+                        spec.name, change.key, "was sent in a create request that timed out (" + message + ")"
+                    )
                 result.count_error(code, message)
                 acc.failures.append(self._failure(spec, change, code, message, outcome.fields, operation.value))
 
