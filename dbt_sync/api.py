@@ -11,11 +11,13 @@ the CLI prints and writes to ``target/dbt_sync_results.json``.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dbt_sync import masking
 from dbt_sync.destinations.base import Destination
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, check_stale_seconds
@@ -27,6 +29,9 @@ from dbt_sync.plan import Plan, build_plan
 from dbt_sync.project import Project, ProjectOptions, load_project
 
 RESULTS_FILE = "dbt_sync_results.json"
+#: what ``--dry-run`` writes instead, leaving the last real run's results in place
+DRY_RUN_RESULTS_FILE = "dbt_sync_dry_run.json"
+log = logging.getLogger("dbt_sync")
 
 
 def _options(
@@ -89,6 +94,7 @@ def run(
     does on SIGTERM/SIGINT); the result's ``exit_code`` is then 128 + signal.
     """
     check_stale_seconds(lock_stale_seconds, lock_heartbeat_seconds)
+    masking.clear()  # the masked values of an earlier run in this process are not needed any more
     options = _options(project_dir, profiles_dir, target, vars, config_path)
     project = load_project(options)
     with open_warehouse(options) as warehouse:
@@ -110,7 +116,7 @@ def run(
                 retry_policy=retry_policy or _default_policy(project),
             ),
             invocation_id=_invocation_id(project),
-            target=target,
+            target=target or _target_name(warehouse),
             progress=progress or Progress.auto(),
             destination_factory=destination_factory,
             cancellation=cancellation or Cancellation(),
@@ -122,7 +128,7 @@ def run(
             _reconnect_for_alerts(warehouse)
             result.alerts = evaluate_alerts(project, warehouse, result)
     if write_results:
-        result.write(project.target_dir / RESULTS_FILE)
+        write_results_file(result, project.target_dir)
     return result
 
 
@@ -134,6 +140,23 @@ def _reconnect_for_alerts(warehouse: Any) -> None:
     with contextlib.suppress(Exception):
         if warehouse.reconnect_if_lost():
             logging.getLogger("dbt_sync").info("reconnected to the warehouse to evaluate alerts")
+
+
+def write_results_file(result: RunResult, target_dir: Path) -> None:
+    """Write ``target/dbt_sync_results.json`` (``target/dbt_sync_dry_run.json`` for a dry run, so a
+    dry run never replaces the last real run's results).
+
+    A file that cannot be written (read-only folder, disk full) does not undo
+    what was synced: it becomes a warning in ``result.warnings`` and the log,
+    and the exit code stays what the run earned.
+    """
+    path = target_dir / (DRY_RUN_RESULTS_FILE if result.dry_run else RESULTS_FILE)
+    try:
+        result.write(path)
+    except OSError as exc:
+        warning = f"could not write the run results to {path}: {exc.strerror or exc}"
+        result.warnings.append(warning)
+        log.warning("%s", warning)
 
 
 def plan_with_retries(
@@ -157,6 +180,12 @@ def plan_with_retries(
 def _profile_threads(warehouse: Any) -> int:
     threads = getattr(getattr(getattr(warehouse, "_runtime", None), "config", None), "threads", None)
     return int(threads) if isinstance(threads, int) and threads > 0 else 4
+
+
+def _target_name(warehouse: Any) -> str | None:
+    """The profile's target in use (its default when no ``--target`` was given)."""
+    name = getattr(getattr(getattr(warehouse, "_runtime", None), "config", None), "target_name", None)
+    return str(name) if name else None
 
 
 def _default_policy(project: Project) -> RetryPolicy:

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from dbt_sync.destinations import open_destination
-from dbt_sync.destinations.base import Destination, DestinationError, FieldSpec, Operation
-from dbt_sync.errors import Problem, SpecError
+from dbt_sync.destinations.base import (
+    AssociationCheck,
+    Destination,
+    DestinationError,
+    FieldSpec,
+    Operation,
+    TransientError,
+)
+from dbt_sync.errors import Problem, SpecError, UnreachableError
 from dbt_sync.project import Project
 from dbt_sync.spec import SyncSpec
 
@@ -36,14 +43,28 @@ def field_specs(spec: SyncSpec, project: Project) -> list[FieldSpec]:
     return out
 
 
+def association_checks(spec: SyncSpec) -> list[AssociationCheck]:
+    """The sync's associations, each with its yaml path."""
+    return [
+        AssociationCheck(
+            to_object=a.to, path=f"{spec.location}.associations[{i}]", match=a.match, type_id=a.type_id,
+            category=a.category, label=a.label,
+        )
+        for i, a in enumerate(spec.associations)
+    ]
+
+
 def check_destinations(project: Project, only: set[str] | None = None) -> None:
-    """Raise :class:`SpecError` listing every mapping problem found in any destination.
+    """Raise :class:`SpecError` listing every mapping problem found in any destination,
+    or :class:`UnreachableError` (one line naming the URL and the setting) when a
+    destination cannot be reached.
 
     ``only``: the names of the syncs to check (default: every enabled sync).
     """
     problems: list[Problem] = []
     opened: dict[str, Destination] = {}
     failed: set[str] = set()
+    unreachable: list[str] = []
     try:
         for spec in project.specs:
             if not spec.enabled or spec.destination in failed or (only is not None and spec.name not in only):
@@ -59,14 +80,21 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
                 opened[spec.destination] = destination
             try:
                 found = destination.check_mapping(
-                    spec.object, MODE_OPERATIONS[spec.mode], spec.match, field_specs(spec, project), spec.location
+                    spec.object, MODE_OPERATIONS[spec.mode], spec.match, field_specs(spec, project), spec.location,
+                    associations=association_checks(spec),
                 )
             except DestinationError as exc:
                 problems.append(Problem(spec.location, f"cannot check against {spec.destination}: {exc}"))
+                continue
+            except TransientError as exc:  # unreachable, or down: not a problem of the spec
+                unreachable.append(str(exc))
+                failed.add(spec.destination)
                 continue
             problems += [Problem(p.path, p.message) for p in found]
     finally:
         for destination in opened.values():
             destination.close()
     if problems:
-        raise SpecError(problems)
+        raise SpecError(problems + [Problem("dbt_sync.yml", message) for message in unreachable])
+    if unreachable:
+        raise UnreachableError("; ".join(unreachable))

@@ -208,6 +208,8 @@ def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
                 problems.append(
                     f"defaults.alerts.channels[{i}]: unknown channel '{name}'.{did_you_mean(str(name), channels)}"
                 )
+    if len(problems) == 1:
+        raise ConfigError(f"{path}: invalid dbt-sync config: {problems[0]}")
     if problems:
         raise ConfigError(f"{path}: invalid dbt-sync config:\n" + "\n".join(f"  - {p}" for p in problems))
 

@@ -42,6 +42,26 @@ class PlanError(DbtSyncError):
     """The syncs cannot be ordered, e.g. because of a dependency cycle."""
 
 
+class ProfileError(DbtSyncError):
+    """dbt's profile cannot be used: the profiles directory, ``profiles.yml``,
+    the profile or target named, or an environment variable it needs."""
+
+
+class WarehouseError(DbtSyncError):
+    """The warehouse cannot be opened: the server refuses the connection, or
+    another process holds the DuckDB database file."""
+
+
+class UnreachableError(DbtSyncError):
+    """A destination's login or API URL cannot be reached from this machine
+    (DNS, refused connection, no route, proxy, timeout)."""
+
+
+class FileError(DbtSyncError):
+    """A file or folder dbt-sync reads or writes cannot be used (permissions,
+    disk full, a missing or read-only directory)."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found while validating specs, located precisely."""
@@ -61,6 +81,55 @@ class SpecError(DbtSyncError):
         lines = [f"{len(self.problems)} problem(s) in dbt-sync specs:"]
         lines += [f"  - {p}" for p in self.problems]
         super().__init__("\n".join(lines))
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: dbt's multi-line messages (a title line such as
+    "Runtime Error", then indented lines and ``- item`` lists) joined with
+    spaces and commas."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(" Error") and len(lines[0].split()) <= 3:
+        lines = lines[1:]  # dbt's "Runtime Error" / "Parsing Error" / "Database Error" title
+    out = ""
+    for line in lines:
+        if line.startswith("- ") and out:
+            out += (", " if not out.endswith(":") else " ") + line[2:].strip()
+        else:
+            out += (" " if out else "") + line
+    return out
+
+
+def classify(exc: BaseException) -> DbtSyncError | None:
+    """The user-facing error for a configuration or environment problem
+    raised by dbt, a database driver, the network or the file system; None
+    when ``exc`` looks like a bug (the CLI then reports an internal error).
+
+    The places that know which file or setting is at fault (the warehouse
+    loader, the destinations) raise precise errors themselves; this is the
+    safety net for the rest.
+    """
+    if isinstance(exc, DbtSyncError):
+        return exc
+    names = {klass.__name__ for klass in type(exc).__mro__}
+    message = one_line(getattr(exc, "msg", None) or str(exc))
+    if "EnvVarMissingError" in names:
+        return ProfileError(f"{message}. Set it, or give env_var() a default in the file that reads it.")
+    if names & {"DbtProfileError"}:
+        return ProfileError(f"profiles.yml: {message}")
+    if names & {"DbtProjectError", "DbtConfigError", "ParsingError", "CompilationError", "DbtValidationError"}:
+        return ProjectError(f"dbt cannot load the project: {message}")
+    if names & {"FailedToConnectError", "DbtDatabaseError"}:
+        return WarehouseError(f"the warehouse cannot be used: {message}")
+    if type(exc).__module__.startswith(("duckdb", "_duckdb")) and "lock" in message.lower():
+        return WarehouseError(f"the DuckDB database file is in use by another process: {message}")
+    code = getattr(exc, "code", None)
+    if "TransientError" in names and code in ("LOGIN_UNREACHABLE", "CONNECTION_ERROR", "TIMEOUT"):
+        return UnreachableError(message)
+    if "DestinationError" in names:
+        return DbtSyncError(message)
+    if isinstance(exc, OSError) and exc.filename:
+        return FileError(f"{exc.filename}: {exc.strerror or message}")
+    return None
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -1,4 +1,4 @@
-"""Keeping secrets out of everything dbt-sync writes.
+"""Keeping secrets (and masked column values) out of everything dbt-sync writes.
 
 Secrets enter dbt-sync in one place (``dbt_sync.yml``, rendered from
 environment variables) and are registered here. Every path that emits text
@@ -14,6 +14,8 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any
+
+from dbt_sync import masking
 
 MASK = "****"
 
@@ -63,18 +65,25 @@ def register(values: Iterable[Any]) -> None:
 
 
 def clear() -> None:
-    """Forget registered secrets (tests, and long-lived processes reloading config)."""
+    """Forget registered secrets and masked values (tests, and long-lived processes reloading config)."""
     global _pattern
     with _lock:
         _secrets.clear()
         _pattern = None
+    masking.clear()
 
 
 def redact(text: Any) -> str:
-    """``text`` as a string with every registered secret masked."""
+    """``text`` as a string with every registered secret and masked column value masked.
+
+    Masked column values are those the engine registered with
+    :func:`dbt_sync.masking.register` (see that module).
+    """
     out = text if isinstance(text, str) else str(text)
     pattern = _pattern
-    return pattern.sub(MASK, out) if pattern is not None else out
+    if pattern is not None:
+        out = pattern.sub(MASK, out)
+    return masking.redact(out)
 
 
 def redact_obj(value: Any) -> Any:
@@ -99,7 +108,7 @@ class RedactingFilter(logging.Filter):
     """A logging filter that masks secrets in the rendered message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _pattern is not None:
+        if _pattern is not None or masking.has_values():
             record.msg = redact(record.getMessage())
             record.args = None
         return True

@@ -144,6 +144,11 @@
   {%- set missing = [] -%}
   {%- set mapped = {} -%}
   {%- for name in spec['key_columns'] + spec['columns'] -%}
+    {%- if (name | lower).startswith('_dbt_sync_') -%}
+      {{- exceptions.raise_compiler_error(
+          "dbt_sync: sync '" ~ spec['name'] ~ "' maps column " ~ name ~ " of " ~ relation
+          ~ ": names starting with '_dbt_sync_' are reserved for the changeset's own columns; rename the column.") -}}
+    {%- endif -%}
     {%- set found = dbt_sync.resolve_column(name, columns) if columns else name -%}
     {%- if found is none -%}
       {%- if name not in missing -%}{%- do missing.append(name) -%}{%- endif -%}

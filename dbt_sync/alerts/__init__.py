@@ -36,7 +36,7 @@ def sample_payload(now: dt.datetime, run_id: str) -> dict[str, Any]:
     sync.operations["upsert"] = OperationCounts(attempted=100, succeeded=98, failed=2)
     sync.count_error("EXAMPLE_ERROR", "This is what a sample error message looks like.")
     sync.count_error("EXAMPLE_ERROR", "This is what a sample error message looks like.")
-    run = RunResult(run_id=run_id, started_at=now.isoformat(), finished_at=now.isoformat())
+    run = RunResult(run_id=run_id, started_at=now.isoformat(), finished_at=now.isoformat(), target="example_target")
     return build_payload(
         TEST, sync, run,
         reason="test alert: nothing is failing",

@@ -6,11 +6,16 @@ That is the whole cure for over-alerting, so the rules live here, pure and
 small, and everything else (storage, delivery) follows from a
 :class:`Decision`.
 
-A run makes a sync *failing* when the sync failed as a whole (status
-``error``) or when its failed records reach a threshold: ``failed_records``
-(a count) **or** ``failed_share`` (a share of the records the run
-attempted). Thresholds come from the sync's ``alerts`` meta, else
-``defaults.alerts`` in dbt_sync.yml, else :data:`BUILTIN_FAILED_RECORDS` /
+A sync is *failing* when its last run failed as a whole (status ``error``:
+kind ``sync``) or when its **open failures** (records whose latest attempt
+failed, ``dbt_sync_open_failures``) reach a threshold (kind ``records``):
+``failed_records`` (a count) **or** ``failed_share``, the share of the
+sync's records that are failing: open failures / (records confirmed in
+``dbt_sync_state`` plus failing records not in it). Health follows the
+failing records, not one run's figures, so a retry-only run of the same
+five bad records neither "recovers" a sync nor fails it again. Thresholds
+come from the sync's ``alerts`` meta, else ``defaults.alerts`` in
+dbt_sync.yml, else :data:`BUILTIN_FAILED_RECORDS` /
 :data:`BUILTIN_FAILED_SHARE`, key by key.
 """
 
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dbt_sync.engine.results import CANCELLED, DRY_RUN, ERROR, SKIPPED, SyncResult
@@ -39,6 +44,31 @@ BUILTIN_FAILED_SHARE = 0.05
 
 #: dominant error of a sync that failed as a whole without per-record codes
 SYNC_ERROR_CODE = "SYNC_ERROR"
+
+#: what is failing: records past a threshold, or the sync as a whole
+KIND_RECORDS = "records"
+KIND_SYNC = "sync"
+
+
+@dataclass(frozen=True)
+class OpenFailures:
+    """The sync's failing records after the run, read from ``dbt_sync_open_failures``.
+
+    ``records`` is the share's denominator: the sync's records confirmed in
+    ``dbt_sync_state`` plus failing records that are not there. ``by_code``
+    counts open failures per error code; ``sample`` holds a few of them,
+    newest first, as ``{record_key, error_code, error_message}`` (messages
+    are stored masked).
+    """
+
+    count: int = 0
+    records: int = 0
+    by_code: Mapping[str, int] = field(default_factory=dict)
+    sample: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def share(self) -> float:
+        return self.count / self.records if self.records else (1.0 if self.count else 0.0)
 
 
 @dataclass(frozen=True)
@@ -89,47 +119,57 @@ def attempted(result: SyncResult) -> int:
 
 @dataclass(frozen=True)
 class Assessment:
-    """What one run says about a sync: failing, healthy, or nothing (None)."""
+    """What one run says about a sync: failing (of a ``kind``), healthy, or nothing (None)."""
 
     failing: bool | None
     reason: str
+    kind: str | None = None
 
 
-def assess(result: SyncResult, policy: Policy) -> Assessment:
-    """Whether this run shows the sync failing, healthy, or proves nothing.
+def assess(result: SyncResult, policy: Policy, open_failures: OpenFailures | None = None,
+           previous_kind: str | None = None) -> Assessment:
+    """Whether the sync is failing after this run, healthy, or the run proves nothing.
 
     Skipped, cancelled and dry runs prove nothing. Neither does a successful run that
-    attempted no records: it never reached the destination, so it cannot
-    clear a failing sync (a false "recovered" costs more trust than a late one).
+    attempted no records while the sync was down (kind ``sync``): it never
+    reached the destination, so it cannot clear the sync (a false
+    "recovered" costs more trust than a late one). Otherwise the verdict
+    comes from ``open_failures``, the sync's failing records after the run.
     """
     if result.status in (SKIPPED, DRY_RUN, CANCELLED):
         return Assessment(None, f"sync {result.status}")
     if result.status == ERROR:
-        return Assessment(True, "the sync failed as a whole")
-    total = attempted(result)
-    failed = result.failed
-    if failed > 0:
-        share = failed / total if total else 1.0
-        over_count = failed >= max(policy.failed_records, 1)
+        return Assessment(True, "the sync failed as a whole", KIND_SYNC)
+    if attempted(result) == 0 and previous_kind == KIND_SYNC:
+        return Assessment(None, "no records attempted")
+    open_failures = open_failures or OpenFailures()
+    count, total, share = open_failures.count, open_failures.records, open_failures.share
+    if count > 0:
+        over_count = count >= max(policy.failed_records, 1)
         over_share = share >= policy.failed_share
         if over_count or over_share:
             return Assessment(
                 True,
-                f"{failed} of {total} records failed ({share:.1%}); alert threshold: "
+                f"{count} of {total} records failing ({share:.1%}); alert threshold: "
                 f"{_records(policy.failed_records)} or {policy.failed_share:.1%}",
+                KIND_RECORDS,
             )
-        return Assessment(False, f"{failed} of {total} records failed, below the alert threshold")
-    if total == 0:
-        return Assessment(None, "no records attempted")
-    return Assessment(False, f"all {total} records succeeded")
+    if count > 0:
+        return Assessment(False, f"{count} of {total} records failing, below the alert threshold")
+    return Assessment(False, "no record is failing")
 
 
 def _records(n: int) -> str:
     return f"{n} record" if n == 1 else f"{n} records"
 
 
-def dominant_error(result: SyncResult) -> str | None:
-    """The error code behind most failures (ties: alphabetical, for stability)."""
+def dominant_error(result: SyncResult, open_failures: OpenFailures | None = None) -> str | None:
+    """The error code behind most failures (ties: alphabetical, for stability).
+
+    With ``open_failures`` (records failing): the code of most open failures.
+    """
+    if open_failures is not None and open_failures.by_code:
+        return sorted(open_failures.by_code.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
     if result.error_codes:
         return sorted(result.error_codes.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
     if result.status == ERROR:
@@ -148,6 +188,8 @@ class Health:
     last_alert_at: dt.datetime | None
     dominant_error: str | None
     updated_at: dt.datetime
+    #: while failing: ``records`` or ``sync`` (what is failing)
+    failing_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,13 +214,21 @@ def decide(
     policy: Policy,
     run_id: str,
     now: dt.datetime,
+    open_failures: OpenFailures | None = None,
 ) -> Decision:
-    """Apply one run to a sync's health; a sync never seen before starts healthy."""
-    verdict = assess(result, policy)
+    """Apply one run to a sync's health; a sync never seen before starts healthy.
+
+    One alert per transition: healthy -> failing (``failure``), failing ->
+    healthy (``recovery``), and a change of what is failing (records failing
+    -> the sync down, or back) is a new ``failure`` alert; failing -> failing
+    of the same kind sends nothing but a due reminder.
+    """
+    was_failing = previous is not None and previous.state == FAILING
+    previous_kind = (previous.failing_kind or KIND_RECORDS) if was_failing and previous is not None else None
+    verdict = assess(result, policy, open_failures, previous_kind)
     if verdict.failing is None:
         return Decision(None, None, previous, None, verdict.reason)
-    code = dominant_error(result)
-    was_failing = previous is not None and previous.state == FAILING
+    code = dominant_error(result, open_failures if verdict.kind == KIND_RECORDS else None)
     if not verdict.failing:
         if was_failing:
             assert previous is not None
@@ -189,15 +239,20 @@ def decide(
         return Decision(None, Health(result.name, HEALTHY, since, run_id, last_alert, None, now),
                         previous, None, verdict.reason)
     if not was_failing:
-        new = Health(result.name, FAILING, now, run_id, now, code, now)
-        return Decision(FAILURE, new, previous, 0.0, verdict.reason)
+        new = Health(result.name, FAILING, now, run_id, now, code, now, verdict.kind)
+        return Decision(FAILURE, new, previous, None, verdict.reason)
     assert previous is not None
     failing_seconds = (now - previous.since).total_seconds()
+    if verdict.kind != previous_kind:  # what is failing changed: people must hear of it
+        new = replace(previous, last_run_id=run_id, last_alert_at=now, dominant_error=code, updated_at=now,
+                      failing_kind=verdict.kind)
+        return Decision(FAILURE, new, previous, failing_seconds, verdict.reason)
     kind: str | None = None
     last_alert = previous.last_alert_at
     if policy.remind_after_hours is not None and (
         last_alert is None or (now - last_alert).total_seconds() >= policy.remind_after_hours * 3600
     ):
         kind, last_alert = REMINDER, now
-    new = replace(previous, last_run_id=run_id, last_alert_at=last_alert, dominant_error=code, updated_at=now)
+    new = replace(previous, last_run_id=run_id, last_alert_at=last_alert, dominant_error=code, updated_at=now,
+                  failing_kind=verdict.kind)
     return Decision(kind, new, previous, failing_seconds, verdict.reason)

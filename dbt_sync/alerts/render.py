@@ -16,7 +16,7 @@ import datetime as dt
 import html
 from typing import Any
 
-from dbt_sync.alerts.health import FAILURE, RECOVERY, REMINDER, TEST, attempted
+from dbt_sync.alerts.health import FAILURE, RECOVERY, REMINDER, TEST, OpenFailures, attempted
 from dbt_sync.engine.results import RunResult, SyncResult
 from dbt_sync.secrets import redact, redact_obj
 
@@ -78,8 +78,15 @@ def build_payload(
     failing_seconds: float | None,
     dominant_error: str | None,
     created_at: dt.datetime,
+    open_failures: OpenFailures | None = None,
+    failing_kind: str | None = None,
 ) -> dict[str, Any]:
-    """The alert's content, channel-independent and JSON-serializable (redacted)."""
+    """The alert's content, channel-independent and JSON-serializable (redacted).
+
+    Its fields are documented in docs/alerts.md and, as a JSON Schema, in
+    docs/alert-payload.schema.json.
+    """
+    open_failures = open_failures or OpenFailures()
     errors = [
         {"code": code, "count": count, "sample": (sync.error_samples.get(code) or "")[:SAMPLE_CHARS]}
         for code, count in sorted(sync.error_codes.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ERRORS]
@@ -108,6 +115,13 @@ def build_payload(
             "deleted": sync.deleted,
         },
         "reason": reason,
+        "failing_kind": failing_kind,
+        "open_failures": {"count": open_failures.count, "records": open_failures.records},
+        "failing_records": [
+            {"record_key": str(r["record_key"]), "error_code": str(r["error_code"]),
+             "error_message": str(r["error_message"] or "")[:SAMPLE_CHARS]}
+            for r in open_failures.sample
+        ],
         "message": sync.message,
         "errors": errors,
         "other_error_codes": max(len(sync.error_codes) - len(errors), 0),
@@ -175,9 +189,16 @@ def _facts(payload: dict[str, Any]) -> list[tuple[str, str]]:
                                      f"({payload.get('failing_for')})"))
     elif payload.get("failing_since"):
         facts.append(("Failing since", f"{human_time(payload['failing_since'])} ({_for(payload)})"))
+    open_failures = payload.get("open_failures") or {}
+    if payload["kind"] != RECOVERY and open_failures.get("count"):
+        facts.append(("Failing now", f"{open_failures['count']} of {open_failures['records']} records"))
     if payload.get("message"):
         facts.append(("Message", payload["message"]))
     return facts
+
+
+def _failing_records(payload: dict[str, Any]) -> list[dict[str, str]]:
+    return [] if payload["kind"] == RECOVERY else list(payload.get("failing_records") or [])
 
 
 def _for(payload: dict[str, Any]) -> str:
@@ -206,6 +227,9 @@ def render_text(payload: dict[str, Any]) -> str:
                 lines.append(f"    e.g. {err['sample']}")
         if payload.get("other_error_codes"):
             lines.append(f"  ... and {payload['other_error_codes']} more error codes")
+    if _failing_records(payload):
+        lines += ["", "Failing records (newest first):"]
+        lines += [f"  {r['record_key']}  {r['error_code']}: {r['error_message']}" for r in _failing_records(payload)]
     if payload["kind"] != RECOVERY and payload.get("failures_sql"):
         lines += ["", "List the failed records in your warehouse:", "", payload["failures_sql"]]
     lines += ["", _footer(payload), ""]
@@ -248,6 +272,16 @@ def render_html(payload: dict[str, Any]) -> str:
         parts.append("</table>")
         if payload.get("other_error_codes"):
             parts.append(f"<p>... and {payload['other_error_codes']} more error codes</p>")
+    if _failing_records(payload):
+        parts.append("<h3>Failing records (newest first)</h3>")
+        parts.append('<table style="border-collapse: collapse;">')
+        for r in _failing_records(payload):
+            parts.append(
+                f'<tr><td style="padding: 2px 12px 2px 0;"><code>{e(r["record_key"])}</code></td>'
+                f'<td style="padding: 2px 12px 2px 0;"><code>{e(r["error_code"])}</code></td>'
+                f"<td>{e(r['error_message'])}</td></tr>"
+            )
+        parts.append("</table>")
     if payload["kind"] != RECOVERY and payload.get("failures_sql"):
         parts.append("<h3>List the failed records in your warehouse</h3>")
         parts.append(f'<pre style="background: #f4f4f5; padding: 8px;">{e(payload["failures_sql"])}</pre>')
@@ -291,6 +325,9 @@ def render_slack(payload: dict[str, Any]) -> dict[str, Any]:
             f"*Failing since*\n{_mrkdwn(human_time(payload['failing_since']))}"
             f"\n({_mrkdwn(_for(payload))})"
         )
+    open_failures = payload.get("open_failures") or {}
+    if kind != RECOVERY and open_failures.get("count"):
+        fields.append(f"*Failing now*\n{open_failures['count']} of {open_failures['records']} records")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(f"{_EMOJI.get(kind, '')} {title}".strip(), 150),
                                     "emoji": True}},
@@ -308,6 +345,11 @@ def render_slack(payload: dict[str, Any]) -> dict[str, Any]:
             if err["sample"]:
                 line += f"\n      {_mrkdwn(err['sample'])}"
             lines.append(line)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip("\n".join(lines), 3000)}})
+    if _failing_records(payload):
+        lines = ["*Failing records*"]
+        lines += [f"• `{_mrkdwn(r['record_key'])}` `{_mrkdwn(r['error_code'])}` {_mrkdwn(r['error_message'])}"
+                  for r in _failing_records(payload)]
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip("\n".join(lines), 3000)}})
     if kind != RECOVERY and payload.get("failures_sql"):
         sql = _clip(_mrkdwn(payload["failures_sql"]), 2900)

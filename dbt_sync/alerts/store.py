@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dbt_sync.alerts.health import Health
+from dbt_sync.alerts.health import Health, OpenFailures
 from dbt_sync.secrets import redact, redact_obj
 from dbt_sync.warehouse import literals
 
@@ -33,7 +33,11 @@ PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
 
-_HEALTH_COLUMNS = ("sync_name", "state", "since", "last_run_id", "last_alert_at", "dominant_error", "updated_at")
+_HEALTH_COLUMNS = (
+    "sync_name", "state", "since", "last_run_id", "last_alert_at", "dominant_error", "updated_at", "failing_kind",
+)
+#: open failures an alert shows, newest first
+SAMPLE_SIZE = 10
 _ALERT_COLUMNS = (
     "alert_id", "sync_name", "run_id", "kind", "channel", "status", "attempts", "error", "payload",
     "created_at", "sent_at",
@@ -111,8 +115,35 @@ class AlertStore:
                     last_alert_at=row["last_alert_at"],
                     dominant_error=row["dominant_error"],
                     updated_at=row["updated_at"],
+                    failing_kind=row["failing_kind"],
                 )
         return out
+
+    def open_failures(self, sync_name: str, sample_size: int = SAMPLE_SIZE) -> OpenFailures:
+        """The sync's failing records now (``dbt_sync_open_failures``): counts per code and a sample."""
+        name = self.wh._lit(sync_name)
+        by_code = {
+            str(r["error_code"]): int(r["failures"])
+            for r in self.wh.query(str(self.wh._macro("open_failures_by_code_sql", sync_name_sql=name)))
+        }
+        records = self.wh.query(str(self.wh._macro("sync_records_count_sql", sync_name_sql=name)))
+        sample = self.wh.query(
+            str(self.wh._macro("open_failures_sample_sql", sync_name_sql=name, size=sample_size))
+        ) if by_code else []
+        return OpenFailures(
+            count=sum(by_code.values()),
+            records=int(records[0]["n"]) if records else 0,
+            by_code=by_code,
+            sample=tuple(
+                {"record_key": r["record_key"], "error_code": r["error_code"],
+                 "error_message": redact(r["error_message"] or "")}
+                for r in sample
+            ),
+        )
+
+    def failures_sql(self, sync_name: str) -> str:
+        """The SQL that lists every open failure of the sync, ready to paste."""
+        return str(self.wh._macro("open_failures_listing_sql", sync_name_sql=self.wh._lit(sync_name)))
 
     def save_health(self, health: Health) -> None:
         """Replace the sync's row (delete + insert in one transaction: portable upsert)."""

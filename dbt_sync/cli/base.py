@@ -14,7 +14,7 @@ import click
 import yaml
 
 from dbt_sync import __version__
-from dbt_sync.errors import EXIT_ERROR, DbtSyncError
+from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line
 from dbt_sync.project import ProjectOptions
 from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact
 
@@ -123,8 +123,15 @@ def handle_errors(func: F) -> F:
         except Exception as exc:
             if debug:
                 click.echo(redact(traceback.format_exc()), err=True)
+            clear = classify(exc)
+            if clear is not None:  # a configuration or environment problem raised below dbt-sync's own checks
+                click.echo(redact(f"Error: {clear}"), err=True)
+                sys.exit(clear.exit_code)
             click.echo(
-                redact(f"Internal error: {type(exc).__name__}: {exc}. Re-run with --debug for the traceback."),
+                redact(
+                    f"Internal error: {type(exc).__name__}: {one_line(str(exc))}. "
+                    "Re-run with --debug for the traceback."
+                ),
                 err=True,
             )
             sys.exit(EXIT_ERROR)

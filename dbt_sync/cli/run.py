@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from dbt_sync.api import RESULTS_FILE
 from dbt_sync.api import run as run_syncs
 from dbt_sync.cli.base import handle_errors, main, project_options, selection_options
 from dbt_sync.engine.cancel import Cancellation, on_signals
@@ -93,7 +92,10 @@ def run(
         click.echo(to_json(result.to_dict()))
     else:
         click.echo(render_summary(result))
-        click.echo(f"Results written to {Path(project_dir) / 'target' / RESULTS_FILE}")
+        if result.results_path is not None:
+            click.echo(f"Results written to {result.results_path}")
+    for warning in result.warnings:
+        click.echo(redact(f"Warning: {warning}"), err=True)
     sys.exit(result.exit_code)
 
 

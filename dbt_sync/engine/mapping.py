@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from dbt_sync import masking
 from dbt_sync.destinations.base import Association, Lookup, Operation, Record
 from dbt_sync.spec import SyncSpec
 
@@ -146,13 +147,28 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def masked_values(spec: SyncSpec, payload: Mapping[str, Any]) -> list[Any]:
+    """The record's values of the sync's masked columns (``failure_payload.mask``)."""
+    return masking.masked_values(spec.failure_payload.mask, payload)
+
+
+def scrub(spec: SyncSpec, payload: Mapping[str, Any], text: str) -> str:
+    """``text`` (a destination's message about this record) without the record's masked values."""
+    return masking.scrub(text, masked_values(spec, payload))
+
+
 def failure_payload(spec: SyncSpec, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The record's sent values as JSON, without excluded columns and with masked ones hidden."""
+    """The record's sent values as JSON, without excluded columns and with masked ones hidden.
+
+    A masked value is also hidden where it appears inside another column.
+    """
     exclude = {c.lower() for c in spec.failure_payload.exclude}
     mask = {c.lower() for c in spec.failure_payload.mask}
     out: dict[str, Any] = {}
     for column, value in payload.items():
         if column.lower() in exclude:
             continue
-        out[column] = "****" if column.lower() in mask and value is not None else _jsonable(value)
-    return dict(sorted(out.items()))
+        out[column] = masking.MASK if column.lower() in mask and value is not None else _jsonable(value)
+    hidden = masked_values(spec, payload)
+    scrubbed: dict[str, Any] = masking.scrub_obj(out, hidden) if hidden else out
+    return dict(sorted(scrubbed.items()))

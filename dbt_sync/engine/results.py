@@ -117,6 +117,10 @@ class RunResult:
     #: the run was cancelled; ``cancelled_by`` is the signal's number, when a signal did it
     cancelled: bool = False
     cancelled_by: int | None = None
+    #: where :meth:`write` put these results (None when not written)
+    results_path: Path | None = None
+    #: problems that did not change what was synced (e.g. the results file could not be written)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -173,7 +177,16 @@ class RunResult:
         return redacted
 
     def write(self, path: Path) -> None:
+        """Write :meth:`to_dict` as JSON to ``path`` atomically (a temporary file, then a rename).
+
+        Raises ``OSError`` (unwritable folder, disk full); ``path`` is then left as it was.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str), encoding="utf-8")
-        tmp.replace(path)
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str), encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        self.results_path = path

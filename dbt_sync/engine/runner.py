@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from dbt_sync import masking
 from dbt_sync.config import SyncConfig
 from dbt_sync.destinations import metering, open_destination
 from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome
@@ -30,7 +31,7 @@ from dbt_sync.engine import inflight
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.committer import Committer
 from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, LockHeld, LockLost, SyncLock, holder_name
-from dbt_sync.engine.mapping import Change, failure_payload, to_change
+from dbt_sync.engine.mapping import Change, failure_payload, scrub, to_change
 from dbt_sync.engine.pacing import paced
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import (
@@ -416,6 +417,9 @@ class Engine:
                 for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
                     self._check_continue(lock)
                     result.planned += len(page)
+                    masking.register(
+                        v for row in page for v in masking.masked_values(spec.failure_payload.mask, row)
+                    )
                     target_ids = self._association_targets(spec, page)
                     changes = [to_change(spec, row, target_ids) for row in page]
                     self._handle_page(
@@ -613,7 +617,7 @@ class Engine:
                 counts.failed += 1
                 result.failed += 1
                 code = outcome.error_code or "UNKNOWN_ERROR"
-                message = redact(outcome.message or "")
+                message = scrub(spec, change.payload, redact(outcome.message or ""))
                 if code == inflight.IN_DOUBT:
                     message = inflight.in_doubt_message(
                         spec.name, change.key, "was sent in a create request that timed out (" + message + ")"
@@ -634,8 +638,8 @@ class Engine:
             record_key=change.key,
             operation=operation or change.op,
             error_code=code,
-            error_message=redact(message),
-            error_fields=list(fields),
+            error_message=scrub(spec, change.payload, redact(message)),
+            error_fields=[scrub(spec, change.payload, str(f)) for f in fields],
             payload=failure_payload(spec, change.payload) if change.payload else None,
         )
 
@@ -662,7 +666,8 @@ class Engine:
         table = self.warehouse.table("dbt_sync_failures")
         return (
             f"select record_key, error_code, error_message, payload from {table} "
-            f"where run_id = '{self.run_id}' and sync_name = '{sync_name}' order by record_key"
+            f"where run_id = {self.warehouse._lit(self.run_id)} and sync_name = {self.warehouse._lit(sync_name)} "
+            "order by record_key"
         )
 
 

@@ -13,10 +13,15 @@ the adapter's macro resolver and macro context generator so
 from __future__ import annotations
 
 import os
+import re
 from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+
+import yaml
+
+from dbt_sync.errors import DbtSyncError, ProfileError, ProjectError, WarehouseError, classify, one_line
 
 
 @dataclass
@@ -26,6 +31,11 @@ class DbtRuntime:
     config: Any
     adapter: Any
     manifest: Any
+    profiles_dir: Path | None = None
+
+    def explain(self, exc: BaseException) -> DbtSyncError | None:
+        """A clear error for a failure to open the warehouse (see :func:`explain_connection_error`)."""
+        return explain_connection_error(exc, self.config, self.profiles_dir)
 
 
 def _replace_registered_adapter(adapter_type: str) -> None:
@@ -65,6 +75,9 @@ def load_runtime(
     ``profiles_dir`` defaults to dbt's own rules (``DBT_PROFILES_DIR``, the
     project directory when it holds a profiles.yml, then ``~/.dbt``).
     """
+    project_path = Path(project_dir).resolve()
+    profiles_path = resolve_profiles_dir(project_path, profiles_dir)  # before importing dbt: says it at once
+
     import dbt.tracking
     from dbt.adapters.factory import get_adapter, register_adapter
     from dbt.config.runtime import RuntimeConfig
@@ -76,18 +89,9 @@ def load_runtime(
     from dbt.parser.manifest import ManifestLoader
     from dbt_common.context import set_invocation_context
 
-    project_path = Path(project_dir).resolve()
-    if profiles_dir is None:
-        env_dir = os.environ.get("DBT_PROFILES_DIR")
-        if env_dir:
-            profiles_dir = env_dir
-        elif (project_path / "profiles.yml").exists():
-            profiles_dir = project_path
-        else:
-            profiles_dir = Path.home() / ".dbt"
     args = Namespace(
         project_dir=str(project_path),
-        profiles_dir=str(Path(profiles_dir).resolve()),
+        profiles_dir=str(profiles_path),
         target=target,
         vars=vars or {},
         profile=None,
@@ -106,13 +110,124 @@ def load_runtime(
     setup_event_logger(get_flags())
     # No anonymous usage events from a library call inside dbt-sync.
     dbt.tracking.disable_tracking()
-    config = RuntimeConfig.from_args(get_flags())
+    try:
+        config = RuntimeConfig.from_args(get_flags())
+    except Exception as exc:
+        clear = explain_load_error(exc, project_path, profiles_path)
+        if clear is None:
+            raise
+        raise clear from exc
     _replace_registered_adapter(config.credentials.type)
     register_adapter(config, get_mp_context())
     adapter = get_adapter(config)
     adapter.set_macro_context_generator(generate_runtime_macro_context)
-    manifest = ManifestLoader.get_full_manifest(config)
+    try:
+        manifest = ManifestLoader.get_full_manifest(config)
+    except Exception as exc:
+        clear = explain_load_error(exc, project_path, profiles_path)
+        if clear is None:
+            raise
+        raise clear from exc
     manifest.build_flat_graph()
     adapter.set_macro_resolver(manifest)
     adapter.connections.set_query_header(generate_query_header_context(config, manifest))
-    return DbtRuntime(config=config, adapter=adapter, manifest=manifest)
+    return DbtRuntime(config=config, adapter=adapter, manifest=manifest, profiles_dir=profiles_path)
+
+
+def resolve_profiles_dir(project_path: Path, profiles_dir: str | os.PathLike[str] | None) -> Path:
+    """The folder holding ``profiles.yml``, by dbt's rules (``--profiles-dir``,
+    ``DBT_PROFILES_DIR``, the project directory when it holds a profiles.yml,
+    then ``~/.dbt``).
+
+    Raises :class:`ProfileError` naming the folder when it or its
+    ``profiles.yml`` does not exist (dbt would only say "Could not find
+    profile named ...").
+    """
+    if profiles_dir is not None:
+        path, source = Path(profiles_dir).resolve(), "--profiles-dir / DBT_PROFILES_DIR"
+    elif os.environ.get("DBT_PROFILES_DIR"):
+        path, source = Path(os.environ["DBT_PROFILES_DIR"]).resolve(), "DBT_PROFILES_DIR"
+    elif (project_path / "profiles.yml").exists():
+        return project_path
+    else:
+        path, source = Path.home() / ".dbt", "dbt's default, as neither --profiles-dir nor DBT_PROFILES_DIR is set"
+    if not path.is_dir():
+        raise ProfileError(
+            f"{path}: profiles directory not found ({source}). "
+            "Point --profiles-dir or DBT_PROFILES_DIR at the folder holding profiles.yml."
+        )
+    if not (path / "profiles.yml").is_file():
+        raise ProfileError(
+            f"{path / 'profiles.yml'}: not found ({source}). "
+            "Point --profiles-dir or DBT_PROFILES_DIR at the folder holding your dbt profiles.yml."
+        )
+    return path
+
+
+def _profile_names(profiles_yml: Path) -> list[str]:
+    try:
+        data = yaml.safe_load(profiles_yml.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return []
+    return sorted(str(k) for k in data if k != "config") if isinstance(data, dict) else []
+
+
+def explain_load_error(exc: BaseException, project_path: Path, profiles_path: Path) -> DbtSyncError | None:
+    """One line naming the file and setting at fault for an error dbt raised
+    while reading the project and profile; None when it is not one of those."""
+    names = {klass.__name__ for klass in type(exc).__mro__}
+    message = one_line(getattr(exc, "msg", None) or str(exc))
+    profiles_yml = profiles_path / "profiles.yml"
+    project_yml = project_path / "dbt_project.yml"
+    if "EnvVarMissingError" in names:
+        var = str(getattr(exc, "var", "") or "")
+        where = next(
+            (f for f in (profiles_yml, project_yml) if var and var in _read_text(f)),
+            project_path,
+        )
+        return ProfileError(
+            f"{where}: environment variable '{var}' is not set and env_var('{var}') has no default. "
+            f"Set it, or write env_var('{var}', 'default')."
+        )
+    missing_profile = re.search(r"Could not find profile named '([^']*)'", message)
+    if missing_profile:
+        known = ", ".join(_profile_names(profiles_yml)) or "none"
+        return ProfileError(
+            f"{profiles_yml}: no profile named '{missing_profile.group(1)}' (the 'profile' set in {project_yml}). "
+            f"Profiles in that file: {known}."
+        )
+    if "DbtProfileError" in names:
+        hint = " (--target / DBT_TARGET)" if "target" in message else ""
+        return ProfileError(f"{profiles_yml}: {message}{hint}")
+    if names & {"DbtProjectError", "DbtConfigError", "ParsingError", "CompilationError", "DbtValidationError"}:
+        return ProjectError(f"{project_path}: dbt cannot load the project: {message}")
+    return classify(exc)
+
+
+def explain_connection_error(exc: BaseException, config: Any, profiles_dir: Path | None) -> DbtSyncError | None:
+    """One line for a failure to connect: which target of which profile, and why."""
+    profiles_yml = (profiles_dir / "profiles.yml") if profiles_dir else Path("profiles.yml")
+    where = f"target '{getattr(config, 'target_name', '?')}' of profile '{getattr(config, 'profile_name', '?')}'"
+    message = one_line(getattr(exc, "msg", None) or str(exc))
+    module = type(exc).__module__
+    if module.startswith(("duckdb", "_duckdb")) and "lock" in message.lower():
+        path = getattr(getattr(config, "credentials", None), "path", None) or "the DuckDB database file"
+        holder = re.search(r"Conflicting lock is held in (.*?)(?:\. See also|$)", message)
+        by = f" ({holder.group(1).rstrip('.')})" if holder else ""
+        return WarehouseError(
+            f"{path}: the DuckDB database file is locked by another process{by}. DuckDB lets one process "
+            f"use a file at a time: wait for that process (a dbt or dbt-sync run) to end, then retry ({where})."
+        )
+    names = {klass.__name__ for klass in type(exc).__mro__}
+    if names & {"FailedToConnectError", "DbtDatabaseError"} or (
+        isinstance(exc, OSError) and not getattr(exc, "filename", None)
+    ):
+        return WarehouseError(f"cannot connect to the warehouse ({where} in {profiles_yml}): {message}")
+    return classify(exc)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""

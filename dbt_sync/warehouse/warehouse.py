@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from dbt_sync.errors import DbtSyncError
+from dbt_sync.secrets import redact
 from dbt_sync.warehouse import literals
 from dbt_sync.warehouse.runtime import DbtRuntime, ensure_invocation_context, load_runtime
 
@@ -119,8 +120,25 @@ class Warehouse:
         target: str | None = None,
         vars: dict[str, Any] | None = None,
     ) -> Warehouse:
-        """Load the dbt project at ``project_dir`` with its profile and target."""
-        return cls(load_runtime(project_dir, profiles_dir=profiles_dir, target=target, vars=vars))
+        """Load the dbt project at ``project_dir`` with its profile and target.
+
+        Raises :class:`~dbt_sync.errors.ProfileError`, :class:`~dbt_sync.errors.ProjectError`
+        or :class:`~dbt_sync.errors.WarehouseError` (one line naming the file,
+        profile and target) when the profile, project or connection cannot be used.
+        """
+        runtime = load_runtime(project_dir, profiles_dir=profiles_dir, target=target, vars=vars)
+        try:
+            warehouse = cls(runtime)
+            with warehouse._transaction():  # connect now: a refused connection or locked file is said here
+                warehouse._fetch("select 1 as connected")
+            return warehouse
+        except Exception as exc:
+            clear = runtime.explain(exc)
+            if clear is None:
+                raise
+            with contextlib.suppress(Exception):
+                runtime.adapter.cleanup_connections()
+            raise clear from exc
 
     def close(self) -> None:
         """Close every connection (and, on DuckDB, release the database file)."""
@@ -352,10 +370,11 @@ class Warehouse:
             if prev is not None and (prev["synced_at"] is None or prev["synced_at"] < prev["failed_at"]):
                 attempt = int(prev["attempt"] or 0) + 1
                 first = prev["first_failed_at"] or prev["failed_at"]
-            payload = None if f.payload is None else json.dumps(f.payload, default=str, ensure_ascii=False)
+            # the last line of defence: no secret or masked value is stored, whatever the caller passed
+            payload = None if f.payload is None else redact(json.dumps(f.payload, default=str, ensure_ascii=False))
             rows.append(literals.row_literal(
-                (run_id, sync_name, f.record_key, f.operation, f.error_code, f.error_message,
-                 json.dumps(list(f.error_fields), ensure_ascii=False), payload, attempt, first, now),
+                (run_id, sync_name, f.record_key, f.operation, f.error_code, redact(f.error_message),
+                 redact(json.dumps(list(f.error_fields), ensure_ascii=False)), payload, attempt, first, now),
                 self.adapter_type,
             ))
         insert = self._template("insert_sql", table="dbt_sync_failures", columns=_FAILURE_COLUMNS, rows_sql=_ROWS)
@@ -404,7 +423,7 @@ class Warehouse:
         assignments: dict[str, Any] = {
             "status": status, "finished_at": finished_at or utcnow(), "created": created,
             "updated": updated, "deleted": deleted, "failed": failed, "skipped": skipped,
-            "error_message": error_message,
+            "error_message": None if error_message is None else redact(error_message),
         }
         if planned is not None:
             assignments["planned"] = planned

@@ -184,6 +184,6 @@ def warehouse(_session_warehouse: Any) -> Any:
     wh = _session_warehouse
     store = AlertStore(wh)
     with wh._transaction():
-        wh._execute(f"delete from {store.table('dbt_sync_health')}")
-        wh._execute(f"delete from {store.table('dbt_sync_alerts')}")
+        for table in ("dbt_sync_health", "dbt_sync_alerts", "dbt_sync_failures", "dbt_sync_state"):
+            wh._execute(f"delete from {store.table(table)}")
     return wh

@@ -14,6 +14,7 @@ from dbt_sync.config import load_config
 from dbt_sync.engine.results import ERROR, PARTIAL, SUCCESS, OperationCounts, RunResult, SyncResult
 from dbt_sync.spec import AlertSpec, FieldMapping, SyncSpec
 
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "alert-payload.schema.json"
 SMTP_USER = "alerts"
 SMTP_PASSWORD = "smtp-pa55word"
 T0 = dt.datetime(2024, 5, 6, 8, 0, 0)
@@ -96,6 +97,42 @@ def sync_error(name: str = "contacts_to_hubspot", at: dt.datetime = T0,
 def run(run_id: str, *syncs: SyncResult, at: dt.datetime = T0) -> RunResult:
     return RunResult(run_id=run_id, started_at=at.isoformat(), finished_at=(at + dt.timedelta(minutes=3)).isoformat(),
                      target="prod", syncs=list(syncs))
+
+
+def record(warehouse: Any, result: RunResult) -> None:
+    """Write what ``result`` says each sync did to the audit tables, as the engine would.
+
+    Records ``k-0`` .. ``k-<attempted - 1>``: the first ``failed`` of them fail
+    (spread over the result's error codes), the others are confirmed.
+    """
+    from dbt_sync.warehouse import FailureRow
+
+    warehouse.ensure_tables()
+    for sync in result.syncs:
+        if sync.status in ("skipped", "dry_run", "error") or not sync.attempted:
+            continue
+        codes = [code for code, count in sorted(sync.error_codes.items()) for _ in range(count)] or ["FAILED"]
+        failures = [FailureRow(f"k-{i}", "upsert", codes[i % len(codes)], sync.error_samples.get(codes[i % len(codes)],
+                                                                                              "refused"))
+                    for i in range(sync.failed)]
+        successes = [(f"k-{i}", f"h{i}", f"id-{i}") for i in range(sync.failed, sync.attempted)]
+        warehouse.commit(sync.name, result.run_id, successes, (), failures)
+
+
+def evaluate(project: Any, warehouse: Any, result: RunResult, **kwargs: Any) -> list[dict[str, Any]]:
+    """:func:`record` the run, then evaluate its alerts, as ``dbt-sync run`` does."""
+    from dbt_sync.alerts import evaluate_alerts
+
+    record(warehouse, result)
+    return evaluate_alerts(project, warehouse, result, **kwargs)
+
+
+def validate_payload(payload: dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``payload`` follows docs/alert-payload.schema.json."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.validate(payload, schema, cls=jsonschema.Draft202012Validator)
 
 
 def webhook_bodies(http: Any, path: str = "/hooks/dbt-sync") -> list[dict[str, Any]]:

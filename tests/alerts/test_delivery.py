@@ -32,7 +32,7 @@ def test_down_channel_is_retried_recorded_and_does_not_block_or_duplicate_others
     sleeps: list[float] = []
     result = th.run("run-1", th.bad_records())
 
-    out = evaluate_alerts(project, warehouse, result, now=th.T0, sleep=sleeps.append)
+    out = th.evaluate(project, warehouse, result, now=th.T0, sleep=sleeps.append)
 
     by_channel = {a["channel"]: a for a in out}
     assert by_channel["ops_email"]["status"] == "sent" and by_channel["slack_data"]["status"] == "sent"
@@ -52,12 +52,12 @@ def test_down_channel_is_retried_recorded_and_does_not_block_or_duplicate_others
     # the webhook comes back; the next run is still failing: the missed failure alert is caught up, once
     settings["pager"]["url"] = http_server.url + "/hooks/dbt-sync"
     project = th.project(tmp_path, settings)
-    out = evaluate_alerts(project, warehouse, th.run("run-2", th.bad_records(at=th.T0 + H)), now=th.T0 + H)
+    out = th.evaluate(project, warehouse, th.run("run-2", th.bad_records(at=th.T0 + H)), now=th.T0 + H)
     assert [(a["kind"], a["channel"], a["status"]) for a in out] == [("failure", "pager", "sent")]
     assert [b["run"]["run_id"] for b in th.webhook_bodies(http_server)] == ["run-1"]
     assert _rows(warehouse) == {"ops_email": ("sent", 1), "slack_data": ("sent", 1), "pager": ("sent", 7)}
-    assert evaluate_alerts(project, warehouse, th.run("run-3", th.bad_records(at=th.T0 + 2 * H)),
-                           now=th.T0 + 2 * H) == []
+    assert th.evaluate(project, warehouse, th.run("run-3", th.bad_records(at=th.T0 + 2 * H)),
+                       now=th.T0 + 2 * H) == []
     assert len(smtp_server.messages) == 1 and len(th.slack_bodies(http_server)) == 1
     assert len(th.webhook_bodies(http_server)) == 1
 
@@ -71,7 +71,7 @@ def test_client_errors_are_not_retried_and_server_errors_are(
         "slack": {"type": "slack", "webhook_url": http_server.url + th.SLACK_PATH, "backoff_seconds": 0},
         "hook": {"type": "webhook", "url": http_server.url + "/hooks/dbt-sync", "attempts": 4, "backoff_seconds": 0},
     })
-    out = evaluate_alerts(project, warehouse, th.run("r1", th.bad_records()), now=th.T0)
+    out = th.evaluate(project, warehouse, th.run("r1", th.bad_records()), now=th.T0)
     assert {a["channel"]: a["status"] for a in out} == {"slack": "failed", "hook": "failed"}
     assert len(http_server.to(th.SLACK_PATH)) == 1 and len(http_server.to("/hooks/dbt-sync")) == 4
     slack_error = next(a["error"] for a in out if a["channel"] == "slack")
@@ -89,7 +89,7 @@ def test_crash_between_pending_and_health_does_not_lose_or_double_alerts(
         raise RuntimeError("connection lost")
 
     monkeypatch.setattr(AlertStore, "save_health", crash)
-    out = evaluate_alerts(project, warehouse, result, now=th.T0)
+    out = th.evaluate(project, warehouse, result, now=th.T0)
     assert out[0]["status"] == "failed" and "connection lost" in out[0]["error"]
     assert _rows(warehouse) == {"slack": ("pending", 0)} and th.slack_bodies(http_server) == []
 
@@ -171,6 +171,8 @@ def test_the_sql_in_the_alert_lists_the_failed_records(tmp_path: Path, warehouse
     from dbt_sync.warehouse import FailureRow
 
     name = "alerts_sql_check"
+    # an earlier run's failure that is still open belongs in the alert too
+    warehouse.commit(name, "run-old", failures=[FailureRow("c-0", "upsert", "REQUIRED_FIELD_MISSING", "LastName")])
     warehouse.commit(name, "run-sql", failures=[
         FailureRow("c-1", "upsert", "INVALID_EMAIL", "email 'x@@y' is not valid"),
         FailureRow("c-2", "upsert", "INVALID_EMAIL", "email 'z@@y' is not valid"),
@@ -179,9 +181,14 @@ def test_the_sql_in_the_alert_lists_the_failed_records(tmp_path: Path, warehouse
     failed = th.sync_result(name, status="partial", attempted=2, failed=2,
                             errors={"INVALID_EMAIL": (2, "email 'x@@y' is not valid")})
     evaluate_alerts(project, warehouse, th.run("run-sql", failed), now=th.T0)
-    sql = th.webhook_bodies(http_server)[0]["failures_sql"]
-    rows = warehouse.query(sql)
-    assert [(r["record_key"], r["error_code"]) for r in rows] == [("c-1", "INVALID_EMAIL"), ("c-2", "INVALID_EMAIL")]
+    body = th.webhook_bodies(http_server)[0]
+    rows = warehouse.query(body["failures_sql"])
+    assert [(r["record_key"], r["error_code"]) for r in rows] == [
+        ("c-1", "INVALID_EMAIL"), ("c-2", "INVALID_EMAIL"), ("c-0", "REQUIRED_FIELD_MISSING")]
+    assert body["open_failures"] == {"count": 3, "records": 3}
+    assert sorted((r["record_key"], r["error_code"]) for r in body["failing_records"]) == [
+        ("c-0", "REQUIRED_FIELD_MISSING"), ("c-1", "INVALID_EMAIL"), ("c-2", "INVALID_EMAIL")]
+    assert body["failing_records"][0]["error_message"] in ("email 'x@@y' is not valid", "email 'z@@y' is not valid")
     assert "x-dbtsync-signature" not in {k.lower() for k in http_server.requests[0].headers}  # no secret: unsigned
 
 
@@ -206,3 +213,40 @@ def test_email_over_implicit_tls(tmp_path: Path, http_server: Any, tls_cert: tup
         controller.stop()
     assert (out["status"], out["error"]) == ("sent", None)
     assert len(server.messages) == 1 and server.messages[0]["From"] == "dbt-sync@example.com"
+
+
+def test_a_down_channel_costs_one_short_budget_and_is_reported_once(
+    tmp_path: Path, warehouse: Any, http_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused and a blackholed channel, with their default retries and timeouts (3 attempts, 10 s)."""
+    import logging
+    import socket
+    import time
+
+    from dbt_sync.alerts.evaluate import DELIVERY_BUDGET_SECONDS
+    from dbt_sync.cli.run import render_summary
+
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(16)  # connections complete in the backlog; nothing ever answers
+    try:
+        project = th.project(tmp_path, {
+            "slack": {"type": "slack", "webhook_url": http_server.url + th.SLACK_PATH},
+            "refused": {"type": "webhook", "url": f"http://127.0.0.1:{free_port()}/hooks"},
+            "blackhole": {"type": "webhook", "url": f"http://127.0.0.1:{blackhole.getsockname()[1]}/hooks"},
+        })
+        result = th.run("r1", th.bad_records())
+        th.record(warehouse, result)
+        started = time.monotonic()
+        with caplog.at_level(logging.DEBUG, logger="dbt_sync"):
+            result.alerts = evaluate_alerts(project, warehouse, result, now=th.T0)
+        elapsed = time.monotonic() - started
+    finally:
+        blackhole.close()
+    assert {a["channel"]: a["status"] for a in result.alerts} == {
+        "slack": "sent", "refused": "failed", "blackhole": "failed"}
+    assert elapsed < DELIVERY_BUDGET_SECONDS + 2.5, elapsed  # one after another: 3 + 30 s and more
+    # reported once: in the run summary, not again as a log line
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    summary = render_summary(result)
+    assert summary.count("via refused: failed") == 1 and summary.count("via blackhole: failed") == 1

@@ -23,10 +23,11 @@ def test_alert_path_on_target(target: str, dbt_project_factory: Any, tmp_path: P
     project = th.project(tmp_path, {"slack": {"type": "slack", "webhook_url": http_server.url + th.SLACK_PATH}})
     with project_dir.warehouse() as wh:
         failing = th.run("r1", th.bad_records())
-        assert [a["status"] for a in evaluate_alerts(project, wh, failing, now=th.T0)] == ["sent"]
+        first = th.evaluate(project, wh, failing, now=th.T0)
+        assert [a["status"] for a in first] == ["sent"], [a["error"] for a in first]
         assert evaluate_alerts(project, wh, failing, now=th.T0) == []  # rerun: nothing twice
         later = th.T0 + dt.timedelta(hours=2, minutes=30)
-        out = evaluate_alerts(project, wh, th.run("r2", th.ok(at=later)), now=later)
+        out = th.evaluate(project, wh, th.run("r2", th.ok(at=later)), now=later)
         assert [(a["kind"], a["status"]) for a in out] == [("recovery", "sent")]
         store = AlertStore(wh)
         rows = store.rows_for("contacts_to_hubspot")

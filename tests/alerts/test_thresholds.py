@@ -1,4 +1,7 @@
-"""When a run makes a sync failing: count and share thresholds, per sync over project defaults."""
+"""When a sync is failing: count and share thresholds over its open failures, per sync over project defaults.
+
+Here each sync's records are ``attempted`` records of which ``failed`` are failing (open failures).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from dbt_sync.alerts import evaluate_alerts
-from dbt_sync.alerts.health import BUILTIN_FAILED_RECORDS, BUILTIN_FAILED_SHARE, assess, resolve_policy
+from dbt_sync.alerts.health import BUILTIN_FAILED_RECORDS, BUILTIN_FAILED_SHARE, OpenFailures, assess, resolve_policy
 from dbt_sync.alerts.store import AlertStore
 from dbt_sync.spec import AlertSpec
 from tests.alerts import helpers as th
@@ -30,7 +32,9 @@ ALL = ("email", "slack")
 def test_builtin_thresholds(attempted: int, failed: int, failing: bool) -> None:
     policy = resolve_policy(None, None, ALL)
     assert (policy.failed_records, policy.failed_share) == (BUILTIN_FAILED_RECORDS, BUILTIN_FAILED_SHARE)
-    assert assess(th.sync_result(status="partial", attempted=attempted, failed=failed), policy).failing is failing
+    open_failures = OpenFailures(count=failed, records=attempted)
+    result = th.sync_result(status="partial", attempted=attempted, failed=failed)
+    assert assess(result, policy, open_failures).failing is failing
 
 
 def test_sync_settings_override_project_defaults_key_by_key() -> None:
@@ -56,7 +60,9 @@ def test_sync_settings_override_project_defaults_key_by_key() -> None:
 )
 def test_per_sync_thresholds(alerts: AlertSpec, attempted: int, failed: int, failing: bool) -> None:
     policy = resolve_policy(alerts, {"failed_records": 50, "failed_share": 0.5}, ALL)
-    assert assess(th.sync_result(status="partial", attempted=attempted, failed=failed), policy).failing is failing
+    open_failures = OpenFailures(count=failed, records=attempted)
+    result = th.sync_result(status="partial", attempted=attempted, failed=failed)
+    assert assess(result, policy, open_failures).failing is failing
 
 
 def test_whole_sync_error_is_failing_whatever_the_thresholds() -> None:
@@ -70,17 +76,17 @@ def test_thresholds_through_the_warehouse_per_sync(tmp_path: Path, warehouse: An
     project = th.project(tmp_path, {"slack": {"type": "slack", "webhook_url": http_server.url + th.SLACK_PATH}},
                          defaults={"failed_records": 50, "failed_share": 0.5}, specs=specs)
     result = th.run("r1", th.bad_records("strict", failed=20), th.bad_records("lenient", failed=20))
-    out = evaluate_alerts(project, warehouse, result, now=th.T0)
+    out = th.evaluate(project, warehouse, result, now=th.T0)
     assert [(a["sync"], a["kind"]) for a in out] == [("strict", "failure")]
     health = AlertStore(warehouse).load_health(["strict", "lenient"])
     assert (health["strict"].state, health["lenient"].state) == ("failing", "healthy")
     body = th.slack_bodies(http_server)[0]
-    assert "20 of 200 records failed (10.0%); alert threshold: 1 record or 50.0%" in body["blocks"][1]["text"]["text"]
+    assert "20 of 200 records failing (10.0%); alert threshold: 1 record or 50.0%" in body["blocks"][1]["text"]["text"]
 
 
 def test_disabled_alerts_track_health_but_send_nothing(tmp_path: Path, warehouse: Any, http_server: Any) -> None:
     project = th.project(tmp_path, {"slack": {"type": "slack", "webhook_url": http_server.url + th.SLACK_PATH}},
                          specs=[th.spec("contacts_to_hubspot", AlertSpec(enabled=False))])
-    assert evaluate_alerts(project, warehouse, th.run("r1", th.bad_records()), now=th.T0) == []
+    assert th.evaluate(project, warehouse, th.run("r1", th.bad_records()), now=th.T0) == []
     assert http_server.requests == []
     assert AlertStore(warehouse).load_health(["contacts_to_hubspot"])["contacts_to_hubspot"].state == "failing"

@@ -144,3 +144,17 @@ def test_case5_emulator_rounds_half_up_when_configured(sf_emu: SalesforceEmulato
     row = salesforce_rows(sf_client, SF_OBJECT, ["Amount__c", "Big__c"])["R-1"]
     assert row["Amount__c"] == Decimal("230.76")
     assert row["Big__c"] == Decimal("123456789012.123456")
+
+
+def test_case2_na_records_are_not_resent_when_the_bulk_job_cannot_start(
+    sf_emu: SalesforceEmulator, sf_dest: SalesforceDestination, sf_client: Salesforce
+) -> None:
+    """Collections went first and wrote; a failed Bulk job then fails only its own records, retryably."""
+    sf_emu.faults.fail_next(1, status=503, path_contains="jobs/ingest")
+    records = [Record(f"F-{i}", {"External_Id__c": f"F-{i}", "Name": "#N/A" if i == 0 else f"n{i}"})
+               for i in range(3)]
+    out = _upsert(sf_dest, "Account", records, BULK)
+    assert out[0].success and out[0].created is True
+    assert [o.success for o in out[1:]] == [False, False]
+    assert all(o.retryable for o in out[1:])
+    assert set(salesforce_rows(sf_client, "Account", ["Name"])) == {"F-0"}

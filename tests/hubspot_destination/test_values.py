@@ -83,3 +83,10 @@ def test_dates_into_datetime_are_midnight_utc(value: dt.date) -> None:
     ms = int(to_wire(value, "datetime", clearing=False))
     assert ms % 86_400_000 == 0
     assert dt.datetime.fromtimestamp(ms / 1000, UTC).date() == value
+
+
+def test_multiselect_elements_follow_the_salesforce_rule() -> None:
+    assert to_wire(["Alpha", None, "Beta", ""], "enumeration", clearing=True) == "Alpha;Beta"
+    with pytest.raises(ValueProblem) as info:
+        to_wire(["x;y"], "enumeration", clearing=True)
+    assert info.value.code == "INVALID_MULTISELECT_VALUE"

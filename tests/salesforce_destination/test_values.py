@@ -95,3 +95,40 @@ def test_soql_literals_escape_quotes() -> None:
 )
 def test_column_families(column_type: str | None, family: str | None) -> None:
     assert column_family(column_type) == family
+
+
+def test_csv_quotes_every_field_that_needs_it() -> None:
+    from dbt_sync.destinations.salesforce.values import csv_text
+
+    cells = ["Alpha\rBeta", "a\nb", "a\r\nb", 'say "hi"', "a,b", " lead", "trail\t", "#N/A", "", "plain"]
+    text = csv_text([cells])
+    assert text == (
+        '"Alpha\rBeta","a\nb","a\r\nb","say ""hi""","a,b"," lead","trail\t",#N/A,,plain\n'
+    )
+    import csv
+    import io
+
+    assert next(csv.reader(io.StringIO(text, newline=""))) == cells
+
+
+def test_empty_string_is_null_and_floats_are_exact() -> None:
+    assert to_wire("X", "") is None
+    assert to_csv("X", "") == "#N/A"
+    assert dumps(to_wire("X", 0.1)) == "0.1"
+    assert to_csv("X", 1e16) == "10000000000000000"
+
+
+def test_multiselect_drops_null_and_empty_elements() -> None:
+    assert to_wire("Tags__c", ["Alpha", None, "Beta", ""]) == "Alpha;Beta"
+    assert to_wire("Tags__c", [None, ""]) is None
+    assert to_wire("Tags__c", [1, Decimal("2.50"), True]) == "1;2.50;true"
+    with pytest.raises(ValueConversionError) as info:
+        to_wire("Tags__c", ["x;y"])
+    assert info.value.code == "INVALID_MULTISELECT_VALUE" and info.value.field == "Tags__c"
+
+
+@pytest.mark.parametrize(("value", "marker"), [("#N/A", True), (" #n/a ", True), ("#N/A!", False), (None, False)])
+def test_bulk_null_marker(value: object, marker: bool) -> None:
+    from dbt_sync.destinations.salesforce.values import is_null_marker
+
+    assert is_null_marker(value) is marker

@@ -230,3 +230,36 @@ def test_abort_returns_job_info_and_stays_aborted(emu: SalesforceEmulator, sf: S
     assert late.status_code == 409
     assert s.delete(f"{_jobs_url(emu)}/{job}", headers=_auth(sf)).status_code == 204
     assert s.get(f"{_jobs_url(emu)}/{job}", headers=_auth(sf)).status_code == 404
+
+
+def _raw_job(emu: SalesforceEmulator, sf: Salesforce, csv_text: str) -> dict[str, Any]:
+    import requests
+
+    headers = {**_auth(sf), "Content-Type": "application/json"}
+    job = requests.post(_jobs_url(emu), json={"object": "Account", "operation": "insert", "lineEnding": "LF"},
+                        headers=headers, verify=emu.ca_cert_path, timeout=10).json()
+    url = f"{_jobs_url(emu)}/{job['id']}"
+    requests.put(f"{url}/batches", data=csv_text.encode(), headers={**_auth(sf), "Content-Type": "text/csv"},
+                 verify=emu.ca_cert_path, timeout=10)
+    requests.patch(url, json={"state": "UploadComplete"}, headers=headers, verify=emu.ca_cert_path, timeout=10)
+    for _ in range(200):
+        info = requests.get(url, headers=headers, verify=emu.ca_cert_path, timeout=10).json()
+        if info["state"] in ("JobComplete", "Failed"):
+            return dict(info)
+        time.sleep(0.02)
+    raise AssertionError("job did not finish")
+
+
+def test_csv_is_read_as_rfc_4180(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    """Quoted CR, LF and CRLF are data; an unquoted bare CR ends the line, as Salesforce's reader does."""
+    info = _raw_job(emu, sf, 'Name,Description\n"Alpha\rBeta","x\r\ny"\r\nGamma\rDelta,"say ""hi"""\n')
+    assert info["state"] == "JobComplete" and info["numberRecordsProcessed"] == 3
+    stored = {r["Name"]: r["Description"] for r in emu.records("Account")}
+    assert stored == {"Alpha\rBeta": "x\r\ny", "Gamma": None, "Delta": 'say "hi"'}
+
+
+@pytest.mark.parametrize("bad", ['Name,Description\n"A" ,x\n', 'Name,Description\nA, "x"\n', 'Name\n"open\n'])
+def test_malformed_csv_fails_the_job(emu: SalesforceEmulator, sf: Salesforce, bad: str) -> None:
+    info = _raw_job(emu, sf, bad)
+    assert info["state"] == "Failed" and info["errorMessage"].startswith("InvalidBatch : Failed to parse CSV")
+    assert emu.records("Account") == []

@@ -22,17 +22,23 @@ def deliver(
     payload: dict[str, Any],
     alert_id: str,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    deadline: float | None = None,
 ) -> Delivery:
-    """Send one alert to one channel with retries; never raises."""
+    """Send one alert to one channel with retries; never raises.
+
+    ``deadline`` (``time.monotonic()`` seconds): no attempt starts after it,
+    and each request's timeout is cut to what is left.
+    """
     sender = SENDERS.get(channel.type)
     if sender is None:
         return Delivery("failed", 0, f"channels.{channel.name}.type: {channel.type!r} is not supported")
 
     def once() -> None:
         assert sender is not None
-        sender(Settings(channel), payload, alert_id)
+        sender(Settings(channel, deadline), payload, alert_id)
 
-    return with_retries(channel, once, sleep)
+    return with_retries(channel, once, sleep, deadline=deadline)
 
 
 __all__ = ["ChannelError", "Delivery", "deliver"]

@@ -40,9 +40,10 @@ class Delivery:
 class Settings:
     """Typed, located access to a channel's settings (errors name the yaml path)."""
 
-    def __init__(self, channel: ChannelConfig) -> None:
+    def __init__(self, channel: ChannelConfig, deadline: float | None = None) -> None:
         self.name = channel.name
         self.raw: Mapping[str, Any] = channel.settings
+        self.deadline = deadline
         unset = [v for v in self.raw.values() if isinstance(v, UnsetEnvVar)]
         if unset:  # only needed to send: reading dbt_sync.yml did not require it
             raise ChannelError(str(unset[0]), retriable=False)
@@ -83,6 +84,13 @@ class Settings:
             raise ChannelError(f"{self.where(key)}: expected a string or a list of strings", retriable=False)
         return list(value)
 
+    def timeout(self) -> float:
+        """``timeout_seconds``, cut to what is left of the delivery budget."""
+        timeout = self.number("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
+        if self.deadline is not None:
+            timeout = min(timeout, max(self.deadline - time.monotonic(), 0.05))
+        return timeout
+
     def verify(self) -> bool | str:
         """TLS verification: ``ca_bundle`` (a PEM path) or ``verify_tls: false``; default the system store."""
         bundle = self.raw.get("ca_bundle")
@@ -95,8 +103,10 @@ def with_retries(
     channel: ChannelConfig,
     send: Callable[[], None],
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    deadline: float | None = None,
 ) -> Delivery:
-    """Run ``send`` until it succeeds, fails for good, or runs out of attempts."""
+    """Run ``send`` until it succeeds, fails for good, runs out of attempts or passes ``deadline``."""
     try:
         settings = Settings(channel)
         attempts = max(int(settings.number("attempts", DEFAULT_ATTEMPTS)), 1)
@@ -115,5 +125,8 @@ def with_retries(
         except Exception as exc:  # a bug or an unexpected library error: report, never raise
             error = secrets.redact(f"{type(exc).__name__}: {exc}")
         if attempt < attempts:
-            sleep(backoff * (2 ** (attempt - 1)))
+            pause = backoff * (2 ** (attempt - 1))
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                return Delivery("failed", attempt, f"{error} (after {attempt} attempt(s); out of time)")
+            sleep(pause)
     return Delivery("failed", attempts, f"{error} (after {attempts} attempts)")

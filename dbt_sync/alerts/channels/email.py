@@ -18,7 +18,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from dbt_sync.alerts import render
-from dbt_sync.alerts.channels.base import DEFAULT_TIMEOUT_SECONDS, ChannelError, Settings
+from dbt_sync.alerts.channels.base import ChannelError, Settings
 
 SECURITY = ("starttls", "tls", "none")
 _PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -63,7 +63,7 @@ def send(settings: Settings, payload: dict[str, Any], alert_id: str) -> None:
     host = settings.text("host", required=True)
     assert host is not None
     port = int(settings.number("port", _PORTS[security]))
-    timeout = settings.number("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
+    timeout = settings.timeout()
     username = settings.text("username")
     password = settings.text("password")
     msg = build_message(settings, payload, alert_id)

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from dbt_sync.alerts import render
-from dbt_sync.alerts.channels.base import DEFAULT_TIMEOUT_SECONDS, Settings
+from dbt_sync.alerts.channels.base import Settings
 from dbt_sync.alerts.channels.http import post
 
 
@@ -19,5 +19,5 @@ def send(settings: Settings, payload: dict[str, Any], alert_id: str) -> None:
     assert url is not None
     body = json.dumps(render.render_slack(payload), ensure_ascii=False).encode("utf-8")
     post(url, body, {"Content-Type": "application/json; charset=utf-8"},
-         settings.number("timeout_seconds", DEFAULT_TIMEOUT_SECONDS), settings.verify(),
+         settings.timeout(), settings.verify(),
          f"slack channel {settings.name}")

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from dbt_sync.alerts import render
-from dbt_sync.alerts.channels.base import DEFAULT_TIMEOUT_SECONDS, ChannelError, Settings
+from dbt_sync.alerts.channels.base import ChannelError, Settings
 from dbt_sync.alerts.channels.http import post
 
 SIGNATURE_HEADER = "X-DbtSync-Signature"
@@ -52,5 +52,5 @@ def send(settings: Settings, payload: dict[str, Any], alert_id: str) -> None:
     secret = settings.text("secret")
     if secret:
         headers[SIGNATURE_HEADER] = signature(secret, body)
-    post(url, body, headers, settings.number("timeout_seconds", DEFAULT_TIMEOUT_SECONDS), settings.verify(),
+    post(url, body, headers, settings.timeout(), settings.verify(),
          f"webhook channel {settings.name}")

@@ -299,7 +299,12 @@ class Transport:
             kind = type(reason).__name__
             code = "TIMEOUT" if "Timeout" in kind or "timed out" in str(reason) else "CONNECTION_ERROR"
             return TransientError(
-                self.redact(f"HubSpot request failed before a response ({kind}): {reason}"), code=code
+                self.redact(
+                    f"HubSpot destination {self._config.name!r}: request to {self._config.host} failed before a "
+                    f"response ({kind}): {reason}. Check the network, or 'host' of "
+                    f"destinations.{self._config.name} in dbt_sync.yml"
+                ),
+                code=code,
             )
         return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 

@@ -66,6 +66,17 @@ def _login_outage(code: object) -> bool:
     return text.upper() in _OUTAGE_CODES or (text.isdigit() and int(text) >= 500)
 
 
+def login_server(config: SalesforceConfig) -> tuple[str, str]:
+    """The URL a login goes to, and the ``dbt_sync.yml`` setting that chooses it."""
+    if config.auth == "session" and config.instance_url:
+        return config.instance_url, "'instance_url'"
+    if config.login_url:
+        return config.login_url, "'login_url'"
+    if config.domain:
+        return f"https://{config.domain}.salesforce.com", "'domain' (or 'login_url')"
+    return "https://login.salesforce.com", "'login_url' (not set: the default is used)"
+
+
 def login(config: SalesforceConfig, session: requests.Session) -> Salesforce:
     """Log in (or wrap the given session id) and return the client.
 
@@ -101,8 +112,13 @@ def login(config: SalesforceConfig, session: requests.Session) -> Salesforce:
         else:
             failure = DestinationError(message, code="AUTHENTICATION_FAILED")
     except (requests.Timeout, requests.ConnectionError) as exc:
+        url, setting = login_server(config)
         failure = TransientError(
-            redact(f"{where}: Salesforce login server unreachable: {type(exc).__name__}", config.secrets()),
+            redact(
+                f"{where}: Salesforce login server {url} unreachable ({type(exc).__name__}): check the network, "
+                f"or set {setting} of destinations.{config.name} in dbt_sync.yml",
+                config.secrets(),
+            ),
             code="LOGIN_UNREACHABLE",
         )
     except (SalesforceError, OSError, ValueError, TypeError, KeyError) as exc:

@@ -1,0 +1,246 @@
+"""Configuration and environment problems through the real CLI, on a real dbt project.
+
+Each is a problem a person fixes in a file or a setting (profiles.yml, the
+target, dbt_sync.yml, a URL, a file another process holds): the CLI says so in
+one line naming it and exits 2, never "Internal error" and never a traceback
+without --debug. A results file that cannot be written is a warning.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engine.conftest import stack_for
+
+pytestmark = pytest.mark.slow
+
+#: values for the secrets integration_tests/dbt_sync.yml reads (long enough not to appear in messages)
+SECRETS_ENV = {"DBT_SYNC_SF_PASSWORD": "sf-password-for-error-tests", "DBT_SYNC_HUBSPOT_TOKEN": "pat-for-error-tests"}
+
+
+def cli(project: Any, *args: str, env: dict[str, str] | None = None, profiles_dir: Path | None = None,
+        project_dir: Path | None = None, unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    paths = ["--project-dir", str(project_dir or project.path), "--profiles-dir", str(profiles_dir or project.path)]
+    environ = {**os.environ, **project.env, **SECRETS_ENV, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "dbt_sync", *args, *paths],
+        env={k: v for k, v in environ.items() if k not in unset},
+        capture_output=True, text=True, check=False, timeout=120,
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def project(dbt_project_factory: Any) -> Any:
+    return dbt_project_factory("duckdb", "errors")
+
+
+def profiles_copy(project: Any, tmp_path: Path, old: str, new: str) -> Path:
+    """A profiles directory holding the project's profiles.yml with ``old`` replaced by ``new``."""
+    text = (project.path / "profiles.yml").read_text()
+    assert old in text
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "profiles.yml").write_text(text.replace(old, new))
+    return folder
+
+
+@contextmanager
+def duckdb_held(path: str) -> Iterator[None]:
+    """Another process holding the DuckDB database file, as a running dbt would."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(120)",
+         path],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def assert_one_clear_line(done: subprocess.CompletedProcess[str], *expected: str) -> None:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert "Internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("Error: "), lines[0]
+    for text in expected:
+        assert text in lines[0], (text, lines[0])
+
+
+# -- the examples of the issue, each by name ------------------------------------------------
+
+
+def test_missing_profile_names_profiles_yml(project: Any, tmp_path: Path) -> None:
+    folder = profiles_copy(project, tmp_path, "dbt_sync_integration_tests:", "some_other_profile:")
+    done = cli(project, "status", profiles_dir=folder)
+    assert_one_clear_line(
+        done, f"{folder / 'profiles.yml'}: no profile named 'dbt_sync_integration_tests'",
+        "dbt_project.yml", "Profiles in that file: some_other_profile",
+    )
+
+
+def test_unknown_target_names_the_target_and_the_valid_ones(project: Any) -> None:
+    done = cli(project, "run", "--target", "prodd")
+    assert_one_clear_line(
+        done, f"{project.path / 'profiles.yml'}: ", "does not have a target named 'prodd'",
+        "duckdb, postgres, redshift", "--target",
+    )
+
+
+def test_duckdb_file_locked_by_another_process(project: Any) -> None:
+    with duckdb_held(project.env["DBT_SYNC_DUCKDB_PATH"]):
+        done = cli(project, "run")
+    assert_one_clear_line(
+        done, f"{project.env['DBT_SYNC_DUCKDB_PATH']}: the DuckDB database file is locked by another process",
+        "PID", "target 'duckdb'",
+    )
+
+
+def test_unreachable_login_url_names_the_url_and_the_setting(project: Any, tmp_path: Path) -> None:
+    """No login_url, on a network without access (a proxy that refuses): the URL and setting are named."""
+    config = tmp_path / "dbt_sync.yml"
+    text = (project.path / "dbt_sync.yml").read_text()
+    config.write_text("\n".join(line for line in text.splitlines() if "login_url" not in line) + "\n")
+    proxy = f"http://127.0.0.1:{closed_port()}"
+    done = cli(project, "validate", "--check-destinations", "--config", str(config),
+               env={"HTTPS_PROXY": proxy, "https_proxy": proxy, "NO_PROXY": "", "no_proxy": ""})
+    assert_one_clear_line(
+        done, "Salesforce login server https://login.salesforce.com unreachable",
+        "'login_url' (not set: the default is used) of destinations.salesforce in dbt_sync.yml",
+        "https://api.hubapi.com", "'host' of destinations.hubspot",
+    )
+
+
+# -- the kind: a table of misconfigurations ------------------------------------------------------
+
+
+def _case_profiles_dir_missing(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    missing = tmp_path / "no-such-dir"
+    return ["status"], {"profiles_dir": missing}, [f"{missing}: profiles directory not found", "--profiles-dir"]
+
+
+def _case_profiles_yml_missing(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    return ["status"], {"profiles_dir": tmp_path}, [f"{tmp_path / 'profiles.yml'}: not found"]
+
+
+def _case_profile_env_var(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    folder = profiles_copy(project, tmp_path, "env_var('DBT_SYNC_DUCKDB_PATH', 'target/dbt_sync_demo.duckdb')",
+                           "env_var('DBT_SYNC_TEST_UNSET_PATH')")
+    return ["status"], {"profiles_dir": folder}, [
+        f"{folder / 'profiles.yml'}: environment variable 'DBT_SYNC_TEST_UNSET_PATH' is not set"]
+
+
+def _case_target_env(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    return ["failures"], {"env": {"DBT_TARGET": "staging"}}, ["does not have a target named 'staging'"]
+
+
+def _case_warehouse_refuses(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    env = {"DBT_SYNC_TARGET": "postgres", "DBT_SYNC_PG_PORT": str(closed_port()), "DBT_SYNC_PG_PASSWORD": "pw-x"}
+    return ["status"], {"env": env}, ["cannot connect to the warehouse (target 'postgres'", "profiles.yml"]
+
+
+def _case_project_dir(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    return ["run"], {"project_dir": tmp_path}, [f"{tmp_path}: no dbt_project.yml here"]
+
+
+def _case_config_missing(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    missing = tmp_path / "dbt_sync.yml"
+    return ["run", "--config", str(missing)], {}, [f"{missing}: no dbt-sync config found"]
+
+
+def _case_config_env_var(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    return ["validate"], {"unset": ("DBT_SYNC_HUBSPOT_TOKEN",)}, [
+        "dbt_sync.yml: destinations.hubspot.access_token: environment variable 'DBT_SYNC_HUBSPOT_TOKEN' is not set"]
+
+
+def _case_config_invalid(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    config = tmp_path / "dbt_sync.yml"
+    config.write_text((project.path / "dbt_sync.yml").read_text() + "\ndefaultz: {}\n")
+    return ["validate", "--config", str(config)], {}, [f"{config}: invalid dbt-sync config:", "defaultz: unknown key"]
+
+
+def _case_login_url_refused(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    url = f"https://127.0.0.1:{closed_port()}"
+    return ["validate", "--check-destinations"], {
+        "env": {"DBT_SYNC_SF_LOGIN_URL": url, "DBT_SYNC_HUBSPOT_HOST": url}}, [
+        f"Salesforce login server {url} unreachable", "'login_url' of destinations.salesforce",
+        f"request to {url} failed", "'host' of destinations.hubspot"]
+
+
+def _case_target_dir_unusable(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    # dbt cannot write its partial-parse file into the target directory
+    parse_file = project.path / "target" / "partial_parse.msgpack"
+    saved = tmp_path / "partial_parse.msgpack"
+    parse_file.replace(saved)
+    parse_file.mkdir()
+    UNDO.append(lambda: (parse_file.rmdir(), saved.replace(parse_file)))
+    return ["status"], {}, [f"{parse_file}: Is a directory"]
+
+
+#: restores what a case changed in the shared project
+UNDO: list[Callable[[], Any]] = []
+
+
+CASES: dict[str, Callable[[Any, Path], tuple[list[str], dict[str, Any], list[str]]]] = {
+    name.removeprefix("_case_"): fn for name, fn in globals().items() if name.startswith("_case_")
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_misconfiguration_is_one_line_and_exit_2(project: Any, tmp_path: Path, case: str) -> None:
+    try:
+        args, options, expected = CASES[case](project, tmp_path)
+        assert_one_clear_line(cli(project, *args, **options), *expected)
+        if case == "profile_env_var":  # --debug shows where it came from
+            debug = cli(project, *args, "--debug", **options)
+            assert debug.returncode == 2 and "Traceback" in debug.stderr
+    finally:
+        while UNDO:
+            UNDO.pop()()
+
+
+# -- a results file that cannot be written is a warning ---------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["disk_full", "not_a_file"])
+def test_unwritable_results_file_is_a_warning(project: Any, fault: str) -> None:
+    target = project.path / "target"
+    results = target / "dbt_sync_results.json"
+    results.unlink(missing_ok=True)
+    if fault == "disk_full":
+        (target / "dbt_sync_results.json.tmp").symlink_to("/dev/full")  # every write: ENOSPC
+    else:
+        results.mkdir()  # the rename onto it fails
+    try:
+        with stack_for(project) as stack:
+            done = cli(project, "run", "--select", "accounts_to_salesforce", "--full-refresh",
+                       env=stack.sandbox.env())
+            synced = stack.sandbox.salesforce.records("Account")
+    finally:
+        (target / "dbt_sync_results.json.tmp").unlink(missing_ok=True)
+        if results.is_dir():
+            results.rmdir()
+    assert done.returncode == 0, done.stderr
+    assert len(synced) > 0
+    assert "Internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert f"Warning: could not write the run results to {results}" in done.stderr
+    assert "Results written to" not in done.stdout
