@@ -188,16 +188,20 @@ class SyncLock:
             self.lost = True
 
     def release(self) -> None:
+        """Stop the heartbeat and delete the lock row; raises if the warehouse cannot be reached (still held)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
         if self.held:
-            try:
-                coordination.release_lock(self.warehouse, self.sync_name, self.holder)
-            finally:
-                self.held = False
-                with _held_guard:
-                    left = _held.pop(self.holder, 1) - 1
-                    if left > 0:
-                        _held[self.holder] = left
+            coordination.release_lock(self.warehouse, self.sync_name, self.holder)
+            self.forget()
+
+    def forget(self) -> None:
+        """This run is done with the lock (released, or left for the next run to take over)."""
+        if self.held:
+            self.held = False
+            with _held_guard:
+                left = _held.pop(self.holder, 1) - 1
+                if left > 0:
+                    _held[self.holder] = left

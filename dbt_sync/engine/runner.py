@@ -112,6 +112,8 @@ class Engine:
         self._destination_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._captured: set[str] = set()
+        #: locks whose release failed (the warehouse was away): tried again at the end of the run
+        self._unreleased: list[SyncLock] = []
 
     def _model_lock(self, model_unique_id: str) -> threading.Lock:
         with self._guard:
@@ -159,6 +161,7 @@ class Engine:
         finally:
             for destination in self._destinations.values():
                 destination.close()
+            self._release_leftover_locks()
             self.progress.close()
         result.finished_at = _now_iso()
         result.cancelled_by = self.cancellation.signal if self.cancellation.cancelled else None
@@ -283,15 +286,40 @@ class Engine:
             if lock is not None:
                 try:
                     lock.release()
-                except Exception as exc:  # the warehouse is away: the lock's holder is dead once we exit
-                    log.error(
-                        "could not release the lock of sync %s (%s); the next run on this machine takes it over at "
-                        "once, elsewhere after --lock-stale-seconds",
-                        spec.name,
-                        redact(str(exc)),
-                    )
+                except Exception as exc:  # the warehouse is away: tried again at the end of the run
+                    log.warning("could not release the lock of sync %s yet: %s", spec.name, redact(str(exc)))
+                    with self._guard:
+                        self._unreleased.append(lock)
             self.progress.finish(spec.name, result)
         return result
+
+    def _release_leftover_locks(self, attempts: int = 5, first_wait: float = 1.0) -> None:
+        """Release the locks a lost warehouse kept us from releasing, waiting a little for it to come back.
+
+        What is still held after that is taken over at once by the next run on
+        this machine (its holder is gone), elsewhere after --lock-stale-seconds.
+        """
+        wait = first_wait
+        for attempt in range(attempts):
+            if not self._unreleased:
+                return
+            if attempt:
+                time.sleep(wait)
+                wait *= 2
+            for lock in list(self._unreleased):
+                try:
+                    self.warehouse.reconnect_if_lost()
+                    lock.release()
+                    self._unreleased.remove(lock)
+                except Exception:
+                    continue
+        for lock in self._unreleased:
+            lock.forget()
+            log.error(
+                "could not release the lock of sync %s: the warehouse cannot be reached. The next run on this "
+                "machine takes it over at once, a run elsewhere after --lock-stale-seconds.",
+                lock.sync_name,
+            )
 
     def _warehouse_lost(self) -> str | None:
         """After an unexpected error: a description if the warehouse connection was lost, else None."""
