@@ -144,7 +144,8 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
             if spec.destination_type == "hubspot" and spec.options:
                 warnings.append(Problem(
                     f"{spec.location}.options",
-                    f"HubSpot destinations take no options; {', '.join(sorted(spec.options))} will be ignored.",
+                    f"sync {spec.name}: HubSpot destinations take no options; "
+                    f"{', '.join(sorted(spec.options))} will be ignored.",
                 ))
                 continue
             if spec.destination_type == "salesforce":
@@ -180,14 +181,15 @@ def _batch_size_warnings(spec: SyncSpec, destination: Destination) -> list[Probl
     if spec.batch_size > largest:
         out.append(Problem(
             f"{spec.location}.batch_size",
-            f"{spec.batch_size} is above the largest batch destination '{spec.destination}' takes "
+            f"sync {spec.name}: {spec.batch_size} is above the largest batch destination '{spec.destination}' takes "
             f"({largest}: {_why_limit(spec, destination)}); batches of {largest} will be used.",
         ))
     threshold = _bulk_threshold(spec, destination)
     if threshold is not None and spec.batch_size <= threshold:
         out.append(Problem(
             f"{spec.location}.batch_size",
-            f"{spec.batch_size} is at or below the bulk_threshold of destination '{spec.destination}' "
+            f"sync {spec.name}: {spec.batch_size} is at or below the bulk_threshold of destination "
+            f"'{spec.destination}' "
             f"({threshold}): no batch reaches Bulk API 2.0, every one goes through sObject Collections "
             "(200 records a request). Raise batch_size above the threshold, or set bulk_threshold: false.",
         ))

@@ -125,11 +125,12 @@
 {% macro utc_timestamp_columns_sql(columns) -%}
   {%- set wanted = [] -%}
   {%- for table, column in columns -%}
-    {%- do wanted.append("(lower(table_name) = '" ~ table ~ "' and lower(column_name) = '" ~ column ~ "')") -%}
+    {%- do wanted.append("(lower(table_name) = " ~ dbt_sync.string_literal(table) ~ " and lower(column_name) = "
+                         ~ dbt_sync.string_literal(column) ~ ")") -%}
   {%- endfor -%}
   {%- set found = run_query(
       "select lower(table_name), lower(column_name) from information_schema.columns"
-      ~ " where lower(table_schema) = '" ~ (dbt_sync.audit_schema() | lower) ~ "'"
+      ~ " where lower(table_schema) = " ~ dbt_sync.string_literal(dbt_sync.audit_schema() | lower)
       ~ " and lower(data_type) in ('timestamp', 'timestamp without time zone')"
       ~ " and (" ~ (wanted | join(' or ')) ~ ")") -%}
   {%- set statements = [] -%}

@@ -370,7 +370,7 @@ class Warehouse:
         of now (a record inserted by an earlier partial run becomes an update).
         """
         kind = "pending"
-        if sync_name in self._peeked:  # a dry run reads what peek_changeset found, in place
+        if self.read_only and sync_name in self._peeked:  # a dry run reads what peek_changeset found, in place
             peeked, model_unique_id, fresh = self._peeked[sync_name]
             if peeked is None:
                 yield from self._iter_preview(sync_name, model_unique_id, fresh, chunk_size)

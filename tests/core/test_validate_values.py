@@ -55,7 +55,7 @@ def test_batch_size_above_the_hubspot_maximum_is_a_warning(tmp_path: Path) -> No
     code, out, err = validate(tmp_path)
     assert code == 0 and "OK: 1 sync(s)" in out
     assert err.strip() == (
-        f"Warning: {LOC}.batch_size: 500 is above the largest batch destination 'hubspot' takes "
+        f"Warning: {LOC}.batch_size: sync contacts_hs: 500 is above the largest batch destination 'hubspot' takes "
         "(100: HubSpot's batch APIs take at most 100 records a request); batches of 100 will be used."
     )
 
@@ -72,14 +72,16 @@ def test_batch_size_below_bulk_threshold_says_bulk_is_never_used(tmp_path: Path)
     one_sync(tmp_path, sf_sync("contacts_sf", batch_size=500))
     code, _, err = validate(tmp_path)
     assert code == 0
-    assert f"Warning: {LOC}.batch_size: 500 is at or below the bulk_threshold of destination 'salesforce' (2000)" in err
+    assert (f"Warning: {LOC}.batch_size: sync contacts_sf: 500 is at or below the bulk_threshold of destination "
+            "'salesforce' (2000)") in err
 
 
 def test_options_a_hubspot_destination_ignores_are_a_warning(tmp_path: Path) -> None:
     one_sync(tmp_path, hs_sync("contacts_hs", options={"all_or_none": True}))
     code, _, err = validate(tmp_path)
     assert code == 0
-    assert f"Warning: {LOC}.options: HubSpot destinations take no options; all_or_none will be ignored." in err
+    assert (f"Warning: {LOC}.options: sync contacts_hs: HubSpot destinations take no options; all_or_none will "
+            "be ignored.") in err
 
 
 def test_unknown_salesforce_option_is_an_error(tmp_path: Path) -> None:
