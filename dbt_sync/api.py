@@ -11,7 +11,6 @@ the CLI prints and writes to ``target/dbt_sync_results.json``.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,7 +28,6 @@ from dbt_sync.project import Project, ProjectOptions, load_project
 RESULTS_FILE = "dbt_sync_results.json"
 #: what ``--dry-run`` writes instead, leaving the last real run's results in place
 DRY_RUN_RESULTS_FILE = "dbt_sync_dry_run.json"
-log = logging.getLogger("dbt_sync")
 
 
 def _options(
@@ -87,6 +85,7 @@ def run(
     options = _options(project_dir, profiles_dir, target, vars, config_path)
     project = load_project(options)
     with open_warehouse(options) as warehouse:
+        warehouse.read_only = dry_run  # a dry run leaves the warehouse exactly as it found it
         the_plan = plan_with_retries(project, warehouse, select, exclude, all_syncs)
         engine = Engine(
             plan=the_plan,
@@ -109,6 +108,7 @@ def run(
             destination_factory=destination_factory,
         )
         result = engine.execute()
+        result.warnings[:0] = project.warnings
         if not dry_run:
             from dbt_sync.alerts.evaluate import evaluate_alerts
 
@@ -123,7 +123,7 @@ def write_results_file(result: RunResult, target_dir: Path) -> None:
     dry run never replaces the last real run's results).
 
     A file that cannot be written (read-only folder, disk full) does not undo
-    what was synced: it becomes a warning in ``result.warnings`` and the log,
+    what was synced: it becomes a warning in ``result.warnings`` (the CLI prints it),
     and the exit code stays what the run earned.
     """
     path = target_dir / (DRY_RUN_RESULTS_FILE if result.dry_run else RESULTS_FILE)
@@ -132,7 +132,6 @@ def write_results_file(result: RunResult, target_dir: Path) -> None:
     except OSError as exc:
         warning = f"could not write the run results to {path}: {exc.strerror or exc}"
         result.warnings.append(warning)
-        log.warning("%s", warning)
 
 
 def plan_with_retries(

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from dbt_sync.destinations import open_destination
-from dbt_sync.destinations.base import Destination, DestinationError, FieldSpec, Operation, TransientError
+from dbt_sync.destinations.base import (
+    AssociationCheck,
+    Destination,
+    DestinationError,
+    FieldSpec,
+    Operation,
+    TransientError,
+)
 from dbt_sync.errors import Problem, SpecError, UnreachableError
 from dbt_sync.project import Project
 from dbt_sync.spec import SyncSpec
@@ -36,6 +43,17 @@ def field_specs(spec: SyncSpec, project: Project) -> list[FieldSpec]:
     return out
 
 
+def association_checks(spec: SyncSpec) -> list[AssociationCheck]:
+    """The sync's associations, each with its yaml path."""
+    return [
+        AssociationCheck(
+            to_object=a.to, path=f"{spec.location}.associations[{i}]", match=a.match, type_id=a.type_id,
+            category=a.category, label=a.label,
+        )
+        for i, a in enumerate(spec.associations)
+    ]
+
+
 def check_destinations(project: Project, only: set[str] | None = None) -> None:
     """Raise :class:`SpecError` listing every mapping problem found in any destination,
     or :class:`UnreachableError` (one line naming the URL and the setting) when a
@@ -62,7 +80,8 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
                 opened[spec.destination] = destination
             try:
                 found = destination.check_mapping(
-                    spec.object, MODE_OPERATIONS[spec.mode], spec.match, field_specs(spec, project), spec.location
+                    spec.object, MODE_OPERATIONS[spec.mode], spec.match, field_specs(spec, project), spec.location,
+                    associations=association_checks(spec),
                 )
             except DestinationError as exc:
                 problems.append(Problem(spec.location, f"cannot check against {spec.destination}: {exc}"))
@@ -79,3 +98,121 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
         raise SpecError(problems + [Problem("dbt_sync.yml", message) for message in unreachable])
     if unreachable:
         raise UnreachableError("; ".join(unreachable))
+
+
+#: the operations each mode sends (mirror also deletes)
+MODE_SENDS = {
+    "upsert": (Operation.UPSERT,),
+    "update": (Operation.UPDATE,),
+    "create": (Operation.CREATE,),
+    "mirror": (Operation.UPSERT, Operation.DELETE),
+}
+
+
+def value_warnings(project: Project, only: set[str] | None = None) -> list[Problem]:
+    """Settings that a run will not use as written, one warning each (no API call is made).
+
+    * ``batch_size`` above what the destination takes in one batch: the
+      engine uses the destination's maximum instead (the warning names the
+      sync's yaml path, the maximum, why, and what will be used);
+    * ``batch_size`` at or below the Salesforce destination's
+      ``bulk_threshold``: batches never reach Bulk API 2.0;
+    * ``options`` on a HubSpot sync: HubSpot destinations take none.
+
+    Raises :class:`SpecError` when a destination entry of ``dbt_sync.yml``
+    or a Salesforce sync's ``options`` cannot be used at all (the run would
+    fail the sync on it).
+    """
+    warnings: list[Problem] = []
+    problems: list[Problem] = []
+    opened: dict[str, Destination | None] = {}
+    try:
+        for spec in project.specs:
+            if not spec.enabled or (only is not None and spec.name not in only):
+                continue
+            if spec.destination not in opened:
+                try:
+                    opened[spec.destination] = open_destination(
+                        project.config.destination(spec.destination, spec.location)
+                    )
+                except DestinationError as exc:
+                    problems.append(Problem(spec.location, f"destination '{spec.destination}' cannot be used: {exc}"))
+                    opened[spec.destination] = None
+            destination = opened[spec.destination]
+            if destination is None:
+                continue
+            if spec.destination_type == "hubspot" and spec.options:
+                warnings.append(Problem(
+                    f"{spec.location}.options",
+                    f"sync {spec.name}: HubSpot destinations take no options; "
+                    f"{', '.join(sorted(spec.options))} will be ignored.",
+                ))
+                continue
+            if spec.destination_type == "salesforce":
+                from dbt_sync.destinations.salesforce.destination import WRITE_OPTIONS
+
+                unknown = sorted(set(spec.options) - WRITE_OPTIONS)
+                if unknown:
+                    problems.append(Problem(
+                        f"{spec.location}.options",
+                        f"unknown option(s) {', '.join(unknown)} for a Salesforce destination. "
+                        f"Allowed: {', '.join(sorted(WRITE_OPTIONS))}.",
+                    ))
+                    continue
+            try:
+                warnings += _batch_size_warnings(spec, destination)
+            except DestinationError as exc:  # e.g. a bulk_threshold option that is not a number
+                problems.append(Problem(f"{spec.location}.options", str(exc)))
+    finally:
+        for destination in opened.values():
+            if destination is not None:
+                destination.close()
+    if problems:
+        raise SpecError(problems)
+    return warnings
+
+
+def _batch_size_warnings(spec: SyncSpec, destination: Destination) -> list[Problem]:
+    if spec.batch_size is None:
+        return []
+    out: list[Problem] = []
+    limits = {op: destination.max_batch_size(op, spec.options) for op in MODE_SENDS[spec.mode]}
+    largest = min(limits.values())
+    if spec.batch_size > largest:
+        out.append(Problem(
+            f"{spec.location}.batch_size",
+            f"sync {spec.name}: {spec.batch_size} is above the largest batch destination '{spec.destination}' takes "
+            f"({largest}: {_why_limit(spec, destination)}); batches of {largest} will be used.",
+        ))
+    threshold = _bulk_threshold(spec, destination)
+    if threshold is not None and spec.batch_size <= threshold:
+        out.append(Problem(
+            f"{spec.location}.batch_size",
+            f"sync {spec.name}: {spec.batch_size} is at or below the bulk_threshold of destination "
+            f"'{spec.destination}' "
+            f"({threshold}): no batch reaches Bulk API 2.0, every one goes through sObject Collections "
+            "(200 records a request). Raise batch_size above the threshold, or set bulk_threshold: false.",
+        ))
+    return out
+
+
+def _bulk_threshold(spec: SyncSpec, destination: Destination) -> int | None:
+    if spec.destination_type != "salesforce" or spec.options.get("all_or_none"):
+        return None
+    from dbt_sync.destinations.salesforce.config import parse_bulk_threshold
+
+    if "bulk_threshold" in spec.options:
+        return parse_bulk_threshold(spec.destination, spec.options["bulk_threshold"])
+    config = getattr(destination, "config", None)
+    return getattr(config, "bulk_threshold", None)
+
+
+def _why_limit(spec: SyncSpec, destination: Destination) -> str:
+    if spec.destination_type == "hubspot":
+        return "HubSpot's batch APIs take at most 100 records a request"
+    if spec.options.get("all_or_none"):
+        return "an all_or_none batch is one sObject Collections request of at most 200 records"
+    if _bulk_threshold(spec, destination) is None:
+        concurrency = getattr(getattr(destination, "config", None), "concurrency", 1)
+        return f"sObject Collections take 200 records a request, {concurrency} request(s) at once (concurrency)"
+    return "one Bulk API 2.0 job per batch, of at most max(10000, bulk_threshold + 1) records"

@@ -10,15 +10,16 @@
 {% macro default__alert_tables_sql() -%}
   {%- set text = dbt_sync.type_text() -%}
   {%- set name = dbt_sync.type_name() -%}
+  {%- set ts = dbt_sync.type_timestamp() -%}
   {{- return([
     'create table if not exists ' ~ dbt_sync.audit_relation('dbt_sync_health')
-      ~ ' (sync_name ' ~ name ~ ' not null, state ' ~ name ~ ' not null, since timestamp'
-      ~ ', last_run_id ' ~ name ~ ', last_alert_at timestamp, dominant_error ' ~ name
-      ~ ', updated_at timestamp, failing_kind ' ~ name ~ ')',
+      ~ ' (sync_name ' ~ name ~ ' not null, state ' ~ name ~ ' not null, since ' ~ ts
+      ~ ', last_run_id ' ~ name ~ ', last_alert_at ' ~ ts ~ ', dominant_error ' ~ name
+      ~ ', updated_at ' ~ ts ~ ', failing_kind ' ~ name ~ ')',
     'create table if not exists ' ~ dbt_sync.audit_relation('dbt_sync_alerts')
       ~ ' (alert_id ' ~ name ~ ' not null, sync_name ' ~ name ~ ', run_id ' ~ name
       ~ ', kind ' ~ name ~ ', channel ' ~ name ~ ', status ' ~ name ~ ', attempts integer'
-      ~ ', error ' ~ text ~ ', payload ' ~ text ~ ', created_at timestamp, sent_at timestamp)'
+      ~ ', error ' ~ text ~ ', payload ' ~ text ~ ', created_at ' ~ ts ~ ', sent_at ' ~ ts ~ ')'
   ]) -}}
 {%- endmacro %}
 
@@ -39,12 +40,20 @@
   {%- endfor -%}
   {%- for table, column, type in dbt_sync.alert_tables_added_columns() -%}
     {%- set relation = dbt_sync.audit_relation(table) -%}
-    {%- set found = run_query("select count(*) from information_schema.columns where lower(table_schema) = '"
-                              ~ dbt_sync.audit_schema() | lower ~ "' and lower(table_name) = '" ~ table
-                              ~ "' and lower(column_name) = '" ~ column ~ "'") -%}
+    {%- set found = run_query("select count(*) from information_schema.columns where lower(table_schema) = "
+                              ~ dbt_sync.string_literal(dbt_sync.audit_schema() | lower) ~ " and lower(table_name) = "
+                              ~ dbt_sync.string_literal(table) ~ " and lower(column_name) = "
+                              ~ dbt_sync.string_literal(column)) -%}
     {%- if (found.columns[0].values()[0] | int) == 0 -%}
-      {%- do dbt_sync._run_sql('alter table ' ~ relation ~ ' add column ' ~ column ~ ' ' ~ type) -%}
+      {%- do dbt_sync._run_sql('alter table ' ~ relation ~ ' add column ' ~ dbt_sync.quote_identifier(column)
+                               ~ ' ' ~ type) -%}
     {%- endif -%}
+  {%- endfor -%}
+  {#- tables of older versions stored naive UTC timestamps -#}
+  {%- for sql in dbt_sync.utc_timestamp_columns_sql([
+        ('dbt_sync_health', 'since'), ('dbt_sync_health', 'last_alert_at'), ('dbt_sync_health', 'updated_at'),
+        ('dbt_sync_alerts', 'created_at'), ('dbt_sync_alerts', 'sent_at')]) -%}
+    {%- do dbt_sync._run_sql(sql) -%}
   {%- endfor -%}
   {%- do adapter.commit() -%}
   {{- return('') -}}

@@ -144,6 +144,11 @@
   {%- set missing = [] -%}
   {%- set mapped = {} -%}
   {%- for name in spec['key_columns'] + spec['columns'] -%}
+    {%- if (name | lower).startswith('_dbt_sync_') -%}
+      {{- exceptions.raise_compiler_error(
+          "dbt_sync: sync '" ~ spec['name'] ~ "' maps column " ~ name ~ " of " ~ relation
+          ~ ": names starting with '_dbt_sync_' are reserved for the changeset's own columns; rename the column.") -}}
+    {%- endif -%}
     {%- set found = dbt_sync.resolve_column(name, columns) if columns else name -%}
     {%- if found is none -%}
       {%- if name not in missing -%}{%- do missing.append(name) -%}{%- endif -%}
@@ -172,8 +177,10 @@
 {%- endmacro %}
 
 
-{#- The changeset query: one scan of the model, one join with the state. -#}
-{% macro changeset_select(relation, spec, types) -%}
+{#- The changeset query: one scan of the model, one join with the state.
+    fresh: compare with an empty state (every row an insert), for a
+    --full-refresh dry run. -#}
+{% macro changeset_select(relation, spec, types, fresh=false) -%}
   {%- set columns = spec['columns'] -%}
   {%- set sql -%}
 with src as (
@@ -190,9 +197,15 @@ counted as (
     from src
 ),
 st as (
+    {%- if fresh %}
+    select cast(null as varchar) as record_key, cast(null as varchar) as row_hash,
+           cast(null as varchar) as destination_id
+    where 1 = 0
+    {%- else %}
     select record_key, row_hash, destination_id
     from {{ dbt_sync.audit_relation('dbt_sync_state') }}
     where sync_name = {{ dbt_sync.string_literal(spec['name']) }}
+    {%- endif %}
 ),
 changes as (
     select

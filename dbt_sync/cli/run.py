@@ -21,7 +21,7 @@ from dbt_sync.secrets import redact
 @selection_options
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Syncs run at once (default: the profile's).")
 @click.option("--full-refresh", is_flag=True, help="Resend every row and rebuild the state of the selected syncs.")
-@click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing, change nothing.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing, change nothing in the warehouse.")
 @click.option("--allow-mass-delete", is_flag=True, help="Let mirror syncs delete more than their delete_threshold.")
 @click.option("--recapture", is_flag=True, help="Compute changesets now instead of using the post-hook's capture.")
 @click.option(
@@ -64,7 +64,8 @@ def run(
 
     By default only syncs whose model the latest dbt invocation built, plus
     syncs with records waiting for a retry, run. Results are also written to
-    target/dbt_sync_results.json.
+    target/dbt_sync_results.json (a dry run writes target/dbt_sync_dry_run.json
+    and leaves the warehouse as it was).
 
     \b
     Examples:

@@ -218,6 +218,21 @@ class FieldSpec:
     lookup_match: str | None = None
 
 
+@dataclass(frozen=True)
+class AssociationCheck:
+    """One association a sync declares, to check against the destination (HubSpot only).
+
+    ``path`` is the yaml path of the association in the spec.
+    """
+
+    to_object: str
+    path: str
+    match: str | None = None
+    type_id: int | None = None
+    category: str = "HUBSPOT_DEFINED"
+    label: str | None = None
+
+
 @runtime_checkable
 class Destination(Protocol):
     """A named connection to one CRM account.
@@ -251,8 +266,9 @@ class Destination(Protocol):
         match: str | None,
         fields: Sequence[FieldSpec],
         path: str,
+        associations: Sequence[AssociationCheck] = (),
     ) -> list[MappingProblem]:
-        """Check a sync's mapping against the destination's metadata."""
+        """Check a sync's mapping (and associations) against the destination's metadata."""
         ...
 
     def close(self) -> None: ...

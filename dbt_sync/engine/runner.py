@@ -194,7 +194,7 @@ class Engine:
             destination = self._destination(spec.destination)
             self._check_columns(spec)
             counts = self._claim(spec)
-            # an upper bound: rows already confirmed by an earlier, interrupted run are skipped while reading
+            # rows to send: those an earlier, interrupted run already synced are not counted
             upper_bound = sum(counts.values())
             self._guard_deletes(spec, counts)
             if not self.options.dry_run:
@@ -286,6 +286,9 @@ class Engine:
         the model, so it runs once per model per run, under a per-model lock.
         """
         wh = self.warehouse
+        if self.options.dry_run:  # read in place: claim nothing, capture nothing
+            return wh.peek_changeset(spec.name, spec.model_unique_id, capture=self.options.recapture,
+                                     fresh=self.options.full_refresh)
         if self.options.recapture or not coordination.has_changeset(wh, spec.name):
             with self._model_lock(spec.model_unique_id):
                 if spec.model_unique_id not in self._captured:
@@ -575,7 +578,8 @@ class Engine:
         table = self.warehouse.table("dbt_sync_failures")
         return (
             f"select record_key, error_code, error_message, payload from {table} "
-            f"where run_id = '{self.run_id}' and sync_name = '{sync_name}' order by record_key"
+            f"where run_id = {self.warehouse._lit(self.run_id)} and sync_name = {self.warehouse._lit(sync_name)} "
+            "order by record_key"
         )
 
 

@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 _IN_LIST_SIZE = 1000
 
 
+def _no_tables(wh: Warehouse) -> bool:
+    """A dry run on a warehouse where dbt-sync never ran: nothing to read, and nothing may be created."""
+    return wh.read_only and not wh.has_audit_tables()
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
@@ -56,6 +61,8 @@ def release_lock(wh: Warehouse, sync_name: str, holder: str) -> None:
 def state_count(wh: Warehouse, sync_name: str) -> int:
     """Records this sync has written and not deleted (the delete guard's denominator)."""
     wh._ensure_once()
+    if _no_tables(wh):
+        return 0
     rows = wh.query(f"select count(*) as n from {wh.table('dbt_sync_state')} where sync_name = {wh._lit(sync_name)}")
     return int(rows[0]["n"]) if rows else 0
 
@@ -63,6 +70,8 @@ def state_count(wh: Warehouse, sync_name: str) -> int:
 def destination_ids(wh: Warehouse, sync_name: str, keys: Sequence[str]) -> dict[str, str | None]:
     """Destination ids that ``sync_name`` recorded for the given record keys."""
     wh._ensure_once()
+    if _no_tables(wh):
+        return {}
     out: dict[str, str | None] = {}
     table = wh.table("dbt_sync_state")
     for i in range(0, len(keys), _IN_LIST_SIZE):
@@ -79,6 +88,8 @@ def destination_ids(wh: Warehouse, sync_name: str, keys: Sequence[str]) -> dict[
 def pending_retry_syncs(wh: Warehouse) -> set[str]:
     """Syncs with records whose latest attempt failed: planned even if their model was not rebuilt."""
     wh._ensure_once()
+    if _no_tables(wh):
+        return set()
     rows = wh.query(f"select distinct sync_name from {wh.table('dbt_sync_open_failures')}")
     return {str(r["sync_name"]) for r in rows}
 

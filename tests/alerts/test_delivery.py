@@ -128,6 +128,7 @@ def test_send_test_reaches_each_channel_and_is_recorded(
                        "attempts": 1, "error": None}
     assert smtp_server.messages[0]["Subject"] == "[dbt-sync prod] TEST alert from dbt-sync (dbt_sync_alerts_test)"
     assert th.webhook_bodies(http_server)[0]["kind"] == "test"
+    th.validate_payload(th.webhook_bodies(http_server)[0])  # a test alert shows every part of a real one
     assert th.slack_bodies(http_server)[0]["text"].startswith("TEST: ")
     rows = AlertStore(warehouse).rows_for("dbt_sync_alerts_test")
     assert sorted((r.channel, r.kind, r.status) for r in rows) == [
@@ -213,3 +214,40 @@ def test_email_over_implicit_tls(tmp_path: Path, http_server: Any, tls_cert: tup
         controller.stop()
     assert (out["status"], out["error"]) == ("sent", None)
     assert len(server.messages) == 1 and server.messages[0]["From"] == "dbt-sync@example.com"
+
+
+def test_a_down_channel_costs_one_short_budget_and_is_reported_once(
+    tmp_path: Path, warehouse: Any, http_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused and a blackholed channel, with their default retries and timeouts (3 attempts, 10 s)."""
+    import logging
+    import socket
+    import time
+
+    from dbt_sync.alerts.evaluate import DELIVERY_BUDGET_SECONDS
+    from dbt_sync.cli.run import render_summary
+
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(16)  # connections complete in the backlog; nothing ever answers
+    try:
+        project = th.project(tmp_path, {
+            "slack": {"type": "slack", "webhook_url": http_server.url + th.SLACK_PATH},
+            "refused": {"type": "webhook", "url": f"http://127.0.0.1:{free_port()}/hooks"},
+            "blackhole": {"type": "webhook", "url": f"http://127.0.0.1:{blackhole.getsockname()[1]}/hooks"},
+        })
+        result = th.run("r1", th.bad_records())
+        th.record(warehouse, result)
+        started = time.monotonic()
+        with caplog.at_level(logging.DEBUG, logger="dbt_sync"):
+            result.alerts = evaluate_alerts(project, warehouse, result, now=th.T0)
+        elapsed = time.monotonic() - started
+    finally:
+        blackhole.close()
+    assert {a["channel"]: a["status"] for a in result.alerts} == {
+        "slack": "sent", "refused": "failed", "blackhole": "failed"}
+    assert elapsed < DELIVERY_BUDGET_SECONDS + 2.5, elapsed  # one after another: 3 + 30 s and more
+    # reported once: in the run summary, not again as a log line
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    summary = render_summary(result)
+    assert summary.count("via refused: failed") == 1 and summary.count("via blackhole: failed") == 1

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 
 from dbt_sync import masking
 from dbt_sync.cli import main
-from tests.alerts.helpers import channels
+from tests.alerts.helpers import channels, validate_payload
 from tests.engine.conftest import stack_for
 
 pytestmark = pytest.mark.slow
@@ -71,6 +71,8 @@ def test_masked_value_is_scrubbed_from_every_output(
     with stack_for(project) as stack:
         stack.dbt("build")
         env = {**os.environ, **project.env, **stack.sandbox.env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        dbt_log = project.path / "logs" / "dbt.log"
+        dbt_log_offset = dbt_log.stat().st_size if dbt_log.exists() else 0  # dbt's own seed load logs the value
         run = dbt_sync(env, project, "run", "--debug")
         assert run.returncode == 1, run.stdout + run.stderr
 
@@ -88,6 +90,8 @@ def test_masked_value_is_scrubbed_from_every_output(
         outputs: dict[str, str] = {
             "run console and --debug log": run.stdout + run.stderr,
             "results JSON": (project.path / "target" / "dbt_sync_results.json").read_text(),
+            "dbt.log lines of the dbt-sync run": dbt_log.read_bytes()[dbt_log_offset:].decode("utf-8", "replace")
+            if dbt_log.exists() else "",
         }
         for table in TABLES:
             outputs[table] = json.dumps(stack.query(f"select * from {{schema}}.{table}"), default=str)
@@ -108,6 +112,15 @@ def test_masked_value_is_scrubbed_from_every_output(
         bodies = [json.loads(r.body) for r in hooks]
         samples = [s for b in bodies for s in b.get("failing_records") or []]
         assert any(s["record_key"] == "C-2006" and "****" in s["error_message"] for s in samples), bodies
+        # the real payloads follow the documented schema, with the profile's target though -t was not given
+        for body in bodies:
+            validate_payload(body)
+            assert body["run"]["target"] == project.env.get("DBT_SYNC_TARGET", "duckdb")
+        for row in stack.query("select payload from {schema}.dbt_sync_alerts"):
+            validate_payload(json.loads(row["payload"]))
+        assert all("C-2006" in json.dumps(json.loads(r.body)) for r in slacks)
+        assert all("C-2006" in outputs[f"email {i}"] and "dbt_sync_open_failures" in outputs[f"email {i}"]
+                   for i in range(len(smtp_server.messages)))
 
         leaked = {where: found for where, text in outputs.items() if (found := leaks(value, text))}
         assert leaked == {}

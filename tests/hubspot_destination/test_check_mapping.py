@@ -76,3 +76,37 @@ def test_custom_object_and_association_targets(dest: HubSpotDestination, emu: Hu
     problems = dest.check_mapping("p_projects", Operation.UPSERT, "project_key", fields, "s")
     assert [p.path for p in problems] == ["s.fields.deal"]
     assert "unique" in problems[0].message
+
+
+def test_associations_need_a_pair_hubspot_defines_and_labels_it_has(
+    dest: HubSpotDestination, emu: HubSpotEmulator
+) -> None:
+    from dbt_sync.destinations.base import AssociationCheck
+
+    emu.define_object_type("2-123456", "projects", properties=[{"name": "project_key", "unique": True}],
+                           associated_objects=["companies"])
+    billing = emu.define_association_label("contacts", "companies", "Billing contact")
+    checks = [
+        AssociationCheck("companies", "s.associations[0]", match="company_key"),
+        AssociationCheck("p_projects", "s.associations[1]", match="project_key"),           # not defined
+        AssociationCheck("companies", "s.associations[2]", match="company_key", label="billing contact"),
+        AssociationCheck("companies", "s.associations[3]", match="company_key", label="Billing contcat"),
+        AssociationCheck("companies", "s.associations[4]", match="company_key", type_id=billing,
+                         category="USER_DEFINED"),
+        AssociationCheck("companies", "s.associations[5]", match="company_key", type_id=billing),  # wrong category
+        AssociationCheck("p_nothing", "s.associations[6]"),
+    ]
+    problems = dest.check_mapping("contacts", Operation.UPSERT, None, [FieldSpec("email", "e", "varchar")], "s",
+                                  associations=checks)
+    by_path = {p.path: p.message for p in problems}
+    assert set(by_path) == {"s.associations[1].to", "s.associations[3].label", "s.associations[5].type_id",
+                            "s.associations[6].to"}
+    assert by_path["s.associations[1].to"].startswith("HubSpot defines no association between contacts and p_projects")
+    assert "did you mean 'Billing contact'?" in by_path["s.associations[3].label"]
+    assert f"HUBSPOT_DEFINED {billing} is not an association type" in by_path["s.associations[5].type_id"]
+    assert f"USER_DEFINED {billing}" in by_path["s.associations[5].type_id"]
+    # the pair the schema names is fine from either side
+    ok = [AssociationCheck("contacts", "p.associations[0]", match="email")]
+    assert dest.check_mapping("companies", Operation.UPSERT, "company_key", [], "p", associations=ok) == []
+    ok = [AssociationCheck("companies", "p.associations[0]", match="company_key")]
+    assert dest.check_mapping("p_projects", Operation.UPSERT, "project_key", [], "p", associations=ok) == []

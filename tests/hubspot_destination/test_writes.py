@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from dbt_sync.destinations.base import Operation, Record
+from dbt_sync.destinations.base import Association, Operation, Record
 from dbt_sync.destinations.hubspot import HubSpotDestination
 from dbt_sync.emulators.hubspot import HubSpotEmulator
 
@@ -260,3 +260,28 @@ def test_concurrent_writes_share_one_destination(dest: HubSpotDestination, emu: 
     assert all(o.success for out in results for o in out)
     assert len(emu.records("contacts")) == 80
     assert dest.usage().requests == len(emu.request_log)
+
+
+def test_request_bodies_carry_the_fields_the_spec_requires(dest: HubSpotDestination, emu: HubSpotEmulator) -> None:
+    """The objects v3 spec requires ``associations`` on create inputs and ``propertiesWithHistory`` on
+    batch reads; HubSpot's guide examples omit them. With the emulator enforcing them, everything works."""
+    import requests
+
+    emu.settings.require_spec_request_fields = True
+    try:
+        bare = requests.post(f"{emu.url}/crm/v3/objects/contacts/batch/create", timeout=5,
+                             headers={"Authorization": f"Bearer {emu.token}"},
+                             json={"inputs": [{"properties": {"email": "bare@example.com"}}]})
+        assert bare.status_code == 400 and "[associations]" in bare.json()["message"]
+        emu.seed("companies", {"name": "Acme", "company_key": "ACME"})
+        created = dest.write("contacts", Operation.CREATE, [Record("1", {"email": "new@example.com"})],
+                             match=None, options={})
+        assert created[0].success, created[0].message
+        linked = dest.write(
+            "contacts", Operation.UPSERT,
+            [Record("2", {"email": "two@example.com"},
+                    associations=[Association("companies", "ACME", match="company_key")])],
+            match="email", options={})
+        assert linked[0].success, linked[0].message
+    finally:
+        emu.settings.require_spec_request_fields = False

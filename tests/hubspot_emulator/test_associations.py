@@ -206,3 +206,37 @@ def test_get_associations_of_one_object(client: HubSpot, emu: HubSpotEmulator, p
     emu.associate("contacts", contact, "companies", company)
     page = client.crm.associations.v4.basic_api.get_page("contacts", contact, "companies")
     assert [r.to_object_id for r in page.results] == [company]
+
+
+def test_custom_object_pair_without_a_definition_is_refused(client: HubSpot, emu: HubSpotEmulator) -> None:
+    """A custom object is associated only with the types its schema names (``associatedObjects``)."""
+    emu.define_object_type("2-424242", "projects", properties=[{"name": "project_key", "unique": True}],
+                           associated_objects=["companies"])
+    project = emu.seed("p_projects", {"project_key": "P-1"})
+    contact = emu.seed("contacts", {"email": "p@x.com"})
+    company = emu.seed("companies", {"name": "Acme"})
+    labels = client.crm.associations.v4.schema.definitions_api.get_all("p_projects", "contacts")
+    assert labels.results == []
+    defined = client.crm.associations.v4.schema.definitions_api.get_all("p_projects", "companies")
+    assert [(t.category, t.label) for t in defined.results] == [("HUBSPOT_DEFINED", None)]
+    with pytest.raises(ApiException) as err:
+        client.crm.associations.v4.batch_api.create_default(
+            "p_projects", "contacts",
+            batch_input_public_default_association_multi_post={"inputs": [{"from": {"id": project},
+                                                                           "to": {"id": contact}}]})
+    assert err.value.status == 400 and body_of(err.value)["category"] == "VALIDATION_ERROR"
+    _, status, _ = client.crm.associations.v4.batch_api.create_with_http_info(
+        "p_projects", "contacts",
+        batch_input_public_association_multi_post={"inputs": [{"from": {"id": project}, "to": {"id": contact},
+                                                                "types": []}]})
+    assert status == 207
+    with pytest.raises(Exception) as label_err:
+        client.crm.associations.v4.schema.definitions_api.create(
+            "p_projects", "contacts", public_association_definition_create_request={"label": "Lead", "name": "lead"})
+    assert getattr(label_err.value, "status", None) == 400
+    client.crm.associations.v4.batch_api.create_default(
+        "p_projects", "companies",
+        batch_input_public_default_association_multi_post={"inputs": [{"from": {"id": project},
+                                                                       "to": {"id": company}}]})
+    assert emu.associations("p_projects", project) == [
+        ("companies", company, emu.define_association("p_projects", "companies"))]

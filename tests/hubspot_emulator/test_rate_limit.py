@@ -75,9 +75,22 @@ def test_daily_cap_headers_and_daily_policy() -> None:
         assert err.value.headers["X-HubSpot-RateLimit-Daily-Remaining"] == "0"
 
 
-def test_no_daily_headers_without_a_daily_cap(client: HubSpot) -> None:
+def test_daily_headers_on_every_private_app_call_and_none_for_oauth(emu: HubSpotEmulator, client: HubSpot) -> None:
+    """HubSpot's usage guidelines: the daily headers are on private-app responses, not on OAuth ones."""
     _, _, headers = client.crm.contacts.basic_api.get_page_with_http_info()
-    assert "X-HubSpot-RateLimit-Daily" not in headers
+    assert headers["X-HubSpot-RateLimit-Daily"] == "650000"
+    used = 650000 - int(headers["X-HubSpot-RateLimit-Daily-Remaining"])
+    _, _, again = client.crm.contacts.batch_api.read_with_http_info(
+        batch_read_input_simple_public_object_id={"inputs": [], "properties": []})
+    assert int(again["X-HubSpot-RateLimit-Daily-Remaining"]) == 650000 - used - 1
+    emu.add_oauth_app("cid", "secret", "refresh-1")
+    token = HubSpot(host=emu.url).oauth.tokens_api.create(
+        grant_type="refresh_token", client_id="cid", client_secret="secret", refresh_token="refresh-1")
+    oauth = HubSpot(access_token=token.access_token, host=emu.url)
+    _, _, oauth_headers = oauth.crm.contacts.basic_api.get_page_with_http_info()
+    assert "X-HubSpot-RateLimit-Max" in oauth_headers
+    assert "X-HubSpot-RateLimit-Daily" not in oauth_headers
+    assert "X-HubSpot-RateLimit-Daily-Remaining" not in oauth_headers
 
 
 def test_search_has_its_own_secondly_limit_and_no_headers(emu: HubSpotEmulator, client: HubSpot) -> None:

@@ -102,6 +102,13 @@ def test_check_destinations_against_both_emulators(dbt_project_factory: Any) -> 
         contacts["config"]["meta"]["dbt_sync"][0]["fields"]["LastName"] = {"value": None}
         contacts["config"]["meta"]["dbt_sync"][0]["fields"]["Tier__c"] = {"value": "Platinum"}
         contacts["config"]["meta"]["dbt_sync"][1]["fields"]["lifecyclestage"] = {"value": "vip"}
+        # a custom object whose schema defines no association with contacts, and a label that does not exist
+        box.hubspot.define_object_type("2-777001", "projects", properties=[{"name": "project_key", "unique": True}])
+        contacts["config"]["meta"]["dbt_sync"][1]["associations"] += [
+            {"to": "p_projects", "column": "account_id", "match": "project_key"},
+            {"to": "companies", "column": "account_id", "match": "company_key", "label": "Billing contcat"},
+        ]
+        box.hubspot.define_association_label("contacts", "companies", "Billing contact")
         crm.write_text(yaml.safe_dump(doc, sort_keys=False))
         project.dbt("parse")
         done = cli(project, "validate", "--check-destinations", extra_env=box.env())
@@ -111,4 +118,9 @@ def test_check_destinations_against_both_emulators(dbt_project_factory: Any) -> 
     assert "dim_accounts.config.meta.dbt_sync[1].fields.hs_object_id" in report
     assert "dim_contacts.config.meta.dbt_sync[0].fields.Tier__c" in report and "Platinum" in report
     assert "dim_contacts.config.meta.dbt_sync[1].fields.lifecyclestage" in report and "vip" in report
+    n = len(yaml.safe_load(crm.read_text())["models"][1]["config"]["meta"]["dbt_sync"][1]["associations"])
+    assert (f"dim_contacts.config.meta.dbt_sync[1].associations[{n - 2}].to: HubSpot defines no association "
+            "between contacts and p_projects") in report
+    assert (f"dim_contacts.config.meta.dbt_sync[1].associations[{n - 1}].label: no association label "
+            "'Billing contcat' from contacts to companies (did you mean 'Billing contact'?)") in report
     assert box.sf_password not in report and box.hubspot.token not in report

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -128,3 +129,15 @@ def test_capture_round_trips_any_accepted_column_name(
             assert second == []
         else:
             assert sent_values(spec, second) == {"k1": expected(changed)["k1"]}
+
+
+def test_capture_refuses_the_changeset_prefix_validate_refuses(people_project: Any) -> None:
+    """A hook running without validate stops with the same rule, not a duplicate-column error."""
+    with people_project.warehouse() as wh:
+        build(wh, ["id", "_DBT_SYNC_key"], [["k0", "x"]])
+        relation = wh.adapter.Relation.create(database=wh.database, schema="analytics", identifier=TABLE)
+        spec = {"name": SYNC, "mode": "upsert", "key_columns": ["id"], "columns": ["_DBT_SYNC_key"],
+                "fingerprint": "x"}
+        with pytest.raises(Exception, match="names starting with '_dbt_sync_' are reserved"), wh._transaction():
+            wh._macro("capture_sql", relation=relation, specs=[spec])
+    assert validated(["id", "_DBT_SYNC_key"]) is None

@@ -33,6 +33,8 @@ class Link:
     association: Association
     to_id: str | None = None
     type_id: int | None = None
+    #: the type's category: the spec's, or the one HubSpot returned for a looked-up label
+    category: str | None = None
     skip: bool = False
 
 
@@ -51,7 +53,8 @@ class AssociationWriter:
             if outcome is None or not outcome.success or not outcome.destination_id:
                 continue
             for assoc in record.associations:
-                links.append(Link(record, outcome.destination_id, assoc, to_id=assoc.to_id, type_id=assoc.type_id))
+                links.append(Link(record, outcome.destination_id, assoc, to_id=assoc.to_id, type_id=assoc.type_id,
+                                  category=assoc.category))
         if not links:
             return
         problems: dict[str, list[ErrorDetail]] = defaultdict(list)
@@ -129,7 +132,13 @@ class AssociationWriter:
     # -- labels ------------------------------------------------------------
 
     def _resolve_labels(self, from_type: str, links: Sequence[Link], problems: dict[str, list[ErrorDetail]]) -> None:
-        """A label without a type id is looked up once per object pair."""
+        """A label without a type id is looked up once per object pair.
+
+        The link takes both the ``typeId`` and the ``category`` HubSpot returns
+        for the label (``USER_DEFINED`` for labels an account made): a type id
+        is only valid with its own category (CRM associations v4
+        ``AssociationSpec``; ``GET /crm/v4/associations/{from}/{to}/labels``).
+        """
         for link in links:
             assoc = link.association
             if link.type_id is not None or not assoc.label:
@@ -146,7 +155,7 @@ class AssociationWriter:
                     )
                 )
             else:
-                link.type_id = hit[1]
+                link.category, link.type_id = hit
 
     def _label_types(self, from_type: str, to_type: str) -> dict[str, tuple[str, int]]:
         with self._lock:
@@ -182,7 +191,10 @@ class AssociationWriter:
                     "from": {"id": link.from_id},
                     "to": {"id": link.to_id},
                     "types": [
-                        {"associationCategory": link.association.category, "associationTypeId": link.type_id}
+                        {
+                            "associationCategory": link.category or link.association.category,
+                            "associationTypeId": link.type_id,
+                        }
                     ],
                 }
                 for link in links

@@ -173,7 +173,9 @@ class BatchWriter:
     def _input(self, ctx: BatchContext, record: Record, properties: dict[str, str]) -> Item | None:
         op = ctx.operation
         if op is Operation.CREATE:
-            return Item(record, {"objectWriteTraceId": record.key, "properties": properties}, None)
+            # ``associations`` is required in SimplePublicObjectBatchInputForCreate (CRM objects v3 spec)
+            body = {"objectWriteTraceId": record.key, "properties": properties, "associations": []}
+            return Item(record, body, None)
         if op is Operation.UPDATE and record.destination_id:
             body = {"id": record.destination_id, "objectWriteTraceId": record.key, "properties": properties}
             return Item(record, body, str(record.destination_id))

@@ -32,7 +32,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from dbt_sync.destinations.base import FieldSpec, MappingProblem, Operation
+from dbt_sync.destinations.base import AssociationCheck, FieldSpec, MappingProblem, Operation
 from dbt_sync.destinations.hubspot.batches import HS_OBJECT_ID
 from dbt_sync.destinations.hubspot.properties import (
     ObjectSchema,
@@ -40,6 +40,7 @@ from dbt_sync.destinations.hubspot.properties import (
     PropertyInfo,
     UnknownObjectType,
 )
+from dbt_sync.destinations.hubspot.transport import Transport
 from dbt_sync.destinations.hubspot.values import OMIT, ValueProblem, to_wire
 
 _FAMILIES: list[tuple[str, re.Pattern[str]]] = [
@@ -95,8 +96,66 @@ def property_kind(prop: PropertyInfo) -> str:
 class MappingChecker:
     """Answers ``Destination.check_mapping`` from the property cache."""
 
-    def __init__(self, properties: PropertyCache) -> None:
+    def __init__(self, properties: PropertyCache, transport: Transport | None = None) -> None:
         self._properties = properties
+        self._transport = transport
+
+    def check_associations(self, object_name: str, associations: Sequence[AssociationCheck]) -> list[MappingProblem]:
+        """Each association's target type, match property, and that HubSpot defines the pair.
+
+        The association types between two object types come from
+        ``GET /crm/v4/associations/{from}/{to}/labels`` (CRM associations v4
+        schema). No type at all means the pair is not defined: a custom
+        object is associated only with the types its schema names. A
+        ``label`` must be one of the pair's labels, and a ``type_id`` must
+        exist with its ``category``.
+        """
+        problems: list[MappingProblem] = []
+        for assoc in associations:
+            problems.extend(self._check_association(
+                FieldSpec(name=assoc.to_object, column=None, lookup_object=assoc.to_object,
+                          lookup_match=assoc.match), f"{assoc.path}.to"))
+            problems.extend(self._check_pair(object_name, assoc))
+        return problems
+
+    def _check_pair(self, object_name: str, assoc: AssociationCheck) -> list[MappingProblem]:
+        if self._transport is None:
+            return []
+        try:
+            self._properties.get(object_name)
+            self._properties.get(assoc.to_object)
+        except UnknownObjectType:
+            return []  # reported with the object or the target
+        reply = self._transport.call(
+            "association_labels", "get_all", from_object_type=object_name, to_object_type=assoc.to_object
+        )
+        types = [t for t in (reply.body.get("results") or []) if isinstance(t, dict)] if reply.ok else []
+        if not types:
+            why = f" (HubSpot answered {reply.status}: {reply.body.get('message')})" if not reply.ok else ""
+            return [MappingProblem(
+                f"{assoc.path}.to",
+                f"HubSpot defines no association between {object_name} and {assoc.to_object}{why}: a custom "
+                "object can only be associated with the object types its schema names (associatedObjects); "
+                "define the association in HubSpot first",
+            )]
+        if assoc.type_id is not None:
+            pairs = {(str(t.get("category")), t.get("typeId")) for t in types}
+            if (assoc.category, assoc.type_id) not in pairs:
+                known = ", ".join(f"{c} {i}" for c, i in sorted(pairs, key=lambda p: (p[0], int(p[1] or 0))))
+                return [MappingProblem(
+                    f"{assoc.path}.type_id",
+                    f"{assoc.category} {assoc.type_id} is not an association type from {object_name} to "
+                    f"{assoc.to_object}. Types: {known}",
+                )]
+        elif assoc.label:
+            labels = {str(t["label"]) for t in types if t.get("label")}
+            if assoc.label.lower() not in {x.lower() for x in labels}:
+                return [MappingProblem(
+                    f"{assoc.path}.label",
+                    f"no association label {assoc.label!r} from {object_name} to {assoc.to_object}"
+                    f"{_close(assoc.label, labels)}. Labels: {', '.join(sorted(labels)) or 'none'}",
+                )]
+        return []
 
     def check(
         self,
@@ -230,3 +289,8 @@ def _unique_hint(schema: ObjectSchema) -> str:
     if schema.is_contacts:
         unique = ["email", *unique]
     return f"; unique properties: {', '.join(unique)}" if unique else ""
+
+
+def _close(name: str, candidates: set[str]) -> str:
+    hits = difflib.get_close_matches(name, sorted(candidates), n=1)
+    return f" (did you mean {hits[0]!r}?)" if hits else ""

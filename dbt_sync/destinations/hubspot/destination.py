@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dbt_sync.destinations.base import (
+    AssociationCheck,
     FieldSpec,
     MappingProblem,
     Operation,
@@ -42,7 +43,7 @@ class HubSpotDestination:
         self._properties = PropertyCache(self._transport)
         self._batches = BatchWriter(self._transport)
         self._associations = AssociationWriter(self._transport)
-        self._checker = MappingChecker(self._properties)
+        self._checker = MappingChecker(self._properties, self._transport)
         # (object type, record key) -> id of records created by a write that then
         # raised TransientError; the engine's retry of that write must not recreate them.
         self._created_before_retry: dict[tuple[str, str], str] = {}
@@ -169,8 +170,10 @@ class HubSpotDestination:
         match: str | None,
         fields: Sequence[FieldSpec],
         path: str,
+        associations: Sequence[AssociationCheck] = (),
     ) -> list[MappingProblem]:
-        return self._checker.check(object_name, Operation(operation), match, fields, path)
+        problems = self._checker.check(object_name, Operation(operation), match, fields, path)
+        return problems + self._checker.check_associations(object_name, associations)
 
     def usage(self) -> Usage:
         return self._transport.usage()

@@ -42,7 +42,9 @@ def find_ids(transport: Transport, object_type: str, prop: str, values: Sequence
     unique = sorted(set(values))
     for start in range(0, len(unique), READ_BATCH):
         chunk = unique[start : start + READ_BATCH]
-        body = {"idProperty": prop, "inputs": [{"id": v} for v in chunk], "properties": [prop]}
+        # ``propertiesWithHistory`` is required in BatchReadInputSimplePublicObjectId (CRM objects v3 spec)
+        body = {"idProperty": prop, "inputs": [{"id": v} for v in chunk], "properties": [prop],
+                "propertiesWithHistory": []}
         reply = transport.call(
             "objects_batch",
             "read",

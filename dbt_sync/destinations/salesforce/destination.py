@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dbt_sync.destinations.base import (
+    AssociationCheck,
     DestinationError,
     FieldSpec,
     MappingProblem,
@@ -109,7 +110,9 @@ class SalesforceDestination:
         match: str | None,
         fields: Sequence[FieldSpec],
         path: str,
+        associations: Sequence[AssociationCheck] = (),
     ) -> list[MappingProblem]:
+        """Salesforce has no associations (spec validation refuses them); ``associations`` is ignored."""
         return check_mapping(self._describe, object_name, Operation(operation), match, fields, path)
 
     def write(

@@ -6,6 +6,7 @@ import argparse
 import threading
 
 from .emulator import HubSpotEmulator
+from .ratelimit import DEFAULT_DAILY_LIMIT
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -14,7 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--rate-limit", type=int, default=190, help="requests per interval")
     parser.add_argument("--rate-interval", type=float, default=10.0, help="seconds")
-    parser.add_argument("--daily-limit", type=int, default=None)
+    parser.add_argument("--daily-limit", type=int, default=DEFAULT_DAILY_LIMIT)
     parser.add_argument("--token", default=None, help="private-app token to accept (default: random)")
     args = parser.parse_args(argv)
 

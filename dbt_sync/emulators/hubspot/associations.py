@@ -30,6 +30,14 @@ class AssocType:
     def spec(self) -> dict[str, object]:
         return {"category": self.category, "typeId": self.type_id, "label": self.label}
 
+    def label_spec(self) -> dict[str, object]:
+        """``AssociationSpecWithLabel`` of the labels API: ``label`` is a non-null string
+        in the v4 associations schema spec, so an unlabelled type leaves it out."""
+        out: dict[str, object] = {"category": self.category, "typeId": self.type_id}
+        if self.label is not None:
+            out["label"] = self.label
+        return out
+
 
 # (type id, from, to, label, inverse id): the commonly used HUBSPOT_DEFINED ids.
 _STANDARD: list[tuple[int, str, str, str | None, int]] = [
@@ -48,8 +56,29 @@ _STANDARD: list[tuple[int, str, str, str | None, int]] = [
 FIRST_ALLOCATED_TYPE_ID = 100_001
 
 
+def is_custom(object_type_id: str) -> bool:
+    """Custom objects have ``2-…`` type ids; HubSpot's standard objects ``0-…``."""
+    return object_type_id.startswith("2-")
+
+
+class UndefinedAssociation(Exception):
+    """No association is defined between two object types (a custom object's schema names its pairs)."""
+
+    def __init__(self, from_type: str, to_type: str) -> None:
+        super().__init__(f"no association is defined between {from_type} and {to_type}")
+        self.from_type, self.to_type = from_type, to_type
+
+
 class AssociationTypes:
-    """Registry of association types; default ids for new object-type pairs are allocated on demand."""
+    """Registry of association types.
+
+    Standard object pairs have HubSpot-defined default types (the common ids
+    are fixed, others are allocated on first use). A pair involving a custom
+    object has types only once it is defined, as HubSpot's custom object
+    schema does (``associatedObjects`` when the schema is created, or the
+    schema's associations endpoint later): until then it has no default type
+    and association writes between the two types fail.
+    """
 
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, int], AssocType] = {}
@@ -70,7 +99,18 @@ class AssociationTypes:
         return inverse
 
     def default(self, from_type: str, to_type: str) -> AssocType:
-        """The unlabelled type for a pair, allocating a fresh id pair for custom objects."""
+        """The unlabelled type for a pair; raises :class:`UndefinedAssociation` for an
+        undefined custom-object pair. Standard pairs without a fixed id get one here."""
+        t = self._default.get((from_type, to_type))
+        if t is None and (is_custom(from_type) or is_custom(to_type)):
+            raise UndefinedAssociation(from_type, to_type)
+        return t if t is not None else self.define(from_type, to_type)
+
+    def is_defined(self, from_type: str, to_type: str) -> bool:
+        return (from_type, to_type) in self._default or not (is_custom(from_type) or is_custom(to_type))
+
+    def define(self, from_type: str, to_type: str) -> AssocType:
+        """Define the (HUBSPOT_DEFINED, unlabelled) association between two types, both directions."""
         t = self._default.get((from_type, to_type))
         if t is None:
             fwd = next(self._ids)
@@ -82,11 +122,23 @@ class AssociationTypes:
         return t
 
     def define_label(self, from_type: str, to_type: str, label: str, inverse_label: str | None = None) -> AssocType:
-        """A USER_DEFINED labelled type (and its inverse), as the association labels UI makes."""
+        """A USER_DEFINED labelled type (and its inverse), as the labels API and UI make.
+
+        Raises :class:`UndefinedAssociation` for a custom-object pair without an association.
+        """
+        self.default(from_type, to_type)
         fwd, back = next(self._ids), next(self._ids)
         t = self._register(USER_DEFINED, fwd, from_type, to_type, label, back)
         self._register(USER_DEFINED, back, to_type, from_type, inverse_label or label, fwd)
         return t
+
+    def between(self, from_type: str, to_type: str) -> list[AssocType]:
+        """Every type from ``from_type`` to ``to_type`` (labels API order: by type id); [] if undefined."""
+        if not self.is_defined(from_type, to_type):
+            return []
+        self.default(from_type, to_type)
+        found = [t for t in self._by_key.values() if (t.from_type, t.to_type) == (from_type, to_type)]
+        return sorted(found, key=lambda t: (t.category != HUBSPOT_DEFINED, t.type_id))
 
     def _register(self, category: str, type_id: int, a: str, b: str, label: str | None, inverse: int) -> AssocType:
         t = AssocType(category, type_id, a, b, label, inverse)

@@ -47,14 +47,14 @@ class Auth:
             app.client_secret = client_secret
             app.refresh_tokens.add(refresh_token)
 
-    def check(self, authorization: str | None) -> None:
-        """Raise the 401 HubSpot would send, or return when the bearer token is good."""
+    def check(self, authorization: str | None) -> bool:
+        """Raise the 401 HubSpot would send; True for a private-app token, False for an OAuth access token."""
         if not authorization or not authorization.startswith("Bearer "):
             raise api_error(401, "INVALID_AUTHENTICATION", MISSING_CREDENTIALS)
         token = authorization[len("Bearer ") :].strip()
         with self._lock:
             if token in self.tokens:
-                return
+                return True
             expiry = self.access_tokens.get(token)
         if expiry is None:
             raise api_error(401, "INVALID_AUTHENTICATION", MISSING_CREDENTIALS)
@@ -65,6 +65,7 @@ class Auth:
                 "EXPIRED_AUTHENTICATION",
                 f"The OAuth token used to make this call expired {int(ago)} second(s) ago.",
             )
+        return False
 
     def expire_access_tokens(self, seconds_ago: float = 1.0) -> None:
         """Make every issued OAuth access token already expired (saves a test from sleeping)."""

@@ -20,7 +20,7 @@ from .errors import ApiError
 from .faults import Faults
 from .objects import ObjectHandlers
 from .properties_api import PropertyHandlers
-from .ratelimit import RateLimiter
+from .ratelimit import DEFAULT_DAILY_LIMIT, RateLimiter
 from .schema import PropertyDef, make_options
 from .server import EmulatorHTTPServer
 from .settings import EmulatorSettings
@@ -60,7 +60,7 @@ class HubSpotEmulator:
         port: int = 0,
         rate_limit: int = 190,
         rate_interval: float = 10.0,
-        daily_limit: int | None = None,
+        daily_limit: int = DEFAULT_DAILY_LIMIT,
         settings: EmulatorSettings | None = None,
     ) -> None:
         self.host = host
@@ -170,11 +170,14 @@ class HubSpotEmulator:
         object_type_id: str = "2-123456",
         name: str = "p_projects",
         properties: Iterable[PropertyDef | Mapping[str, Any] | str] = (),
+        associated_objects: Iterable[str] = (),
     ) -> None:
         """Register a custom object, addressable as ``object_type_id``, ``p_<name>`` or ``<name>``.
 
         ``properties`` items are property names (plain strings), PropertyDefs, or dicts with
-        the keyword arguments of :meth:`define_property`.
+        the keyword arguments of :meth:`define_property`. ``associated_objects`` are the object
+        types its records may be associated with (the schema's ``associatedObjects``); any other
+        pair has no association until :meth:`define_association`.
         """
         defs: list[PropertyDef] = []
         for p in properties:
@@ -197,14 +200,26 @@ class HubSpotEmulator:
                     )
                 )
         self.store.define_object_type(object_type_id, name, defs)
+        for other in associated_objects:
+            self.define_association(object_type_id, other)
 
     def define_association_label(
         self, from_type: str, to_type: str, label: str, inverse_label: str | None = None
     ) -> int:
-        """Create a USER_DEFINED labelled association type; returns its ``associationTypeId``."""
+        """Create a USER_DEFINED labelled association type; returns its ``associationTypeId``.
+
+        The same as ``POST /crm/v4/associations/{from}/{to}/labels``.
+        """
         a, b = self.store.resolve(from_type), self.store.resolve(to_type)
         with self.store.lock:
             return self.graph.types.define_label(a.type_id, b.type_id, label, inverse_label).type_id
+
+    def define_association(self, from_type: str, to_type: str) -> int:
+        """Define the association between a custom object and another type (both directions),
+        as a custom object schema's ``associatedObjects`` does; returns the default type id."""
+        a, b = self.store.resolve(from_type), self.store.resolve(to_type)
+        with self.store.lock:
+            return self.graph.types.define(a.type_id, b.type_id).type_id
 
     # ---- data ----------------------------------------------------------------------------------
 
@@ -239,8 +254,9 @@ class HubSpotEmulator:
         """Create an association directly (default type unless ``type_id`` is given)."""
         a, b = self.store.resolve(from_type), self.store.resolve(to_type)
         with self.store.lock:
-            t = self.graph.types.default(a.type_id, b.type_id)
-            if type_id is not None:
+            if type_id is None:
+                t = self.graph.types.default(a.type_id, b.type_id)
+            else:
                 found = self.graph.types.get("HUBSPOT_DEFINED", type_id) or self.graph.types.get(
                     "USER_DEFINED", type_id
                 )
@@ -288,7 +304,7 @@ class HubSpotEmulator:
         self.auth.reset()
         self._build_state()
 
-    def set_rate_limit(self, rate_limit: int, rate_interval: float, daily_limit: int | None = None) -> None:
+    def set_rate_limit(self, rate_limit: int, rate_interval: float, daily_limit: int = DEFAULT_DAILY_LIMIT) -> None:
         """Swap the limiter (e.g. a tight window for one test)."""
         self.limiter = RateLimiter(rate_limit, rate_interval, daily_limit, self.settings.search_rate_limit)
 

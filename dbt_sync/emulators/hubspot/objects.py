@@ -197,9 +197,18 @@ class ObjectHandlers:
 
     # ---- batch endpoints ------------------------------------------------------------------
 
+    def _required(self, items: list[dict[str, Any]], field: str) -> None:
+        """``settings.require_spec_request_fields``: refuse a body without a field the spec requires."""
+        if self.settings.require_spec_request_fields and any(field not in item for item in items):
+            raise api_error(
+                400, "VALIDATION_ERROR",
+                f"Invalid input JSON on line 1, column 1: Some required fields were not set: [{field}]",
+            )
+
     def batch_create(self, otype: ObjectTypeDef, body: Any) -> Response:
         started = iso_ms(now())
         inputs = inputs_of(body, self.settings.max_batch_inputs)
+        self._required(inputs, "associations")
         partial = all_traced(inputs)
         with self.store.lock:
             plan: list[tuple[dict[str, Any], dict[str, str | object], list[tuple[AssocType, str]]]] = []
@@ -281,6 +290,7 @@ class ObjectHandlers:
     def batch_read(self, otype: ObjectTypeDef, body: Any, archived: bool) -> Response:
         started = iso_ms(now())
         inputs = inputs_of(body, self.settings.max_batch_inputs)
+        self._required([body], "propertiesWithHistory")
         names = self._requested(otype, body.get("properties"))
         id_property = body.get("idProperty")
         self._check_id_property(otype, id_property)

@@ -4,6 +4,10 @@ HubSpot counts requests per account in a rolling ten-second window (100, 190
 or 250 depending on tier) plus a daily cap; search has its own per-second
 limit and sends no rate-limit headers. Rejected requests do not consume the
 window, so a client that backs off correctly always gets through.
+
+Every private-app response carries ``X-HubSpot-RateLimit-Daily`` and
+``-Daily-Remaining``; OAuth (public app) calls have no daily cap and no daily
+headers (HubSpot's API usage guidelines).
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ def rate_limit_body(policy: str, portal_id: int) -> dict[str, str]:
         "policyName": policy,
         "groupName": f"{policy.lower()}:{portal_id}",
     }
+
+
+#: daily requests of a Professional account's private apps (HubSpot changelog; the usage page says 625,000)
+DEFAULT_DAILY_LIMIT = 650_000
 
 
 @dataclass
@@ -76,43 +84,45 @@ class RollingWindow:
 class RateLimiter:
     """The account's limits: ten-secondly rolling, optional daily, and the search per-second one."""
 
-    def __init__(self, limit: int, interval: float, daily_limit: int | None, search_limit: int) -> None:
+    def __init__(self, limit: int, interval: float, daily_limit: int, search_limit: int) -> None:
         self._lock = threading.Lock()
         self.window = RollingWindow(limit, interval)
         self.search = RollingWindow(search_limit, 1.0)
         self.daily_limit = daily_limit
         self.daily_used = 0
 
-    def headers(self, now: float) -> dict[str, str]:
+    def headers(self, now: float, *, private_app: bool = True) -> dict[str, str]:
         h = {
             "X-HubSpot-RateLimit-Max": str(self.window.limit),
             "X-HubSpot-RateLimit-Remaining": str(self.window.remaining(now)),
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.window.interval * 1000)),
         }
-        if self.daily_limit is not None:
+        if private_app:
             h["X-HubSpot-RateLimit-Daily"] = str(self.daily_limit)
             h["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, self.daily_limit - self.daily_used))
         return h
 
-    def admit(self, *, search: bool = False) -> Decision:
+    def admit(self, *, search: bool = False, private_app: bool = True) -> Decision:
+        """Admit one request; only private-app requests count against (and report) the daily limit."""
         with self._lock:
             now = time.monotonic()
             if search:
                 ok, wait = self.search.try_acquire(now)
                 return Decision(ok, {}, None if ok else "SECONDLY", wait)
-            if self.daily_limit is not None and self.daily_used >= self.daily_limit:
+            if private_app and self.daily_used >= self.daily_limit:
                 return Decision(False, self.headers(now), "DAILY", _seconds_to_midnight())
             ok, wait = self.window.try_acquire(now)
             if ok:
-                self.daily_used += 1
-                return Decision(True, self.headers(now))
-            return Decision(False, self.headers(now), "TEN_SECONDLY_ROLLING", wait)
+                if private_app:
+                    self.daily_used += 1
+                return Decision(True, self.headers(now, private_app=private_app))
+            return Decision(False, self.headers(now, private_app=private_app), "TEN_SECONDLY_ROLLING", wait)
 
-    def current_headers(self, *, search: bool = False) -> dict[str, str]:
+    def current_headers(self, *, search: bool = False, private_app: bool = True) -> dict[str, str]:
         if search:
             return {}
         with self._lock:
-            return self.headers(time.monotonic())
+            return self.headers(time.monotonic(), private_app=private_app)
 
     def reset(self) -> None:
         with self._lock:

@@ -32,6 +32,8 @@ OBJECT_ONE = re.compile(r"^/crm/v3/objects/([^/]+)/([^/]+)$")
 PROPERTIES = re.compile(r"^/crm/v3/properties/([^/]+)$")
 PROPERTY_ONE = re.compile(r"^/crm/v3/properties/([^/]+)/([^/]+)$")
 ASSOC_BATCH = re.compile(r"^/crm/v4/associations/([^/]+)/([^/]+)/batch/(create|associate/default|read|archive)$")
+#: hubspot-api-client calls /crm/v4/associations/…/labels; the published spec names /crm/associations/v4/…
+ASSOC_LABELS = re.compile(r"^/crm/(?:v4/associations|associations/v4)/([^/]+)/([^/]+)/labels$")
 ASSOC_OF_OBJECT = re.compile(r"^/crm/v4/objects/([^/]+)/([^/]+)/associations/([^/]+)$")
 
 GATEWAY_PAGE = "<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1></body></html>"
@@ -109,8 +111,8 @@ class Handler(BaseHTTPRequestHandler):
                 form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8")).items()}
                 self._send(emu, path, 200, emu.auth.token_grant(form, emu.settings.token_expires_in), {})
                 return
-            emu.auth.check(self.headers.get("Authorization"))
-            decision = emu.limiter.admit(search=search)
+            private_app = emu.auth.check(self.headers.get("Authorization"))
+            decision = emu.limiter.admit(search=search, private_app=private_app)
             headers = decision.headers
             if not decision.allowed:
                 assert decision.policy is not None
@@ -199,6 +201,12 @@ class Handler(BaseHTTPRequestHandler):
             if action == "read":
                 return assoc.batch_read(a, b, body)
             return assoc.batch_archive(a, b, body)
+        if m := ASSOC_LABELS.match(path):
+            a, b = store.resolve(m.group(1)), store.resolve(m.group(2))
+            if method == "GET":
+                return assoc.list_labels(a, b)
+            if method == "POST":
+                return assoc.create_label(a, b, body)
         if method == "GET" and (m := ASSOC_OF_OBJECT.match(path)):
             return assoc.list_for_object(store.resolve(m.group(1)), m.group(2), store.resolve(m.group(3)))
         raise ApiError(

@@ -1,15 +1,17 @@
-"""v4 association endpoints: batch create, associate/default, read and archive.
+"""v4 association endpoints: batch create, associate/default, read and archive, and labels.
 
 Status codes follow hubspot-api-client's generated map: ``batch/create`` 201
 (207 partial), ``batch/associate/default`` 200 only, ``batch/read`` 200/207,
-``batch/archive`` 204.
+``batch/archive`` 204; labels list and create 200 (HubSpot's CRM associations
+schema v4 spec, ``associationsSchema.json``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .associations import HUBSPOT_DEFINED, AssociationGraph, AssocType, numeric
+from .associations import HUBSPOT_DEFINED, AssociationGraph, AssocType, UndefinedAssociation, numeric
+from .errors import api_error
 from .objects import Failure, Response, envelope, inputs_of
 from .schema import ObjectTypeDef
 from .settings import EmulatorSettings
@@ -39,6 +41,53 @@ class AssociationHandlers:
         if self.store.get(b, to_id) is None:
             return Failure(400, "VALIDATION_ERROR", f"No {b.singular} with id {to_id} exists", {"toObjectId": [to_id]})
         return None
+
+    @staticmethod
+    def _undefined(a: ObjectTypeDef, b: ObjectTypeDef, from_id: str) -> Failure:
+        """A pair with a custom object whose schema defines no association with the other type.
+
+        HubSpot refuses to associate such records until the association is
+        defined on the custom object schema; the message text is UNVERIFIED.
+        """
+        return Failure(
+            400,
+            "VALIDATION_ERROR",
+            f"No association is defined between {a.type_id} and {b.type_id}; define it on the custom object "
+            "schema first",
+            {"fromObjectId": [from_id]},
+        )
+
+    # -- labels (CRM associations schema v4) ----------------------------------
+
+    def list_labels(self, a: ObjectTypeDef, b: ObjectTypeDef) -> Response:
+        """``GET …/{from}/{to}/labels``: 200 ``CollectionResponseAssociationSpecWithLabelNoPaging``."""
+        with self.store.lock:
+            types = self.graph.types.between(a.type_id, b.type_id)
+            return 200, {"results": [t.label_spec() for t in types]}
+
+    def create_label(self, a: ObjectTypeDef, b: ObjectTypeDef, body: Any) -> Response:
+        """``POST …/{from}/{to}/labels`` with ``PublicAssociationDefinitionCreateRequest``
+        (``label`` and ``name`` required, ``inverseLabel`` optional): 200 with the new
+        USER_DEFINED types, this direction first."""
+        if not isinstance(body, dict):
+            raise api_error(400, "VALIDATION_ERROR", "Invalid input JSON: expected an object")
+        missing = [k for k in ("label", "name") if not isinstance(body.get(k), str) or not body.get(k)]
+        if missing:
+            raise api_error(
+                400, "VALIDATION_ERROR",
+                f"Invalid input JSON on line 1, column 1: Some required fields were not set: [{', '.join(missing)}]",
+            )
+        inverse = body.get("inverseLabel")
+        with self.store.lock:
+            try:
+                t = self.graph.types.define_label(
+                    a.type_id, b.type_id, body["label"], inverse if isinstance(inverse, str) and inverse else None
+                )
+            except UndefinedAssociation:
+                failure = self._undefined(a, b, "")
+                raise api_error(400, failure.category, failure.message) from None
+            back = self.graph.types.inverse_of(t)
+            return 200, {"results": [t.label_spec(), back.label_spec()]}
 
     def _pair_result(
         self, a: ObjectTypeDef, from_id: str, b: ObjectTypeDef, to_id: str, labels: list[str]
@@ -77,7 +126,10 @@ class AssociationHandlers:
                             break
                         types.append(t)
                     if failure is None and not types:
-                        types = [self.graph.types.default(a.type_id, b.type_id)]
+                        try:
+                            types = [self.graph.types.default(a.type_id, b.type_id)]
+                        except UndefinedAssociation:
+                            failure = self._undefined(a, b, from_id)
                 if failure is not None:
                     if not self.settings.association_partial_errors:
                         raise failure.as_api_error()
@@ -106,7 +158,10 @@ class AssociationHandlers:
                 if failure is not None:
                     raise failure.as_api_error()
                 pairs.append((from_id, to_id))
-            t = self.graph.types.default(a.type_id, b.type_id)
+            try:
+                t = self.graph.types.default(a.type_id, b.type_id)
+            except UndefinedAssociation:
+                raise self._undefined(a, b, pairs[0][0] if pairs else "").as_api_error() from None
             results = []
             for from_id, to_id in pairs:
                 self.graph.add(t, from_id, to_id)
