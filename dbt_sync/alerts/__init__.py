@@ -38,8 +38,10 @@ def sample_payload(now: dt.datetime, run_id: str) -> dict[str, Any]:
     sync.count_error("EXAMPLE_ERROR", "This is what a sample error message looks like.")
     run = RunResult(run_id=run_id, started_at=now.isoformat(), finished_at=now.isoformat(), target="example_target")
     example = {"error_code": "EXAMPLE_ERROR", "error_message": "This is what a sample error message looks like."}
-    open_failures = OpenFailures(count=2, records=100, by_code={"EXAMPLE_ERROR": 2},
-                                 sample=({"record_key": "example-2", **example}, {"record_key": "example-1", **example}))
+    open_failures = OpenFailures(
+        count=2, records=100, by_code={"EXAMPLE_ERROR": 2},
+        sample=({"record_key": "example-2", **example}, {"record_key": "example-1", **example}),
+    )
     return build_payload(
         TEST, sync, run,
         reason="test alert: nothing is failing",
