@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from dbt_sync.errors import DbtSyncError
 from dbt_sync.secrets import redact
 from dbt_sync.warehouse import literals
 from dbt_sync.warehouse.runtime import DbtRuntime, ensure_invocation_context, load_runtime
@@ -43,6 +44,10 @@ META_COLUMNS = ("_dbt_sync_seq", "_dbt_sync_key", "_dbt_sync_hash", "_dbt_sync_o
 _ROWS = "__DBT_SYNC_ROWS__"
 _KEYS = "__DBT_SYNC_KEYS__"
 _IN_LIST_SIZE = 1000
+
+
+class WarehouseUnavailable(DbtSyncError):
+    """The warehouse connection was lost and a new one cannot be opened (a restart, a network cut)."""
 
 
 @dataclass
@@ -547,6 +552,14 @@ class Warehouse:
         """:meth:`query` for reads a running sync makes (same retry on a lost connection)."""
         return self.query(sql, utc=utc)
 
+    def release_connection(self) -> None:
+        """Close this thread's connection (a thread that is done with the warehouse)."""
+        conns = self.adapter.connections
+        with contextlib.suppress(Exception):
+            conns.release()
+        with contextlib.suppress(Exception):
+            conns.clear_thread_connection()
+
     def reconnect_if_lost(self) -> bool:
         """After a failed statement: if this thread's connection is dead, replace it.
 
@@ -567,7 +580,9 @@ class Warehouse:
             conn.transaction_open = False
             conn.state = "closed"
         if not self._alive():
-            raise ConnectionError("the warehouse cannot be reached again after losing the connection")
+            raise WarehouseUnavailable(
+                f"the {self.adapter_type} warehouse cannot be reached again after losing the connection"
+            )
         log.warning("the warehouse connection was lost; continuing on a new one")
         return True
 
