@@ -11,7 +11,6 @@ the CLI prints and writes to ``target/dbt_sync_results.json``.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 
 from dbt_sync import masking
 from dbt_sync.destinations.base import Destination
+from dbt_sync.engine.cancel import Cancellation
+from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, check_stale_seconds
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult
 from dbt_sync.engine.retry import RetryPolicy
@@ -29,7 +30,6 @@ from dbt_sync.project import Project, ProjectOptions, load_project
 RESULTS_FILE = "dbt_sync_results.json"
 #: what ``--dry-run`` writes instead, leaving the last real run's results in place
 DRY_RUN_RESULTS_FILE = "dbt_sync_dry_run.json"
-log = logging.getLogger("dbt_sync")
 
 
 def _options(
@@ -76,17 +76,27 @@ def run(
     allow_mass_delete: bool = False,
     recapture: bool = False,
     lock_wait_seconds: float = 0.0,
-    lock_stale_seconds: float = 600.0,
+    lock_stale_seconds: float = DEFAULT_STALE_SECONDS,
+    lock_heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    cancellation: Cancellation | None = None,
     retry_policy: RetryPolicy | None = None,
     progress: Progress | None = None,
     write_results: bool = True,
     destination_factory: Callable[[str], Destination] | None = None,
 ) -> RunResult:
-    """Plan and run the project's syncs; see ``dbt-sync run --help`` for the options."""
+    """Plan and run the project's syncs; see ``dbt-sync run --help`` for the options.
+
+    ``lock_stale_seconds`` below 3 heartbeats (``lock_heartbeat_seconds``,
+    10 s) raises :class:`~dbt_sync.errors.ConfigError`. ``cancellation``:
+    call its ``cancel()`` from any thread to stop the run cleanly (the CLI
+    does on SIGTERM/SIGINT); the result's ``exit_code`` is then 128 + signal.
+    """
+    check_stale_seconds(lock_stale_seconds, lock_heartbeat_seconds)
     masking.clear()  # the masked values of an earlier run in this process are not needed any more
     options = _options(project_dir, profiles_dir, target, vars, config_path)
     project = load_project(options)
     with open_warehouse(options) as warehouse:
+        warehouse.read_only = dry_run  # a dry run leaves the warehouse exactly as it found it
         the_plan = plan_with_retries(project, warehouse, select, exclude, all_syncs)
         engine = Engine(
             plan=the_plan,
@@ -101,21 +111,35 @@ def run(
                 recapture=recapture,
                 lock_wait_seconds=lock_wait_seconds,
                 lock_stale_seconds=lock_stale_seconds,
+                lock_heartbeat_seconds=lock_heartbeat_seconds,
                 retry_policy=retry_policy or _default_policy(project),
             ),
             invocation_id=_invocation_id(project),
             target=target or _target_name(warehouse),
             progress=progress or Progress.auto(),
             destination_factory=destination_factory,
+            cancellation=cancellation or Cancellation(),
         )
         result = engine.execute()
+        result.warnings[:0] = project.warnings
         if not dry_run:
             from dbt_sync.alerts.evaluate import evaluate_alerts
 
+            _reconnect_for_alerts(warehouse)
             result.alerts = evaluate_alerts(project, warehouse, result)
     if write_results:
         write_results_file(result, project.target_dir)
     return result
+
+
+def _reconnect_for_alerts(warehouse: Any) -> None:
+    """A connection the run lost (a restarted warehouse) is replaced, so alerts are still evaluated."""
+    import contextlib
+    import logging
+
+    with contextlib.suppress(Exception):
+        if warehouse.reconnect_if_lost():
+            logging.getLogger("dbt_sync").info("reconnected to the warehouse to evaluate alerts")
 
 
 def write_results_file(result: RunResult, target_dir: Path) -> None:
@@ -123,7 +147,7 @@ def write_results_file(result: RunResult, target_dir: Path) -> None:
     dry run never replaces the last real run's results).
 
     A file that cannot be written (read-only folder, disk full) does not undo
-    what was synced: it becomes a warning in ``result.warnings`` and the log,
+    what was synced: it becomes a warning in ``result.warnings`` (the CLI prints it),
     and the exit code stays what the run earned.
     """
     path = target_dir / (DRY_RUN_RESULTS_FILE if result.dry_run else RESULTS_FILE)
@@ -132,7 +156,6 @@ def write_results_file(result: RunResult, target_dir: Path) -> None:
     except OSError as exc:
         warning = f"could not write the run results to {path}: {exc.strerror or exc}"
         result.warnings.append(warning)
-        log.warning("%s", warning)
 
 
 def plan_with_retries(

@@ -98,3 +98,137 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
         raise SpecError(problems + [Problem("dbt_sync.yml", message) for message in unreachable])
     if unreachable:
         raise UnreachableError("; ".join(unreachable))
+
+
+#: the operations each mode sends (mirror also deletes)
+MODE_SENDS = {
+    "upsert": (Operation.UPSERT,),
+    "update": (Operation.UPDATE,),
+    "create": (Operation.CREATE,),
+    "mirror": (Operation.UPSERT, Operation.DELETE),
+}
+
+
+def value_warnings(project: Project, only: set[str] | None = None) -> list[Problem]:
+    """Settings that a run will not use as written, one warning each (no API call is made).
+
+    * ``batch_size`` above what the destination takes in one batch: the
+      engine uses the destination's maximum instead (the warning names the
+      sync's yaml path, the maximum, why, and what will be used);
+    * ``batch_size`` at or below the Salesforce destination's
+      ``bulk_threshold``: batches never reach Bulk API 2.0;
+    * ``options`` on a HubSpot sync: HubSpot destinations take none;
+    * ``bulk_threshold`` with ``all_or_none`` (which never uses Bulk);
+    * ``delete_threshold`` on a sync that is not a mirror (it never deletes).
+
+    Raises :class:`SpecError` when a destination entry of ``dbt_sync.yml``
+    or a Salesforce sync's ``options`` cannot be used at all (the run would
+    fail the sync on it).
+    """
+    warnings: list[Problem] = []
+    problems: list[Problem] = []
+    opened: dict[str, Destination | None] = {}
+    try:
+        for spec in project.specs:
+            if not spec.enabled or (only is not None and spec.name not in only):
+                continue
+            if spec.destination not in opened:
+                try:
+                    opened[spec.destination] = open_destination(
+                        project.config.destination(spec.destination, spec.location)
+                    )
+                except DestinationError as exc:
+                    problems.append(Problem(spec.location, f"destination '{spec.destination}' cannot be used: {exc}"))
+                    opened[spec.destination] = None
+            destination = opened[spec.destination]
+            if "delete_threshold" in spec.given_keys and spec.mode != "mirror":
+                warnings.append(Problem(
+                    f"{spec.location}.delete_threshold",
+                    f"sync {spec.name}: only mirror syncs delete; with mode '{spec.mode}' delete_threshold "
+                    "will be ignored.",
+                ))
+            if destination is None:
+                continue
+            if spec.destination_type == "hubspot" and spec.options:
+                warnings.append(Problem(
+                    f"{spec.location}.options",
+                    f"sync {spec.name}: HubSpot destinations take no options; "
+                    f"{', '.join(sorted(spec.options))} will be ignored.",
+                ))
+                continue
+            if spec.destination_type == "salesforce":
+                from dbt_sync.destinations.salesforce.destination import WRITE_OPTIONS
+
+                unknown = sorted(set(spec.options) - WRITE_OPTIONS)
+                if unknown:
+                    problems.append(Problem(
+                        f"{spec.location}.options",
+                        f"unknown option(s) {', '.join(unknown)} for a Salesforce destination. "
+                        f"Allowed: {', '.join(sorted(WRITE_OPTIONS))}.",
+                    ))
+                    continue
+            if spec.destination_type == "salesforce" and spec.options.get("all_or_none") and (
+                "bulk_threshold" in spec.options
+            ):
+                warnings.append(Problem(
+                    f"{spec.location}.options.bulk_threshold",
+                    f"sync {spec.name}: all_or_none batches always go through sObject Collections (Bulk API 2.0 "
+                    "has no all-or-none mode); bulk_threshold will be ignored.",
+                ))
+            try:
+                warnings += _batch_size_warnings(spec, destination)
+            except DestinationError as exc:  # e.g. a bulk_threshold option that is not a number
+                problems.append(Problem(f"{spec.location}.options", str(exc)))
+    finally:
+        for destination in opened.values():
+            if destination is not None:
+                destination.close()
+    if problems:
+        raise SpecError(problems)
+    return warnings
+
+
+def _batch_size_warnings(spec: SyncSpec, destination: Destination) -> list[Problem]:
+    if spec.batch_size is None:
+        return []
+    out: list[Problem] = []
+    limits = {op: destination.max_batch_size(op, spec.options) for op in MODE_SENDS[spec.mode]}
+    largest = min(limits.values())
+    if spec.batch_size > largest:
+        out.append(Problem(
+            f"{spec.location}.batch_size",
+            f"sync {spec.name}: {spec.batch_size} is above the largest batch destination '{spec.destination}' takes "
+            f"({largest}: {_why_limit(spec, destination)}); batches of {largest} will be used.",
+        ))
+    threshold = _bulk_threshold(spec, destination)
+    if threshold is not None and spec.batch_size <= threshold:
+        out.append(Problem(
+            f"{spec.location}.batch_size",
+            f"sync {spec.name}: {spec.batch_size} is at or below the bulk_threshold of destination "
+            f"'{spec.destination}' "
+            f"({threshold}): no batch reaches Bulk API 2.0, every one goes through sObject Collections "
+            "(200 records a request). Raise batch_size above the threshold, or set bulk_threshold: false.",
+        ))
+    return out
+
+
+def _bulk_threshold(spec: SyncSpec, destination: Destination) -> int | None:
+    if spec.destination_type != "salesforce" or spec.options.get("all_or_none"):
+        return None
+    from dbt_sync.destinations.salesforce.config import parse_bulk_threshold
+
+    if "bulk_threshold" in spec.options:
+        return parse_bulk_threshold(spec.destination, spec.options["bulk_threshold"])
+    config = getattr(destination, "config", None)
+    return getattr(config, "bulk_threshold", None)
+
+
+def _why_limit(spec: SyncSpec, destination: Destination) -> str:
+    if spec.destination_type == "hubspot":
+        return "HubSpot's batch APIs take at most 100 records a request"
+    if spec.options.get("all_or_none"):
+        return "an all_or_none batch is one sObject Collections request of at most 200 records"
+    if _bulk_threshold(spec, destination) is None:
+        concurrency = getattr(getattr(destination, "config", None), "concurrency", 1)
+        return f"sObject Collections take 200 records a request, {concurrency} request(s) at once (concurrency)"
+    return "one Bulk API 2.0 job per batch, of at most max(10000, bulk_threshold + 1) records"

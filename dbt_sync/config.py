@@ -208,6 +208,12 @@ def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
                 problems.append(
                     f"defaults.alerts.channels[{i}]: unknown channel '{name}'.{did_you_mean(str(name), channels)}"
                 )
+        _check_value(alert_defaults, "failed_share", "defaults.alerts", problems)
+        _check_value(alert_defaults, "failed_records", "defaults.alerts", problems)
+        _check_value(alert_defaults, "remind_after_hours", "defaults.alerts", problems)
+        _check_value(alert_defaults, "enabled", "defaults.alerts", problems)
+    _check_value(defaults, "delete_threshold", "defaults", problems)
+    _check_value(defaults, "retry_budget_seconds", "defaults", problems)
     if len(problems) == 1:
         raise ConfigError(f"{path}: invalid dbt-sync config: {problems[0]}")
     if problems:
@@ -220,6 +226,30 @@ def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
         channels={n: ChannelConfig(n, s["type"], s) for n, s in channels.items()},
         defaults=defaults,
     )
+
+
+#: what each value of ``defaults`` may be: a check and what is allowed
+_VALUE_RULES: dict[str, tuple[Any, str]] = {
+    "failed_share": (lambda v: _number(v) and 0 <= v <= 1, "a share between 0 and 1 (e.g. 0.05 for 5%)"),
+    "delete_threshold": (lambda v: _number(v) and 0 <= v <= 1, "a share between 0 and 1 (e.g. 0.5 for 50%)"),
+    "failed_records": (lambda v: _number(v) and isinstance(v, int) and v >= 0, "a whole number >= 0"),
+    "remind_after_hours": (lambda v: _number(v) and v > 0, "a positive number of hours"),
+    "retry_budget_seconds": (lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "enabled": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_value(section: Mapping[str, Any], key: str, where: str, problems: list[str]) -> None:
+    """A value of ``defaults`` that would be ignored or break a run is a problem, not silently dropped."""
+    if key not in section or section[key] is None:
+        return
+    check, allowed = _VALUE_RULES[key]
+    if not check(section[key]):
+        problems.append(f"{where}.{key}: expected {allowed}, got {section[key]!r}.")
 
 
 def _named_entries(section: Any, label: str, types: tuple[str, ...], problems: list[str]) -> dict[str, dict[str, Any]]:

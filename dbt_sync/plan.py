@@ -131,6 +131,7 @@ class Plan:
                 for i, stage in enumerate(self.stages)
             ],
             "skipped": [{"name": k.sync.name, "model": k.sync.model_name, "reason": k.reason} for k in self.skipped],
+            "warnings": list(self.warnings),
         }
 
 

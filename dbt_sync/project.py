@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from dbt_sync.config import SyncConfig, load_config
-from dbt_sync.errors import ProjectError
+from dbt_sync.errors import Problem, ProjectError, SpecError
 from dbt_sync.manifest import Manifest, RunResults, load_manifest, load_run_results
 from dbt_sync.spec import SyncSpec, load_specs
 
@@ -34,6 +34,8 @@ class Project:
     run_results: RunResults | None
     config: SyncConfig
     specs: list[SyncSpec]
+    #: things to tell the person that do not stop the command (e.g. a stale manifest)
+    warnings: list[str] = field(default_factory=list)
 
 
 def target_dir(project_dir: Path) -> Path:
@@ -56,9 +58,54 @@ def target_dir(project_dir: Path) -> Path:
 
 
 def load_project(options: ProjectOptions, *, require_config: bool = True, check_columns: bool = True) -> Project:
+    """Everything dbt-sync reads about a project; ``warnings`` says when the manifest is stale.
+
+    Raises :class:`ProjectError`, :class:`ConfigError` or :class:`SpecError`
+    (which then also lists a stale manifest, the likely cause).
+    """
     tdir = target_dir(options.project_dir)
     manifest = load_manifest(tdir)
     run_results = load_run_results(tdir)
     config = load_config(options.project_dir, options.config_path, required=require_config)
-    specs = load_specs(manifest, config if config.path else None, check_columns=check_columns)
-    return Project(options, tdir, manifest, run_results, config, specs)
+    stale = stale_manifest(manifest, options.project_dir)
+    try:
+        specs = load_specs(manifest, config if config.path else None, check_columns=check_columns)
+    except SpecError as exc:
+        if stale is None:
+            raise
+        raise SpecError([*exc.problems, Problem(str(manifest.path), stale)]) from None
+    return Project(options, tdir, manifest, run_results, config, specs, [stale] if stale else [])
+
+
+def stale_manifest(manifest: Manifest, project_dir: Path, shown: int = 3) -> str | None:
+    """A warning when a file dbt reads into the manifest changed after dbt wrote it, else None.
+
+    Compares the manifest's modification time with ``dbt_project.yml`` and
+    each model's SQL and properties (yml) file of the project (not of
+    installed packages). ``dbt_sync.yml`` is not one of them: dbt-sync reads
+    it directly each time.
+    """
+    try:
+        written = manifest.path.stat().st_mtime
+    except OSError:
+        return None
+    candidates = {project_dir / "dbt_project.yml"}
+    for model in manifest.models.values():
+        if manifest.project_name and model.package_name and model.package_name != manifest.project_name:
+            continue
+        candidates.update(project_dir / rel for rel in (model.properties_file, model.original_file_path) if rel)
+    newer = []
+    for path in sorted(candidates):
+        try:
+            if path.stat().st_mtime > written:
+                newer.append(path)
+        except OSError:
+            continue
+    if not newer:
+        return None
+    names = ", ".join(str(p.relative_to(project_dir)) for p in newer[:shown])
+    more = f" and {len(newer) - shown} more" if len(newer) > shown else ""
+    return (
+        f"{manifest.path} is older than {names}{more}: the specs and DAG read from it may be out of date. "
+        "Run `dbt parse` (or dbt run / dbt build) to write it again."
+    )

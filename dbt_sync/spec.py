@@ -135,6 +135,8 @@ class SyncSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     block_on_upstream_failures: bool = False
     tags: tuple[str, ...] = ()
+    #: the keys the spec sets itself (the rest are defaults), for validate's warnings
+    given_keys: frozenset[str] = frozenset()
 
     @functools.cached_property
     def sent_columns(self) -> tuple[str, ...]:
@@ -383,9 +385,9 @@ def _parse_entry(
     batch_size = _positive_int(entry.get("batch_size"), f"{loc}.batch_size", problems)
     enabled = _bool(entry.get("enabled", True), f"{loc}.enabled", problems)
     block = _bool(entry.get("block_on_upstream_failures", False), f"{loc}.block_on_upstream_failures", problems)
-    delete_threshold = _share(
-        entry.get("delete_threshold", DEFAULT_DELETE_THRESHOLD), f"{loc}.delete_threshold", problems
-    )
+    project_default = config.defaults.get("delete_threshold") if config is not None else None
+    default_threshold = DEFAULT_DELETE_THRESHOLD if project_default is None else project_default
+    delete_threshold = _share(entry.get("delete_threshold", default_threshold), f"{loc}.delete_threshold", problems)
     alerts = _parse_alerts(entry.get("alerts"), f"{loc}.alerts", config, problems)
     payload = _parse_payload(model, entry.get("failure_payload"), f"{loc}.failure_payload", known, problems)
     options = entry.get("options") or {}
@@ -417,6 +419,7 @@ def _parse_entry(
         options=dict(options),
         block_on_upstream_failures=bool(block),
         tags=model.tags,
+        given_keys=frozenset(str(k) for k in entry),
     )
 
 

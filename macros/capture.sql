@@ -182,8 +182,11 @@
     destination confirmed, or the outcome of its last send is unknown:
     row_hash NULL), confirmed (unchanged, but with an open failure to close),
     gone (an open failure whose row left the model), delete (mirror: a state
-    row whose row left the model), invalid_null_key, invalid_duplicate_key. -#}
-{% macro changeset_select(relation, spec, types) -%}
+    row whose row left the model), invalid_null_key, invalid_duplicate_key.
+    fresh: compare as --full-refresh does (every confirmed hash forgotten,
+    ids kept: every row is sent, deletes still computed), for a
+    --full-refresh dry run. -#}
+{% macro changeset_select(relation, spec, types, fresh=false) -%}
   {%- set columns = spec['columns'] -%}
   {%- set sql -%}
 with src as (
@@ -200,7 +203,7 @@ counted as (
     from src
 ),
 st as (
-    select record_key, row_hash, destination_id
+    select record_key, {{ 'cast(null as varchar(32))' if fresh else 'row_hash' }} as row_hash, destination_id
     from {{ dbt_sync.audit_relation('dbt_sync_state') }}
     where sync_name = {{ dbt_sync.string_literal(spec['name']) }}
 ),

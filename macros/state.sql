@@ -17,30 +17,44 @@
 {%- endmacro %}
 
 
-{% macro changeset_max_seq_sql(sync_name) -%}
+{#- kind: which changeset table to read: 'pending' (claimed by a run) or
+    'changes' (the latest capture, read in place by --dry-run). -#}
+{% macro changeset_max_seq_sql(sync_name, kind='pending') -%}
   {{- return('select max(_dbt_sync_seq) from '
-             ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'pending'))) -}}
+             ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, kind))) -}}
 {%- endmacro %}
 
 
-{% macro changeset_counts_sql(sync_name) -%}
-  {{- return('select _dbt_sync_op, count(*) from '
-             ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'pending'))
-             ~ ' group by _dbt_sync_op') -}}
+{#- Rows per operation that are still to send (the same rows the pages
+    return): what a run reports as its changes to send. -#}
+{% macro changeset_counts_sql(sync_name, kind='pending') -%}
+  {{- return('select _dbt_sync_current_op, count(*) from ('
+             ~ dbt_sync.changes_to_send_sql(sync_name, kind, '') ~ ') as to_send group by _dbt_sync_current_op') -}}
 {%- endmacro %}
 
 
 {#- One window of the pending changeset (_dbt_sync_seq in (after_seq,
     after_seq + page_size]; seq is dense, so a page never exceeds page_size
     rows, without relying on LIMIT), skipping rows already synced
-    since the capture (same hash committed; delete whose state row is gone).
-    _dbt_sync_current_op / _dbt_sync_current_destination_id reflect the state
-    now, not at capture time. -#}
-{% macro changes_page_sql(sync_name, after_seq, page_size) -%}
-  {{- return(adapter.dispatch('changes_page_sql', 'dbt_sync')(sync_name, after_seq, page_size)) -}}
+    since the capture (see changes_to_send_sql). -#}
+{% macro changes_page_sql(sync_name, after_seq, page_size, kind='pending') -%}
+  {{- return(adapter.dispatch('changes_page_sql', 'dbt_sync')(sync_name, after_seq, page_size, kind)) -}}
 {%- endmacro %}
 
-{% macro default__changes_page_sql(sync_name, after_seq, page_size) -%}
+{% macro default__changes_page_sql(sync_name, after_seq, page_size, kind='pending') -%}
+  {%- set window -%}
+  and p._dbt_sync_seq > {{ after_seq | int }}
+  and p._dbt_sync_seq <= {{ (after_seq | int) + (page_size | int) }}
+  {% endset -%}
+  {{- return(dbt_sync.changes_to_send_sql(sync_name, kind, window) ~ '\norder by p._dbt_sync_seq') -}}
+{%- endmacro %}
+
+
+{#- The rows of a changeset still to send: those not already synced since
+    the capture (same hash committed; delete whose state row is gone).
+    _dbt_sync_current_op / _dbt_sync_current_destination_id reflect the
+    state now, not at capture time. window_sql: extra conditions on p. -#}
+{% macro changes_to_send_sql(sync_name, kind, window_sql) -%}
   {%- set sql -%}
 select
     p.*,
@@ -50,16 +64,49 @@ select
         else p._dbt_sync_op
     end as _dbt_sync_current_op,
     s.destination_id as _dbt_sync_current_destination_id
-from {{ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'pending')) }} as p
+from {{ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, kind)) }} as p
 left join {{ dbt_sync.audit_relation('dbt_sync_state') }} as s
     on s.sync_name = {{ dbt_sync.string_literal(sync_name) }} and s.record_key = p._dbt_sync_key
-where p._dbt_sync_seq > {{ after_seq | int }}
-  and p._dbt_sync_seq <= {{ (after_seq | int) + (page_size | int) }}
-  and not (p._dbt_sync_op in ('insert', 'update') and s.row_hash is not null and s.row_hash = p._dbt_sync_hash)
+where not (p._dbt_sync_op in ('insert', 'update') and s.row_hash is not null and s.row_hash = p._dbt_sync_hash)
   and not (p._dbt_sync_op = 'delete' and s.record_key is null)
-order by p._dbt_sync_seq
+{{ window_sql }}
   {%- endset -%}
   {{- return(sql) -}}
+{%- endmacro %}
+
+
+{#- --dry-run of a sync whose model has no capture (built without the
+    hook, or --recapture / --full-refresh): the changeset the capture would
+    build, as a query; nothing is written. fresh: as --full-refresh sends
+    it (every row again, by the ids the state keeps; deletes still computed). -#}
+{% macro changeset_preview_select(model_unique_id, sync_name, fresh=false) -%}
+  {%- set node = graph.nodes.get(model_unique_id) -%}
+  {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) if node is not none else none -%}
+  {%- if relation is none -%}
+    {{- exceptions.raise_compiler_error("dbt_sync: " ~ model_unique_id ~ " has not been built yet (dbt run)") -}}
+  {%- endif -%}
+  {%- set spec = (dbt_sync.sync_specs(node) | selectattr('name', 'equalto', sync_name) | list)[0] -%}
+  {%- set types = dbt_sync.column_types(relation) -%}
+  {{- return(dbt_sync.changeset_select(relation, dbt_sync.resolved_spec(relation, spec, types), types, fresh)) -}}
+{%- endmacro %}
+
+{#- One page of the preview, in the shape of changes_page_sql. -#}
+{% macro changeset_preview_sql(model_unique_id, sync_name, after_seq, page_size, fresh=false) -%}
+  {%- set sql -%}
+select c.*, c._dbt_sync_op as _dbt_sync_current_op, c._dbt_sync_destination_id as _dbt_sync_current_destination_id
+from ({{ dbt_sync.changeset_preview_select(model_unique_id, sync_name, fresh) }}) as c
+where c._dbt_sync_seq > {{ after_seq | int }}
+  and c._dbt_sync_seq <= {{ (after_seq | int) + (page_size | int) }}
+order by c._dbt_sync_seq
+  {%- endset -%}
+  {{- return(sql) -}}
+{%- endmacro %}
+
+{#- Rows per operation of the preview, in the shape of changeset_counts_sql. -#}
+{% macro changeset_preview_counts_sql(model_unique_id, sync_name, fresh=false) -%}
+  {{- return('select _dbt_sync_op, count(*) from ('
+             ~ dbt_sync.changeset_preview_select(model_unique_id, sync_name, fresh)
+             ~ ') as c group by _dbt_sync_op') -}}
 {%- endmacro %}
 
 

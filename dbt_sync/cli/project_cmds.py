@@ -55,10 +55,15 @@ def validate(
     project = load_project(options_from(project_dir, profiles_dir, target, vars, config_path))
     chosen = selected_names(project, select, exclude)
     specs = [s for s in project.specs if chosen is None or s.name in chosen]
+    from dbt_sync.checks import value_warnings
+
+    warnings = value_warnings(project, only=chosen)
     if check_destinations:
         from dbt_sync.checks import check_destinations as run_checks
 
         run_checks(project, only=chosen)
+    for warning in [*project.warnings, *warnings]:
+        click.echo(redact(f"Warning: {warning}"), err=True)
     models = {s.model_unique_id for s in specs}
     scope = "" if chosen is None else " selected"
     click.echo(f"OK: {len(specs)}{scope} sync(s) in {len(models)} model(s) are valid.")
@@ -90,6 +95,8 @@ def plan(
       dbt-sync plan --select 'tag:crm,destination:hubspot' --exclude deals_to_hubspot
     """
     project = load_project(options_from(project_dir, profiles_dir, target, vars, config_path))
+    for warning in project.warnings:
+        click.echo(redact(f"Warning: {warning}"), err=True)
     the_plan = _build_plan(project, select, exclude, all_syncs)
     if as_json:
         click.echo(to_json(the_plan.to_dict()))

@@ -14,8 +14,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
@@ -31,12 +29,14 @@ from dbt_sync.config import SyncConfig
 from dbt_sync.destinations import metering, open_destination
 from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome, TransientError
 from dbt_sync.engine import identity, inflight
+from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.committer import Committer
-from dbt_sync.engine.locks import LockHeld, SyncLock
+from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, LockHeld, LockLost, SyncLock, holder_name
 from dbt_sync.engine.mapping import Change, failure_payload, scrub, to_change
 from dbt_sync.engine.pacing import paced
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import (
+    CANCELLED,
     DRY_RUN,
     ERROR,
     PARTIAL,
@@ -71,6 +71,10 @@ class SyncAborted(Exception):
         self.code = code
 
 
+class SyncCancelled(Exception):
+    """The run was cancelled (SIGTERM/SIGINT) while this sync was sending."""
+
+
 @dataclass
 class RunOptions:
     threads: int = 4
@@ -81,7 +85,9 @@ class RunOptions:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     lock_wait_seconds: float = 0.0
-    lock_stale_seconds: float = 600.0
+    lock_stale_seconds: float = DEFAULT_STALE_SECONDS
+    #: seconds between two heartbeats of a held lock; lock_stale_seconds must be at least 3 of them
+    lock_heartbeat_seconds: float = HEARTBEAT_SECONDS
 
 
 @dataclass
@@ -96,15 +102,19 @@ class Engine:
     progress: Progress = field(default_factory=Progress.auto)
     destination_factory: Callable[[str], Destination] | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: set it (e.g. from a signal handler, see engine/cancel.py) to stop the run cleanly
+    cancellation: Cancellation = field(default_factory=Cancellation)
 
     def __post_init__(self) -> None:
         self._destinations: dict[str, Destination] = {}
         self._destination_errors: dict[str, DestinationError] = {}
-        self._holder = f"{socket.gethostname()}:{os.getpid()}:{self.run_id}"
+        self._holder = holder_name(self.run_id)
         self._model_locks: dict[str, threading.Lock] = {}
         self._destination_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._captured: set[str] = set()
+        #: locks whose release failed (the warehouse was away): tried again at the end of the run
+        self._unreleased: list[SyncLock] = []
 
     def _model_lock(self, model_unique_id: str) -> threading.Lock:
         with self._guard:
@@ -136,6 +146,8 @@ class Engine:
                 runnable: list[SyncSpec] = []
                 for spec in stage:
                     blocked = self._blocked_by_upstream(spec, outcomes)
+                    if self.cancellation.cancelled:
+                        blocked = SkipCause.CANCELLED, f"not started: {self.cancellation.describe()}"
                     if blocked:
                         cause, reason = blocked
                         outcomes[spec.name] = _result_for(spec, SKIPPED, reason, cause)
@@ -150,8 +162,11 @@ class Engine:
         finally:
             for destination in self._destinations.values():
                 destination.close()
+            self._release_leftover_locks()
             self.progress.close()
         result.finished_at = _now_iso()
+        result.cancelled_by = self.cancellation.signal if self.cancellation.cancelled else None
+        result.cancelled = self.cancellation.cancelled
         return result
 
     def _blocked_by_upstream(self, spec: SyncSpec, done: Mapping[str, SyncResult]) -> tuple[SkipCause, str] | None:
@@ -189,13 +204,28 @@ class Engine:
         lock: SyncLock | None = None
         run_row = False
         try:
+            if self.cancellation.cancelled:
+                result.status = SKIPPED
+                result.skip_cause = SkipCause.CANCELLED
+                result.message = f"not started: {self.cancellation.describe()}"
+                return result
             if not self.options.dry_run:
-                lock = SyncLock(self.warehouse, spec.name, self._holder, self.options.lock_stale_seconds)
+                lock = SyncLock(
+                    self.warehouse,
+                    spec.name,
+                    self._holder,
+                    self.options.lock_stale_seconds,
+                    self.options.lock_heartbeat_seconds,
+                )
                 lock.acquire(wait_seconds=self.options.lock_wait_seconds)
+                abandoned = coordination.abandon_runs(self.warehouse, spec.name, self.run_id)
+                if abandoned:
+                    log.warning("sync %s: closed %d run row(s) left running by a dead run as abandoned",
+                                spec.name, abandoned)
             destination = self._destination(spec.destination)
             self._check_columns(spec)
             counts = self._claim(spec)
-            # an upper bound: rows already confirmed by an earlier, interrupted run are skipped while reading
+            # rows to send: those an earlier, interrupted run already synced are not counted
             upper_bound = sum(counts.values())
             self._guard_deletes(spec, counts)
             if not self.options.dry_run:
@@ -216,15 +246,36 @@ class Engine:
             result.status = SKIPPED
             result.skip_cause = SkipCause.LOCKED
             result.message = str(exc)
+        except SyncCancelled:
+            result.status = CANCELLED
+            result.message = (
+                f"{self.cancellation.describe()}: it stopped sending; what the destination confirmed is recorded, "
+                "the rest is in the next run's changeset"
+            )
+        except LockLost as exc:
+            result.status = ERROR
+            result.message = str(exc)
+            result.count_error("LOCK_LOST", str(exc))
         except (DestinationError, SyncAborted) as exc:
             result.status = ERROR
             result.message = redact(str(exc))
             result.count_error(getattr(exc, "code", "SYNC_FAILED"), str(exc))
         except Exception as exc:  # a sync failing must not take the others down
-            log.exception("sync %s failed", spec.name)
             result.status = ERROR
-            result.message = redact(f"{type(exc).__name__}: {exc}")
-            result.count_error("INTERNAL_ERROR", result.message)
+            lost = self._warehouse_lost()
+            if lost is not None:
+                result.message = redact(
+                    f"the warehouse connection was lost during sync {spec.name} ({lost}); what was committed "
+                    f"before stays, the next run resumes from there. Last error: {type(exc).__name__}: {exc}"
+                )
+                result.count_error("WAREHOUSE_UNAVAILABLE", result.message)
+                log.debug("sync %s: lost the warehouse", spec.name, exc_info=True)
+            else:
+                log.error("sync %s failed: %s: %s (--debug shows the traceback)", spec.name, type(exc).__name__,
+                          redact(str(exc)))
+                log.debug("sync %s failed", spec.name, exc_info=True)
+                result.message = redact(f"{type(exc).__name__}: {exc}")
+                result.count_error("INTERNAL_ERROR", result.message)
         finally:
             result.duration_seconds = round(time.monotonic() - started, 3)
             result.finished_at = _now_iso()
@@ -234,9 +285,49 @@ class Engine:
             if run_row:
                 self._finish_run_row(spec, result)
             if lock is not None:
-                lock.release()
+                try:
+                    lock.release()
+                except Exception as exc:  # the warehouse is away: tried again at the end of the run
+                    log.warning("could not release the lock of sync %s yet: %s", spec.name, redact(str(exc)))
+                    with self._guard:
+                        self._unreleased.append(lock)
             self.progress.finish(spec.name, result)
         return result
+
+    def _release_leftover_locks(self, attempts: int = 5, first_wait: float = 1.0) -> None:
+        """Release the locks a lost warehouse kept us from releasing, waiting a little for it to come back.
+
+        What is still held after that is taken over at once by the next run on
+        this machine (its holder is gone), elsewhere after --lock-stale-seconds.
+        """
+        wait = first_wait
+        for attempt in range(attempts):
+            if not self._unreleased:
+                return
+            if attempt:
+                time.sleep(wait)
+                wait *= 2
+            for lock in list(self._unreleased):
+                try:
+                    self.warehouse.reconnect_if_lost()
+                    lock.release()
+                    self._unreleased.remove(lock)
+                except Exception:
+                    continue
+        for lock in self._unreleased:
+            lock.forget()
+            log.error(
+                "could not release the lock of sync %s: the warehouse cannot be reached. The next run on this "
+                "machine takes it over at once, a run elsewhere after --lock-stale-seconds.",
+                lock.sync_name,
+            )
+
+    def _warehouse_lost(self) -> str | None:
+        """After an unexpected error: a description if the warehouse connection was lost, else None."""
+        try:
+            return "reconnected" if self.warehouse.reconnect_if_lost() else None
+        except Exception as exc:
+            return f"it cannot be reached: {type(exc).__name__}: {exc}"
 
     def _finish_run_row(self, spec: SyncSpec, result: SyncResult) -> None:
         try:
@@ -290,6 +381,9 @@ class Engine:
         run, under a per-model lock.
         """
         wh = self.warehouse
+        if self.options.dry_run:  # read in place: claim nothing, capture nothing
+            return wh.peek_changeset(spec.name, spec.model_unique_id, capture=self.options.recapture,
+                                     fresh=self.options.full_refresh)
         if self.options.recapture or not coordination.has_capture(wh, spec.name):
             with self._model_lock(spec.model_unique_id):
                 if spec.model_unique_id not in self._captured:
@@ -335,7 +429,14 @@ class Engine:
         self, spec: SyncSpec, destination: Destination, result: SyncResult, lock: SyncLock | None, expected: int
     ) -> None:
         options = dict(spec.options)
-        sender = Sender(destination, spec.object, spec.match, options, policy=self.options.retry_policy)
+        sender = Sender(
+            destination,
+            spec.object,
+            spec.match,
+            options,
+            policy=self.options.retry_policy,
+            resend_unanswered=not inflight.applies(spec),
+        )
         self.progress.start(spec.name, expected)
         unsettled: set[str] = set()
         if inflight.tracks(spec) and not self.options.dry_run:
@@ -344,7 +445,7 @@ class Engine:
         # creates without a match key go one batch at a time, committed inline: the least left in doubt
         careful = inflight.applies(spec)
         window = 1 if careful else SEND_WINDOW
-        ctx = _SyncContext(spec, destination, sender, result, window, unsettled)
+        ctx = _SyncContext(spec, destination, sender, result, window, unsettled, lock)
         try:
             with (
                 Committer(spec.name, background=not careful) as committer,
@@ -353,6 +454,7 @@ class Engine:
                 ctx.committer, ctx.senders = committer, senders
                 deletes: list[Change] = []
                 for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
+                    self._check_continue(lock)
                     result.planned += len(page)
                     masking.register(
                         v for row in page for v in masking.masked_values(spec.failure_payload.mask, row)
@@ -362,9 +464,8 @@ class Engine:
                     # mirror deletes wait until every current row of this run has its destination id
                     deletes.extend(c for c in changes if c.operation is Operation.DELETE and c.invalid is None)
                     self._handle_page(ctx, [c for c in changes if c.operation is not Operation.DELETE or c.invalid])
-                    if lock is not None:
-                        lock.heartbeat()
                 if deletes:
+                    self._check_continue(lock)
                     self._handle_deletes(ctx, deletes)
         finally:
             result.retries = sender.stats.retries
@@ -464,6 +565,13 @@ class Engine:
                 committer.raise_if_failed()  # nothing more goes out after a failed commit
                 if ctx.sender.down is not None:
                     self._stop_sending(ctx, operation, in_flight, acc)
+                if self.cancellation.cancelled or (ctx.lock is not None and ctx.lock.lost):
+                    # what is with the CRM already is waited for and committed; nothing new goes out
+                    while in_flight:
+                        self._finish(ctx, operation, in_flight.popleft(), acc)
+                    if acc.any():
+                        committer.submit(functools.partial(self._commit, spec, *acc.take()))
+                    self._check_continue(ctx.lock)
                 records = [c.record for c in batch if c.record is not None]
                 batch_id = None
                 if operation is Operation.CREATE and inflight.tracks(spec):
@@ -484,8 +592,10 @@ class Engine:
         """Account one sent batch and queue its commit (with anything gathered before it)."""
         outcomes = self._repair(ctx, operation, sent.batch, sent.future.result())
         self._account(ctx.spec, operation, sent.batch, outcomes, ctx.result, acc)
+        # creates whose outcome is still unknown stay in flight: the next run settles them first
+        keep = [o.key for o in outcomes if o.error_code in (inflight.IN_DOUBT, UNKNOWN_OUTCOME)]
         assert ctx.committer is not None
-        ctx.committer.submit(functools.partial(self._commit, ctx.spec, *acc.take(), sent.inflight_batch))
+        ctx.committer.submit(functools.partial(self._commit, ctx.spec, *acc.take(), sent.inflight_batch, keep))
         self.progress.advance(ctx.spec.name, len(sent.batch))
 
     def _repair(
@@ -551,6 +661,13 @@ class Engine:
             log.warning("sync %s: looking records up by %s failed: %s", ctx.spec.name, ctx.spec.match, redact(str(exc)))
             return {}
 
+    def _check_continue(self, lock: SyncLock | None) -> None:
+        """Raise if this sync must stop sending: the run was cancelled, or another run took its lock."""
+        if self.cancellation.cancelled:
+            raise SyncCancelled()
+        if lock is not None:
+            lock.check()
+
     def _stop_sending(
         self, ctx: _SyncContext, operation: Operation, in_flight: deque[_InFlight], acc: _Outcomes
     ) -> None:
@@ -588,8 +705,8 @@ class Engine:
         failures: Sequence[FailureRow],
         resolved: Sequence[str] = (),
         gone_targets: Sequence[tuple[str, str]] = (),
-        unconfirmed: Sequence[str] = (),
         inflight_batch: str | None = None,
+        keep_in_flight: Sequence[str] = (),
     ) -> None:
         """Commit a batch's outcomes (the warehouse repeats it on a new connection if ours dropped).
 
@@ -601,10 +718,7 @@ class Engine:
         if gone_targets:
             self._drop_gone_links(spec, gone_targets)
         if inflight_batch is not None:
-            inflight.clear(self.warehouse, spec.name, inflight_batch)
-        if unconfirmed:
-            # still unknown: the next run settles them before anything else
-            inflight.mark(self.warehouse, spec.name, self.run_id, list(unconfirmed))
+            inflight.clear(self.warehouse, spec.name, inflight_batch, keep=keep_in_flight)
 
     def _drop_gone_links(self, spec: SyncSpec, targets: Sequence[tuple[str, str]]) -> None:
         """Records a dependant found gone in the CRM: drop their state rows, so their syncs write them again."""
@@ -657,10 +771,10 @@ class Engine:
                 code = outcome.error_code or "UNKNOWN_ERROR"
                 message = scrub(spec, change.payload, redact(outcome.message or ""))
                 acc.gone_targets.extend(outcome.missing_targets)
-                if operation is Operation.CREATE and code == UNKNOWN_OUTCOME and inflight.tracks(spec):
-                    acc.unconfirmed.append(change.key)
-                    if not spec.match:
-                        code, message = inflight.IN_DOUBT, inflight.in_doubt_message(spec.name, change.key)
+                if code == inflight.IN_DOUBT:
+                    message = inflight.in_doubt_message(
+                        spec.name, change.key, "was sent in a create request that timed out (" + message + ")"
+                    )
                 result.failed += 1
                 result.count_error(code, message)
                 acc.failures.append(self._failure(spec, change, code, message, outcome.fields, operation.value))
@@ -786,29 +900,25 @@ class _InFlight:
 
 @dataclass
 class _Outcomes:
-    """What the next commit will write: confirmed records, deletions, failures, closed failures,
-    links found gone, and creates still unconfirmed."""
+    """What the next commit will write: confirmed records, deletions, failures, closed failures
+    (rows that left the model) and linked records a dependant found gone."""
 
     successes: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
     failures: list[FailureRow] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     gone_targets: list[tuple[str, str]] = field(default_factory=list)
-    unconfirmed: list[str] = field(default_factory=list)
 
     def any(self) -> bool:
-        return bool(self.successes or self.deletions or self.failures or self.resolved or self.gone_targets
-                    or self.unconfirmed)
+        return bool(self.successes or self.deletions or self.failures or self.resolved or self.gone_targets)
 
     def take(
         self,
     ) -> tuple[
-        list[tuple[str, str | None, str | None]], list[str], list[FailureRow], list[str], list[tuple[str, str]],
-        list[str],
+        list[tuple[str, str | None, str | None]], list[str], list[FailureRow], list[str], list[tuple[str, str]]
     ]:
-        taken = (self.successes, self.deletions, self.failures, self.resolved, self.gone_targets, self.unconfirmed)
-        self.successes, self.deletions, self.failures = [], [], []
-        self.resolved, self.gone_targets, self.unconfirmed = [], [], []
+        taken = (self.successes, self.deletions, self.failures, self.resolved, self.gone_targets)
+        self.successes, self.deletions, self.failures, self.resolved, self.gone_targets = [], [], [], [], []
         return taken
 
 
@@ -822,5 +932,6 @@ class _SyncContext:
     result: SyncResult
     window: int
     unsettled: set[str]
+    lock: SyncLock | None = None
     committer: Committer | None = None
     senders: ThreadPoolExecutor | None = None

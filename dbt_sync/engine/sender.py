@@ -13,10 +13,15 @@ it never answered come back ``unsent``, the sender remembers the error in
 :attr:`Sender.down` and sends nothing more, and the engine stops the sync as
 a whole, leaving those records in the changeset for the next run.
 
-Creates are the exception to retrying: a create request that timed out or
-lost its connection (or got a 5xx) may have been applied, so it is never
-resent blindly; its records come back as ``UNKNOWN_OUTCOME`` and the engine
-finds out (by the match key) or reports them in doubt.
+With ``resend_unanswered=False`` (creates without a match key, which the
+destination cannot recognise on a resend) a request that timed out is never
+sent again: the destination may have applied it after the client gave up.
+Its records come back as ``IN_DOUBT`` failures (see engine/inflight.py).
+
+Creates with a match key (``resend_unanswered=True``) are not resent
+blindly either: a create request that timed out, lost its connection or
+got a 5xx may have been applied, so its records come back as
+``UNKNOWN_OUTCOME`` and the engine finds out by the match key.
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbt_sync.destinations.base import Destination, Operation, Record, RecordOutcome, TransientError
+from dbt_sync.engine.inflight import IN_DOUBT
 from dbt_sync.engine.retry import RetriesExhausted, RetryPolicy, call_with_retries
 
+#: error codes of a request that may have been applied although no answer came back
+UNANSWERED_CODES = frozenset({"TIMEOUT", "BULK_TIMEOUT"})
 #: whole-request errors after which the destination may or may not have applied the request
-AMBIGUOUS_CODES = frozenset({"TIMEOUT", "CONNECTION_ERROR"})
+AMBIGUOUS_CODES = frozenset({"TIMEOUT", "BULK_TIMEOUT", "CONNECTION_ERROR"})
 #: outcome code of a create whose request may have been applied: never resent blindly
 UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
 
@@ -66,6 +74,8 @@ class Sender:
     stats: SendStats = field(default_factory=SendStats)
     #: the error that spent the retry budget; once set, nothing more is sent
     down: RetriesExhausted | None = None
+    #: False for creates without a match key: a timed-out request is in doubt, never resent
+    resend_unanswered: bool = True
 
     def send(self, operation: Operation, records: Sequence[Record]) -> list[RecordOutcome]:
         """Exactly one final outcome per record, in the order given.
@@ -83,13 +93,15 @@ class Sender:
                 outcome = by_key.get(record.key) or RecordOutcome.failed(
                     record.key, "NO_OUTCOME", "the destination returned no result for this record", retryable=True
                 )
-                if operation is Operation.CREATE and not outcome.success and (
+                if outcome.unsent:
+                    final[record.key] = outcome
+                elif not outcome.success and not self.resend_unanswered and outcome.error_code in UNANSWERED_CODES:
+                    final[record.key] = self._in_doubt(record, outcome.message or "")
+                elif operation is Operation.CREATE and not outcome.success and (
                     outcome.error_code == UNKNOWN_OUTCOME or ambiguous(outcome.error_code)
                 ):
                     # the create may have happened: resending could duplicate it (the engine finds out)
                     final[record.key] = _unknown(record.key, outcome.message or outcome.error_code or "")
-                elif outcome.unsent:
-                    final[record.key] = outcome
                 elif not outcome.success and outcome.retryable and attempt < self.record_attempts:
                     retry.append(record)
                 elif not outcome.success and outcome.category == "TRANSIENT":
@@ -111,6 +123,14 @@ class Sender:
             self.down = RetriesExhausted(TransientError(message, code=code), self.record_attempts)
         return RecordOutcome.failed(record.key, code, message, retryable=True, category="TRANSIENT", unsent=True)
 
+    def _in_doubt(self, record: Record, message: str) -> RecordOutcome:
+        return RecordOutcome.failed(
+            record.key,
+            IN_DOUBT,
+            f"the destination may have applied it after the client gave up: {message}",
+            category=IN_DOUBT,
+        )
+
     def _send_splitting(self, operation: Operation, records: list[Record]) -> list[RecordOutcome]:
         if self.down is not None:  # another batch of this sync spent the budget: send nothing more
             return [self._unsent(r, self.down.code, str(self.down)) for r in records]
@@ -122,6 +142,8 @@ class Sender:
             self.stats.splits += 1
             half = len(records) // 2
             return self._send_splitting(operation, records[:half]) + self._send_splitting(operation, records[half:])
+        except _Unanswered as exc:
+            return [self._in_doubt(r, str(exc.error)) for r in records]
         except RetriesExhausted as exc:
             if self.down is None:
                 self.down = exc
@@ -135,6 +157,8 @@ class Sender:
                     self.object_name, operation, records, match=self.match, options=self.options
                 )
             except TransientError as exc:
+                if not self.resend_unanswered and exc.code in UNANSWERED_CODES:
+                    raise _Unanswered(exc) from exc
                 if operation is Operation.CREATE and ambiguous(exc.code):
                     raise _Unknown(str(exc)) from exc
                 if exc.shrink and len(records) > 1:
@@ -150,6 +174,14 @@ class Sender:
         return call_with_retries(
             attempt, self.policy, sleep=self.sleep, clock=self.clock, rng=self.rng, on_retry=on_retry
         )
+
+
+class _Unanswered(Exception):
+    """A request that must not be resent timed out: its records are in doubt."""
+
+    def __init__(self, error: TransientError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Shrink(Exception):

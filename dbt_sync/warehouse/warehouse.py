@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from dbt_sync.errors import DbtSyncError
 from dbt_sync.secrets import redact
 from dbt_sync.warehouse import literals
 from dbt_sync.warehouse.runtime import DbtRuntime, ensure_invocation_context, load_runtime
@@ -43,6 +44,10 @@ META_COLUMNS = ("_dbt_sync_seq", "_dbt_sync_key", "_dbt_sync_hash", "_dbt_sync_o
 _ROWS = "__DBT_SYNC_ROWS__"
 _KEYS = "__DBT_SYNC_KEYS__"
 _IN_LIST_SIZE = 1000
+
+
+class WarehouseUnavailable(DbtSyncError):
+    """The warehouse connection was lost and a new one cannot be opened (a restart, a network cut)."""
 
 
 @dataclass
@@ -62,8 +67,19 @@ class FailureRow:
 
 
 def utcnow() -> dt.datetime:
-    """Naive UTC: every audit timestamp dbt-sync writes uses this clock."""
+    """Naive UTC: every audit timestamp dbt-sync writes uses this clock.
+
+    The audit tables store instants (timestamps with time zone), so SQL
+    comparing them with ``current_timestamp`` is right in any session time
+    zone; Python reads them back as naive UTC (:meth:`Warehouse.query`).
+    """
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
 
 
 def retry_on_lost_connection(method: F) -> F:
@@ -101,6 +117,9 @@ class Warehouse:
         self._templates: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
         self._ensured = False
+        #: a --dry-run: create nothing, claim nothing, write nothing (see :meth:`peek_changeset`)
+        self.read_only = False
+        self._peeked: dict[str, tuple[str | None, str, bool]] = {}
         with self._connection():
             self.audit_schema: str = str(self._macro("audit_schema"))
             self.database: str | None = runtime.config.credentials.database
@@ -187,10 +206,14 @@ class Warehouse:
     def _execute(self, sql: str) -> None:
         self.adapter.connections.add_query(sql, auto_begin=False)
 
-    def _fetch(self, sql: str) -> list[dict[str, Any]]:
+    def _fetch(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
+        """Rows as dicts; with ``utc``, timestamps with a time zone come back as naive UTC (the audit clock)."""
         _, cursor = self.adapter.connections.add_query(sql, auto_begin=False)
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+        if utc:
+            rows = [tuple(_naive_utc(v) for v in row) for row in rows]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def _lit(self, value: Any) -> str:
         return literals.literal(value, self.adapter_type)
@@ -231,6 +254,8 @@ class Warehouse:
             return
 
     def _ensure_once(self) -> None:
+        if self.read_only:
+            return  # a dry run reads what exists and creates nothing (see has_audit_tables)
         if not self._ensured:
             with self._lock:
                 if not self._ensured:
@@ -262,7 +287,9 @@ class Warehouse:
 
         The capture is renamed to the pending slot; with no new capture the
         pending changeset from an earlier (partial) run is kept. Returns the
-        number of rows per ``_dbt_sync_op``.
+        number of rows still to send per operation (rows an earlier,
+        interrupted run already synced are not counted: the same rows
+        :meth:`iter_changes` returns).
         """
         self._ensure_once()
         changes = self.changes_table(sync_name, "changes")
@@ -275,8 +302,63 @@ class Warehouse:
                 tables.add(pending)
             if pending not in tables:
                 return {}
-            rows = self._fetch(self._template("changeset_counts_sql", sync_name=sync_name))
+            rows = self._fetch(self._template("changeset_counts_sql", sync_name=sync_name, kind="pending"))
         return {str(r[next(iter(r))]): int(list(r.values())[1]) for r in rows}
+
+    def has_audit_tables(self) -> bool:
+        """Whether dbt-sync's tables exist in the audit schema (a dry run on a new warehouse finds none)."""
+        with self._transaction():
+            return "dbt_sync_state" in self._table_names()
+
+    def peek_changeset(self, sync_name: str, model_unique_id: str, *, capture: bool = False,
+                       fresh: bool = False) -> dict[str, int]:
+        """What :meth:`claim_changeset` would claim, read in place: for ``--dry-run``.
+
+        Nothing is renamed, created or written. The latest capture is read
+        where it is (else the changeset an earlier run claimed); with
+        ``capture`` (``--recapture``), ``fresh`` (``--full-refresh``: as if
+        nothing had been sent) or no capture at all (a model built without
+        the hook), the changeset a capture would build is computed by a
+        query instead. Returns the rows to send per operation, as
+        :meth:`claim_changeset`; :meth:`iter_changes` then reads the same
+        source.
+        """
+        with self._transaction():
+            tables = self._table_names()
+        if not capture and not fresh and self.changes_table(sync_name, "changes") in tables:
+            kind: str | None = "changes"
+        elif not capture and not fresh and self.changes_table(sync_name, "pending") in tables:
+            kind = "pending"
+        else:
+            kind = None
+            fresh = fresh or "dbt_sync_state" not in tables  # nothing was ever sent from this warehouse
+        self._peeked[sync_name] = (kind, model_unique_id, fresh)
+        if kind is not None:
+            sql = self._template("changeset_counts_sql", sync_name=sync_name, kind=kind)
+        else:
+            sql = self._macro(
+                "changeset_preview_counts_sql", model_unique_id=model_unique_id, sync_name=sync_name, fresh=fresh
+            )
+        rows = self.read(sql)
+        return {str(r[next(iter(r))]): int(list(r.values())[1]) for r in rows}
+
+    def _iter_preview(self, sync_name: str, model_unique_id: str, fresh: bool,
+                      chunk_size: int) -> Iterator[list[dict[str, Any]]]:
+        after = 0
+        while True:
+            rows = self.read(self._macro(
+                "changeset_preview_sql", model_unique_id=model_unique_id, sync_name=sync_name,
+                after_seq=after, page_size=chunk_size, fresh=fresh,
+            ), utc=False)  # model values as the warehouse holds them
+            after += chunk_size
+            if not rows:
+                return
+            for row in rows:
+                row["_dbt_sync_op"] = row.pop("_dbt_sync_current_op")
+                row["_dbt_sync_destination_id"] = row.pop("_dbt_sync_current_destination_id")
+            yield rows
+            if len(rows) < chunk_size:
+                return
 
     def iter_changes(self, sync_name: str, chunk_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
         """Pages of the claimed changeset, in key order, at most ``chunk_size``
@@ -287,13 +369,22 @@ class Warehouse:
         is smaller when rows in its window were skipped. ``_dbt_sync_op`` and ``_dbt_sync_destination_id`` are as
         of now (a record inserted by an earlier partial run becomes an update).
         """
-        pending = self.changes_table(sync_name, "pending")
-        with self._transaction():
-            if pending not in self._table_names():
+        kind = "pending"
+        if self.read_only and sync_name in self._peeked:  # a dry run reads what peek_changeset found, in place
+            peeked, model_unique_id, fresh = self._peeked[sync_name]
+            if peeked is None:
+                yield from self._iter_preview(sync_name, model_unique_id, fresh, chunk_size)
                 return
-            top = self._fetch(self._template("changeset_max_seq_sql", sync_name=sync_name))
+            kind = peeked
+        table = self.changes_table(sync_name, kind)
+        with self._transaction():
+            if table not in self._table_names():
+                return
+            top = self._fetch(self._template("changeset_max_seq_sql", sync_name=sync_name, kind=kind))
         last = int(next(iter(top[0].values())) or 0) if top else 0
-        template = self._template("changes_page_sql", sync_name=sync_name, after_seq=0, page_size=chunk_size)
+        template = self._template(
+            "changes_page_sql", sync_name=sync_name, after_seq=0, page_size=chunk_size, kind=kind
+        )
         needle = f"> 0\n  and p._dbt_sync_seq <= {chunk_size}\n"
         if needle not in template:  # an adapter override shaped differently
             template = None
@@ -302,8 +393,10 @@ class Warehouse:
             if template is not None:
                 sql = template.replace(needle, f"> {after}\n  and p._dbt_sync_seq <= {after + chunk_size}\n")
             else:
-                sql = self._macro("changes_page_sql", sync_name=sync_name, after_seq=after, page_size=chunk_size)
-            rows = self.read(sql)
+                sql = self._macro(
+                    "changes_page_sql", sync_name=sync_name, after_seq=after, page_size=chunk_size, kind=kind
+                )
+            rows = self.read(sql, utc=False)  # model values as the warehouse holds them
             after += chunk_size
             if not rows:
                 continue
@@ -494,14 +587,26 @@ class Warehouse:
             self._execute(sql)
 
     @retry_on_lost_connection
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        """Run a read-only query; rows as dicts of Python values."""
-        with self._transaction():
-            return self._fetch(sql)
+    def query(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
+        """Run a read-only query; rows as dicts of Python values.
 
-    def read(self, sql: str) -> list[dict[str, Any]]:
+        With ``utc`` (audit reads), timestamps with a time zone come back as
+        naive UTC; ``utc=False`` keeps the driver's values (model data).
+        """
+        with self._transaction():
+            return self._fetch(sql, utc=utc)
+
+    def read(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
         """:meth:`query` for reads a running sync makes (same retry on a lost connection)."""
-        return self.query(sql)
+        return self.query(sql, utc=utc)
+
+    def release_connection(self) -> None:
+        """Close this thread's connection (a thread that is done with the warehouse)."""
+        conns = self.adapter.connections
+        with contextlib.suppress(Exception):
+            conns.release()
+        with contextlib.suppress(Exception):
+            conns.clear_thread_connection()
 
     def reconnect_if_lost(self) -> bool:
         """After a failed statement: if this thread's connection is dead, replace it.
@@ -523,7 +628,9 @@ class Warehouse:
             conn.transaction_open = False
             conn.state = "closed"
         if not self._alive():
-            raise ConnectionError("the warehouse cannot be reached again after losing the connection")
+            raise WarehouseUnavailable(
+                f"the {self.adapter_type} warehouse cannot be reached again after losing the connection"
+            )
         log.warning("the warehouse connection was lost; continuing on a new one")
         return True
 

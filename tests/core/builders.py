@@ -66,7 +66,8 @@ class ProjectBuilder:
                 {
                     "version": 1,
                     "destinations": {
-                        "salesforce": {"type": "salesforce", "auth": "session", "session_id": "00Dtest!secret"},
+                        "salesforce": {"type": "salesforce", "auth": "session", "session_id": "00Dtest!secret",
+                                       "instance_url": "https://example.my.salesforce.com"},
                         "hubspot": {"type": "hubspot", "access_token": "pat-na1-secret"},
                     },
                     "channels": {"ops": {"type": "webhook", "url": "http://127.0.0.1:9/hook"}},

@@ -142,7 +142,7 @@ def test_selector_matching_nothing_warns_as_dbt_does(
 ) -> None:
     """dbt warns NoNodesForSelectionCriteria per criterion, then NothingToDo; it does not fail."""
     plan = plan_of(diamond(tmp_path), select=select, all_syncs=True)
-    assert list(plan.warnings) == warnings
+    assert list(plan.warnings) == warnings and plan.to_dict()["warnings"] == warnings
     assert bool(plan.syncs) == (NOTHING_TO_DO not in warnings)
 
 

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -244,3 +245,22 @@ def test_unwritable_results_file_is_a_warning(project: Any, fault: str) -> None:
     assert "Internal error" not in done.stderr and "Traceback" not in done.stderr
     assert f"Warning: could not write the run results to {results}" in done.stderr
     assert "Results written to" not in done.stdout
+
+
+# -- a stale manifest ------------------------------------------------------------------------------
+
+
+def test_stale_manifest_warning_in_validate_plan_and_run(project: Any) -> None:
+    """A model's yml edited after dbt wrote the manifest: validate, plan and run say so; dbt parse clears it."""
+    crm = project.path / "models" / "crm" / "crm.yml"
+    later = time.time() + 5
+    os.utime(crm, (later, later))
+    warning = (f"Warning: {project.path / 'target' / 'manifest.json'} is older than models/crm/crm.yml: "
+               "the specs and DAG read from it may be out of date. Run `dbt parse`")
+    for args in (["validate"], ["plan"], ["run", "--dry-run", "--select", "accounts_to_salesforce"]):
+        done = cli(project, *args)
+        assert done.returncode == 0, done.stderr
+        assert warning in done.stderr, (args, done.stderr)
+    project.dbt("parse")
+    done = cli(project, "validate")
+    assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
