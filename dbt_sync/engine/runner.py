@@ -464,7 +464,7 @@ class Engine:
                     # mirror deletes wait until every current row of this run has its destination id
                     deletes.extend(c for c in changes if c.operation is Operation.DELETE and c.invalid is None)
                     self._handle_page(ctx, [c for c in changes if c.operation is not Operation.DELETE or c.invalid])
-                if deletes:
+                if deletes or ctx.conflicted:
                     self._check_continue(lock)
                     self._handle_deletes(ctx, deletes)
         finally:
@@ -543,6 +543,15 @@ class Engine:
             else:
                 send.append(change)
         self._send_ops(ctx, {Operation.DELETE: send} if send else {}, acc)
+        # a write that met a unique value held by a record deleted just now (a key another row left) goes again
+        conflicted, ctx.conflicted = ctx.conflicted, {}
+        if send and not self.options.dry_run:
+            self._send_ops(ctx, {op: [c for c, _ in pairs] for op, pairs in conflicted.items()}, _Outcomes())
+        else:
+            for op, pairs in conflicted.items():
+                self._account(spec, op, [c for c, _ in pairs], [o for _, o in pairs], result, acc)
+            if acc.any() and not self.options.dry_run and ctx.committer is not None:
+                ctx.committer.submit(functools.partial(self._commit, spec, *acc.take()))
 
     def _send_ops(self, ctx: _SyncContext, by_op: Mapping[Operation, list[Change]], acc: _Outcomes) -> None:
         spec, result = ctx.spec, ctx.result
@@ -612,6 +621,13 @@ class Engine:
         """
         spec = ctx.spec
         out = list(outcomes)
+        if spec.mode == "mirror" and operation in (Operation.UPDATE, Operation.UPSERT):
+            for i, (change, outcome) in enumerate(zip(batch, out, strict=True)):
+                if identity.is_duplicate(outcome) and change.key not in ctx.retried:
+                    # the value may belong to a record this run's deletes remove: decided after them
+                    ctx.conflicted.setdefault(operation, []).append((change, outcome))
+                    ctx.retried.add(change.key)
+                    out[i] = dataclasses.replace(outcome, unsent=True)
         if operation is Operation.DELETE:
             return [RecordOutcome.ok(o.key, o.destination_id) if identity.is_gone(o) else o for o in out]
         if operation is Operation.UPDATE:
@@ -935,3 +951,6 @@ class _SyncContext:
     lock: SyncLock | None = None
     committer: Committer | None = None
     senders: ThreadPoolExecutor | None = None
+    #: mirror writes that met a unique value held by another record: tried again after the deletes
+    conflicted: dict[Operation, list[tuple[Change, RecordOutcome]]] = field(default_factory=dict)
+    retried: set[str] = field(default_factory=set)
