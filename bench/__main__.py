@@ -3,6 +3,7 @@
 Scenarios: steady-state (includes no-change and the Salesforce Bulk initial load), initial-load,
 memory, hook-overhead, alternatives. ``--quick`` uses small sizes for a smoke run.
 ``fidelity [--rows N]`` checks that every value arrives exactly (docs/fidelity.md).
+``crash [--trials N] [--warehouse duckdb|postgres]`` runs the kill -9 campaign (docs/engine.md).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import fidelity
 
         return fidelity.main(args_in[1:])
+    if args_in[:1] == ["crash"]:
+        from bench import crash
+
+        return crash.main(args_in[1:])
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("scenario", choices=["steady-state", "initial-load", "memory", "hook-overhead",
                                              "alternatives"])

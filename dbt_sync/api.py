@@ -18,6 +18,8 @@ from typing import Any
 
 from dbt_sync import masking
 from dbt_sync.destinations.base import Destination
+from dbt_sync.engine.cancel import Cancellation
+from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, check_stale_seconds
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult
 from dbt_sync.engine.retry import RetryPolicy
@@ -74,13 +76,22 @@ def run(
     allow_mass_delete: bool = False,
     recapture: bool = False,
     lock_wait_seconds: float = 0.0,
-    lock_stale_seconds: float = 600.0,
+    lock_stale_seconds: float = DEFAULT_STALE_SECONDS,
+    lock_heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    cancellation: Cancellation | None = None,
     retry_policy: RetryPolicy | None = None,
     progress: Progress | None = None,
     write_results: bool = True,
     destination_factory: Callable[[str], Destination] | None = None,
 ) -> RunResult:
-    """Plan and run the project's syncs; see ``dbt-sync run --help`` for the options."""
+    """Plan and run the project's syncs; see ``dbt-sync run --help`` for the options.
+
+    ``lock_stale_seconds`` below 3 heartbeats (``lock_heartbeat_seconds``,
+    10 s) raises :class:`~dbt_sync.errors.ConfigError`. ``cancellation``:
+    call its ``cancel()`` from any thread to stop the run cleanly (the CLI
+    does on SIGTERM/SIGINT); the result's ``exit_code`` is then 128 + signal.
+    """
+    check_stale_seconds(lock_stale_seconds, lock_heartbeat_seconds)
     masking.clear()  # the masked values of an earlier run in this process are not needed any more
     options = _options(project_dir, profiles_dir, target, vars, config_path)
     project = load_project(options)
@@ -100,22 +111,35 @@ def run(
                 recapture=recapture,
                 lock_wait_seconds=lock_wait_seconds,
                 lock_stale_seconds=lock_stale_seconds,
+                lock_heartbeat_seconds=lock_heartbeat_seconds,
                 retry_policy=retry_policy or _default_policy(project),
             ),
             invocation_id=_invocation_id(project),
             target=target or _target_name(warehouse),
             progress=progress or Progress.auto(),
             destination_factory=destination_factory,
+            cancellation=cancellation or Cancellation(),
         )
         result = engine.execute()
         result.warnings[:0] = project.warnings
         if not dry_run:
             from dbt_sync.alerts.evaluate import evaluate_alerts
 
+            _reconnect_for_alerts(warehouse)
             result.alerts = evaluate_alerts(project, warehouse, result)
     if write_results:
         write_results_file(result, project.target_dir)
     return result
+
+
+def _reconnect_for_alerts(warehouse: Any) -> None:
+    """A connection the run lost (a restarted warehouse) is replaced, so alerts are still evaluated."""
+    import contextlib
+    import logging
+
+    with contextlib.suppress(Exception):
+        if warehouse.reconnect_if_lost():
+            logging.getLogger("dbt_sync").info("reconnected to the warehouse to evaluate alerts")
 
 
 def write_results_file(result: RunResult, target_dir: Path) -> None:

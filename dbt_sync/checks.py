@@ -117,7 +117,9 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
       sync's yaml path, the maximum, why, and what will be used);
     * ``batch_size`` at or below the Salesforce destination's
       ``bulk_threshold``: batches never reach Bulk API 2.0;
-    * ``options`` on a HubSpot sync: HubSpot destinations take none.
+    * ``options`` on a HubSpot sync: HubSpot destinations take none;
+    * ``bulk_threshold`` with ``all_or_none`` (which never uses Bulk);
+    * ``delete_threshold`` on a sync that is not a mirror (it never deletes).
 
     Raises :class:`SpecError` when a destination entry of ``dbt_sync.yml``
     or a Salesforce sync's ``options`` cannot be used at all (the run would
@@ -139,12 +141,19 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
                     problems.append(Problem(spec.location, f"destination '{spec.destination}' cannot be used: {exc}"))
                     opened[spec.destination] = None
             destination = opened[spec.destination]
+            if "delete_threshold" in spec.given_keys and spec.mode != "mirror":
+                warnings.append(Problem(
+                    f"{spec.location}.delete_threshold",
+                    f"sync {spec.name}: only mirror syncs delete; with mode '{spec.mode}' delete_threshold "
+                    "will be ignored.",
+                ))
             if destination is None:
                 continue
             if spec.destination_type == "hubspot" and spec.options:
                 warnings.append(Problem(
                     f"{spec.location}.options",
-                    f"HubSpot destinations take no options; {', '.join(sorted(spec.options))} will be ignored.",
+                    f"sync {spec.name}: HubSpot destinations take no options; "
+                    f"{', '.join(sorted(spec.options))} will be ignored.",
                 ))
                 continue
             if spec.destination_type == "salesforce":
@@ -158,6 +167,14 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
                         f"Allowed: {', '.join(sorted(WRITE_OPTIONS))}.",
                     ))
                     continue
+            if spec.destination_type == "salesforce" and spec.options.get("all_or_none") and (
+                "bulk_threshold" in spec.options
+            ):
+                warnings.append(Problem(
+                    f"{spec.location}.options.bulk_threshold",
+                    f"sync {spec.name}: all_or_none batches always go through sObject Collections (Bulk API 2.0 "
+                    "has no all-or-none mode); bulk_threshold will be ignored.",
+                ))
             try:
                 warnings += _batch_size_warnings(spec, destination)
             except DestinationError as exc:  # e.g. a bulk_threshold option that is not a number
@@ -180,14 +197,15 @@ def _batch_size_warnings(spec: SyncSpec, destination: Destination) -> list[Probl
     if spec.batch_size > largest:
         out.append(Problem(
             f"{spec.location}.batch_size",
-            f"{spec.batch_size} is above the largest batch destination '{spec.destination}' takes "
+            f"sync {spec.name}: {spec.batch_size} is above the largest batch destination '{spec.destination}' takes "
             f"({largest}: {_why_limit(spec, destination)}); batches of {largest} will be used.",
         ))
     threshold = _bulk_threshold(spec, destination)
     if threshold is not None and spec.batch_size <= threshold:
         out.append(Problem(
             f"{spec.location}.batch_size",
-            f"{spec.batch_size} is at or below the bulk_threshold of destination '{spec.destination}' "
+            f"sync {spec.name}: {spec.batch_size} is at or below the bulk_threshold of destination "
+            f"'{spec.destination}' "
             f"({threshold}): no batch reaches Bulk API 2.0, every one goes through sObject Collections "
             "(200 records a request). Raise batch_size above the threshold, or set bulk_threshold: false.",
         ))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterable, Mapping
@@ -37,9 +38,35 @@ MASK = "****"
 MIN_LENGTH = 4
 _KEY = MIN_LENGTH
 
+class _Bucket:
+    """The forms sharing their first :data:`MIN_LENGTH` characters, by length (longest first)."""
+
+    __slots__ = ("forms", "lengths")
+
+    def __init__(self) -> None:
+        self.lengths: tuple[int, ...] = ()
+        self.forms: dict[int, set[str]] = {}
+
+    def add(self, form: str) -> None:
+        same = self.forms.get(len(form))
+        if same is None:
+            self.forms[len(form)] = {form}
+            # replaced, never changed in place: a reader iterating the old tuple is not disturbed
+            self.lengths = tuple(sorted((*self.lengths, len(form)), reverse=True))
+        else:
+            same.add(form)
+
+    def match(self, low: str, i: int) -> int:
+        """Length of the longest form at ``low[i:]``, or 0."""
+        for length in self.lengths:
+            if low[i : i + length] in self.forms[length]:
+                return length
+        return 0
+
+
 _lock = threading.Lock()
-#: first MIN_LENGTH characters (lower-cased) -> the lower-cased forms starting with them, longest first
-_index: dict[str, list[str]] = {}
+#: first MIN_LENGTH characters (folded) -> the folded forms starting with them
+_index: dict[str, _Bucket] = {}
 _known: set[str] = set()
 
 
@@ -58,8 +85,13 @@ def as_text(value: Any) -> str | None:
     return str(value)
 
 
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f\x7f-\U0010ffff]')
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
+_HTML_ESCAPED = re.compile(r"[&<>\"']")
+
+
 def variants(value: Any) -> set[str]:
-    """Every form in which ``value`` may appear in a message, lower-cased.
+    """Every form in which ``value`` may appear in a message, folded (:func:`fold`).
 
     The value itself and trimmed; JSON-escaped (ASCII and not, and escaped
     twice, for JSON inside a JSON string); URL-encoded (path and form style);
@@ -68,18 +100,21 @@ def variants(value: Any) -> set[str]:
     text = as_text(value)
     if text is None:
         return set()
-    forms = {text, text.strip()}
-    for base in list(forms):
-        once = json.dumps(base)[1:-1]
-        forms |= {
-            once,
-            json.dumps(base, ensure_ascii=False)[1:-1],
-            json.dumps(once)[1:-1],
-            urllib.parse.quote(base, safe=""),
-            urllib.parse.quote(base),
-            urllib.parse.quote_plus(base),
-            html.escape(base),
-        }
+    forms = {text}
+    for base in {text, text.strip()}:
+        forms.add(base)
+        if _JSON_ESCAPED.search(base):
+            once = json.dumps(base)[1:-1]
+            forms.update((once, json.dumps(base, ensure_ascii=False)[1:-1], json.dumps(once)[1:-1]))
+        if not _URL_SAFE.fullmatch(base):
+            quoted = urllib.parse.quote(base, safe="")
+            forms.add(quoted)
+            if " " in base:  # form style (quote_plus)
+                forms.add(quoted.replace("%20", "+"))
+            if "/" in base:  # path style (quote)
+                forms.add(quoted.replace("%2F", "/"))
+        if _HTML_ESCAPED.search(base):
+            forms.add(html.escape(base))
     return {fold(f) for f in forms if len(f) >= MIN_LENGTH}
 
 
@@ -99,20 +134,20 @@ def fold(text: str) -> str:
     return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
-def _scan(text: str, index: Mapping[str, list[str]]) -> str:
+def _scan(text: str, index: Mapping[str, _Bucket]) -> str:
     low = fold(text)
     out: list[str] = []
     start = 0
     i = 0
     end = len(low) - _KEY + 1
     while i < end:
-        candidates = index.get(low[i : i + _KEY])
-        if candidates:
-            hit = next((f for f in candidates if low.startswith(f, i)), None)
-            if hit is not None:
+        bucket = index.get(low[i : i + _KEY])
+        if bucket is not None:
+            length = bucket.match(low, i)
+            if length:
                 out.append(text[start:i])
                 out.append(MASK)
-                i += len(hit)
+                i += length
                 start = i
                 continue
         i += 1
@@ -122,12 +157,10 @@ def _scan(text: str, index: Mapping[str, list[str]]) -> str:
     return "".join(out)
 
 
-def _build_index(forms: Iterable[str]) -> dict[str, list[str]]:
-    index: dict[str, list[str]] = {}
+def _build_index(forms: Iterable[str]) -> dict[str, _Bucket]:
+    index: dict[str, _Bucket] = {}
     for form in forms:
-        index.setdefault(form[:_KEY], []).append(form)
-    for bucket in index.values():
-        bucket.sort(key=len, reverse=True)
+        index.setdefault(form[:_KEY], _Bucket()).add(form)
     return index
 
 
@@ -169,10 +202,10 @@ def register(values: Iterable[Any]) -> None:
         for text in fresh:
             _known.add(text)
             for form in variants(text):
-                bucket = _index.get(form[:_KEY], [])
-                if form not in bucket:
-                    # copy on write: a reader scanning the old list is never disturbed
-                    _index[form[:_KEY]] = sorted([*bucket, form], key=len, reverse=True)
+                bucket = _index.get(form[:_KEY])
+                if bucket is None:
+                    bucket = _index[form[:_KEY]] = _Bucket()
+                bucket.add(form)
 
 
 def clear() -> None:

@@ -10,15 +10,16 @@
 {% macro default__alert_tables_sql() -%}
   {%- set text = dbt_sync.type_text() -%}
   {%- set name = dbt_sync.type_name() -%}
+  {%- set ts = dbt_sync.type_timestamp() -%}
   {{- return([
     'create table if not exists ' ~ dbt_sync.audit_relation('dbt_sync_health')
-      ~ ' (sync_name ' ~ name ~ ' not null, state ' ~ name ~ ' not null, since timestamp'
-      ~ ', last_run_id ' ~ name ~ ', last_alert_at timestamp, dominant_error ' ~ name
-      ~ ', updated_at timestamp, failing_kind ' ~ name ~ ')',
+      ~ ' (sync_name ' ~ name ~ ' not null, state ' ~ name ~ ' not null, since ' ~ ts
+      ~ ', last_run_id ' ~ name ~ ', last_alert_at ' ~ ts ~ ', dominant_error ' ~ name
+      ~ ', updated_at ' ~ ts ~ ', failing_kind ' ~ name ~ ')',
     'create table if not exists ' ~ dbt_sync.audit_relation('dbt_sync_alerts')
       ~ ' (alert_id ' ~ name ~ ' not null, sync_name ' ~ name ~ ', run_id ' ~ name
       ~ ', kind ' ~ name ~ ', channel ' ~ name ~ ', status ' ~ name ~ ', attempts integer'
-      ~ ', error ' ~ text ~ ', payload ' ~ text ~ ', created_at timestamp, sent_at timestamp)'
+      ~ ', error ' ~ text ~ ', payload ' ~ text ~ ', created_at ' ~ ts ~ ', sent_at ' ~ ts ~ ')'
   ]) -}}
 {%- endmacro %}
 
@@ -47,6 +48,12 @@
       {%- do dbt_sync._run_sql('alter table ' ~ relation ~ ' add column ' ~ dbt_sync.quote_identifier(column)
                                ~ ' ' ~ type) -%}
     {%- endif -%}
+  {%- endfor -%}
+  {#- tables of older versions stored naive UTC timestamps -#}
+  {%- for sql in dbt_sync.utc_timestamp_columns_sql([
+        ('dbt_sync_health', 'since'), ('dbt_sync_health', 'last_alert_at'), ('dbt_sync_health', 'updated_at'),
+        ('dbt_sync_alerts', 'created_at'), ('dbt_sync_alerts', 'sent_at')]) -%}
+    {%- do dbt_sync._run_sql(sql) -%}
   {%- endfor -%}
   {%- do adapter.commit() -%}
   {{- return('') -}}

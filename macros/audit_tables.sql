@@ -2,12 +2,24 @@
     migrate step run by on-run-start, by the capture hook when the tables are
     missing, and by Python's Warehouse.ensure_tables(). -#}
 
-{% macro schema_version() %}{{ return(1) }}{% endmacro %}
+{% macro schema_version() %}{{ return(2) }}{% endmacro %}
 
 {% macro type_text() %}{{ return(adapter.dispatch('type_text', 'dbt_sync')()) }}{% endmacro %}
 {% macro default__type_text() %}{{ return('text') }}{% endmacro %}
 {% macro duckdb__type_text() %}{{ return('varchar') }}{% endmacro %}
 {% macro redshift__type_text() %}{{ return('varchar(65535)') }}{% endmacro %}
+
+{#- Every timestamp dbt-sync stores is an instant (with time zone), so
+    queries comparing it with current_timestamp are right whatever the
+    session's time zone (PGTZ, DuckDB's TimeZone). -#}
+{% macro type_timestamp() %}{{ return(adapter.dispatch('type_timestamp', 'dbt_sync')()) }}{% endmacro %}
+{% macro default__type_timestamp() %}{{ return('timestamp with time zone') }}{% endmacro %}
+{% macro redshift__type_timestamp() %}{{ return('timestamptz') }}{% endmacro %}
+
+{#- A UTC instant as a literal of type_timestamp(); iso: 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC. -#}
+{% macro utc_timestamp_literal(iso) -%}
+  {{- return("cast('" ~ iso ~ "+00:00' as " ~ dbt_sync.type_timestamp() ~ ")") -}}
+{%- endmacro %}
 
 {#- Short identifiers (sync names, keys, ids, statuses). -#}
 {% macro type_name() %}{{ return(adapter.dispatch('type_name', 'dbt_sync')()) }}{% endmacro %}
@@ -30,7 +42,7 @@
   {{- return([
     'create schema if not exists ' ~ schema,
     'create table if not exists ' ~ dbt_sync.audit_relation('dbt_sync_schema_version')
-      ~ ' (version integer, applied_at timestamp)'
+      ~ ' (version integer, applied_at ' ~ dbt_sync.type_timestamp() ~ ')'
   ]) -}}
 {%- endmacro %}
 
@@ -65,26 +77,88 @@
   {%- set name = dbt_sync.type_name() -%}
   {%- set state = dbt_sync.audit_relation('dbt_sync_state') -%}
   {%- set failures = dbt_sync.audit_relation('dbt_sync_failures') -%}
+  {%- set ts = dbt_sync.type_timestamp() -%}
   {%- if version == 1 -%}
     {{- return([
       'create table if not exists ' ~ state ~ ' (sync_name ' ~ name ~ ' not null, record_key ' ~ name
-        ~ ' not null, row_hash varchar(32), destination_id ' ~ name ~ ', synced_at timestamp'
+        ~ ' not null, row_hash varchar(32), destination_id ' ~ name ~ ', synced_at ' ~ ts
         ~ dbt_sync.state_key_constraint() ~ ')',
       'create table if not exists ' ~ dbt_sync.audit_relation('dbt_sync_runs') ~ ' (run_id ' ~ name
         ~ ', invocation_id ' ~ name ~ ', sync_name ' ~ name ~ ', model ' ~ name ~ ', destination ' ~ name
         ~ ', object ' ~ name ~ ', mode ' ~ name ~ ', status ' ~ name
-        ~ ', started_at timestamp, finished_at timestamp, planned bigint, created bigint, updated bigint'
+        ~ ', started_at ' ~ ts ~ ', finished_at ' ~ ts ~ ', planned bigint, created bigint, updated bigint'
         ~ ', deleted bigint, failed bigint, skipped bigint, error_message ' ~ text ~ ')',
       'create table if not exists ' ~ failures ~ ' (run_id ' ~ name ~ ', sync_name ' ~ name
         ~ ', record_key ' ~ name ~ ', operation ' ~ name ~ ', error_code ' ~ name
         ~ ', error_message ' ~ text ~ ', error_fields ' ~ text ~ ', payload ' ~ text
-        ~ ', attempt integer, first_failed_at timestamp, failed_at timestamp)',
+        ~ ', attempt integer, first_failed_at ' ~ ts ~ ', failed_at ' ~ ts ~ ')',
       'create table if not exists ' ~ dbt_sync.audit_relation('dbt_sync_locks') ~ ' (sync_name ' ~ name
-        ~ ', holder ' ~ name ~ ', acquired_at timestamp, heartbeat_at timestamp)',
+        ~ ', holder ' ~ name ~ ', acquired_at ' ~ ts ~ ', heartbeat_at ' ~ ts ~ ')',
       dbt_sync.open_failures_view_sql()
     ]) -}}
+  {%- elif version == 2 -%}
+    {#- version 1 stored naive UTC timestamps: make them instants, read as UTC -#}
+    {{- return(['drop view if exists ' ~ dbt_sync.audit_relation('dbt_sync_open_failures')]
+               + dbt_sync.utc_timestamp_columns_sql(dbt_sync.audit_timestamp_columns())
+               + [dbt_sync.open_failures_view_sql()]) -}}
   {%- endif -%}
   {{- return([]) -}}
+{%- endmacro %}
+
+
+{#- (table, column) of every timestamp in the audit tables. -#}
+{% macro audit_timestamp_columns() -%}
+  {{- return([
+    ('dbt_sync_schema_version', 'applied_at'), ('dbt_sync_state', 'synced_at'),
+    ('dbt_sync_runs', 'started_at'), ('dbt_sync_runs', 'finished_at'),
+    ('dbt_sync_failures', 'first_failed_at'), ('dbt_sync_failures', 'failed_at'),
+    ('dbt_sync_locks', 'acquired_at'), ('dbt_sync_locks', 'heartbeat_at'),
+    ('dbt_sync_inflight', 'sent_at')
+  ]) -}}
+{%- endmacro %}
+
+
+{#- Statements turning those of ``columns`` (a list of (table, column)) that
+    are still naive timestamps into timestamps with time zone, reading the
+    stored values as UTC. Columns already converted (or tables not created)
+    yield nothing, so running it again is harmless. -#}
+{% macro utc_timestamp_columns_sql(columns) -%}
+  {%- set wanted = [] -%}
+  {%- for table, column in columns -%}
+    {%- do wanted.append("(lower(table_name) = " ~ dbt_sync.string_literal(table) ~ " and lower(column_name) = "
+                         ~ dbt_sync.string_literal(column) ~ ")") -%}
+  {%- endfor -%}
+  {%- set found = run_query(
+      "select lower(table_name), lower(column_name) from information_schema.columns"
+      ~ " where lower(table_schema) = " ~ dbt_sync.string_literal(dbt_sync.audit_schema() | lower)
+      ~ " and lower(data_type) in ('timestamp', 'timestamp without time zone')"
+      ~ " and (" ~ (wanted | join(' or ')) ~ ")") -%}
+  {%- set statements = [] -%}
+  {%- for row in found.rows -%}
+    {%- do statements.extend(dbt_sync.timestamp_to_utc_sql(dbt_sync.audit_relation(row[0]), row[1])) -%}
+  {%- endfor -%}
+  {{- return(statements) -}}
+{%- endmacro %}
+
+{% macro timestamp_to_utc_sql(relation, column) -%}
+  {{- return(adapter.dispatch('timestamp_to_utc_sql', 'dbt_sync')(relation, column)) -}}
+{%- endmacro %}
+{% macro default__timestamp_to_utc_sql(relation, column) -%}
+  {{- return(['alter table ' ~ relation ~ ' alter column ' ~ column ~ ' type ' ~ dbt_sync.type_timestamp()
+              ~ ' using ' ~ column ~ " at time zone 'UTC'"]) -}}
+{%- endmacro %}
+{% macro duckdb__timestamp_to_utc_sql(relation, column) -%}
+  {{- return(['alter table ' ~ relation ~ ' alter ' ~ column ~ ' type ' ~ dbt_sync.type_timestamp()
+              ~ " using timezone('UTC', " ~ column ~ ")"]) -}}
+{%- endmacro %}
+{#- Redshift changes a column's type only for varchar: copy into a new column. -#}
+{% macro redshift__timestamp_to_utc_sql(relation, column) -%}
+  {{- return([
+    'alter table ' ~ relation ~ ' add column ' ~ column ~ '__utc ' ~ dbt_sync.type_timestamp(),
+    'update ' ~ relation ~ ' set ' ~ column ~ '__utc = ' ~ column ~ " at time zone 'UTC'",
+    'alter table ' ~ relation ~ ' drop column ' ~ column,
+    'alter table ' ~ relation ~ ' rename column ' ~ column ~ '__utc to ' ~ column
+  ]) -}}
 {%- endmacro %}
 
 
@@ -142,8 +216,8 @@ where l.latest_rank = 1
       {%- do dbt_sync._run_sql(sql) -%}
     {%- endfor -%}
     {%- do dbt_sync._run_sql('insert into ' ~ version_table ~ ' (version, applied_at) values ('
-                             ~ version ~ ", cast('" ~ modules.datetime.datetime.utcnow().isoformat(sep=' ')
-                             ~ "' as timestamp))") -%}
+                             ~ version ~ ', ' ~ dbt_sync.utc_timestamp_literal(
+                                 modules.datetime.datetime.utcnow().isoformat(sep=' ')) ~ ')') -%}
   {%- endfor -%}
   {%- if commit -%}{%- do adapter.commit() -%}{%- endif -%}
   {{- return('') -}}

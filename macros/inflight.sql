@@ -15,7 +15,7 @@ create table if not exists {{ relation }} (
     record_key varchar(1024) not null,
     run_id varchar(64) not null,
     batch_id varchar(64) not null,
-    sent_at timestamp not null
+    sent_at {{ dbt_sync.type_timestamp() }} not null
 )
 {%- endmacro %}
 

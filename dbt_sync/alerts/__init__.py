@@ -18,7 +18,7 @@ from typing import Any
 
 from dbt_sync.alerts.channels import deliver
 from dbt_sync.alerts.evaluate import evaluate_alerts
-from dbt_sync.alerts.health import TEST
+from dbt_sync.alerts.health import TEST, OpenFailures
 from dbt_sync.alerts.render import build_payload
 from dbt_sync.alerts.store import SENT, AlertRow, AlertStore, alert_id, utcnow
 from dbt_sync.engine.results import PARTIAL, OperationCounts, RunResult, SyncResult
@@ -37,11 +37,17 @@ def sample_payload(now: dt.datetime, run_id: str) -> dict[str, Any]:
     sync.count_error("EXAMPLE_ERROR", "This is what a sample error message looks like.")
     sync.count_error("EXAMPLE_ERROR", "This is what a sample error message looks like.")
     run = RunResult(run_id=run_id, started_at=now.isoformat(), finished_at=now.isoformat(), target="example_target")
+    example = {"error_code": "EXAMPLE_ERROR", "error_message": "This is what a sample error message looks like."}
+    open_failures = OpenFailures(
+        count=2, records=100, by_code={"EXAMPLE_ERROR": 2},
+        sample=({"record_key": "example-2", **example}, {"record_key": "example-1", **example}),
+    )
     return build_payload(
         TEST, sync, run,
         reason="test alert: nothing is failing",
         failures_sql="select * from <target schema>_dbt_sync.dbt_sync_open_failures where sync_name = '...'",
         failing_since=None, failing_seconds=None, dominant_error="EXAMPLE_ERROR", created_at=now,
+        open_failures=open_failures, failing_kind=None,
     )
 
 

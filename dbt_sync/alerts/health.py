@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dbt_sync.engine.results import DRY_RUN, ERROR, SKIPPED, SyncResult
+from dbt_sync.engine.results import CANCELLED, DRY_RUN, ERROR, SKIPPED, SyncResult
 from dbt_sync.spec import AlertSpec
 
 HEALTHY = "healthy"
@@ -130,13 +130,13 @@ def assess(result: SyncResult, policy: Policy, open_failures: OpenFailures | Non
            previous_kind: str | None = None) -> Assessment:
     """Whether the sync is failing after this run, healthy, or the run proves nothing.
 
-    Skipped and dry runs prove nothing. Neither does a successful run that
+    Skipped, cancelled and dry runs prove nothing. Neither does a successful run that
     attempted no records while the sync was down (kind ``sync``): it never
     reached the destination, so it cannot clear the sync (a false
     "recovered" costs more trust than a late one). Otherwise the verdict
     comes from ``open_failures``, the sync's failing records after the run.
     """
-    if result.status in (SKIPPED, DRY_RUN):
+    if result.status in (SKIPPED, DRY_RUN, CANCELLED):
         return Assessment(None, f"sync {result.status}")
     if result.status == ERROR:
         return Assessment(True, "the sync failed as a whole", KIND_SYNC)

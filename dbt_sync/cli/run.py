@@ -10,6 +10,7 @@ import click
 
 from dbt_sync.api import run as run_syncs
 from dbt_sync.cli.base import handle_errors, main, project_options, selection_options, stdout_gone
+from dbt_sync.engine.cancel import Cancellation, on_signals
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult, SyncResult
 from dbt_sync.output import table, to_json
@@ -37,7 +38,8 @@ from dbt_sync.secrets import redact
     type=click.FloatRange(min=0),
     default=600.0,
     show_default=True,
-    help="Consider a sync's lock abandoned (its holder died) after this many seconds without heartbeat.",
+    help="Consider a sync's lock abandoned after this many seconds without heartbeat (written every 10 s; "
+    "at least 30). A holder that died on this machine is replaced at once.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run results as JSON on stdout.")
 @handle_errors
@@ -76,9 +78,51 @@ def run(
 
     \b
     Exit codes: 0 every record synced; 1 some records failed; 2 a sync failed
-    as a whole or bad input.
+    as a whole or bad input; 3 a sync was not run because another dbt-sync run
+    holds it; 130 / 143 cancelled by SIGINT / SIGTERM (it stops sending,
+    records what the CRM confirmed, releases its locks).
     """
-    result = run_syncs(
+    cancellation = Cancellation()
+    with on_signals(cancellation):
+        result = _run(
+            project_dir, profiles_dir, target, vars, config_path, select, exclude, all_syncs, threads,
+            full_refresh, dry_run, allow_mass_delete, recapture, lock_wait, lock_stale_seconds, as_json,
+            cancellation,
+        )
+    try:
+        if as_json:
+            click.echo(to_json(result.to_dict()))
+        else:
+            click.echo(render_summary(result))
+            if result.results_path is not None:
+                click.echo(f"Results written to {result.results_path}")
+    except BrokenPipeError:  # `dbt-sync run | head`: the run happened; its exit code still says how it went
+        stdout_gone()
+    for warning in result.warnings:
+        click.echo(redact(f"Warning: {warning}"), err=True)
+    sys.exit(result.exit_code)
+
+
+def _run(
+    project_dir: Path,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: dict[str, Any] | None,
+    config_path: str | None,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    all_syncs: bool,
+    threads: int | None,
+    full_refresh: bool,
+    dry_run: bool,
+    allow_mass_delete: bool,
+    recapture: bool,
+    lock_wait: float,
+    lock_stale_seconds: float,
+    as_json: bool,
+    cancellation: Cancellation,
+) -> RunResult:
+    return run_syncs(
         project_dir,
         profiles_dir=profiles_dir,
         target=target,
@@ -95,19 +139,8 @@ def run(
         lock_wait_seconds=lock_wait,
         lock_stale_seconds=lock_stale_seconds,
         progress=Progress.silent() if as_json else Progress.auto(),
+        cancellation=cancellation,
     )
-    try:
-        if as_json:
-            click.echo(to_json(result.to_dict()))
-        else:
-            click.echo(render_summary(result))
-            if result.results_path is not None:
-                click.echo(f"Results written to {result.results_path}")
-    except BrokenPipeError:  # `dbt-sync run | head`: the run happened; its exit code still says how it went
-        stdout_gone()
-    for warning in result.warnings:
-        click.echo(redact(f"Warning: {warning}"), err=True)
-    sys.exit(result.exit_code)
 
 
 def _errors(sync: SyncResult) -> str:
@@ -155,6 +188,11 @@ def render_summary(result: RunResult) -> str:
         lines.append(
             f"alert {alert.get('kind')} for {alert.get('sync')} via {alert.get('channel')}: {state}"
             + (f" ({alert.get('error')})" if alert.get("error") else "")
+        )
+    if result.cancelled:
+        lines.append(
+            f"Run cancelled{f' ({result.cancelled_by_name})' if result.cancelled_by_name else ''}: it stopped "
+            "sending, recorded what the destinations confirmed and released its locks; the next run sends the rest."
         )
     totals = result.to_dict()["totals"]
     lines.append(

@@ -34,9 +34,11 @@ def applies(spec: SyncSpec) -> bool:
     return spec.mode == "create" and not spec.match
 
 
-def in_doubt_message(sync_name: str, key: str) -> str:
+def in_doubt_message(sync_name: str, key: str, why: str | None = None) -> str:
+    """What to do about a record in doubt; ``why`` replaces the default cause (a run that stopped)."""
+    cause = why or "was being created by a run that stopped before recording the outcome"
     return (
-        f"record {key} was being created by a run that stopped before recording the outcome; it may or may not "
+        f"record {key} {cause}; it may or may not "
         f"exist in the CRM, so it was not sent again (that could duplicate it). Check the CRM, then run "
         f"`dbt-sync resolve {sync_name} {key} --destination-id <its id>` if it exists, or "
         f"`dbt-sync resolve {sync_name} {key}` to send it on the next run."
@@ -70,11 +72,16 @@ def mark(wh: Warehouse, sync_name: str, run_id: str, keys: Sequence[str]) -> str
     return batch_id
 
 
-def clear(wh: Warehouse, sync_name: str, batch_id: str) -> None:
-    """The batch's outcomes are committed: its keys are no longer in flight."""
-    wh.execute(
-        f"delete from {wh.table(TABLE)} where sync_name = {wh._lit(sync_name)} and batch_id = {wh._lit(batch_id)}"
-    )
+def clear(wh: Warehouse, sync_name: str, batch_id: str, keep: Sequence[str] = ()) -> None:
+    """The batch's outcomes are committed: its keys are no longer in flight, but for ``keep``.
+
+    ``keep``: keys whose fate is still unknown (their create timed out), left
+    in flight so every later run reports them in doubt until resolved.
+    """
+    where = f"sync_name = {wh._lit(sync_name)} and batch_id = {wh._lit(batch_id)}"
+    if keep:
+        where += f" and record_key not in ({literals.list_literal(list(keep), wh.adapter_type)})"
+    wh.execute(f"delete from {wh.table(TABLE)} where {where}")
 
 
 def left_by_dead_runs(wh: Warehouse, sync_name: str, run_id: str) -> set[str]:

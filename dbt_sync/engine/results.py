@@ -25,6 +25,7 @@ PARTIAL = "partial"  # ran, some records failed
 ERROR = "error"  # failed as a whole
 SKIPPED = "skipped"
 DRY_RUN = "dry_run"
+CANCELLED = "cancelled"  # stopped by SIGTERM/SIGINT; what the destination confirmed is recorded
 
 
 class SkipCause(str, enum.Enum):
@@ -44,6 +45,8 @@ class SkipCause(str, enum.Enum):
     UPSTREAM_RECORD_FAILURES = "upstream_record_failures"
     #: another dbt-sync run holds the sync's lock (it is running there)
     LOCKED = "locked"
+    #: the run was cancelled (SIGTERM/SIGINT) before the sync started
+    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -111,6 +114,9 @@ class RunResult:
     dry_run: bool = False
     syncs: list[SyncResult] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: the run was cancelled; ``cancelled_by`` is the signal's number, when a signal did it
+    cancelled: bool = False
+    cancelled_by: int | None = None
     #: where :meth:`write` put these results (None when not written)
     results_path: Path | None = None
     #: problems that did not change what was synced (e.g. the results file could not be written)
@@ -118,6 +124,10 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
+        """0 all synced; 1 record failures; 2 a sync failed as a whole; 3 a sync was locked by another run;
+        128 + signal (130 SIGINT, 143 SIGTERM) when the run was cancelled."""
+        if self.cancelled:
+            return 128 + (self.cancelled_by if self.cancelled_by is not None else 2)
         if any(s.status == ERROR for s in self.syncs):
             return EXIT_ERROR
         if any(s.skip_cause is SkipCause.LOCKED for s in self.syncs):
@@ -125,6 +135,13 @@ class RunResult:
         if any(s.failed for s in self.syncs):
             return EXIT_RECORD_FAILURES
         return EXIT_OK
+
+    @property
+    def cancelled_by_name(self) -> str | None:
+        """``SIGTERM`` / ``SIGINT`` when a signal cancelled the run."""
+        import signal
+
+        return signal.Signals(self.cancelled_by).name if self.cancelled_by is not None else None
 
     def sync(self, name: str) -> SyncResult:
         for result in self.syncs:
@@ -145,6 +162,8 @@ class RunResult:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "exit_code": self.exit_code,
+            #: null, or how the run was cancelled: "SIGTERM", "SIGINT" or "cancelled"
+            "cancelled": (self.cancelled_by_name or "cancelled") if self.cancelled else None,
             "totals": {
                 key: sum(getattr(s, key) for s in self.syncs)
                 for key in ("planned", "created", "updated", "deleted", "failed", "skipped")

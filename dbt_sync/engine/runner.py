@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
@@ -30,12 +28,14 @@ from dbt_sync.config import SyncConfig
 from dbt_sync.destinations import metering, open_destination
 from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome
 from dbt_sync.engine import inflight
+from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.committer import Committer
-from dbt_sync.engine.locks import LockHeld, SyncLock
+from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, LockHeld, LockLost, SyncLock, holder_name
 from dbt_sync.engine.mapping import Change, failure_payload, scrub, to_change
 from dbt_sync.engine.pacing import paced
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import (
+    CANCELLED,
     DRY_RUN,
     ERROR,
     PARTIAL,
@@ -70,6 +70,10 @@ class SyncAborted(Exception):
         self.code = code
 
 
+class SyncCancelled(Exception):
+    """The run was cancelled (SIGTERM/SIGINT) while this sync was sending."""
+
+
 @dataclass
 class RunOptions:
     threads: int = 4
@@ -80,7 +84,9 @@ class RunOptions:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     lock_wait_seconds: float = 0.0
-    lock_stale_seconds: float = 600.0
+    lock_stale_seconds: float = DEFAULT_STALE_SECONDS
+    #: seconds between two heartbeats of a held lock; lock_stale_seconds must be at least 3 of them
+    lock_heartbeat_seconds: float = HEARTBEAT_SECONDS
 
 
 @dataclass
@@ -95,15 +101,19 @@ class Engine:
     progress: Progress = field(default_factory=Progress.auto)
     destination_factory: Callable[[str], Destination] | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: set it (e.g. from a signal handler, see engine/cancel.py) to stop the run cleanly
+    cancellation: Cancellation = field(default_factory=Cancellation)
 
     def __post_init__(self) -> None:
         self._destinations: dict[str, Destination] = {}
         self._destination_errors: dict[str, DestinationError] = {}
-        self._holder = f"{socket.gethostname()}:{os.getpid()}:{self.run_id}"
+        self._holder = holder_name(self.run_id)
         self._model_locks: dict[str, threading.Lock] = {}
         self._destination_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._captured: set[str] = set()
+        #: locks whose release failed (the warehouse was away): tried again at the end of the run
+        self._unreleased: list[SyncLock] = []
 
     def _model_lock(self, model_unique_id: str) -> threading.Lock:
         with self._guard:
@@ -135,6 +145,8 @@ class Engine:
                 runnable: list[SyncSpec] = []
                 for spec in stage:
                     blocked = self._blocked_by_upstream(spec, outcomes)
+                    if self.cancellation.cancelled:
+                        blocked = SkipCause.CANCELLED, f"not started: {self.cancellation.describe()}"
                     if blocked:
                         cause, reason = blocked
                         outcomes[spec.name] = _result_for(spec, SKIPPED, reason, cause)
@@ -149,8 +161,11 @@ class Engine:
         finally:
             for destination in self._destinations.values():
                 destination.close()
+            self._release_leftover_locks()
             self.progress.close()
         result.finished_at = _now_iso()
+        result.cancelled_by = self.cancellation.signal if self.cancellation.cancelled else None
+        result.cancelled = self.cancellation.cancelled
         return result
 
     def _blocked_by_upstream(self, spec: SyncSpec, done: Mapping[str, SyncResult]) -> tuple[SkipCause, str] | None:
@@ -188,9 +203,24 @@ class Engine:
         lock: SyncLock | None = None
         run_row = False
         try:
+            if self.cancellation.cancelled:
+                result.status = SKIPPED
+                result.skip_cause = SkipCause.CANCELLED
+                result.message = f"not started: {self.cancellation.describe()}"
+                return result
             if not self.options.dry_run:
-                lock = SyncLock(self.warehouse, spec.name, self._holder, self.options.lock_stale_seconds)
+                lock = SyncLock(
+                    self.warehouse,
+                    spec.name,
+                    self._holder,
+                    self.options.lock_stale_seconds,
+                    self.options.lock_heartbeat_seconds,
+                )
                 lock.acquire(wait_seconds=self.options.lock_wait_seconds)
+                abandoned = coordination.abandon_runs(self.warehouse, spec.name, self.run_id)
+                if abandoned:
+                    log.warning("sync %s: closed %d run row(s) left running by a dead run as abandoned",
+                                spec.name, abandoned)
             destination = self._destination(spec.destination)
             self._check_columns(spec)
             counts = self._claim(spec)
@@ -215,15 +245,36 @@ class Engine:
             result.status = SKIPPED
             result.skip_cause = SkipCause.LOCKED
             result.message = str(exc)
+        except SyncCancelled:
+            result.status = CANCELLED
+            result.message = (
+                f"{self.cancellation.describe()}: it stopped sending; what the destination confirmed is recorded, "
+                "the rest is in the next run's changeset"
+            )
+        except LockLost as exc:
+            result.status = ERROR
+            result.message = str(exc)
+            result.count_error("LOCK_LOST", str(exc))
         except (DestinationError, SyncAborted) as exc:
             result.status = ERROR
             result.message = redact(str(exc))
             result.count_error(getattr(exc, "code", "SYNC_FAILED"), str(exc))
         except Exception as exc:  # a sync failing must not take the others down
-            log.exception("sync %s failed", spec.name)
             result.status = ERROR
-            result.message = redact(f"{type(exc).__name__}: {exc}")
-            result.count_error("INTERNAL_ERROR", result.message)
+            lost = self._warehouse_lost()
+            if lost is not None:
+                result.message = redact(
+                    f"the warehouse connection was lost during sync {spec.name} ({lost}); what was committed "
+                    f"before stays, the next run resumes from there. Last error: {type(exc).__name__}: {exc}"
+                )
+                result.count_error("WAREHOUSE_UNAVAILABLE", result.message)
+                log.debug("sync %s: lost the warehouse", spec.name, exc_info=True)
+            else:
+                log.error("sync %s failed: %s: %s (--debug shows the traceback)", spec.name, type(exc).__name__,
+                          redact(str(exc)))
+                log.debug("sync %s failed", spec.name, exc_info=True)
+                result.message = redact(f"{type(exc).__name__}: {exc}")
+                result.count_error("INTERNAL_ERROR", result.message)
         finally:
             result.duration_seconds = round(time.monotonic() - started, 3)
             result.finished_at = _now_iso()
@@ -233,9 +284,49 @@ class Engine:
             if run_row:
                 self._finish_run_row(spec, result)
             if lock is not None:
-                lock.release()
+                try:
+                    lock.release()
+                except Exception as exc:  # the warehouse is away: tried again at the end of the run
+                    log.warning("could not release the lock of sync %s yet: %s", spec.name, redact(str(exc)))
+                    with self._guard:
+                        self._unreleased.append(lock)
             self.progress.finish(spec.name, result)
         return result
+
+    def _release_leftover_locks(self, attempts: int = 5, first_wait: float = 1.0) -> None:
+        """Release the locks a lost warehouse kept us from releasing, waiting a little for it to come back.
+
+        What is still held after that is taken over at once by the next run on
+        this machine (its holder is gone), elsewhere after --lock-stale-seconds.
+        """
+        wait = first_wait
+        for attempt in range(attempts):
+            if not self._unreleased:
+                return
+            if attempt:
+                time.sleep(wait)
+                wait *= 2
+            for lock in list(self._unreleased):
+                try:
+                    self.warehouse.reconnect_if_lost()
+                    lock.release()
+                    self._unreleased.remove(lock)
+                except Exception:
+                    continue
+        for lock in self._unreleased:
+            lock.forget()
+            log.error(
+                "could not release the lock of sync %s: the warehouse cannot be reached. The next run on this "
+                "machine takes it over at once, a run elsewhere after --lock-stale-seconds.",
+                lock.sync_name,
+            )
+
+    def _warehouse_lost(self) -> str | None:
+        """After an unexpected error: a description if the warehouse connection was lost, else None."""
+        try:
+            return "reconnected" if self.warehouse.reconnect_if_lost() else None
+        except Exception as exc:
+            return f"it cannot be reached: {type(exc).__name__}: {exc}"
 
     def _finish_run_row(self, spec: SyncSpec, result: SyncResult) -> None:
         try:
@@ -334,7 +425,14 @@ class Engine:
         self, spec: SyncSpec, destination: Destination, result: SyncResult, lock: SyncLock | None, expected: int
     ) -> None:
         options = dict(spec.options)
-        sender = Sender(destination, spec.object, spec.match, options, policy=self.options.retry_policy)
+        sender = Sender(
+            destination,
+            spec.object,
+            spec.match,
+            options,
+            policy=self.options.retry_policy,
+            resend_unanswered=not inflight.applies(spec),
+        )
         self.progress.start(spec.name, expected)
         in_doubt: set[str] = set()
         if inflight.applies(spec) and not self.options.dry_run:
@@ -348,6 +446,7 @@ class Engine:
                 ThreadPoolExecutor(max_workers=window, thread_name_prefix=f"dbt-sync-send-{spec.name}") as senders,
             ):
                 for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
+                    self._check_continue(lock)
                     result.planned += len(page)
                     masking.register(
                         v for row in page for v in masking.masked_values(spec.failure_payload.mask, row)
@@ -355,10 +454,8 @@ class Engine:
                     target_ids = self._association_targets(spec, page)
                     changes = [to_change(spec, row, target_ids) for row in page]
                     self._handle_page(
-                        spec, destination, sender, changes, result, committer, senders, window, in_doubt
+                        spec, destination, sender, changes, result, committer, senders, window, in_doubt, lock
                     )
-                    if lock is not None:
-                        lock.heartbeat()
         finally:
             result.retries = sender.stats.retries
 
@@ -373,6 +470,7 @@ class Engine:
         senders: ThreadPoolExecutor,
         window: int,
         in_doubt: set[str] | frozenset[str] = frozenset(),
+        lock: SyncLock | None = None,
     ) -> None:
         """Send a page's changes and hand their outcomes to the committer, in order.
 
@@ -420,6 +518,13 @@ class Engine:
                 committer.raise_if_failed()  # nothing more goes out after a failed commit
                 if sender.down is not None:
                     self._stop_sending(spec, operation, sender, in_flight, acc, result, committer)
+                if self.cancellation.cancelled or (lock is not None and lock.lost):
+                    # what is with the CRM already is waited for and committed; nothing new goes out
+                    while in_flight:
+                        self._finish(spec, operation, in_flight.popleft(), acc, result, committer)
+                    if acc.any():
+                        committer.submit(functools.partial(self._commit, spec, *acc.take()))
+                    self._check_continue(lock)
                 records = [c.record for c in batch if c.record is not None]
                 batch_id = None
                 if operation is Operation.CREATE and inflight.applies(spec):
@@ -448,8 +553,17 @@ class Engine:
         """Account one sent batch and queue its commit (with anything gathered before it)."""
         outcomes = sent.future.result()
         self._account(spec, operation, sent.batch, outcomes, result, acc)
-        committer.submit(functools.partial(self._commit, spec, *acc.take(), sent.inflight_batch))
+        # records whose create timed out stay in flight: the next run reports them in doubt too
+        keep = [o.key for o in outcomes if o.error_code == inflight.IN_DOUBT]
+        committer.submit(functools.partial(self._commit, spec, *acc.take(), sent.inflight_batch, keep))
         self.progress.advance(spec.name, len(sent.batch))
+
+    def _check_continue(self, lock: SyncLock | None) -> None:
+        """Raise if this sync must stop sending: the run was cancelled, or another run took its lock."""
+        if self.cancellation.cancelled:
+            raise SyncCancelled()
+        if lock is not None:
+            lock.check()
 
     def _stop_sending(
         self,
@@ -492,6 +606,7 @@ class Engine:
         deletions: Sequence[str],
         failures: Sequence[FailureRow],
         inflight_batch: str | None = None,
+        keep_in_flight: Sequence[str] = (),
     ) -> None:
         """Commit a batch's outcomes (the warehouse repeats it on a new connection if ours dropped).
 
@@ -501,7 +616,7 @@ class Engine:
         """
         self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures)
         if inflight_batch is not None:
-            inflight.clear(self.warehouse, spec.name, inflight_batch)
+            inflight.clear(self.warehouse, spec.name, inflight_batch, keep=keep_in_flight)
 
     def _account(
         self,
@@ -534,6 +649,10 @@ class Engine:
                 result.failed += 1
                 code = outcome.error_code or "UNKNOWN_ERROR"
                 message = scrub(spec, change.payload, redact(outcome.message or ""))
+                if code == inflight.IN_DOUBT:
+                    message = inflight.in_doubt_message(
+                        spec.name, change.key, "was sent in a create request that timed out (" + message + ")"
+                    )
                 result.count_error(code, message)
                 acc.failures.append(self._failure(spec, change, code, message, outcome.fields, operation.value))
 

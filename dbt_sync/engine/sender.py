@@ -12,6 +12,11 @@ rate limiting past the retry budget is not the records' fault: the records
 it never answered come back ``unsent``, the sender remembers the error in
 :attr:`Sender.down` and sends nothing more, and the engine stops the sync as
 a whole, leaving those records in the changeset for the next run.
+
+With ``resend_unanswered=False`` (creates without a match key, which the
+destination cannot recognise on a resend) a request that timed out is never
+sent again: the destination may have applied it after the client gave up.
+Its records come back as ``IN_DOUBT`` failures (see engine/inflight.py).
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbt_sync.destinations.base import Destination, Operation, Record, RecordOutcome, TransientError
+from dbt_sync.engine.inflight import IN_DOUBT
 from dbt_sync.engine.retry import RetriesExhausted, RetryPolicy, call_with_retries
+
+#: error codes of a request that may have been applied although no answer came back
+UNANSWERED_CODES = frozenset({"TIMEOUT", "BULK_TIMEOUT"})
 
 
 @dataclass
@@ -50,6 +59,8 @@ class Sender:
     stats: SendStats = field(default_factory=SendStats)
     #: the error that spent the retry budget; once set, nothing more is sent
     down: RetriesExhausted | None = None
+    #: False for creates without a match key: a timed-out request is in doubt, never resent
+    resend_unanswered: bool = True
 
     def send(self, operation: Operation, records: Sequence[Record]) -> list[RecordOutcome]:
         """Exactly one final outcome per record, in the order given.
@@ -69,6 +80,8 @@ class Sender:
                 )
                 if outcome.unsent:
                     final[record.key] = outcome
+                elif not outcome.success and not self.resend_unanswered and outcome.error_code in UNANSWERED_CODES:
+                    final[record.key] = self._in_doubt(record, outcome.message or "")
                 elif not outcome.success and outcome.retryable and attempt < self.record_attempts:
                     retry.append(record)
                 elif not outcome.success and outcome.category == "TRANSIENT":
@@ -90,6 +103,14 @@ class Sender:
             self.down = RetriesExhausted(TransientError(message, code=code), self.record_attempts)
         return RecordOutcome.failed(record.key, code, message, retryable=True, category="TRANSIENT", unsent=True)
 
+    def _in_doubt(self, record: Record, message: str) -> RecordOutcome:
+        return RecordOutcome.failed(
+            record.key,
+            IN_DOUBT,
+            f"the destination may have applied it after the client gave up: {message}",
+            category=IN_DOUBT,
+        )
+
     def _send_splitting(self, operation: Operation, records: list[Record]) -> list[RecordOutcome]:
         if self.down is not None:  # another batch of this sync spent the budget: send nothing more
             return [self._unsent(r, self.down.code, str(self.down)) for r in records]
@@ -99,6 +120,8 @@ class Sender:
             self.stats.splits += 1
             half = len(records) // 2
             return self._send_splitting(operation, records[:half]) + self._send_splitting(operation, records[half:])
+        except _Unanswered as exc:
+            return [self._in_doubt(r, str(exc.error)) for r in records]
         except RetriesExhausted as exc:
             if self.down is None:
                 self.down = exc
@@ -112,6 +135,8 @@ class Sender:
                     self.object_name, operation, records, match=self.match, options=self.options
                 )
             except TransientError as exc:
+                if not self.resend_unanswered and exc.code in UNANSWERED_CODES:
+                    raise _Unanswered(exc) from exc
                 if exc.shrink and len(records) > 1:
                     raise _Shrink(str(exc)) from exc
                 raise
@@ -125,6 +150,14 @@ class Sender:
         return call_with_retries(
             attempt, self.policy, sleep=self.sleep, clock=self.clock, rng=self.rng, on_retry=on_retry
         )
+
+
+class _Unanswered(Exception):
+    """A request that must not be resent timed out: its records are in doubt."""
+
+    def __init__(self, error: TransientError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Shrink(Exception):

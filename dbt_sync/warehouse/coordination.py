@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,8 +24,18 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def try_lock(wh: Warehouse, sync_name: str, holder: str, stale_seconds: float) -> tuple[str, str] | None:
-    """Take the sync's lock; None when taken, else (holder, acquired_at) of the live holder."""
+def try_lock(
+    wh: Warehouse,
+    sync_name: str,
+    holder: str,
+    stale_seconds: float,
+    is_dead: Callable[[str], bool] | None = None,
+) -> tuple[str, str] | None:
+    """Take the sync's lock; None when taken, else (holder, acquired_at) of the live holder.
+
+    A holder is live while its heartbeat is younger than ``stale_seconds``
+    and ``is_dead(holder)`` (when given) is False.
+    """
     wh._ensure_once()
     table = wh.table("dbt_sync_locks")
     name = wh._lit(sync_name)
@@ -38,6 +48,8 @@ def try_lock(wh: Warehouse, sync_name: str, holder: str, stale_seconds: float) -
         for row in rows:
             beat = row["heartbeat_at"]
             alive = beat is not None and (now - beat).total_seconds() < stale_seconds
+            if alive and is_dead is not None and is_dead(str(row["holder"])):
+                alive = False
             if alive and row["holder"] != holder:
                 return str(row["holder"]), str(row["acquired_at"])
         wh._execute(f"delete from {table} where sync_name = {name}")
@@ -46,11 +58,33 @@ def try_lock(wh: Warehouse, sync_name: str, holder: str, stale_seconds: float) -
     return None
 
 
-def heartbeat_lock(wh: Warehouse, sync_name: str, holder: str) -> None:
-    wh.execute(
-        f"update {wh.table('dbt_sync_locks')} set heartbeat_at = {wh._lit(_now())} "
-        f"where sync_name = {wh._lit(sync_name)} and holder = {wh._lit(holder)}"
-    )
+def heartbeat_lock(wh: Warehouse, sync_name: str, holder: str) -> bool:
+    """Refresh ``holder``'s heartbeat; False when the lock is no longer ``holder``'s."""
+    table = wh.table("dbt_sync_locks")
+    where = f"sync_name = {wh._lit(sync_name)} and holder = {wh._lit(holder)}"
+    wh.execute(f"update {table} set heartbeat_at = {wh._lit(_now())} where {where}")
+    return bool(wh.query(f"select holder from {table} where {where}"))
+
+
+def abandon_runs(wh: Warehouse, sync_name: str, run_id: str) -> int:
+    """Close as ``abandoned`` the ``running`` rows other runs left for this sync; how many.
+
+    Called by the holder of the sync's lock: no other run can be running
+    the sync, so a ``running`` row of another run belongs to a run that died
+    (``kill -9``, a lost machine) before it could close it.
+    """
+    table = wh.table("dbt_sync_runs")
+    where = f"sync_name = {wh._lit(sync_name)} and status = 'running' and run_id <> {wh._lit(run_id)}"
+    rows = wh.query(f"select run_id from {table} where {where}")
+    if rows:
+        assignments = {
+            "status": wh._lit("abandoned"),
+            "finished_at": wh._lit(_now()),
+            "error_message": wh._lit("the run stopped without closing this row (killed or lost); see the next run"),
+        }
+        with wh._transaction():
+            wh._execute(str(wh._macro("update_sql", table="dbt_sync_runs", assignments=assignments, where=where)))
+    return len(rows)
 
 
 def release_lock(wh: Warehouse, sync_name: str, holder: str) -> None:

@@ -30,9 +30,11 @@ def literal(value: Any, adapter_type: str) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, dt.datetime):
+        # an instant: naive values are UTC (the audit clock); stored with time zone, see type_timestamp()
         if value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return f"cast('{value.isoformat(sep=' ')}' as timestamp)"
+        kind = "timestamptz" if adapter_type == "redshift" else "timestamp with time zone"
+        return f"cast('{value.isoformat(sep=' ')}+00:00' as {kind})"
     if isinstance(value, dt.date):
         return f"cast('{value.isoformat()}' as date)"
     if isinstance(value, dict | list):

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from dbt_sync.errors import DbtSyncError
 from dbt_sync.secrets import redact
 from dbt_sync.warehouse import literals
 from dbt_sync.warehouse.runtime import DbtRuntime, ensure_invocation_context, load_runtime
@@ -43,6 +44,10 @@ META_COLUMNS = ("_dbt_sync_seq", "_dbt_sync_key", "_dbt_sync_hash", "_dbt_sync_o
 _ROWS = "__DBT_SYNC_ROWS__"
 _KEYS = "__DBT_SYNC_KEYS__"
 _IN_LIST_SIZE = 1000
+
+
+class WarehouseUnavailable(DbtSyncError):
+    """The warehouse connection was lost and a new one cannot be opened (a restart, a network cut)."""
 
 
 @dataclass
@@ -62,8 +67,19 @@ class FailureRow:
 
 
 def utcnow() -> dt.datetime:
-    """Naive UTC: every audit timestamp dbt-sync writes uses this clock."""
+    """Naive UTC: every audit timestamp dbt-sync writes uses this clock.
+
+    The audit tables store instants (timestamps with time zone), so SQL
+    comparing them with ``current_timestamp`` is right in any session time
+    zone; Python reads them back as naive UTC (:meth:`Warehouse.query`).
+    """
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
 
 
 def retry_on_lost_connection(method: F) -> F:
@@ -190,10 +206,14 @@ class Warehouse:
     def _execute(self, sql: str) -> None:
         self.adapter.connections.add_query(sql, auto_begin=False)
 
-    def _fetch(self, sql: str) -> list[dict[str, Any]]:
+    def _fetch(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
+        """Rows as dicts; with ``utc``, timestamps with a time zone come back as naive UTC (the audit clock)."""
         _, cursor = self.adapter.connections.add_query(sql, auto_begin=False)
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+        if utc:
+            rows = [tuple(_naive_utc(v) for v in row) for row in rows]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def _lit(self, value: Any) -> str:
         return literals.literal(value, self.adapter_type)
@@ -329,7 +349,7 @@ class Warehouse:
             rows = self.read(self._macro(
                 "changeset_preview_sql", model_unique_id=model_unique_id, sync_name=sync_name,
                 after_seq=after, page_size=chunk_size, fresh=fresh,
-            ))
+            ), utc=False)  # model values as the warehouse holds them
             after += chunk_size
             if not rows:
                 return
@@ -350,7 +370,7 @@ class Warehouse:
         of now (a record inserted by an earlier partial run becomes an update).
         """
         kind = "pending"
-        if sync_name in self._peeked:  # a dry run reads what peek_changeset found, in place
+        if self.read_only and sync_name in self._peeked:  # a dry run reads what peek_changeset found, in place
             peeked, model_unique_id, fresh = self._peeked[sync_name]
             if peeked is None:
                 yield from self._iter_preview(sync_name, model_unique_id, fresh, chunk_size)
@@ -376,7 +396,7 @@ class Warehouse:
                 sql = self._macro(
                     "changes_page_sql", sync_name=sync_name, after_seq=after, page_size=chunk_size, kind=kind
                 )
-            rows = self.read(sql)
+            rows = self.read(sql, utc=False)  # model values as the warehouse holds them
             after += chunk_size
             if not rows:
                 continue
@@ -519,14 +539,26 @@ class Warehouse:
             self._execute(sql)
 
     @retry_on_lost_connection
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        """Run a read-only query; rows as dicts of Python values."""
-        with self._transaction():
-            return self._fetch(sql)
+    def query(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
+        """Run a read-only query; rows as dicts of Python values.
 
-    def read(self, sql: str) -> list[dict[str, Any]]:
+        With ``utc`` (audit reads), timestamps with a time zone come back as
+        naive UTC; ``utc=False`` keeps the driver's values (model data).
+        """
+        with self._transaction():
+            return self._fetch(sql, utc=utc)
+
+    def read(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
         """:meth:`query` for reads a running sync makes (same retry on a lost connection)."""
-        return self.query(sql)
+        return self.query(sql, utc=utc)
+
+    def release_connection(self) -> None:
+        """Close this thread's connection (a thread that is done with the warehouse)."""
+        conns = self.adapter.connections
+        with contextlib.suppress(Exception):
+            conns.release()
+        with contextlib.suppress(Exception):
+            conns.clear_thread_connection()
 
     def reconnect_if_lost(self) -> bool:
         """After a failed statement: if this thread's connection is dead, replace it.
@@ -548,7 +580,9 @@ class Warehouse:
             conn.transaction_open = False
             conn.state = "closed"
         if not self._alive():
-            raise ConnectionError("the warehouse cannot be reached again after losing the connection")
+            raise WarehouseUnavailable(
+                f"the {self.adapter_type} warehouse cannot be reached again after losing the connection"
+            )
         log.warning("the warehouse connection was lost; continuing on a new one")
         return True
 

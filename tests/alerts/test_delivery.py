@@ -128,6 +128,7 @@ def test_send_test_reaches_each_channel_and_is_recorded(
                        "attempts": 1, "error": None}
     assert smtp_server.messages[0]["Subject"] == "[dbt-sync prod] TEST alert from dbt-sync (dbt_sync_alerts_test)"
     assert th.webhook_bodies(http_server)[0]["kind"] == "test"
+    th.validate_payload(th.webhook_bodies(http_server)[0])  # a test alert shows every part of a real one
     assert th.slack_bodies(http_server)[0]["text"].startswith("TEST: ")
     rows = AlertStore(warehouse).rows_for("dbt_sync_alerts_test")
     assert sorted((r.channel, r.kind, r.status) for r in rows) == [

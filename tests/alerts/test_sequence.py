@@ -67,6 +67,11 @@ def test_one_failure_and_one_recovery_per_episode_on_every_channel(
         ("failure", "records", "run-7")]
     for body in th.webhook_bodies(http_server):
         th.validate_payload(body)
+    first, down, recovered, _ = th.webhook_bodies(http_server)
+    assert (first["failing_seconds"], first["failing_for"]) == (None, None)  # the episode starts here
+    assert down["failing_seconds"] == 2 * 3600 and down["failures_sql"] is not None  # 40 records still open
+    assert recovered["failures_sql"] is None and recovered["failing_records"] == []
+    assert first["run"]["target"] == "prod"
     for req in hooks:
         expected = "sha256=" + hmac.new(th.WEBHOOK_SECRET.encode(), req.body, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(req.headers["X-DbtSync-Signature"], expected)

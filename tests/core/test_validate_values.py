@@ -55,7 +55,7 @@ def test_batch_size_above_the_hubspot_maximum_is_a_warning(tmp_path: Path) -> No
     code, out, err = validate(tmp_path)
     assert code == 0 and "OK: 1 sync(s)" in out
     assert err.strip() == (
-        f"Warning: {LOC}.batch_size: 500 is above the largest batch destination 'hubspot' takes "
+        f"Warning: {LOC}.batch_size: sync contacts_hs: 500 is above the largest batch destination 'hubspot' takes "
         "(100: HubSpot's batch APIs take at most 100 records a request); batches of 100 will be used."
     )
 
@@ -72,14 +72,16 @@ def test_batch_size_below_bulk_threshold_says_bulk_is_never_used(tmp_path: Path)
     one_sync(tmp_path, sf_sync("contacts_sf", batch_size=500))
     code, _, err = validate(tmp_path)
     assert code == 0
-    assert f"Warning: {LOC}.batch_size: 500 is at or below the bulk_threshold of destination 'salesforce' (2000)" in err
+    assert (f"Warning: {LOC}.batch_size: sync contacts_sf: 500 is at or below the bulk_threshold of destination "
+            "'salesforce' (2000)") in err
 
 
 def test_options_a_hubspot_destination_ignores_are_a_warning(tmp_path: Path) -> None:
     one_sync(tmp_path, hs_sync("contacts_hs", options={"all_or_none": True}))
     code, _, err = validate(tmp_path)
     assert code == 0
-    assert f"Warning: {LOC}.options: HubSpot destinations take no options; all_or_none will be ignored." in err
+    assert (f"Warning: {LOC}.options: sync contacts_hs: HubSpot destinations take no options; all_or_none will "
+            "be ignored.") in err
 
 
 def test_unknown_salesforce_option_is_an_error(tmp_path: Path) -> None:
@@ -181,3 +183,22 @@ def test_stale_manifest_is_said_by_validate_and_plan(tmp_path: Path) -> None:
     b.write()
     os.utime(tmp_path / "target" / "manifest.json", (later + 10, later + 10))
     assert validate(tmp_path) == (0, "OK: 1 sync(s) in 1 model(s) are valid.\n", "")
+
+
+def test_settings_a_mode_or_option_makes_unused_are_warnings(tmp_path: Path) -> None:
+    b = ProjectBuilder(tmp_path)
+    b.model("dim_contacts", [
+        sf_sync("upsert_sf", delete_threshold=0.2),
+        sf_sync("mirror_sf", mode="mirror", delete_threshold=0.2),
+        sf_sync("atomic_sf", options={"all_or_none": True, "bulk_threshold": 50}),
+    ])
+    b.write()
+    code, _, err = validate(tmp_path)
+    assert code == 0
+    lines = err.strip().splitlines()
+    assert lines == [
+        f"Warning: {LOC}[0].delete_threshold: sync upsert_sf: only mirror syncs delete; with mode 'upsert' "
+        "delete_threshold will be ignored.",
+        f"Warning: {LOC}[2].options.bulk_threshold: sync atomic_sf: all_or_none batches always go through sObject "
+        "Collections (Bulk API 2.0 has no all-or-none mode); bulk_threshold will be ignored.",
+    ]

@@ -17,36 +17,49 @@ from typing import Any
 import pytest
 
 from dbt_sync.engine.progress import Progress
-from dbt_sync.warehouse import Warehouse
 from tests.engine.conftest import stack_for
 from tests.engine.test_end_to_end import edit_contacts
 
 pytestmark = pytest.mark.slow
 
 
-def snapshot(wh: Warehouse) -> dict[str, list[str]]:
-    """Every relation of the audit schema with its rows (as sorted JSON lines)."""
-    names = wh.query(
-        "select table_name from information_schema.tables where table_schema = " + wh._lit(wh.audit_schema)
-    )
-    out: dict[str, list[str]] = {}
-    for row in names:
-        name = str(row["table_name"])
-        rows = wh.query(f'select * from "{wh.audit_schema}"."{name}"')
-        out[name] = sorted(json.dumps(r, default=str, sort_keys=True) for r in rows)
-    return out
+AUDIT_SCHEMA = "analytics_dbt_sync"
 
 
 def take_snapshot(project: Any) -> dict[str, list[str]]:
-    with project.warehouse() as wh:
-        return snapshot(wh)
+    """Every relation of the audit schema with its rows (as sorted JSON lines), read with the
+    database's own driver, not through dbt-sync."""
+    if project.target == "duckdb":
+        import duckdb
+
+        conn: Any = duckdb.connect(project.env["DBT_SYNC_DUCKDB_PATH"], read_only=True)
+    else:
+        import psycopg2
+
+        env = project.env
+        conn = psycopg2.connect(host=env["DBT_SYNC_PG_HOST"], port=int(env["DBT_SYNC_PG_PORT"]),
+                                user=env["DBT_SYNC_PG_USER"], password=env["DBT_SYNC_PG_PASSWORD"],
+                                dbname=env["DBT_SYNC_PG_DBNAME"])
+    try:
+        cur = conn.cursor()
+        cur.execute(f"select table_name from information_schema.tables where table_schema = '{AUDIT_SCHEMA}'")
+        out: dict[str, list[str]] = {}
+        for (name,) in cur.fetchall():
+            cur.execute(f'select * from "{AUDIT_SCHEMA}"."{name}"')
+            columns = [d[0] for d in cur.description]
+            out[name] = sorted(json.dumps(dict(zip(columns, row, strict=True)), default=str, sort_keys=True)
+                               for row in cur.fetchall())
+        return out
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("target", ["duckdb", "postgres"])
 def test_dry_run_changes_nothing(dbt_project_factory: Any, target: str) -> None:
     project = dbt_project_factory(target, "dry_run")
     with stack_for(project) as stack:
-        first = stack.run()  # state, runs, failures, health; every changeset claimed
+        # state, runs, failures, health; these syncs' changesets claimed, the others' captures left unclaimed
+        first = stack.run(select=["accounts_to_salesforce", "contacts_to_salesforce"])
         assert first.exit_code == 1
         results_file = project.path / "target" / "dbt_sync_results.json"
         real_results = results_file.read_text()
@@ -56,6 +69,8 @@ def test_dry_run_changes_nothing(dbt_project_factory: Any, target: str) -> None:
                                 "C-2007": {"tier": "Gold"}, "C-2002": {"first_name": "Gracie"}})
         stack.dbt("build")
         before = take_snapshot(project)
+        assert {"dbt_sync_state", "dbt_sync_runs", "dbt_sync_failures", "dbt_sync_health"} <= set(before)
+        assert before["dbt_sync_state"] and before["dbt_sync_failures"] and before["dbt_sync_runs"]
         assert any(name.startswith("dbt_sync_changes__") for name in before)
         assert any(name.startswith("dbt_sync_pending__") for name in before)
         requests = (len(stack.sandbox.salesforce.request_log), len(stack.sandbox.hubspot.request_log))
@@ -80,16 +95,18 @@ def test_dry_run_changes_nothing(dbt_project_factory: Any, target: str) -> None:
         assert dry_file["metadata"]["dry_run"] is True
 
         # the real run then sends exactly what the dry run showed
-        real = stack.run()
+        real = stack.run(select=["contacts_to_salesforce"])
         assert real.sync("contacts_to_salesforce").planned == 3
         assert real.sync("contacts_to_salesforce").failed == 0
 
 
 def test_start_line_counts_only_what_is_left_to_send(dbt_project_factory: Any) -> None:
     """After a run that died part-way, START says how many changes are really left (not the claimed rows)."""
-    project = dbt_project_factory("duckdb", "dry_run_counts")
+    project = dbt_project_factory("duckdb", "dry_run")
     with stack_for(project) as stack:
         with project.warehouse() as wh:
+            wh.reset("accounts_to_salesforce")  # whatever ran before: a fresh capture of all six accounts
+            wh.capture(next(uid for uid, node in wh.manifest.nodes.items() if node.name == "dim_accounts"))
             counts = wh.claim_changeset("accounts_to_salesforce")
             assert sum(counts.values()) == 6
             pages = [row for page in wh.iter_changes("accounts_to_salesforce") for row in page]

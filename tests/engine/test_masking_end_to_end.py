@@ -71,6 +71,8 @@ def test_masked_value_is_scrubbed_from_every_output(
     with stack_for(project) as stack:
         stack.dbt("build")
         env = {**os.environ, **project.env, **stack.sandbox.env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        dbt_log = project.path / "logs" / "dbt.log"
+        dbt_log_offset = dbt_log.stat().st_size if dbt_log.exists() else 0  # dbt's own seed load logs the value
         run = dbt_sync(env, project, "run", "--debug")
         assert run.returncode == 1, run.stdout + run.stderr
 
@@ -88,6 +90,8 @@ def test_masked_value_is_scrubbed_from_every_output(
         outputs: dict[str, str] = {
             "run console and --debug log": run.stdout + run.stderr,
             "results JSON": (project.path / "target" / "dbt_sync_results.json").read_text(),
+            "dbt.log lines of the dbt-sync run": dbt_log.read_bytes()[dbt_log_offset:].decode("utf-8", "replace")
+            if dbt_log.exists() else "",
         }
         for table in TABLES:
             outputs[table] = json.dumps(stack.query(f"select * from {{schema}}.{table}"), default=str)

@@ -163,3 +163,20 @@ def test_sender_never_turns_a_spent_budget_into_record_failures(code: str) -> No
     writes = sender.destination.writes  # type: ignore[attr-defined]
     again = sender.send(Operation.UPSERT, [Record(key="x", fields={})])
     assert again[0].unsent and sender.destination.writes == writes  # type: ignore[attr-defined]
+
+
+def test_timeouts_after_apply_past_the_budget_stop_the_sync_and_duplicate_nothing(stack: FaultStack) -> None:
+    """Every request is applied by the CRM but answered after the client's timeout (2 s), until the budget is spent."""
+    fresh(stack, ["faults_hs"])
+    hs(stack).faults.timeout_next(100_000, seconds=2.5, path_contains="batch/upsert")
+    policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.2, budget_seconds=30)
+    result = stack.run(all_syncs=True, select=["faults_hs"], threads=1, recapture=True, retry_policy=policy)
+    res = result.sync("faults_hs")
+    assert res.status == "error" and res.error_codes == {"DESTINATION_UNAVAILABLE": 1}, (res.status, res.message)
+    assert "TIMEOUT" in (res.message or "") or "timed out" in (res.message or "").lower()
+    assert open_failures(stack, "faults_hs") == {}
+    hs(stack).faults.clear()
+    again = stack.run(all_syncs=True, select=["faults_hs"], threads=1)
+    assert again.sync("faults_hs").status == "success"
+    assert crm_keys(stack, "faults_hs") == sorted(MODEL_ACCOUNTS)  # applied late, matched on resend: once each
+    assert state_keys(stack, "faults_hs") == sorted(MODEL_ACCOUNTS)

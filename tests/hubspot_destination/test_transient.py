@@ -66,6 +66,9 @@ def test_real_limiter_429s_are_transient_and_headers_are_read(
     upsert(dest, 1, "a")  # properties + upsert: two requests
     info = dest.rate_limit_info()
     assert info["max"] == 3 and info["interval_ms"] == 10000 and info["remaining"] == 1
+    # a private-app token: the daily allowance is on every answer, and the destination reports it
+    assert info["daily"] == 650000 and info["daily_remaining"] == 650000 - emu.stats.requests
+    assert dest.usage().extra["rate_limit_daily_remaining"] == info["daily_remaining"]
     upsert(dest, 1, "b")
     with pytest.raises(TransientError) as caught:
         upsert(dest, 1, "c")

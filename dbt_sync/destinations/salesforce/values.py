@@ -65,7 +65,7 @@ def format_decimal(value: Decimal) -> str:
 
 
 def to_wire(name: str, value: Any) -> Any:
-    """Convert one field value to a JSON-ready value (``Raw`` for numbers with a fraction).
+    """Convert one field value to a JSON-ready value (``Raw`` for Decimals and floats).
 
     ``''`` becomes ``None``; lists become ``;``-joined multi-select text.
     Raises :class:`ValueConversionError` for a value with no Salesforce form.
