@@ -74,6 +74,10 @@ timestamps = st.one_of(
     st.none(),
     st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1)),
     st.datetimes(min_value=dt.datetime(1900, 1, 2), max_value=dt.datetime(2199, 12, 31), timezones=zones),
+    # around Salesforce's range (1700-01-01T00:00:00Z to 4000-12-31T00:00:00Z) and far outside it
+    st.datetimes(min_value=dt.datetime(1699, 12, 30), max_value=dt.datetime(1700, 1, 2), timezones=zones),
+    st.datetimes(min_value=dt.datetime(4000, 12, 30), max_value=dt.datetime(4001, 1, 2), timezones=zones),
+    st.datetimes(min_value=dt.datetime(2, 1, 1), max_value=dt.datetime(9999, 12, 30)),
 )
 
 row_values = st.fixed_dictionaries({
@@ -83,7 +87,8 @@ row_values = st.fixed_dictionaries({
     "Amount__c": _decimals(10**13),
     "Big__c": _decimals(10**13),
     "Count__c": st.one_of(st.none(), st.integers(-(2 * 10**9), 2 * 10**9)),
-    "Day__c": st.one_of(st.none(), st.dates(min_value=dt.date(1700, 1, 1), max_value=dt.date(4000, 12, 31))),
+    "Day__c": st.one_of(st.none(), st.dates(min_value=dt.date(1700, 1, 1), max_value=dt.date(4000, 12, 31)),
+                        st.dates()),  # every date Python has: outside 1700-4000, Salesforce refuses it
     "Seen_At__c": timestamps,
     "Flag__c": st.one_of(st.none(), st.booleans()),
     "Tags__c": st.one_of(st.none(), st.lists(st.one_of(st.none(), st.just(""), text), max_size=4)),

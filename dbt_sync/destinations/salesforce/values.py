@@ -32,6 +32,7 @@ import json
 import math
 import re
 import secrets
+import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -112,7 +113,15 @@ def format_datetime(value: dt.datetime) -> str:
     """UTC ISO 8601 with milliseconds: ``2024-01-02T03:04:05.000Z``."""
     if value.tzinfo is not None and value.utcoffset() is not None:
         value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def format_time(value: dt.time) -> str:
+    """``HH:MM:SS.mmmZ``; a time with an offset (``timetz``) is converted to UTC, as timestamps are."""
+    offset = value.utcoffset()
+    if offset:
+        value = (dt.datetime.combine(dt.date(2000, 1, 3), value.replace(tzinfo=None)) - offset).time()
+    return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def format_decimal(value: Decimal) -> str:
@@ -140,17 +149,19 @@ def to_wire(name: str, value: Any) -> Any:
             return Raw(format_decimal(Decimal(repr(value))))
         if isinstance(value, Decimal):
             return Raw(format_decimal(value))
+        if isinstance(value, uuid.UUID):
+            return str(value)  # DuckDB's uuid; PostgreSQL's driver already gives this text
         if isinstance(value, dt.datetime):
             return format_datetime(value)
         if isinstance(value, dt.date):
             return value.isoformat()
         if isinstance(value, dt.time):
-            return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+            return format_time(value)
         if isinstance(value, (list, tuple, set, frozenset)):
             return _multiselect(name, value)
     except ValueConversionError:
         raise
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise ValueConversionError(name, str(exc)) from exc
     raise ValueConversionError(name, f"values of type {type(value).__name__} cannot be sent to Salesforce")
 
