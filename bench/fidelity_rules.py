@@ -83,6 +83,8 @@ def salesforce(field: dict[str, Any], value: Any) -> tuple[str | None, Any]:
         return None, text
     if ftype in NUMBER_TYPES:
         number = _exact(value)
+        if Decimal(repr(float(number))) != number:
+            return "NUMBER_PRECISION_LOST", None  # a number field holds a binary double
         precision, scale = field.get("precision") or 0, field.get("scale") or 0
         if precision and abs(number) >= 10 ** (precision - scale):
             return "NUMBER_OUTSIDE_VALID_RANGE", None

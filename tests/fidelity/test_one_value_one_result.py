@@ -52,11 +52,20 @@ emails = st.sampled_from(
 
 
 def _decimals(limit: int) -> st.SearchStrategy[Any]:
+    # at most 15 significant digits (a double holds any of them), so most rows are sent whole ...
     exact = st.integers(0, 8).flatmap(
-        lambda places: st.decimals(min_value=-limit, max_value=limit, places=places, allow_nan=False)
+        lambda places: st.decimals(
+            min_value=-min(limit, 10 ** (15 - places)) + 1,
+            max_value=min(limit, 10 ** (15 - places)) - 1,
+            places=places,
+            allow_nan=False,
+        )
     )
     floats = st.floats(min_value=-limit, max_value=limit, allow_nan=False, allow_infinity=False)
-    beyond = st.sampled_from([Decimal(10) ** 16, Decimal("-12345678901234567.5"), Decimal("230.7550")])
+    # ... and these are beyond the field: integer digits, or more digits than a double holds
+    beyond = st.sampled_from([
+        Decimal(10) ** 16, Decimal("-12345678901234567.5"), Decimal("230.7550"), Decimal("123456789012.123456")
+    ])
     return st.one_of(st.none(), exact, floats, beyond)
 
 
@@ -90,7 +99,7 @@ ISSUE_ROW: dict[str, Any] = {
     "Long_Text__c": "#N/A",
     "Email__c": "",
     "Amount__c": Decimal("230.7550"),
-    "Big__c": Decimal("123456789012.123456"),
+    "Big__c": Decimal("123456789012.125"),  # the digits a double holds, beyond the scale
     "Count__c": 0,
     "Day__c": dt.date(2024, 2, 29),
     "Seen_At__c": dt.datetime(2024, 3, 31, 1, 30, 0, 999_999, tzinfo=dt.timezone(dt.timedelta(hours=-9, minutes=-30))),

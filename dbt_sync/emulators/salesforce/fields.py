@@ -286,7 +286,20 @@ def _convert_number(f: FieldMeta, value: Any, from_csv: bool) -> Any:
     num = _to_number(f, value)
     if f.precision and abs(num) >= 10 ** (f.precision - f.scale):
         return _range_error(f, value)
-    return num
+    return as_double(num)
+
+
+def as_double(num: Decimal | int) -> Decimal | int:
+    """``num`` as Salesforce stores a number field: the nearest binary double.
+
+    Custom number fields "are stored as Double values" (Salesforce Help,
+    Knowledge Article 000221617) and "the precision of numbers is limited by
+    the precision of the Java Double type" (000387302): ``111111111111111111``
+    comes back as ``111111111111111104``. A value a double holds exactly is
+    kept as sent, digits beyond the field's scale included.
+    """
+    nearest = Decimal(repr(float(num)))
+    return num if nearest == num else nearest
 
 
 def round_to_scale(f: FieldMeta, value: Decimal | int) -> Decimal | int:
