@@ -117,7 +117,9 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
       sync's yaml path, the maximum, why, and what will be used);
     * ``batch_size`` at or below the Salesforce destination's
       ``bulk_threshold``: batches never reach Bulk API 2.0;
-    * ``options`` on a HubSpot sync: HubSpot destinations take none.
+    * ``options`` on a HubSpot sync: HubSpot destinations take none;
+    * ``bulk_threshold`` with ``all_or_none`` (which never uses Bulk);
+    * ``delete_threshold`` on a sync that is not a mirror (it never deletes).
 
     Raises :class:`SpecError` when a destination entry of ``dbt_sync.yml``
     or a Salesforce sync's ``options`` cannot be used at all (the run would
@@ -139,6 +141,12 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
                     problems.append(Problem(spec.location, f"destination '{spec.destination}' cannot be used: {exc}"))
                     opened[spec.destination] = None
             destination = opened[spec.destination]
+            if "delete_threshold" in spec.given_keys and spec.mode != "mirror":
+                warnings.append(Problem(
+                    f"{spec.location}.delete_threshold",
+                    f"sync {spec.name}: only mirror syncs delete; with mode '{spec.mode}' delete_threshold "
+                    "will be ignored.",
+                ))
             if destination is None:
                 continue
             if spec.destination_type == "hubspot" and spec.options:
@@ -159,6 +167,14 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
                         f"Allowed: {', '.join(sorted(WRITE_OPTIONS))}.",
                     ))
                     continue
+            if spec.destination_type == "salesforce" and spec.options.get("all_or_none") and (
+                "bulk_threshold" in spec.options
+            ):
+                warnings.append(Problem(
+                    f"{spec.location}.options.bulk_threshold",
+                    f"sync {spec.name}: all_or_none batches always go through sObject Collections (Bulk API 2.0 "
+                    "has no all-or-none mode); bulk_threshold will be ignored.",
+                ))
             try:
                 warnings += _batch_size_warnings(spec, destination)
             except DestinationError as exc:  # e.g. a bulk_threshold option that is not a number

@@ -116,10 +116,12 @@ def classify(exc: BaseException) -> DbtSyncError | None:
         return ProfileError(f"{message}. Set it, or give env_var() a default in the file that reads it.")
     if names & {"DbtProfileError"}:
         return ProfileError(f"profiles.yml: {message}")
-    if names & {"DbtProjectError", "DbtConfigError", "ParsingError", "CompilationError", "DbtValidationError"}:
+    if names & {"DbtProjectError", "DbtConfigError", "ParsingError", "DbtValidationError"}:
         return ProjectError(f"dbt cannot load the project: {message}")
-    if names & {"FailedToConnectError", "DbtDatabaseError"}:
-        return WarehouseError(f"the warehouse cannot be used: {message}")
+    if "CompilationError" in names and message.startswith("dbt_sync:"):
+        return ProjectError(message)  # raised on purpose by the package's macros, about the user's project
+    if "FailedToConnectError" in names:  # other database errors are SQL dbt-sync sent: a bug, said as one
+        return WarehouseError(f"cannot connect to the warehouse: {message}")
     if type(exc).__module__.startswith(("duckdb", "_duckdb")) and "lock" in message.lower():
         return WarehouseError(f"the DuckDB database file is in use by another process: {message}")
     code = getattr(exc, "code", None)

@@ -135,6 +135,8 @@ class SyncSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     block_on_upstream_failures: bool = False
     tags: tuple[str, ...] = ()
+    #: the keys the spec sets itself (the rest are defaults), for validate's warnings
+    given_keys: frozenset[str] = frozenset()
 
     @functools.cached_property
     def sent_columns(self) -> tuple[str, ...]:
@@ -417,6 +419,7 @@ def _parse_entry(
         options=dict(options),
         block_on_upstream_failures=bool(block),
         tags=model.tags,
+        given_keys=frozenset(str(k) for k in entry),
     )
 
 

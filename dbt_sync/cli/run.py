@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from dbt_sync.api import run as run_syncs
-from dbt_sync.cli.base import handle_errors, main, project_options, selection_options
+from dbt_sync.cli.base import handle_errors, main, project_options, selection_options, stdout_gone
 from dbt_sync.engine.cancel import Cancellation, on_signals
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult, SyncResult
@@ -89,12 +89,15 @@ def run(
             full_refresh, dry_run, allow_mass_delete, recapture, lock_wait, lock_stale_seconds, as_json,
             cancellation,
         )
-    if as_json:
-        click.echo(to_json(result.to_dict()))
-    else:
-        click.echo(render_summary(result))
-        if result.results_path is not None:
-            click.echo(f"Results written to {result.results_path}")
+    try:
+        if as_json:
+            click.echo(to_json(result.to_dict()))
+        else:
+            click.echo(render_summary(result))
+            if result.results_path is not None:
+                click.echo(f"Results written to {result.results_path}")
+    except BrokenPipeError:  # `dbt-sync run | head`: the run happened; its exit code still says how it went
+        stdout_gone()
     for warning in result.warnings:
         click.echo(redact(f"Warning: {warning}"), err=True)
     sys.exit(result.exit_code)

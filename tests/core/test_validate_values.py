@@ -183,3 +183,22 @@ def test_stale_manifest_is_said_by_validate_and_plan(tmp_path: Path) -> None:
     b.write()
     os.utime(tmp_path / "target" / "manifest.json", (later + 10, later + 10))
     assert validate(tmp_path) == (0, "OK: 1 sync(s) in 1 model(s) are valid.\n", "")
+
+
+def test_settings_a_mode_or_option_makes_unused_are_warnings(tmp_path: Path) -> None:
+    b = ProjectBuilder(tmp_path)
+    b.model("dim_contacts", [
+        sf_sync("upsert_sf", delete_threshold=0.2),
+        sf_sync("mirror_sf", mode="mirror", delete_threshold=0.2),
+        sf_sync("atomic_sf", options={"all_or_none": True, "bulk_threshold": 50}),
+    ])
+    b.write()
+    code, _, err = validate(tmp_path)
+    assert code == 0
+    lines = err.strip().splitlines()
+    assert lines == [
+        f"Warning: {LOC}[0].delete_threshold: sync upsert_sf: only mirror syncs delete; with mode 'upsert' "
+        "delete_threshold will be ignored.",
+        f"Warning: {LOC}[2].options.bulk_threshold: sync atomic_sf: all_or_none batches always go through sObject "
+        "Collections (Bulk API 2.0 has no all-or-none mode); bulk_threshold will be ignored.",
+    ]

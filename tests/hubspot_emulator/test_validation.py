@@ -84,6 +84,24 @@ def test_value_formats_are_normalised_to_hubspot_strings(client: HubSpot, emu: H
     assert second["date_of_birth"] == "1990-05-17" and second["last_seen_at"] == "2024-03-01T10:15:00.000Z"
 
 
+def test_epoch_milliseconds_are_read_exactly_for_any_year(client: HubSpot, emu: HubSpotEmulator) -> None:
+    """Epoch ms far from 1970 keep their millisecond (a float division lost one), and years before 1000
+    keep four digits."""
+    _, status, _ = create(
+        client,
+        [
+            {"properties": {"email": "old@x.com", "last_seen_at": "-58913967544568",  # 0103-02-03T09:00:55.432Z
+                            "date_of_birth": "-58914000000000"}},  # 0103-02-03
+            {"properties": {"email": "late@x.com", "last_seen_at": "253402300799999"}},  # 9999-12-31T23:59:59.999Z
+        ],
+    )
+    assert status == 201
+    old, late = (r["properties"] for r in emu.records("contacts"))
+    assert old["last_seen_at"] == "0103-02-03T09:00:55.432Z"
+    assert old["date_of_birth"] == "0103-02-03"
+    assert late["last_seen_at"] == "9999-12-31T23:59:59.999Z"
+
+
 def test_batch_create_without_trace_ids_fails_whole_batch(client: HubSpot, emu: HubSpotEmulator) -> None:
     with pytest.raises(ApiException) as err:
         create(client, [{"properties": {"email": "ok@x.com"}}, {"properties": {"email": "bad"}}])

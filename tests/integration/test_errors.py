@@ -8,6 +8,7 @@ without --debug. A results file that cannot be written is a warning.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -264,3 +265,68 @@ def test_stale_manifest_warning_in_validate_plan_and_run(project: Any) -> None:
     project.dbt("parse")
     done = cli(project, "validate")
     assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
+
+
+# -- ordinary usage, as with dbt ------------------------------------------------------------------
+
+
+def test_select_takes_several_selectors_after_one_flag_as_dbt(project: Any) -> None:
+    """`--select a b` (dbt's form) selects a and b, like `--select a --select b`; --exclude likewise."""
+    spaced = cli(project, "plan", "--all", "--json", "--select", "accounts_to_salesforce", "contacts_to_hubspot")
+    repeated = cli(project, "plan", "--all", "--json", "--select", "accounts_to_salesforce",
+                   "--select", "contacts_to_hubspot")
+    assert spaced.returncode == 0, spaced.stderr
+    assert repeated.returncode == 0, repeated.stderr
+
+    def planned(done: subprocess.CompletedProcess[str]) -> set[str]:
+        return {sync["name"] for stage in json.loads(done.stdout)["stages"] for sync in stage["syncs"]}
+
+    assert planned(spaced) == planned(repeated) == {"accounts_to_salesforce", "contacts_to_hubspot"}
+    excluded = cli(project, "plan", "--all", "--json", "--select", "destination:salesforce",
+                   "--exclude", "contacts_to_salesforce", "deals_to_salesforce")
+    assert excluded.returncode == 0, excluded.stderr
+    assert planned(excluded) == {"accounts_to_salesforce"}
+
+
+def test_runs_from_a_folder_inside_the_project_as_dbt(project: Any) -> None:
+    """dbt finds dbt_project.yml in the current folder or its parents; so does dbt-sync."""
+    environ = {**os.environ, **project.env, **SECRETS_ENV}
+    environ.pop("DBT_PROJECT_DIR", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "dbt_sync", "plan", "--all", "--profiles-dir", str(project.path)],
+        cwd=project.path / "models" / "crm", env=environ, capture_output=True, text=True, check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "accounts_to_salesforce" in done.stdout
+
+
+def test_each_warning_is_printed_once(project: Any) -> None:
+    """A warning of `run` is one formatted line, not also a raw `WARNING:dbt_sync:` line.
+
+    dbt's tracking library calls logging.basicConfig() when dbt loads it; the
+    warnings dbt-sync logs after that must not reach a second handler.
+    """
+    done = cli(project, "run", "--select", "tag:no_such_tag")
+    assert done.returncode == 0, done.stderr
+    assert "WARNING:dbt_sync" not in done.stderr, done.stderr
+    assert done.stderr.count("does not match any sync") == 1, done.stderr
+    assert done.stderr.count("Nothing to do.") == 1, done.stderr
+
+
+@pytest.mark.parametrize("args", [["status"], ["run", "--select", "tag:no_such_tag"]])
+def test_output_into_a_closed_pipe_is_not_an_internal_error(project: Any, args: list[str]) -> None:
+    """`dbt-sync status | head -1`: the reader closing the pipe ends the command quietly.
+
+    The reader here (`true`) exits before dbt-sync writes anything, so every write meets a closed pipe.
+    """
+    environ = {**os.environ, **project.env, **SECRETS_ENV}
+    paths = ["--project-dir", str(project.path), "--profiles-dir", str(project.path)]
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", '"$@" | true', "pipe",
+         sys.executable, "-m", "dbt_sync", *args, *paths],
+        env=environ, capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert "Internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr

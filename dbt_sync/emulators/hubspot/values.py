@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from .schema import PropertyDef
@@ -31,7 +31,18 @@ def issue(name: str, error: str, message: str) -> dict[str, Any]:
 def iso_ms(dt: datetime) -> str:
     """HubSpot's timestamp style: UTC, milliseconds, ``Z``."""
     dt = dt.astimezone(timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return f"{dt.year:04d}" + dt.strftime("-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def from_epoch_ms(ms: int) -> datetime | None:
+    """The UTC instant ``ms`` milliseconds from the epoch, exactly (no float); None when out of range."""
+    try:
+        return _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:
+        return None
 
 
 def as_text(value: Any) -> str:
@@ -87,7 +98,9 @@ def _date(prop: PropertyDef, text: str) -> str | dict[str, Any]:
             pass
     elif INT_RE.match(text):
         ms = int(text)
-        dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+        dt = from_epoch_ms(ms)
+        if dt is None:
+            return issue(prop.name, "INVALID_DATE", f"{text} is not a valid date.")
         if ms % 86_400_000 == 0:
             return dt.date().isoformat()
         clock = dt.strftime("%H:%M:%S.") + f"{ms % 1000:03d}"
@@ -97,7 +110,10 @@ def _date(prop: PropertyDef, text: str) -> str | dict[str, Any]:
 
 def _datetime(prop: PropertyDef, text: str) -> str | dict[str, Any]:
     if INT_RE.match(text):
-        return iso_ms(datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc))
+        instant = from_epoch_ms(int(text))
+        if instant is None:
+            return issue(prop.name, "INVALID_DATE", f"{text} is not a valid datetime.")
+        return iso_ms(instant)
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:

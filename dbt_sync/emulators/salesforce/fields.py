@@ -82,7 +82,19 @@ def normalize_id(value: str) -> str | None:
 def format_datetime(value: dt.datetime) -> str:
     """Salesforce's wire form: milliseconds and a ``+0000`` offset."""
     value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+    return f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+#: The only dates Salesforce stores: "The earliest valid date is 1700-01-01T00:00:00Z GMT ... The latest
+#: valid date is 4000-12-31T00:00:00Z GMT" (SOQL and SOSL Reference, Date Formats and Date Literals,
+#: "Minimum and Maximum Dates"). A write outside it fails with FIELD_INTEGRITY_EXCEPTION.
+MIN_DATETIME = dt.datetime(1700, 1, 1, tzinfo=dt.timezone.utc)
+MAX_DATETIME = dt.datetime(4000, 12, 31, tzinfo=dt.timezone.utc)
+
+
+def _date_range_error(f: FieldMeta, value: Any) -> RecordError:
+    return RecordError("FIELD_INTEGRITY_EXCEPTION",
+                       f"{f.label}: invalid date, outside 1700-01-01 to 4000-12-31: {value}", (f.name,))
 
 
 @dataclass(eq=False)
@@ -274,7 +286,20 @@ def _convert_number(f: FieldMeta, value: Any, from_csv: bool) -> Any:
     num = _to_number(f, value)
     if f.precision and abs(num) >= 10 ** (f.precision - f.scale):
         return _range_error(f, value)
-    return num
+    return as_double(num)
+
+
+def as_double(num: Decimal | int) -> Decimal | int:
+    """``num`` as Salesforce stores a number field: the nearest binary double.
+
+    Custom number fields "are stored as Double values" (Salesforce Help,
+    Knowledge Article 000221617) and "the precision of numbers is limited by
+    the precision of the Java Double type" (000387302): ``111111111111111111``
+    comes back as ``111111111111111104``. A value a double holds exactly is
+    kept as sent, digits beyond the field's scale included.
+    """
+    nearest = Decimal(repr(float(num)))
+    return num if nearest == num else nearest
 
 
 def round_to_scale(f: FieldMeta, value: Decimal | int) -> Decimal | int:
@@ -293,6 +318,8 @@ def _convert_date(f: FieldMeta, value: Any, from_csv: bool) -> Any:
         except ValueError:
             parsed = None
         if parsed is not None and (not rest or (rest[0] in "T " and _parse_dt(value) is not None)):
+            if not MIN_DATETIME.date() <= parsed <= MAX_DATETIME.date():
+                return _date_range_error(f, value)
             return parsed.isoformat()
     raise TypeMismatch(f, value)
 
@@ -316,6 +343,8 @@ def _convert_datetime(f: FieldMeta, value: Any, from_csv: bool) -> Any:
     if isinstance(value, str) and len(value) >= 10:
         parsed = _parse_dt(value) if len(value) > 10 else _parse_dt(value + "T00:00:00Z")
         if parsed is not None:
+            if not MIN_DATETIME <= parsed <= MAX_DATETIME:
+                return _date_range_error(f, value)
             return format_datetime(parsed)
     raise TypeMismatch(f, value)
 
