@@ -82,6 +82,26 @@ def _naive_utc(value: Any) -> Any:
     return value
 
 
+def _json_as_text(handle: Any) -> None:
+    """Make a psycopg2 connection return ``json``/``jsonb`` values as PostgreSQL's text, as DuckDB does.
+
+    psycopg2 parses them into dicts and lists by default, and a list would be
+    sent as a multi-select value (``[1, 2]`` as ``1;2``). Registering is
+    idempotent and scoped to this connection (dbt's own connections are not
+    touched); other drivers are left alone.
+    """
+    if not type(handle).__module__.startswith("psycopg2"):
+        return
+    from psycopg2.extras import register_default_json, register_default_jsonb
+
+    register_default_json(handle, loads=_as_is)
+    register_default_jsonb(handle, loads=_as_is)
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
 def retry_on_lost_connection(method: F) -> F:
     """Repeat a one-transaction operation once if it failed because the connection died.
 
@@ -208,6 +228,7 @@ class Warehouse:
 
     def _fetch(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
         """Rows as dicts; with ``utc``, timestamps with a time zone come back as naive UTC (the audit clock)."""
+        _json_as_text(self.adapter.connections.get_thread_connection().handle)
         _, cursor = self.adapter.connections.add_query(sql, auto_begin=False)
         names = [d[0] for d in cursor.description]
         rows = cursor.fetchall()

@@ -1,0 +1,62 @@
+"""Column types whose Python value depends on the warehouse driver reach the CRM as the same text.
+
+psycopg2 parses PostgreSQL ``json``/``jsonb`` into dicts and lists, so a
+JSON array column used to reach a text property as a multi-select value
+(``[1, 2]`` stored as ``1;2`` and reported as a success) and a JSON object
+failed every record, while DuckDB hands the same column over as its text.
+DuckDB hands ``uuid`` over as ``uuid.UUID`` (every record failed) where
+PostgreSQL's driver gives the text. Built by the real ``dbt build`` with the
+capture hook and synced to the HubSpot emulator on DuckDB and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.engine.conftest import stack_for
+
+SPEC = """
+version: 2
+models:
+  - name: typed_people
+    config:
+      meta:
+        dbt_sync:
+          name: typed_to_hubspot
+          destination: hubspot
+          object: contacts
+          primary_key: contact_key
+          match: contact_key
+          fields: {contact_key: contact_key, firstname: j, lastname: jb, company: jn, phone: u}
+"""
+
+UUID = "6f9619ff-8b86-d011-b42d-00cf4fc964ff"
+
+
+def model_sql(target: str) -> str:
+    jsonb = "jsonb" if target == "postgres" else "json"
+    return (
+        f"select cast('J-1' as varchar(20)) as contact_key, cast('[1, 2]' as json) as j, "
+        f"cast('{{\"a\": [1, \"x;y\"]}}' as {jsonb}) as jb, cast('null' as {jsonb}) as jn, "
+        f"cast('{UUID}' as uuid) as u\n"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_json_and_uuid_columns_arrive_as_their_text(dbt_project_factory: Any, target: str) -> None:
+    project = dbt_project_factory(
+        target, "typed_columns", build=False,
+        extra_files={"models/extra/typed_people.sql": model_sql(target), "models/extra/typed.yml": SPEC},
+    )
+    project.dbt("build", "--select", "typed_people")
+    with stack_for(project) as stack:
+        result = stack.run(select=["typed_to_hubspot"]).sync("typed_to_hubspot")
+        assert (result.status, result.created, result.failed) == ("success", 1, 0), result.message
+        [stored] = [r["properties"] for r in stack.sandbox.hubspot.records("contacts")
+                    if r["properties"].get("contact_key") == "J-1"]
+        assert {k: stored.get(k) for k in ("firstname", "lastname", "company", "phone")} == {
+            "firstname": "[1, 2]", "lastname": '{"a": [1, "x;y"]}', "company": "null", "phone": UUID,
+        }
