@@ -32,7 +32,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from dbt_sync import secrets
-from dbt_sync.errors import ConfigError, did_you_mean
+from dbt_sync.errors import ConfigError, did_you_mean, yaml_problem
 
 CONFIG_FILE = "dbt_sync.yml"
 CONFIG_ENV = "DBT_SYNC_CONFIG"
@@ -198,7 +198,7 @@ def load_config(
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
