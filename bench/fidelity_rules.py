@@ -76,7 +76,8 @@ def salesforce(field: dict[str, Any], value: Any) -> tuple[str | None, Any]:
         return None, None  # '' is NULL
     if ftype in TEXT_TYPES:
         text = _text(value)
-        if field.get("length") and len(text) > field["length"]:
+        # Salesforce counts UTF-16 code units: a character beyond the BMP (an emoji) counts twice
+        if field.get("length") and len(text) + sum(ord(c) > 0xFFFF for c in text) > field["length"]:
             return "STRING_TOO_LONG", None
         if ftype == "email" and not _EMAIL.match(text):
             return "INVALID_EMAIL_ADDRESS", None

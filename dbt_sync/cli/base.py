@@ -15,7 +15,7 @@ import click
 import yaml
 
 from dbt_sync import __version__
-from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line
+from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line, yaml_problem
 from dbt_sync.project import ProjectOptions
 from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact
 
@@ -29,7 +29,7 @@ def _parse_vars(ctx: click.Context, param: click.Parameter, value: str | None) -
     try:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError as exc:
-        raise click.BadParameter(f"not valid YAML: {exc}") from None
+        raise click.BadParameter(f"not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(parsed, dict):
         raise click.BadParameter("expected a YAML mapping, e.g. '{key: value}'.")
     return parsed

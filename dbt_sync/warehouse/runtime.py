@@ -21,7 +21,15 @@ from typing import Any, cast
 
 import yaml
 
-from dbt_sync.errors import DbtSyncError, ProfileError, ProjectError, WarehouseError, classify, one_line
+from dbt_sync.errors import (
+    DbtSyncError,
+    ProfileError,
+    ProjectError,
+    WarehouseError,
+    classify,
+    one_line,
+    yaml_problem,
+)
 
 
 @dataclass
@@ -106,11 +114,11 @@ def load_runtime(
         static_parser=True,
     )
     set_invocation_context(dict(os.environ))
-    set_from_args(args, {})
-    setup_event_logger(get_flags())
-    # No anonymous usage events from a library call inside dbt-sync.
-    dbt.tracking.disable_tracking()
     try:
+        set_from_args(args, {})  # reads dbt_project.yml's `flags:` already
+        setup_event_logger(get_flags())
+        # No anonymous usage events from a library call inside dbt-sync.
+        dbt.tracking.disable_tracking()
         config = RuntimeConfig.from_args(get_flags())
     except Exception as exc:
         clear = explain_load_error(exc, project_path, profiles_path)
@@ -189,6 +197,13 @@ def explain_load_error(exc: BaseException, project_path: Path, profiles_path: Pa
             f"{where}: environment variable '{var}' is not set and env_var('{var}') has no default. "
             f"Set it, or write env_var('{var}', 'default')."
         )
+    if "Syntax error near line" in message:  # dbt's YAML error quotes the source over many lines, without a file
+        for yml in (project_yml, profiles_yml):
+            try:
+                yaml.safe_load(_read_text(yml))
+            except yaml.YAMLError as bad:
+                error_type = ProjectError if yml == project_yml else ProfileError
+                return error_type(f"{yml}: not valid YAML: {yaml_problem(bad)}")
     missing_profile = re.search(r"Could not find profile named '([^']*)'", message)
     if missing_profile:
         known = ", ".join(_profile_names(profiles_yml)) or "none"

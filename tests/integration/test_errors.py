@@ -200,6 +200,29 @@ def _case_target_dir_unusable(project: Any, tmp_path: Path) -> tuple[list[str], 
     return ["status"], {}, [f"{parse_file}: Is a directory"]
 
 
+def _case_config_not_yaml(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    # regression: PyYAML's five-line message (context, problem, a caret under the source) was printed as is
+    config = tmp_path / "dbt_sync.yml"
+    config.write_text("version: 1\ndestinations: [\n")
+    return ["validate", "--config", str(config)], {}, [f"{config}: not valid YAML: line 3, column 1: "]
+
+
+def _case_dbt_project_not_yaml(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    # regression: dbt's error quoted the source over many lines and named the folder, not the file
+    project_yml = project.path / "dbt_project.yml"
+    text = project_yml.read_text()
+    project_yml.write_text(text + "\nbroken: [\n")
+    UNDO.append(lambda: project_yml.write_text(text))
+    return ["status"], {}, [f"{project_yml}: not valid YAML: line "]
+
+
+def _case_profiles_not_yaml(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    folder = profiles_copy(project, tmp_path, "outputs:", "outputs:")
+    profiles_yml = folder / "profiles.yml"
+    profiles_yml.write_text(profiles_yml.read_text() + "\nbroken: [\n")
+    return ["status"], {"profiles_dir": folder}, [f"{profiles_yml}: not valid YAML: line "]
+
+
 #: restores what a case changed in the shared project
 UNDO: list[Callable[[], Any]] = []
 

@@ -184,6 +184,16 @@ def test_dates_outside_1700_to_4000_fail_field_integrity(
     assert len(emu.records("Contact")) == 1
 
 
+def test_text_length_counts_utf16_code_units(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    """An emoji is two characters to Salesforce (a surrogate pair), so 41 of them overflow LastName (80)."""
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.Contact.create({"LastName": "😀" * 41})
+    assert _error(exc)["errorCode"] == "STRING_TOO_LONG"
+    sf.Contact.create({"LastName": "😀" * 40})
+    sf.Contact.create({"LastName": "é" * 80})  # a BMP character is one, whatever its UTF-8 length
+    assert len(emu.records("Contact")) == 2
+
+
 def test_duplicate_external_id_value(emu: SalesforceEmulator, sf: Salesforce) -> None:
     first = sf.Contact.create({"LastName": "A", "External_Id__c": "X1"})
     with pytest.raises(SalesforceMalformedRequest) as exc:

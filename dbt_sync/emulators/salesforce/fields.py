@@ -191,6 +191,13 @@ class ObjectMeta:
         return self.fields.get(name.lower())
 
 
+def utf16_length(text: str) -> int:
+    """A text's length as Salesforce counts it: UTF-16 code units, so a character outside the BMP
+    (an emoji, "𠮟") counts as two (Salesforce Help, "Surrogate Pair Characters Are Treated as Two
+    Characters", Knowledge Article 005166849: formula functions and the Apex String class)."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
 # ---- converters: (field, value, from_csv) -> stored value; None stays None upstream ----
 
 def _convert_string(f: FieldMeta, value: Any, from_csv: bool) -> Any:
@@ -200,7 +207,7 @@ def _convert_string(f: FieldMeta, value: Any, from_csv: bool) -> Any:
         value = repr(value) if isinstance(value, float) else str(value)
     elif not isinstance(value, str):
         raise TypeMismatch(f, value)
-    if f.length and len(value) > f.length:
+    if f.length and utf16_length(value) > f.length:
         return RecordError("STRING_TOO_LONG",
                            f"{f.label}: data value too large: {value} (max length={f.length})", (f.name,))
     if f.type == "email" and not _EMAIL_RE.match(value):
