@@ -48,6 +48,17 @@ def rejected_issue(client: HubSpot, props: dict[str, Any]) -> dict[str, Any]:
         ({"date_of_birth": "2020-01-01T10:00:00Z"}, "INVALID_DATE", "date_of_birth", None),
         ({"is_customer": "yes"}, "INVALID_OPTION", "is_customer", None),
         ({"interests": "crm;golf"}, "INVALID_OPTION", "interests", None),
+        # non-string values with leading or trailing whitespace, invisible characters included, are refused
+        # (HubSpot developer changelog, "Enhanced Validations for Non-String Properties"); a number used to be
+        # stored stripped and reported as written
+        ({"lead_score": " 12.5"}, "LEADING_TRAILING_WHITESPACE", "lead_score",
+         '" 12.5" includes leading or trailing whitespace.'),
+        ({"lead_score": "12.5\n"}, "LEADING_TRAILING_WHITESPACE", "lead_score", None),
+        ({"lifecyclestage": "customer\u00a0"}, "LEADING_TRAILING_WHITESPACE", "lifecyclestage", None),
+        ({"is_customer": "\u200btrue"}, "LEADING_TRAILING_WHITESPACE", "is_customer", None),
+        ({"interests": "crm; email"}, "LEADING_TRAILING_WHITESPACE", "interests", None),
+        ({"date_of_birth": "2020-01-01 "}, "LEADING_TRAILING_WHITESPACE", "date_of_birth", None),
+        ({"last_seen_at": "\ufeff1577836800000"}, "LEADING_TRAILING_WHITESPACE", "last_seen_at", None),
     ],
 )
 def test_validation_messages_embed_a_json_list(

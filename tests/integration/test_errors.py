@@ -123,12 +123,14 @@ def test_unreachable_login_url_names_the_url_and_the_setting(project: Any, tmp_p
     text = (project.path / "dbt_sync.yml").read_text()
     config.write_text("\n".join(line for line in text.splitlines() if "login_url" not in line) + "\n")
     proxy = f"http://127.0.0.1:{closed_port()}"
+    hubspot = f"https://127.0.0.1:{closed_port()}"  # the HubSpot client does not read proxy variables
     done = cli(project, "validate", "--check-destinations", "--config", str(config),
-               env={"HTTPS_PROXY": proxy, "https_proxy": proxy, "NO_PROXY": "", "no_proxy": ""})
+               env={"HTTPS_PROXY": proxy, "https_proxy": proxy, "NO_PROXY": "", "no_proxy": "",
+                    "DBT_SYNC_HUBSPOT_HOST": hubspot})
     assert_one_clear_line(
         done, "Salesforce login server https://login.salesforce.com unreachable",
         "'login_url' (not set: the default is used) of destinations.salesforce in dbt_sync.yml",
-        "https://api.hubapi.com", "'host' of destinations.hubspot",
+        f"request to {hubspot} failed", "'host' of destinations.hubspot",
     )
 
 
@@ -153,6 +155,16 @@ def _case_profile_env_var(project: Any, tmp_path: Path) -> tuple[list[str], dict
 
 def _case_target_env(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
     return ["failures"], {"env": {"DBT_TARGET": "staging"}}, ["does not have a target named 'staging'"]
+
+
+def _case_target_unknown_in_plan(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    # regression: plan and validate read only the artifacts, and accepted a misspelt target without a word
+    return ["plan"], {"env": {"DBT_TARGET": "staging"}}, [
+        f"{project.path / 'profiles.yml'}: The profile", "does not have a target named 'staging'", "DBT_TARGET"]
+
+
+def _case_target_unknown_in_validate(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    return ["validate", "--target", "prdo"], {}, ["does not have a target named 'prdo'", "--target"]
 
 
 def _case_warehouse_refuses(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:

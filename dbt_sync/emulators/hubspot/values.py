@@ -69,6 +69,8 @@ def normalize(prop: PropertyDef, value: Any, *, is_email: bool = False) -> str |
             return issue(prop.name, "INVALID_EMAIL", f"Email address {as_text(value)} is invalid")
         return text
     kind = prop.type
+    if kind != "string" and any(_edge_space(part) for part in ([text, *text.split(";")] if prop.is_multi else [text])):
+        return issue(prop.name, "LEADING_TRAILING_WHITESPACE", f'"{text}" includes leading or trailing whitespace.')
     if kind == "number":
         return _number(prop, text)
     if kind == "date":
@@ -78,6 +80,19 @@ def normalize(prop: PropertyDef, value: Any, *, is_email: bool = False) -> str |
     if kind in ("enumeration", "bool"):
         return _enumeration(prop, text)
     return text
+
+
+#: invisible characters HubSpot counts as whitespace at a value's ends, besides str.isspace() ones
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+
+
+def _edge_space(text: str) -> bool:
+    """Whether ``text`` starts or ends with whitespace or an invisible character (a no-break space, a BOM).
+
+    Non-string properties refuse such values with ``LEADING_TRAILING_WHITESPACE`` (HubSpot developer
+    changelog, "Breaking Change: Enhanced Validations for Non-String Properties in HubSpot's CRMObject APIs").
+    """
+    return bool(text) and any(c.isspace() or c in _INVISIBLE for c in (text[0], text[-1]))
 
 
 def _number(prop: PropertyDef, text: str) -> str | dict[str, Any]:
