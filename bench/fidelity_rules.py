@@ -22,6 +22,10 @@ from simple_salesforce import Salesforce
 
 TEXT_TYPES = frozenset({"string", "textarea", "phone", "url", "email", "picklist", "multipicklist", "combobox"})
 NUMBER_TYPES = frozenset({"double", "currency", "percent"})
+# Salesforce stores dates and times from 1700-01-01T00:00:00Z to 4000-12-31T00:00:00Z only
+# (SOQL and SOSL Reference, "Minimum and Maximum Dates").
+SF_MIN_DATE = dt.datetime(1700, 1, 1, tzinfo=dt.timezone.utc)
+SF_MAX_DATE = dt.datetime(4000, 12, 31, tzinfo=dt.timezone.utc)
 # Salesforce's own check is not published; this is the emulator's (docs/emulators-salesforce.md).
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
@@ -72,13 +76,16 @@ def salesforce(field: dict[str, Any], value: Any) -> tuple[str | None, Any]:
         return None, None  # '' is NULL
     if ftype in TEXT_TYPES:
         text = _text(value)
-        if field.get("length") and len(text) > field["length"]:
+        # Salesforce counts UTF-16 code units: a character beyond the BMP (an emoji) counts twice
+        if field.get("length") and len(text) + sum(ord(c) > 0xFFFF for c in text) > field["length"]:
             return "STRING_TOO_LONG", None
         if ftype == "email" and not _EMAIL.match(text):
             return "INVALID_EMAIL_ADDRESS", None
         return None, text
     if ftype in NUMBER_TYPES:
         number = _exact(value)
+        if Decimal(repr(float(number))) != number:
+            return "NUMBER_PRECISION_LOST", None  # a number field holds a binary double
         precision, scale = field.get("precision") or 0, field.get("scale") or 0
         if precision and abs(number) >= 10 ** (precision - scale):
             return "NUMBER_OUTSIDE_VALID_RANGE", None
@@ -88,12 +95,17 @@ def salesforce(field: dict[str, Any], value: Any) -> tuple[str | None, Any]:
             return "NUMBER_OUTSIDE_VALID_RANGE", None
         return None, int(value)
     if ftype == "date":
-        return None, (_utc(value).date() if isinstance(value, dt.datetime) else value).isoformat()
+        day = _utc(value).date() if isinstance(value, dt.datetime) else value
+        if not SF_MIN_DATE.date() <= day <= SF_MAX_DATE.date():
+            return "FIELD_INTEGRITY_EXCEPTION", None
+        return None, day.isoformat()
     if ftype == "datetime":
         if not isinstance(value, dt.datetime):
             value = dt.datetime(value.year, value.month, value.day)
         utc = _utc(value)
-        return None, utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+        if not SF_MIN_DATE <= utc <= SF_MAX_DATE:
+            return "FIELD_INTEGRITY_EXCEPTION", None
+        return None, f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
     if ftype == "boolean":
         return None, bool(value)
     raise ValueError(f"no rule for Salesforce type {ftype}")
@@ -115,7 +127,7 @@ def hubspot(prop_type: str, value: Any) -> tuple[str | None, str | None]:
         utc = _utc(value)
         if prop_type != "datetime":
             return None, utc.isoformat().replace("+00:00", "Z")
-        return None, utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+        return None, f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
     if isinstance(value, dt.date):
         if prop_type == "datetime":
             return None, f"{value.isoformat()}T00:00:00.000Z"

@@ -2,7 +2,10 @@
 
 It lives next to ``dbt_project.yml`` (``--config`` or ``DBT_SYNC_CONFIG``
 override the path) and is rendered like dbt's ``profiles.yml``:
-``{{ env_var('NAME') }}`` and ``{{ env_var('NAME', 'default') }}``. Secrets
+``{{ env_var('NAME') }}`` and ``{{ env_var('NAME', 'default') }}``, and dbt's
+``as_number``, ``as_bool`` and ``as_native`` filters to make a value a number,
+a boolean or a YAML value instead of text (``bulk_threshold: "{{
+env_var('SF_BULK_THRESHOLD', '2000') | as_number }}"``). Secrets
 belong in environment variables; every secret value found here is
 registered with :mod:`dbt_sync.secrets` so it is masked wherever it might
 leak.
@@ -29,7 +32,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from dbt_sync import secrets
-from dbt_sync.errors import ConfigError, did_you_mean
+from dbt_sync.errors import ConfigError, did_you_mean, yaml_problem
 
 CONFIG_FILE = "dbt_sync.yml"
 CONFIG_ENV = "DBT_SYNC_CONFIG"
@@ -98,6 +101,8 @@ class _Renderer:
         self.path = path
         self.environ = environ
         self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self.env.filters.update(as_number=self._as_number, as_bool=self._as_bool, as_native=self._as_native)
+        self.native: list[tuple[str, Any]] = []  # (text, value) the filters produced while rendering one string
         self.current_path = ""
         self.missing: str | None = None  # the env var the value being rendered lacked
 
@@ -112,6 +117,33 @@ class _Renderer:
             f"and env_var() was given no default. Set it, or write env_var('{name}', 'default')."
         )
 
+    def _convert(self, value: Any, kind: str, convert: Any) -> str:
+        text = str(value).strip()
+        try:
+            native = convert(text)
+        except (ValueError, yaml.YAMLError):
+            raise ConfigError(f"{self.path}: {self.current_path}: {kind} cannot read {text!r}") from None
+        self.native.append((text, native))
+        return text
+
+    def _as_number(self, value: Any) -> str:
+        def number(text: str) -> int | float:
+            try:
+                return int(text)
+            except ValueError:
+                return float(text)
+        return self._convert(value, "as_number", number)
+
+    def _as_bool(self, value: Any) -> str:
+        def boolean(text: str) -> bool:
+            if text.lower() not in ("true", "false"):
+                raise ValueError(text)
+            return text.lower() == "true"
+        return self._convert(value, "as_bool", boolean)
+
+    def _as_native(self, value: Any) -> str:
+        return self._convert(value, "as_native", yaml.safe_load)
+
     def render(self, value: Any, path: str) -> Any:
         if isinstance(value, dict):
             return {k: self.render(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
@@ -122,7 +154,12 @@ class _Renderer:
             self.missing = None
             try:
                 template = self.env.from_string(value)
-                return template.render(env_var=self.env_var)
+                self.native = []
+                text = template.render(env_var=self.env_var)
+                # a value that is exactly one as_number/as_bool/as_native result becomes that value, as in dbt
+                if len(self.native) == 1 and text.strip() == self.native[0][0]:
+                    return self.native[0][1]
+                return text
             except ConfigError as exc:
                 if path.startswith("channels.") and self.missing:
                     return UnsetEnvVar(self.missing, str(exc))
@@ -161,7 +198,7 @@ def load_config(
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -83,6 +83,19 @@ class SpecError(DbtSyncError):
         super().__init__("\n".join(lines))
 
 
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parse error on one line: ``line L, column C: problem`` (PyYAML's marks are 0-based).
+
+    PyYAML's own text spans several lines (the context, the problem, a caret
+    under the source), which does not fit a one-line error.
+    """
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return one_line(f"{where}{problem}" + (f" ({context})" if context else ""))
+
+
 def one_line(text: str) -> str:
     """``text`` on one line: dbt's multi-line messages (a title line such as
     "Runtime Error", then indented lines and ``- item`` lists) joined with

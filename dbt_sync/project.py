@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from dbt_sync.config import SyncConfig, load_config
-from dbt_sync.errors import Problem, ProjectError, SpecError
+from dbt_sync.errors import Problem, ProjectError, SpecError, yaml_problem
 from dbt_sync.manifest import Manifest, RunResults, load_manifest, load_run_results
 from dbt_sync.spec import SyncSpec, load_specs
 
@@ -51,8 +51,10 @@ def target_dir(project_dir: Path) -> Path:
         )
     try:
         data = yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ProjectError(f"{project_file}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise ProjectError(f"{project_file}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ProjectError(f"{project_file}: not valid YAML: {yaml_problem(exc)}") from None
     configured = data.get("target-path") if isinstance(data, dict) else None
     return project_dir / (configured if isinstance(configured, str) and "{{" not in configured else "target")
 
@@ -64,6 +66,10 @@ def load_project(options: ProjectOptions, *, require_config: bool = True, check_
     (which then also lists a stale manifest, the likely cause).
     """
     tdir = target_dir(options.project_dir)
+    if options.target:
+        from dbt_sync.warehouse.runtime import check_target
+
+        check_target(options.project_dir, options.profiles_dir, options.target)
     manifest = load_manifest(tdir)
     run_results = load_run_results(tdir)
     config = load_config(options.project_dir, options.config_path, required=require_config)

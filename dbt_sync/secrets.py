@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from dbt_sync import masking
 
@@ -59,9 +60,32 @@ def register(values: Iterable[Any]) -> None:
         for value in values:
             if isinstance(value, str) and len(value) >= 4:
                 _secrets.add(value)
+                _secrets.update(part for part in _url_parts(value) if len(part) >= 4)
         if _secrets:
             ordered = sorted(_secrets, key=len, reverse=True)
             _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def _url_parts(value: str) -> list[str]:
+    """The parts of a secret URL that HTTP libraries print on their own, without the rest of the URL.
+
+    A Slack incoming webhook's secret is its path (``/services/T…/B…/…``), and
+    requests/urllib3 errors name the host and the path separately (``… Max
+    retries exceeded with url: /services/…``); a password can sit in the
+    userinfo (``postgres://user:password@host``). Empty for anything that is
+    not an absolute URL.
+    """
+    try:
+        url = urlsplit(value.strip())
+    except ValueError:
+        return []
+    if not url.scheme or not url.netloc:
+        return []
+    path_and_query = url.path + (f"?{url.query}" if url.query else "")
+    parts = [path_and_query, url.path.rstrip("/"), url.query]
+    if url.password:
+        parts.append(url.password)
+    return [part for part in parts if part.strip("/")]
 
 
 def clear() -> None:

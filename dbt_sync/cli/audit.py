@@ -125,6 +125,17 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
             f"from {view}" + (" where " + " and ".join(where) if where else "")
             + " order by sync_name, first_failed_at, record_key"
         )
+        if sync_names:
+            runs = wh.table("dbt_sync_runs")
+            known = {str(r["sync_name"]) for r in wh.query(
+                f"select sync_name from {runs} union select sync_name from {wh.table('dbt_sync_failures')}")}
+            for name in sync_names:
+                if name not in known:  # a typo must not read as "nothing is failing"
+                    click.echo(
+                        f"Warning: --sync {name}: no run of a sync named '{name}' is recorded in {runs}."
+                        + did_you_mean(name, known),
+                        err=True,
+                    )
     if chosen is not None:
         rows = [r for r in rows if r["sync_name"] in chosen]
     if age is not None:
@@ -132,17 +143,26 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
 
         now = utcnow()
         rows = [r for r in rows if r["first_failed_at"] and (now - r["first_failed_at"]).total_seconds() > age]
+    total = len(rows)
     rows = rows[:limit]
     if as_json:
         click.echo(to_json(rows))
         return
     if not rows:
-        which = "" if chosen is None else " of the selected syncs"
+        which = " of the selected syncs" if chosen is not None else ""
+        if sync_names or codes or age is not None:
+            which += " matching " + " ".join(
+                [*(f"--sync {n}" for n in sync_names), *(f"--code {c}" for c in codes)]
+                + ([f"--older-than {older_than}"] if age is not None else [])
+            )
         click.echo(f"No open failures{which} in {view}.")
         return
     keys = ["sync_name", "record_key", "error_code", "attempt", "first_failed_at", "error_message"]
     click.echo(table(keys, [[str(r[k])[:80] if r[k] is not None else "" for k in keys] for r in rows]))
-    click.echo(f"{len(rows)} open failure(s). Full rows: select * from {view};")
+    shown = f"{total} open failure(s)"
+    if total > len(rows):
+        shown = f"{len(rows)} of {shown} shown (--limit)"
+    click.echo(f"{shown}. Full rows: select * from {view};")
 
 
 @main.command()

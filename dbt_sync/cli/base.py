@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import click
 import yaml
 
 from dbt_sync import __version__
-from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line
+from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line, yaml_problem
 from dbt_sync.project import ProjectOptions
 from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact
 
@@ -28,10 +29,20 @@ def _parse_vars(ctx: click.Context, param: click.Parameter, value: str | None) -
     try:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError as exc:
-        raise click.BadParameter(f"not valid YAML: {exc}") from None
+        raise click.BadParameter(f"not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(parsed, dict):
         raise click.BadParameter("expected a YAML mapping, e.g. '{key: value}'.")
     return parsed
+
+
+def nearest_project_dir() -> Path:
+    """The current directory or the nearest parent with a ``dbt_project.yml``, else the current directory.
+
+    dbt's own default (``dbt.cli.resolvers.default_project_dir``), so dbt-sync
+    works from any folder of the project as dbt does.
+    """
+    here = Path.cwd()
+    return next((folder for folder in (here, *here.parents) if (folder / "dbt_project.yml").is_file()), here)
 
 
 def project_options(func: F) -> F:
@@ -41,8 +52,8 @@ def project_options(func: F) -> F:
             "--project-dir",
             envvar="DBT_PROJECT_DIR",
             type=click.Path(file_okay=False, path_type=Path),
-            default=Path.cwd,
-            show_default="current directory",
+            default=nearest_project_dir,
+            show_default="the current directory or the nearest parent holding dbt_project.yml, as dbt",
             help="The dbt project (where dbt_project.yml and dbt_sync.yml live).",
         ),
         click.option(
@@ -68,11 +79,42 @@ def project_options(func: F) -> F:
     return func
 
 
+class SelectorOption(click.Option):
+    """A repeatable option that, as dbt's ``--select``, also takes the words that follow it.
+
+    ``--select a b --exclude c`` is ``--select a --select b --exclude c``, as
+    in dbt (whose ``MultiOption`` does the same; importing dbt's CLI just for
+    it would cost every command several seconds). A word that starts with
+    ``-`` ends the list.
+    """
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            option = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if option is None:
+                continue
+            process = option.process
+
+            def take_following(value: str, state: Any, process: Any = process) -> None:
+                process(value, state)
+                while state.rargs and not state.rargs[0].startswith("-"):
+                    process(state.rargs.pop(0), state)
+
+            option.process = take_following
+
+
 def select_exclude_options(func: F) -> F:
     """``--select`` / ``--exclude`` in dbt's selector syntax, over syncs."""
     options = [
-        click.option("--select", "-s", multiple=True, help="Syncs to include (dbt selector syntax)."),
-        click.option("--exclude", multiple=True, help="Syncs to leave out (dbt selector syntax)."),
+        click.option(
+            "--select", "-s", cls=SelectorOption, multiple=True,
+            help="Syncs to include (dbt selector syntax; several separated by spaces).",
+        ),
+        click.option(
+            "--exclude", cls=SelectorOption, multiple=True,
+            help="Syncs to leave out (dbt selector syntax; several separated by spaces).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -120,6 +162,9 @@ def handle_errors(func: F) -> F:
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:  # the reader of stdout went away (`dbt-sync status | head`): not an error
+            stdout_gone()
+            sys.exit(0)
         except Exception as exc:
             if debug:
                 click.echo(redact(traceback.format_exc()), err=True)
@@ -139,6 +184,20 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def stdout_gone() -> None:
+    """Point stdout at /dev/null after its reader closed the pipe, so exiting does not fail again.
+
+    What Python's documentation advises for SIGPIPE (library/signal.html, "Note on SIGPIPE").
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (click's test runner)
+        pass
+    finally:
+        os.close(devnull)
+
+
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time of the record (click's test runner swaps it)."""
 
@@ -155,6 +214,17 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def _setup_logging(debug: bool) -> None:
+    # Libraries dbt imports (snowplow_tracker) call logging.basicConfig() at import, which would give the
+    # root logger a second stderr handler and print every dbt-sync warning twice; basicConfig does nothing
+    # once the root logger has a handler, so give it one that discards (records still propagate: pytest's
+    # caplog and an embedding application's own root handlers see them).
+    top = logging.getLogger()
+    if not top.handlers:
+        top.addHandler(logging.NullHandler())
+    else:
+        for handler in list(top.handlers):
+            if getattr(handler, "stream", None) is sys.stderr and type(handler) is logging.StreamHandler:
+                top.removeHandler(handler)  # basicConfig's, added by an import before this point
     root = logging.getLogger("dbt_sync")
     if not root.handlers:
         handler = _StderrHandler()

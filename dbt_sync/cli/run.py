@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import click
 
 from dbt_sync.api import run as run_syncs
-from dbt_sync.cli.base import handle_errors, main, project_options, selection_options
+from dbt_sync.cli.base import handle_errors, main, project_options, selection_options, stdout_gone
 from dbt_sync.engine.cancel import Cancellation, on_signals
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult, SyncResult
@@ -93,12 +94,15 @@ def run(
             full_refresh, dry_run, allow_mass_delete, recapture, lock_wait, lock_stale_seconds, as_json,
             cancellation,
         )
-    if as_json:
-        click.echo(to_json(result.to_dict()))
-    else:
-        click.echo(render_summary(result))
-        if result.results_path is not None:
-            click.echo(f"Results written to {result.results_path}")
+    try:
+        if as_json:
+            click.echo(to_json(result.to_dict()))
+        else:
+            click.echo(render_summary(result))
+            if result.results_path is not None:
+                click.echo(f"Results written to {result.results_path}")
+    except BrokenPipeError:  # `dbt-sync run | head`: the run happened; its exit code still says how it went
+        stdout_gone()
     for warning in result.warnings:
         click.echo(redact(f"Warning: {warning}"), err=True)
     sys.exit(result.exit_code)
@@ -196,9 +200,13 @@ def render_summary(result: RunResult) -> str:
             "sending, recorded what the destinations confirmed and released its locks; the next run sends the rest."
         )
     totals = result.to_dict()["totals"]
+    # "skipped" in the totals counts records (nothing to send under the sync's mode); say which syncs were skipped
+    # apart, so "skipped 0" never sits under a table of skipped syncs
+    statuses = Counter(s.status for s in result.syncs)
     lines.append(
-        "Done. "
+        "Done. records: "
         + ", ".join(f"{k} {v}" for k, v in totals.items())
+        + ("; syncs: " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) if statuses else "")
         + f". Exit code {result.exit_code}."
     )
     return redact("\n".join(lines))

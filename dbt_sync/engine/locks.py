@@ -75,11 +75,11 @@ def holder_is_dead(holder: str) -> bool:
     """True only when ``holder`` is a process of this machine that no longer exists,
     or a run of this process that no longer holds any lock.
 
-    Holders on other machines, or whose process cannot be checked, count as
-    alive: only their heartbeat's age can free their lock.
+    Holders on other machines, or whose process cannot be checked (not
+    POSIX), count as alive: only their heartbeat's age can free their lock.
     """
     parts = holder.split(":")
-    if len(parts) < 3 or parts[0] != socket.gethostname():
+    if os.name != "posix" or len(parts) < 3 or parts[0] != socket.gethostname():
         return False
     try:
         pid = int(parts[1])

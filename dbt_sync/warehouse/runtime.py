@@ -21,7 +21,15 @@ from typing import Any, cast
 
 import yaml
 
-from dbt_sync.errors import DbtSyncError, ProfileError, ProjectError, WarehouseError, classify, one_line
+from dbt_sync.errors import (
+    DbtSyncError,
+    ProfileError,
+    ProjectError,
+    WarehouseError,
+    classify,
+    one_line,
+    yaml_problem,
+)
 
 
 @dataclass
@@ -106,11 +114,11 @@ def load_runtime(
         static_parser=True,
     )
     set_invocation_context(dict(os.environ))
-    set_from_args(args, {})
-    setup_event_logger(get_flags())
-    # No anonymous usage events from a library call inside dbt-sync.
-    dbt.tracking.disable_tracking()
     try:
+        set_from_args(args, {})  # reads dbt_project.yml's `flags:` already
+        setup_event_logger(get_flags())
+        # No anonymous usage events from a library call inside dbt-sync.
+        dbt.tracking.disable_tracking()
         config = RuntimeConfig.from_args(get_flags())
     except Exception as exc:
         clear = explain_load_error(exc, project_path, profiles_path)
@@ -132,6 +140,41 @@ def load_runtime(
     adapter.set_macro_resolver(manifest)
     adapter.connections.set_query_header(generate_query_header_context(config, manifest))
     return DbtRuntime(config=config, adapter=adapter, manifest=manifest, profiles_dir=profiles_path)
+
+
+def check_target(project_dir: Path, profiles_dir: str | os.PathLike[str] | None, target: str) -> None:
+    """Refuse a ``--target`` / ``DBT_TARGET`` the project's profile does not define, without connecting.
+
+    For the commands that read only the dbt artifacts (``validate``, ``plan``),
+    so that a misspelt target is said at once, as dbt and the warehouse
+    commands say it. Says nothing when there is no profiles.yml (these commands
+    do not need one) or the profile cannot be read plainly (a Jinja-rendered
+    profile name or target names): dbt checks those when it loads the profile.
+
+    Raises :class:`ProfileError` naming profiles.yml, the profile and the valid targets.
+    """
+    project_path = Path(project_dir).resolve()
+    try:
+        profiles_yml = resolve_profiles_dir(project_path, profiles_dir) / "profiles.yml"
+    except ProfileError:  # no profiles.yml where these commands do not need one: nothing to check against
+        return
+    try:
+        project = yaml.safe_load(_read_text(project_path / "dbt_project.yml"))
+        profiles = yaml.safe_load(_read_text(profiles_yml))
+    except yaml.YAMLError:
+        return
+    name = project.get("profile") if isinstance(project, dict) else None
+    profile = profiles.get(name) if isinstance(profiles, dict) and isinstance(name, str) else None
+    outputs = profile.get("outputs") if isinstance(profile, dict) else None
+    if not isinstance(name, str) or not isinstance(outputs, dict) or "{{" in name:
+        return
+    if any("{{" in str(key) for key in outputs):
+        return
+    if target not in outputs:
+        raise ProfileError(
+            f"{profiles_yml}: The profile '{name}' does not have a target named '{target}'. The valid target "
+            f"names for this profile are: {', '.join(sorted(map(str, outputs)))} (--target / DBT_TARGET)"
+        )
 
 
 def resolve_profiles_dir(project_path: Path, profiles_dir: str | os.PathLike[str] | None) -> Path:
@@ -189,6 +232,13 @@ def explain_load_error(exc: BaseException, project_path: Path, profiles_path: Pa
             f"{where}: environment variable '{var}' is not set and env_var('{var}') has no default. "
             f"Set it, or write env_var('{var}', 'default')."
         )
+    if "Syntax error near line" in message:  # dbt's YAML error quotes the source over many lines, without a file
+        for yml in (project_yml, profiles_yml):
+            try:
+                yaml.safe_load(_read_text(yml))
+            except yaml.YAMLError as bad:
+                error_type = ProjectError if yml == project_yml else ProfileError
+                return error_type(f"{yml}: not valid YAML: {yaml_problem(bad)}")
     missing_profile = re.search(r"Could not find profile named '([^']*)'", message)
     if missing_profile:
         known = ", ".join(_profile_names(profiles_yml)) or "none"

@@ -143,6 +143,31 @@ def test_secrets_never_reach_output(tmp_path: Path) -> None:
     assert "session-secret" not in out
 
 
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/services/T0SECRET1/B0SECRET2/hookSecretPart42",  # refused: urllib3 names the path alone
+    "http://127.0.0.1:9/hooks/catch?token=querySecretPart42",
+], ids=["path", "query"])
+def test_a_secret_webhook_urls_path_never_reaches_output(tmp_path: Path, url: str) -> None:
+    """Regression: a Slack webhook_url that cannot be reached printed its secret path (`... with url: /services/...`).
+
+    requests reports the host and the path of a URL separately, so masking the
+    whole URL alone let the part that is the secret through.
+    """
+    b = project(tmp_path)
+    b.write()
+    b.write_config(
+        "destinations:\n"
+        "  hubspot: {type: hubspot, access_token: pat-na1-secret}\n"
+        "channels:\n"
+        "  data_team: {type: slack, webhook_url: \"{{ env_var('SLACK_WEBHOOK_URL') }}\"}\n"
+    )
+    code, out = invoke("alerts", "test", "--channel", "data_team", "--no-record", "--project-dir", str(tmp_path),
+                       env={"SLACK_WEBHOOK_URL": url})
+    assert code == 2 and "cannot reach the server" in out, out
+    assert "Secret" not in out and "secret" not in out.replace("pat-na1-secret", ""), out
+    assert "****" in out
+
+
 def test_help_has_examples_and_exit_codes() -> None:
     code, out = invoke("--help")
     assert code == 0 and "Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input." in out

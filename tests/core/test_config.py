@@ -42,6 +42,35 @@ destinations:
     assert settings["tier"] == "PROFESSIONAL"
 
 
+def test_as_number_as_bool_and_as_native_filters_as_in_profiles_yml(tmp_path: Path) -> None:
+    """dbt_sync.yml is rendered like profiles.yml, so dbt's type filters work: a number read from the
+    environment used to stay a string ("'bulk_threshold' must be a number >= 1 (got str)")."""
+    write(
+        tmp_path,
+        """
+destinations:
+  sf:
+    type: salesforce
+    auth: session
+    session_id: "{{ env_var('SF_SID') }}"
+    instance_url: https://acme.my.salesforce.com
+    bulk_threshold: "{{ env_var('SF_BULK', '2000') | as_number }}"
+    timeout: "{{ env_var('SF_TIMEOUT', '30.5') | as_number }}"
+  hs:
+    type: hubspot
+    access_token: "{{ env_var('HS_TOKEN') }}"
+    rate_limit: "{{ env_var('HS_RATE') | as_native }}"
+""",
+    )
+    cfg = load_config(tmp_path, environ={"SF_SID": "00D!x", "SF_BULK": "5000", "HS_TOKEN": "pat-na1-abc123",
+                                         "HS_RATE": "150"})
+    assert cfg.destinations["sf"].settings["bulk_threshold"] == 5000
+    assert cfg.destinations["sf"].settings["timeout"] == 30.5
+    assert cfg.destinations["hs"].settings["rate_limit"] == 150
+    with pytest.raises(ConfigError, match=r"destinations\.sf\.bulk_threshold: as_number cannot read 'lots'"):
+        load_config(tmp_path, environ={"SF_SID": "00D!x", "SF_BULK": "lots", "HS_TOKEN": "t", "HS_RATE": "1"})
+
+
 def test_missing_env_var_names_variable_file_and_path(tmp_path: Path) -> None:
     write(tmp_path, "destinations:\n  sf:\n    type: salesforce\n    password: \"{{ env_var('SF_PASSWORD') }}\"\n")
     with pytest.raises(ConfigError) as info:

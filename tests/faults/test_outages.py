@@ -40,6 +40,11 @@ def run_rows(stack: FaultStack, run_id: str, sync: str) -> list[dict[str, object
     )
 
 
+def health(stack: FaultStack, sync: str) -> str | None:
+    rows = stack.query(f"select state from {{schema}}.dbt_sync_health where sync_name = '{sync}'")
+    return str(rows[0]["state"]) if rows else None
+
+
 @pytest.mark.parametrize("status", [503, 0])
 def test_hubspot_outage_is_one_sync_failure(stack: FaultStack, status: int) -> None:
     """issue 14.1: HubSpot answering 503 (or dropping every connection) is not a failure per record."""
@@ -60,6 +65,7 @@ def test_hubspot_outage_is_one_sync_failure(stack: FaultStack, status: int) -> N
     for name in HS_SYNCS:
         assert open_failures(stack, name) == {}, name  # no record is blamed for an outage
     assert [r["status"] for r in run_rows(stack, result.run_id, "accounts_to_hubspot")] == ["error"]
+    assert health(stack, "accounts_to_hubspot") == "failing"  # one sync failure: the sync is down
 
     hs(stack).faults.clear()
     again = stack.run(all_syncs=True, select=HS_SYNCS, threads=1)
@@ -67,6 +73,7 @@ def test_hubspot_outage_is_one_sync_failure(stack: FaultStack, status: int) -> N
     assert again.sync("accounts_to_hubspot").planned == len(MODEL_ACCOUNTS)
     assert crm_keys(stack, "accounts_to_hubspot") == sorted(MODEL_ACCOUNTS)
     assert state_keys(stack, "accounts_to_hubspot") == sorted(MODEL_ACCOUNTS)
+    assert health(stack, "accounts_to_hubspot") == "healthy"  # and it recovers
 
 
 def test_salesforce_outage_mid_sync_keeps_what_was_confirmed(stack: FaultStack, arming: list) -> None:

@@ -121,14 +121,34 @@ def test_case4_emulator_stores_empty_json_text_as_null(sf_emu: SalesforceEmulato
 def test_case5_numbers_keep_every_digit_on_both_paths(
     sf_emu: SalesforceEmulator, sf_dest: SalesforceDestination, sf_client: Salesforce
 ) -> None:
-    values = {"Big__c": Decimal("123456789012.123456"), "Amount__c": Decimal("230.7550")}
+    """Digits beyond the scale are kept; a number no double holds is refused, not stored changed."""
     for options, prefix in ((BULK, "DB"), (COLLECTIONS, "DC")):
-        records = [Record(f"{prefix}-{i}", {"External_Id__c": f"{prefix}-{i}", **values}) for i in range(2)]
-        assert all(o.success for o in _upsert(sf_dest, SF_OBJECT, records, options))
+        records = [
+            Record(f"{prefix}-0", {"External_Id__c": f"{prefix}-0", "Amount__c": Decimal("230.7550")}),
+            Record(f"{prefix}-1", {"External_Id__c": f"{prefix}-1", "Big__c": Decimal("123456789012.123456")}),
+            Record(f"{prefix}-2", {"External_Id__c": f"{prefix}-2", "Big__c": Decimal("123456789012.125")}),
+        ]
+        ok, lost, exact = _upsert(sf_dest, SF_OBJECT, records, options)
+        assert ok.success and exact.success, (ok, exact)
+        assert not lost.success and lost.error_code == "NUMBER_PRECISION_LOST", lost
+        assert "123456789012.123456" in (lost.message or "") and not lost.retryable
     stored = salesforce_rows(sf_client, SF_OBJECT, ["Big__c", "Amount__c"])
-    for row in stored.values():
-        assert row["Big__c"] == Decimal("123456789012.123456")
-        assert row["Amount__c"] == Decimal("230.7550")  # the API stores the value as sent
+    assert set(stored) == {"DB-0", "DB-2", "DC-0", "DC-2"}  # the refused records were never written
+    for prefix in ("DB", "DC"):
+        assert stored[f"{prefix}-0"]["Amount__c"] == Decimal("230.7550")  # the API stores the value as sent
+        assert stored[f"{prefix}-2"]["Big__c"] == Decimal("123456789012.125")
+
+
+def test_case5_emulator_stores_numbers_as_doubles(sf_emu: SalesforceEmulator, sf_client: Salesforce) -> None:
+    """What the destination guards against: Salesforce keeps a number field's value as a binary double."""
+    url = f"{sf_client.base_url}composite/sobjects"
+    body = ('{"allOrNone":false,"records":[{"attributes":{"type":"Fidelity__c"},"External_Id__c":"D-1",'
+            '"Big__c":123456789012.123456,"Amount__c":230.7550}]}')
+    response = requests.post(url, data=body, headers=sf_client.headers, verify=sf_emu.ca_cert_path, timeout=10)
+    assert json.loads(response.text)[0]["success"] is True
+    row = salesforce_rows(sf_client, SF_OBJECT, ["Amount__c", "Big__c"])["D-1"]
+    assert row["Big__c"] == Decimal("123456789012.12346")
+    assert row["Amount__c"] == Decimal("230.755")
 
 
 def test_case5_emulator_rounds_half_up_when_configured(sf_emu: SalesforceEmulator, sf_client: Salesforce) -> None:
@@ -136,14 +156,14 @@ def test_case5_emulator_rounds_half_up_when_configured(sf_emu: SalesforceEmulato
     try:
         url = f"{sf_client.base_url}composite/sobjects"
         body = ('{"allOrNone":false,"records":[{"attributes":{"type":"Fidelity__c"},"External_Id__c":"R-1",'
-                '"Amount__c":230.7550,"Big__c":123456789012.1234564}]}')
+                '"Amount__c":230.7550,"Big__c":1234.1234565}]}')
         response = requests.post(url, data=body, headers=sf_client.headers, verify=sf_emu.ca_cert_path, timeout=10)
         assert json.loads(response.text)[0]["success"] is True
     finally:
         sf_emu.config.number_scale = "as_sent"
     row = salesforce_rows(sf_client, SF_OBJECT, ["Amount__c", "Big__c"])["R-1"]
     assert row["Amount__c"] == Decimal("230.76")
-    assert row["Big__c"] == Decimal("123456789012.123456")
+    assert row["Big__c"] == Decimal("1234.123457")
 
 
 def test_case2_na_records_are_not_resent_when_the_bulk_job_cannot_start(

@@ -45,6 +45,8 @@ piece = st.one_of(st.text(max_size=6), st.sampled_from(SPECIAL), st.sampled_from
 text = st.lists(piece, max_size=6).map("".join)
 nullable_text = st.one_of(st.none(), st.just(""), text)
 too_long = text.map(lambda t: "x" * 256 + t)  # over Text__c's 255 characters
+# at Text__c's 255 around the limit: an emoji counts as two UTF-16 code units in Salesforce
+near_limit = st.tuples(st.integers(250, 255), text).map(lambda nt: ("x" * nt[0] + nt[1] + "😀")[-256:])
 emails = st.sampled_from(
     [None, "", "ann@example.com", "first.last+tag@sub.example.org", "O'Brien@example.ie", "not an email",
      " ann@example.com", "ann@example.com\r"]
@@ -52,11 +54,20 @@ emails = st.sampled_from(
 
 
 def _decimals(limit: int) -> st.SearchStrategy[Any]:
+    # at most 15 significant digits (a double holds any of them), so most rows are sent whole ...
     exact = st.integers(0, 8).flatmap(
-        lambda places: st.decimals(min_value=-limit, max_value=limit, places=places, allow_nan=False)
+        lambda places: st.decimals(
+            min_value=-min(limit, 10 ** (15 - places)) + 1,
+            max_value=min(limit, 10 ** (15 - places)) - 1,
+            places=places,
+            allow_nan=False,
+        )
     )
     floats = st.floats(min_value=-limit, max_value=limit, allow_nan=False, allow_infinity=False)
-    beyond = st.sampled_from([Decimal(10) ** 16, Decimal("-12345678901234567.5"), Decimal("230.7550")])
+    # ... and these are beyond the field: integer digits, or more digits than a double holds
+    beyond = st.sampled_from([
+        Decimal(10) ** 16, Decimal("-12345678901234567.5"), Decimal("230.7550"), Decimal("123456789012.123456")
+    ])
     return st.one_of(st.none(), exact, floats, beyond)
 
 
@@ -65,16 +76,21 @@ timestamps = st.one_of(
     st.none(),
     st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1)),
     st.datetimes(min_value=dt.datetime(1900, 1, 2), max_value=dt.datetime(2199, 12, 31), timezones=zones),
+    # around Salesforce's range (1700-01-01T00:00:00Z to 4000-12-31T00:00:00Z) and far outside it
+    st.datetimes(min_value=dt.datetime(1699, 12, 30), max_value=dt.datetime(1700, 1, 2), timezones=zones),
+    st.datetimes(min_value=dt.datetime(4000, 12, 30), max_value=dt.datetime(4001, 1, 2), timezones=zones),
+    st.datetimes(min_value=dt.datetime(2, 1, 1), max_value=dt.datetime(9999, 12, 30)),
 )
 
 row_values = st.fixed_dictionaries({
-    "Text__c": st.one_of(nullable_text, too_long),
+    "Text__c": st.one_of(nullable_text, too_long, near_limit),
     "Long_Text__c": nullable_text,
     "Email__c": emails,
     "Amount__c": _decimals(10**13),
     "Big__c": _decimals(10**13),
     "Count__c": st.one_of(st.none(), st.integers(-(2 * 10**9), 2 * 10**9)),
-    "Day__c": st.one_of(st.none(), st.dates(min_value=dt.date(1700, 1, 1), max_value=dt.date(4000, 12, 31))),
+    "Day__c": st.one_of(st.none(), st.dates(min_value=dt.date(1700, 1, 1), max_value=dt.date(4000, 12, 31)),
+                        st.dates()),  # every date Python has: outside 1700-4000, Salesforce refuses it
     "Seen_At__c": timestamps,
     "Flag__c": st.one_of(st.none(), st.booleans()),
     "Tags__c": st.one_of(st.none(), st.lists(st.one_of(st.none(), st.just(""), text), max_size=4)),
@@ -85,7 +101,7 @@ ISSUE_ROW: dict[str, Any] = {
     "Long_Text__c": "#N/A",
     "Email__c": "",
     "Amount__c": Decimal("230.7550"),
-    "Big__c": Decimal("123456789012.123456"),
+    "Big__c": Decimal("123456789012.125"),  # the digits a double holds, beyond the scale
     "Count__c": 0,
     "Day__c": dt.date(2024, 2, 29),
     "Seen_At__c": dt.datetime(2024, 3, 31, 1, 30, 0, 999_999, tzinfo=dt.timezone(dt.timedelta(hours=-9, minutes=-30))),

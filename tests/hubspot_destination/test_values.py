@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -34,6 +35,8 @@ UTC = dt.timezone.utc
         (["a", "b", "c"], "enumeration", "a;b;c"),
         (("x",), "enumeration", "x"),
         ("Zoë 山田", "string", "Zoë 山田"),
+        # DuckDB's uuid column arrives as uuid.UUID, PostgreSQL's as text: the same text is sent
+        (uuid.UUID("6f9619ff-8b86-d011-b42d-00cf4fc964ff"), "string", "6f9619ff-8b86-d011-b42d-00cf4fc964ff"),
     ],
 )
 def test_to_wire(value, prop_type, expected) -> None:

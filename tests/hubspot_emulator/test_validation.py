@@ -48,6 +48,17 @@ def rejected_issue(client: HubSpot, props: dict[str, Any]) -> dict[str, Any]:
         ({"date_of_birth": "2020-01-01T10:00:00Z"}, "INVALID_DATE", "date_of_birth", None),
         ({"is_customer": "yes"}, "INVALID_OPTION", "is_customer", None),
         ({"interests": "crm;golf"}, "INVALID_OPTION", "interests", None),
+        # non-string values with leading or trailing whitespace, invisible characters included, are refused
+        # (HubSpot developer changelog, "Enhanced Validations for Non-String Properties"); a number used to be
+        # stored stripped and reported as written
+        ({"lead_score": " 12.5"}, "LEADING_TRAILING_WHITESPACE", "lead_score",
+         '" 12.5" includes leading or trailing whitespace.'),
+        ({"lead_score": "12.5\n"}, "LEADING_TRAILING_WHITESPACE", "lead_score", None),
+        ({"lifecyclestage": "customer\u00a0"}, "LEADING_TRAILING_WHITESPACE", "lifecyclestage", None),
+        ({"is_customer": "\u200btrue"}, "LEADING_TRAILING_WHITESPACE", "is_customer", None),
+        ({"interests": "crm; email"}, "LEADING_TRAILING_WHITESPACE", "interests", None),
+        ({"date_of_birth": "2020-01-01 "}, "LEADING_TRAILING_WHITESPACE", "date_of_birth", None),
+        ({"last_seen_at": "\ufeff1577836800000"}, "LEADING_TRAILING_WHITESPACE", "last_seen_at", None),
     ],
 )
 def test_validation_messages_embed_a_json_list(
@@ -82,6 +93,24 @@ def test_value_formats_are_normalised_to_hubspot_strings(client: HubSpot, emu: H
     assert first["last_seen_at"] == "2024-03-01T08:15:00.000Z"
     assert first["is_customer"] == "false" and first["interests"] == "crm;email" and first["lead_score"] == "12.5"
     assert second["date_of_birth"] == "1990-05-17" and second["last_seen_at"] == "2024-03-01T10:15:00.000Z"
+
+
+def test_epoch_milliseconds_are_read_exactly_for_any_year(client: HubSpot, emu: HubSpotEmulator) -> None:
+    """Epoch ms far from 1970 keep their millisecond (a float division lost one), and years before 1000
+    keep four digits."""
+    _, status, _ = create(
+        client,
+        [
+            {"properties": {"email": "old@x.com", "last_seen_at": "-58913967544568",  # 0103-02-03T09:00:55.432Z
+                            "date_of_birth": "-58914000000000"}},  # 0103-02-03
+            {"properties": {"email": "late@x.com", "last_seen_at": "253402300799999"}},  # 9999-12-31T23:59:59.999Z
+        ],
+    )
+    assert status == 201
+    old, late = (r["properties"] for r in emu.records("contacts"))
+    assert old["last_seen_at"] == "0103-02-03T09:00:55.432Z"
+    assert old["date_of_birth"] == "0103-02-03"
+    assert late["last_seen_at"] == "9999-12-31T23:59:59.999Z"
 
 
 def test_batch_create_without_trace_ids_fails_whole_batch(client: HubSpot, emu: HubSpotEmulator) -> None:

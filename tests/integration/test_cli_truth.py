@@ -131,3 +131,35 @@ def test_selector_matching_nothing_warns_and_exits_0(cli: Any, command: str) -> 
     assert code == 0, out
     assert "The selection criterion 'tag:crm' does not match any sync." in out
     assert "Nothing to do." in out
+
+
+def test_failures_filters_say_what_they_filtered(project: DbtProject, cli: Any) -> None:
+    """Regression: `failures --sync` with a misspelt name, and a `--limit` cut, both read as the whole truth.
+
+    A misspelt sync printed "No open failures" (exit 0) although that sync had
+    failures; a list cut by --limit counted only the rows shown.
+    """
+    sync = "contacts_to_salesforce"
+    with project.warehouse() as wh:
+        wh.ensure_tables()
+        wh.start_run("run-limit", sync)
+        wh.commit(sync, "run-limit", failures=[
+            FailureRow(f"C-90{i}", "upsert", "TEST_ERROR", f"refused C-90{i}") for i in range(3)])
+        total = len(wh.query(f"select record_key from {wh.table('dbt_sync_open_failures')} "
+                             f"where sync_name = '{sync}'"))
+    assert total >= 3
+
+    code, out = cli("failures", "--sync", "contacts_to_salesforse")
+    assert code == 0, out
+    assert "--sync contacts_to_salesforse: no run of a sync named 'contacts_to_salesforse' is recorded" in out, out
+    assert "Did you mean 'contacts_to_salesforce'?" in out, out
+    assert "No open failures matching --sync contacts_to_salesforse in" in out, out
+
+    code, out = cli("failures", "--sync", sync, "--code", "NO_SUCH_CODE")
+    assert code == 0 and "No open failures matching --sync contacts_to_salesforce --code NO_SUCH_CODE" in out, out
+    assert "no run of a sync named" not in out
+
+    code, out = cli("failures", "--sync", sync, "--limit", "2")
+    assert code == 0 and f"2 of {total} open failure(s) shown (--limit)." in out, out
+    code, out = cli("failures", "--sync", sync)
+    assert code == 0 and f"\n{total} open failure(s)." in out, out

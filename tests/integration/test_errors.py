@@ -8,6 +8,7 @@ without --debug. A results file that cannot be written is a warning.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -122,12 +123,14 @@ def test_unreachable_login_url_names_the_url_and_the_setting(project: Any, tmp_p
     text = (project.path / "dbt_sync.yml").read_text()
     config.write_text("\n".join(line for line in text.splitlines() if "login_url" not in line) + "\n")
     proxy = f"http://127.0.0.1:{closed_port()}"
+    hubspot = f"https://127.0.0.1:{closed_port()}"  # the HubSpot client does not read proxy variables
     done = cli(project, "validate", "--check-destinations", "--config", str(config),
-               env={"HTTPS_PROXY": proxy, "https_proxy": proxy, "NO_PROXY": "", "no_proxy": ""})
+               env={"HTTPS_PROXY": proxy, "https_proxy": proxy, "NO_PROXY": "", "no_proxy": "",
+                    "DBT_SYNC_HUBSPOT_HOST": hubspot})
     assert_one_clear_line(
         done, "Salesforce login server https://login.salesforce.com unreachable",
         "'login_url' (not set: the default is used) of destinations.salesforce in dbt_sync.yml",
-        "https://api.hubapi.com", "'host' of destinations.hubspot",
+        f"request to {hubspot} failed", "'host' of destinations.hubspot",
     )
 
 
@@ -152,6 +155,16 @@ def _case_profile_env_var(project: Any, tmp_path: Path) -> tuple[list[str], dict
 
 def _case_target_env(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
     return ["failures"], {"env": {"DBT_TARGET": "staging"}}, ["does not have a target named 'staging'"]
+
+
+def _case_target_unknown_in_plan(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    # regression: plan and validate read only the artifacts, and accepted a misspelt target without a word
+    return ["plan"], {"env": {"DBT_TARGET": "staging"}}, [
+        f"{project.path / 'profiles.yml'}: The profile", "does not have a target named 'staging'", "DBT_TARGET"]
+
+
+def _case_target_unknown_in_validate(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    return ["validate", "--target", "prdo"], {}, ["does not have a target named 'prdo'", "--target"]
 
 
 def _case_warehouse_refuses(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
@@ -195,6 +208,29 @@ def _case_target_dir_unusable(project: Any, tmp_path: Path) -> tuple[list[str], 
     parse_file.mkdir()
     UNDO.append(lambda: (parse_file.rmdir(), saved.replace(parse_file)))
     return ["status"], {}, [f"{parse_file}: Is a directory"]
+
+
+def _case_config_not_yaml(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    # regression: PyYAML's five-line message (context, problem, a caret under the source) was printed as is
+    config = tmp_path / "dbt_sync.yml"
+    config.write_text("version: 1\ndestinations: [\n")
+    return ["validate", "--config", str(config)], {}, [f"{config}: not valid YAML: line 3, column 1: "]
+
+
+def _case_dbt_project_not_yaml(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    # regression: dbt's error quoted the source over many lines and named the folder, not the file
+    project_yml = project.path / "dbt_project.yml"
+    text = project_yml.read_text()
+    project_yml.write_text(text + "\nbroken: [\n")
+    UNDO.append(lambda: project_yml.write_text(text))
+    return ["status"], {}, [f"{project_yml}: not valid YAML: line "]
+
+
+def _case_profiles_not_yaml(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    folder = profiles_copy(project, tmp_path, "outputs:", "outputs:")
+    profiles_yml = folder / "profiles.yml"
+    profiles_yml.write_text(profiles_yml.read_text() + "\nbroken: [\n")
+    return ["status"], {"profiles_dir": folder}, [f"{profiles_yml}: not valid YAML: line "]
 
 
 #: restores what a case changed in the shared project
@@ -264,3 +300,68 @@ def test_stale_manifest_warning_in_validate_plan_and_run(project: Any) -> None:
     project.dbt("parse")
     done = cli(project, "validate")
     assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
+
+
+# -- ordinary usage, as with dbt ------------------------------------------------------------------
+
+
+def test_select_takes_several_selectors_after_one_flag_as_dbt(project: Any) -> None:
+    """`--select a b` (dbt's form) selects a and b, like `--select a --select b`; --exclude likewise."""
+    spaced = cli(project, "plan", "--all", "--json", "--select", "accounts_to_salesforce", "contacts_to_hubspot")
+    repeated = cli(project, "plan", "--all", "--json", "--select", "accounts_to_salesforce",
+                   "--select", "contacts_to_hubspot")
+    assert spaced.returncode == 0, spaced.stderr
+    assert repeated.returncode == 0, repeated.stderr
+
+    def planned(done: subprocess.CompletedProcess[str]) -> set[str]:
+        return {sync["name"] for stage in json.loads(done.stdout)["stages"] for sync in stage["syncs"]}
+
+    assert planned(spaced) == planned(repeated) == {"accounts_to_salesforce", "contacts_to_hubspot"}
+    excluded = cli(project, "plan", "--all", "--json", "--select", "destination:salesforce",
+                   "--exclude", "contacts_to_salesforce", "deals_to_salesforce")
+    assert excluded.returncode == 0, excluded.stderr
+    assert planned(excluded) == {"accounts_to_salesforce"}
+
+
+def test_runs_from_a_folder_inside_the_project_as_dbt(project: Any) -> None:
+    """dbt finds dbt_project.yml in the current folder or its parents; so does dbt-sync."""
+    environ = {**os.environ, **project.env, **SECRETS_ENV}
+    environ.pop("DBT_PROJECT_DIR", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "dbt_sync", "plan", "--all", "--profiles-dir", str(project.path)],
+        cwd=project.path / "models" / "crm", env=environ, capture_output=True, text=True, check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "accounts_to_salesforce" in done.stdout
+
+
+def test_each_warning_is_printed_once(project: Any) -> None:
+    """A warning of `run` is one formatted line, not also a raw `WARNING:dbt_sync:` line.
+
+    dbt's tracking library calls logging.basicConfig() when dbt loads it; the
+    warnings dbt-sync logs after that must not reach a second handler.
+    """
+    done = cli(project, "run", "--select", "tag:no_such_tag")
+    assert done.returncode == 0, done.stderr
+    assert "WARNING:dbt_sync" not in done.stderr, done.stderr
+    assert done.stderr.count("does not match any sync") == 1, done.stderr
+    assert done.stderr.count("Nothing to do.") == 1, done.stderr
+
+
+@pytest.mark.parametrize("args", [["status"], ["run", "--select", "tag:no_such_tag"]])
+def test_output_into_a_closed_pipe_is_not_an_internal_error(project: Any, args: list[str]) -> None:
+    """`dbt-sync status | head -1`: the reader closing the pipe ends the command quietly.
+
+    The reader here (`true`) exits before dbt-sync writes anything, so every write meets a closed pipe.
+    """
+    environ = {**os.environ, **project.env, **SECRETS_ENV}
+    paths = ["--project-dir", str(project.path), "--profiles-dir", str(project.path)]
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", '"$@" | true', "pipe",
+         sys.executable, "-m", "dbt_sync", *args, *paths],
+        env=environ, capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert "Internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr

@@ -89,7 +89,7 @@ def test_decimal_goes_out_digit_for_digit(emu: Any, dest: SalesforceDestination)
 
     # observe the real traffic through requests' response hook
     dest._client.session.hooks["response"].append(capture)
-    amount = Decimal("12345678901234567.89")
+    amount = Decimal("1234567890123.25")  # 15 digits: a double holds it, a float's str would not print it so
     out = dest.write(
         "Invoice__c",
         Operation.UPSERT,
@@ -99,10 +99,14 @@ def test_decimal_goes_out_digit_for_digit(emu: Any, dest: SalesforceDestination)
     )
     assert out[0].success, out
     sent = b"".join(b for b in bodies if b"Amount__c" in b)
-    assert b'"Amount__c":12345678901234567.89' in sent
+    assert b'"Amount__c":1234567890123.25' in sent
     assert emu.records("Invoice__c")[0]["Amount__c"] is not None
+    # more digits than the field's double holds: refused before sending, never stored changed
+    lost = Record("I3", {"External_Id__c": "I3", "Amount__c": Decimal("12345678901234567.89")})
+    [refused] = dest.write("Invoice__c", Operation.UPSERT, [lost], match="External_Id__c", options={})
+    assert not refused.success and refused.error_code == "NUMBER_PRECISION_LOST"
     # over precision: Salesforce's own error, never rounded to fit
-    big = Record("I2", {"External_Id__c": "I2", "Amount__c": Decimal("123456789012345678901.5")})
+    big = Record("I2", {"External_Id__c": "I2", "Amount__c": Decimal(10) ** 19})
     over = dest.write("Invoice__c", Operation.UPSERT, [big], match="External_Id__c", options={})
     assert not over[0].success and over[0].error_code == "NUMBER_OUTSIDE_VALID_RANGE"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -33,6 +34,32 @@ def test_datetimes_become_utc_with_milliseconds() -> None:
     aware = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
     assert to_wire("D", aware) == "2024-01-02T08:04:05.000Z"
     assert to_wire("D", dt.date(2024, 2, 29)) == "2024-02-29"
+
+
+def test_time_with_a_zone_becomes_utc() -> None:
+    """A ``timetz`` value keeps its instant: 10:00+02:00 is 08:00Z (the offset used to be dropped)."""
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    assert to_wire("T", dt.time(10, 0, 0, 123456, tzinfo=plus_two)) == "08:00:00.123Z"
+    assert to_wire("T", dt.time(1, 30, tzinfo=plus_two)) == "23:30:00.000Z"
+    assert to_wire("T", dt.time(23, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))) == "04:00:00.000Z"
+    assert to_wire("T", dt.time(10, 0)) == "10:00:00.000Z"  # naive = UTC
+    assert to_csv("T", dt.time(10, 0, tzinfo=plus_two)) == "08:00:00.000Z"
+
+
+def test_years_before_1000_keep_four_digits() -> None:
+    """ISO 8601 needs four year digits; strftime's %Y writes ``999``."""
+    assert to_wire("D", dt.datetime(999, 1, 2, 3, 4, 5)) == "0999-01-02T03:04:05.000Z"
+    assert to_wire("D", dt.date(999, 1, 2)) == "0999-01-02"
+    with pytest.raises(ValueConversionError):  # 0001-01-01T00:00+05:00 is before year 1 in UTC
+        to_wire("D", dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5))))
+
+
+def test_uuid_is_sent_as_its_text() -> None:
+    """DuckDB hands a ``uuid`` column over as ``uuid.UUID`` (PostgreSQL's driver as text): same text either way."""
+    value = uuid.UUID("6f9619ff-8b86-d011-b42d-00cf4fc964ff")
+    assert to_wire("X", value) == "6f9619ff-8b86-d011-b42d-00cf4fc964ff"
+    assert to_csv("X", value) == "6f9619ff-8b86-d011-b42d-00cf4fc964ff"
+    assert to_wire("X", [value]) == "6f9619ff-8b86-d011-b42d-00cf4fc964ff"
 
 
 def test_scalars_unicode_and_null() -> None:

@@ -187,6 +187,17 @@ def test_type_errors_in_csv_are_per_row(emu: SalesforceEmulator, sf: Salesforce)
     assert (rec["Lead_Score__c"], rec["Is_Customer__c"], rec["Birthdate"]) == (1.5, True, "2001-02-03")
 
 
+def test_dates_outside_1700_to_4000_fail_per_row_in_csv(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    rows = [{"LastName": "A", "Birthdate": "1650-06-01"}, {"LastName": "B", "Last_Seen_At__c": "4001-01-01T00:00:00Z"},
+            {"LastName": "C", "Birthdate": "1700-01-01", "Last_Seen_At__c": "4000-12-31T00:00:00Z"}]
+    [res] = sf.bulk2.Contact.insert(records=rows, wait=0)
+    failed = sf.bulk2.Contact.get_all_ingest_records(res["job_id"])["failedRecords"]
+    assert sorted(f["sf__Error"].split(":")[0] for f in failed) == ["FIELD_INTEGRITY_EXCEPTION"] * 2
+    [rec] = emu.records("Contact")
+    assert (rec["LastName"], rec["Birthdate"]) == ("C", "1700-01-01")
+    assert rec["Last_Seen_At__c"] == "4000-12-31T00:00:00.000+0000"
+
+
 def test_bad_external_id_field_rejects_job_creation(emu: SalesforceEmulator, sf: Salesforce) -> None:
     with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.bulk2.Contact.upsert(records=[{"LastName": "A"}], external_id_field="LastName", wait=0)

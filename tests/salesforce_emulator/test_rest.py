@@ -159,6 +159,41 @@ def test_values_are_parsed_by_type(emu: SalesforceEmulator, sf: Salesforce) -> N
     assert rec["Birthdate"] == "1990-02-03" and rec["Last_Seen_At__c"] == "2024-05-06T05:08:09.123+0000"
 
 
+@pytest.mark.parametrize(
+    ("field", "bad", "good"),
+    [
+        ("Birthdate", "1699-12-31", "1700-01-01"),
+        ("Birthdate", "4001-01-01", "4000-12-31"),
+        ("Birthdate", "9999-12-31", "2024-01-01"),
+        ("Last_Seen_At__c", "1699-12-31T23:59:59.999Z", "1700-01-01T00:00:00.000Z"),
+        ("Last_Seen_At__c", "1700-01-01T00:30:00+01:00", "1700-01-01T00:30:00Z"),
+        ("Last_Seen_At__c", "4000-12-31T00:00:01Z", "4000-12-31T00:00:00Z"),
+    ],
+)
+def test_dates_outside_1700_to_4000_fail_field_integrity(
+    emu: SalesforceEmulator, sf: Salesforce, field: str, bad: str, good: str
+) -> None:
+    """Salesforce keeps dates from 1700-01-01T00:00:00Z to 4000-12-31T00:00:00Z only (SOQL reference,
+    "Minimum and Maximum Dates"); a value outside fails its record, it is never stored."""
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.Contact.create({"LastName": "A", field: bad})
+    assert _error(exc)["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
+    assert _error(exc)["fields"] == [field]
+    assert emu.records("Contact") == []
+    sf.Contact.create({"LastName": "A", field: good})
+    assert len(emu.records("Contact")) == 1
+
+
+def test_text_length_counts_utf16_code_units(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    """An emoji is two characters to Salesforce (a surrogate pair), so 41 of them overflow LastName (80)."""
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.Contact.create({"LastName": "😀" * 41})
+    assert _error(exc)["errorCode"] == "STRING_TOO_LONG"
+    sf.Contact.create({"LastName": "😀" * 40})
+    sf.Contact.create({"LastName": "é" * 80})  # a BMP character is one, whatever its UTF-8 length
+    assert len(emu.records("Contact")) == 2
+
+
 def test_duplicate_external_id_value(emu: SalesforceEmulator, sf: Salesforce) -> None:
     first = sf.Contact.create({"LastName": "A", "External_Id__c": "X1"})
     with pytest.raises(SalesforceMalformedRequest) as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -83,6 +84,8 @@ def _scalar(value: Any, prop_type: str | None) -> str:
         return format_number(value)
     if isinstance(value, str):
         return value
+    if isinstance(value, uuid.UUID):
+        return str(value)  # DuckDB's uuid; PostgreSQL's driver already gives this text
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")

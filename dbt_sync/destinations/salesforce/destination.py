@@ -33,6 +33,7 @@ from dbt_sync.destinations.salesforce.describe import DescribeCache, ObjectInfo
 from dbt_sync.destinations.salesforce.resolve import resolve_ids
 from dbt_sync.destinations.salesforce.rest import COLLECTION_LIMIT, CollectionsWriter
 from dbt_sync.destinations.salesforce.shape import Row, failure, prepare
+from dbt_sync.destinations.salesforce.values import double_exact
 
 #: batch size offered to the engine when Bulk may be used (one ingest job)
 BULK_BATCH_SIZE = 10_000
@@ -132,8 +133,10 @@ class SalesforceDestination:
         all_or_none = bool(options.get("all_or_none", False))
         threshold = self._threshold(options)
         use_bulk = threshold is not None and len(records) > threshold and not all_or_none
-        # describe is needed for relationship names and polymorphic lookups
-        info = self._describe.get(object_name) if any(r.lookups for r in records) else None
+        # describe is needed for relationship names and polymorphic lookups, and to tell
+        # whether a number no double holds exactly is going to a number field
+        needs_describe = any(r.lookups or any(not double_exact(v) for v in r.fields.values()) for r in records)
+        info = self._describe.get(object_name) if needs_describe else None
         overrides = dict(options.get("lookup_relationships") or {})
         rows, outcomes = prepare(records, info, overrides)
         if match and match.lower() == "id":

@@ -13,7 +13,13 @@ from typing import Any
 
 from dbt_sync.destinations.base import Lookup, Record, RecordOutcome
 from dbt_sync.destinations.salesforce.describe import ObjectInfo
-from dbt_sync.destinations.salesforce.values import ValueConversionError, is_null_marker, to_wire
+from dbt_sync.destinations.salesforce.values import (
+    DOUBLE_TYPES,
+    ValueConversionError,
+    check_double,
+    is_null_marker,
+    to_wire,
+)
 
 #: per-record codes a later try may fix without a data change
 RETRYABLE_CODES = frozenset(
@@ -102,6 +108,10 @@ def prepare(
     for index, record in enumerate(records):
         try:
             values = {name: to_wire(name, value) for name, value in record.fields.items()}
+            if info is not None:
+                for name, value in record.fields.items():
+                    if (meta := info.field(name)) is not None and meta.get("type") in DOUBLE_TYPES:
+                        check_double(name, value)
             lookups = [
                 LookupValue(
                     field=lk.field,

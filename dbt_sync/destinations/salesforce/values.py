@@ -15,6 +15,14 @@ the record with ``INVALID_MULTISELECT_VALUE``. In Bulk CSV an empty cell
 means "leave unchanged", so NULL is written as ``#N/A``; Bulk has no escape
 for a real ``#N/A`` text, so :func:`is_null_marker` finds values that must
 go through Collections instead.
+
+Salesforce number, currency and percent fields hold a binary double
+(Salesforce Help, "Why do I see exponential values for custom number
+field?", Knowledge Article 000221617; and 000387302: "the precision of
+numbers is limited by the precision of the Java Double type"). A number
+the double cannot hold exactly (``123456789012.123456``,
+``111111111111111111``) would be stored changed, so
+:func:`check_double` fails its record with ``NUMBER_PRECISION_LOST``.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import json
 import math
 import re
 import secrets
+import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -49,11 +58,70 @@ class Raw:
         self.text = text
 
 
+#: Salesforce field types whose values are stored as a binary double
+DOUBLE_TYPES = frozenset({"double", "currency", "percent"})
+
+
+def check_double(name: str, value: Any) -> None:
+    """Raise :class:`ValueConversionError` (``NUMBER_PRECISION_LOST``) when a double cannot hold ``value``.
+
+    ``value`` is what the model sent (``int``, ``Decimal``, ``float``; other
+    types are left to Salesforce's own type check). Exact means the double
+    nearest to ``value``, printed shortest, is numerically ``value``:
+    ``230.7550`` passes (it is ``230.755``), ``123456789012.123456`` does not.
+    """
+    if double_exact(value):
+        return
+    number = _as_decimal(value)
+    nearest = _nearest_double(number)
+    raise ValueConversionError(
+        name,
+        f"{number} has more significant digits than a Salesforce number field holds (a binary double, "
+        f"about 15 to 17 digits); it would be stored as {nearest}. Round it in the model or send it to a text field.",
+        code="NUMBER_PRECISION_LOST",
+    )
+
+
+def double_exact(value: Any) -> bool:
+    """False only for a number (``int``, ``Decimal``, ``float``) that no binary double holds exactly."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, float, Raw)):
+        return True
+    number = _as_decimal(value)
+    if not number.is_finite():
+        return True  # refused by to_wire with its own message
+    return _nearest_double(number) == number
+
+
+def _as_decimal(value: int | Decimal | float | Raw) -> Decimal:
+    if isinstance(value, Raw):
+        return Decimal(value.text)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+def _nearest_double(number: Decimal) -> Decimal | None:
+    """The double nearest to ``number``, as its shortest decimal text; None beyond a double's range."""
+    try:
+        nearest = float(number)
+    except OverflowError:
+        return None
+    return Decimal(repr(nearest)) if math.isfinite(nearest) else None
+
+
 def format_datetime(value: dt.datetime) -> str:
     """UTC ISO 8601 with milliseconds: ``2024-01-02T03:04:05.000Z``."""
     if value.tzinfo is not None and value.utcoffset() is not None:
         value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def format_time(value: dt.time) -> str:
+    """``HH:MM:SS.mmmZ``; a time with an offset (``timetz``) is converted to UTC, as timestamps are."""
+    offset = value.utcoffset()
+    if offset:
+        value = (dt.datetime.combine(dt.date(2000, 1, 3), value.replace(tzinfo=None)) - offset).time()
+    return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def format_decimal(value: Decimal) -> str:
@@ -81,17 +149,19 @@ def to_wire(name: str, value: Any) -> Any:
             return Raw(format_decimal(Decimal(repr(value))))
         if isinstance(value, Decimal):
             return Raw(format_decimal(value))
+        if isinstance(value, uuid.UUID):
+            return str(value)  # DuckDB's uuid; PostgreSQL's driver already gives this text
         if isinstance(value, dt.datetime):
             return format_datetime(value)
         if isinstance(value, dt.date):
             return value.isoformat()
         if isinstance(value, dt.time):
-            return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+            return format_time(value)
         if isinstance(value, (list, tuple, set, frozenset)):
             return _multiselect(name, value)
     except ValueConversionError:
         raise
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise ValueConversionError(name, str(exc)) from exc
     raise ValueConversionError(name, f"values of type {type(value).__name__} cannot be sent to Salesforce")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from .schema import PropertyDef
@@ -31,7 +31,18 @@ def issue(name: str, error: str, message: str) -> dict[str, Any]:
 def iso_ms(dt: datetime) -> str:
     """HubSpot's timestamp style: UTC, milliseconds, ``Z``."""
     dt = dt.astimezone(timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return f"{dt.year:04d}" + dt.strftime("-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def from_epoch_ms(ms: int) -> datetime | None:
+    """The UTC instant ``ms`` milliseconds from the epoch, exactly (no float); None when out of range."""
+    try:
+        return _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:
+        return None
 
 
 def as_text(value: Any) -> str:
@@ -58,6 +69,8 @@ def normalize(prop: PropertyDef, value: Any, *, is_email: bool = False) -> str |
             return issue(prop.name, "INVALID_EMAIL", f"Email address {as_text(value)} is invalid")
         return text
     kind = prop.type
+    if kind != "string" and any(_edge_space(part) for part in ([text, *text.split(";")] if prop.is_multi else [text])):
+        return issue(prop.name, "LEADING_TRAILING_WHITESPACE", f'"{text}" includes leading or trailing whitespace.')
     if kind == "number":
         return _number(prop, text)
     if kind == "date":
@@ -67,6 +80,19 @@ def normalize(prop: PropertyDef, value: Any, *, is_email: bool = False) -> str |
     if kind in ("enumeration", "bool"):
         return _enumeration(prop, text)
     return text
+
+
+#: invisible characters HubSpot counts as whitespace at a value's ends, besides str.isspace() ones
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+
+
+def _edge_space(text: str) -> bool:
+    """Whether ``text`` starts or ends with whitespace or an invisible character (a no-break space, a BOM).
+
+    Non-string properties refuse such values with ``LEADING_TRAILING_WHITESPACE`` (HubSpot developer
+    changelog, "Breaking Change: Enhanced Validations for Non-String Properties in HubSpot's CRMObject APIs").
+    """
+    return bool(text) and any(c.isspace() or c in _INVISIBLE for c in (text[0], text[-1]))
 
 
 def _number(prop: PropertyDef, text: str) -> str | dict[str, Any]:
@@ -87,7 +113,9 @@ def _date(prop: PropertyDef, text: str) -> str | dict[str, Any]:
             pass
     elif INT_RE.match(text):
         ms = int(text)
-        dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+        dt = from_epoch_ms(ms)
+        if dt is None:
+            return issue(prop.name, "INVALID_DATE", f"{text} is not a valid date.")
         if ms % 86_400_000 == 0:
             return dt.date().isoformat()
         clock = dt.strftime("%H:%M:%S.") + f"{ms % 1000:03d}"
@@ -97,7 +125,10 @@ def _date(prop: PropertyDef, text: str) -> str | dict[str, Any]:
 
 def _datetime(prop: PropertyDef, text: str) -> str | dict[str, Any]:
     if INT_RE.match(text):
-        return iso_ms(datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc))
+        instant = from_epoch_ms(int(text))
+        if instant is None:
+            return issue(prop.name, "INVALID_DATE", f"{text} is not a valid datetime.")
+        return iso_ms(instant)
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:

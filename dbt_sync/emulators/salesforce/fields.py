@@ -82,7 +82,19 @@ def normalize_id(value: str) -> str | None:
 def format_datetime(value: dt.datetime) -> str:
     """Salesforce's wire form: milliseconds and a ``+0000`` offset."""
     value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+    return f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+#: The only dates Salesforce stores: "The earliest valid date is 1700-01-01T00:00:00Z GMT ... The latest
+#: valid date is 4000-12-31T00:00:00Z GMT" (SOQL and SOSL Reference, Date Formats and Date Literals,
+#: "Minimum and Maximum Dates"). A write outside it fails with FIELD_INTEGRITY_EXCEPTION.
+MIN_DATETIME = dt.datetime(1700, 1, 1, tzinfo=dt.timezone.utc)
+MAX_DATETIME = dt.datetime(4000, 12, 31, tzinfo=dt.timezone.utc)
+
+
+def _date_range_error(f: FieldMeta, value: Any) -> RecordError:
+    return RecordError("FIELD_INTEGRITY_EXCEPTION",
+                       f"{f.label}: invalid date, outside 1700-01-01 to 4000-12-31: {value}", (f.name,))
 
 
 @dataclass(eq=False)
@@ -179,6 +191,13 @@ class ObjectMeta:
         return self.fields.get(name.lower())
 
 
+def utf16_length(text: str) -> int:
+    """A text's length as Salesforce counts it: UTF-16 code units, so a character outside the BMP
+    (an emoji, "𠮟") counts as two (Salesforce Help, "Surrogate Pair Characters Are Treated as Two
+    Characters", Knowledge Article 005166849: formula functions and the Apex String class)."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
 # ---- converters: (field, value, from_csv) -> stored value; None stays None upstream ----
 
 def _convert_string(f: FieldMeta, value: Any, from_csv: bool) -> Any:
@@ -188,7 +207,7 @@ def _convert_string(f: FieldMeta, value: Any, from_csv: bool) -> Any:
         value = repr(value) if isinstance(value, float) else str(value)
     elif not isinstance(value, str):
         raise TypeMismatch(f, value)
-    if f.length and len(value) > f.length:
+    if f.length and utf16_length(value) > f.length:
         return RecordError("STRING_TOO_LONG",
                            f"{f.label}: data value too large: {value} (max length={f.length})", (f.name,))
     if f.type == "email" and not _EMAIL_RE.match(value):
@@ -274,7 +293,20 @@ def _convert_number(f: FieldMeta, value: Any, from_csv: bool) -> Any:
     num = _to_number(f, value)
     if f.precision and abs(num) >= 10 ** (f.precision - f.scale):
         return _range_error(f, value)
-    return num
+    return as_double(num)
+
+
+def as_double(num: Decimal | int) -> Decimal | int:
+    """``num`` as Salesforce stores a number field: the nearest binary double.
+
+    Custom number fields "are stored as Double values" (Salesforce Help,
+    Knowledge Article 000221617) and "the precision of numbers is limited by
+    the precision of the Java Double type" (000387302): ``111111111111111111``
+    comes back as ``111111111111111104``. A value a double holds exactly is
+    kept as sent, digits beyond the field's scale included.
+    """
+    nearest = Decimal(repr(float(num)))
+    return num if nearest == num else nearest
 
 
 def round_to_scale(f: FieldMeta, value: Decimal | int) -> Decimal | int:
@@ -293,6 +325,8 @@ def _convert_date(f: FieldMeta, value: Any, from_csv: bool) -> Any:
         except ValueError:
             parsed = None
         if parsed is not None and (not rest or (rest[0] in "T " and _parse_dt(value) is not None)):
+            if not MIN_DATETIME.date() <= parsed <= MAX_DATETIME.date():
+                return _date_range_error(f, value)
             return parsed.isoformat()
     raise TypeMismatch(f, value)
 
@@ -316,6 +350,8 @@ def _convert_datetime(f: FieldMeta, value: Any, from_csv: bool) -> Any:
     if isinstance(value, str) and len(value) >= 10:
         parsed = _parse_dt(value) if len(value) > 10 else _parse_dt(value + "T00:00:00Z")
         if parsed is not None:
+            if not MIN_DATETIME <= parsed <= MAX_DATETIME:
+                return _date_range_error(f, value)
             return format_datetime(parsed)
     raise TypeMismatch(f, value)
 
