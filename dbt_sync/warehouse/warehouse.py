@@ -24,10 +24,13 @@ import datetime as dt
 import functools
 import json
 import logging
+import math
+import struct
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from dbt_sync.errors import DbtSyncError
@@ -107,6 +110,27 @@ def _driver_values(handle: Any) -> None:
     for caster in (extensions.DATE, extensions.PYDATETIME, extensions.PYDATETIMETZ):
         extensions.register_type(extensions.new_type(caster.values, f"DBT_SYNC_{caster.name}", _or_text(caster)),
                                  handle)
+
+
+def _real_as_text(row: Sequence[Any], columns: Sequence[int]) -> tuple[Any, ...]:
+    """DuckDB ``real`` (FLOAT, 4 bytes) values as the decimal the warehouse shows, not their double widening.
+
+    DuckDB hands a ``real`` 0.1 to Python as 0.10000000149011612, while it
+    prints 0.1 and PostgreSQL's driver gives 0.1 for the same column: each
+    finite value becomes the shortest decimal that reads back as the same
+    4-byte float (``Decimal('0.1')``).
+    """
+    out = list(row)
+    for i in columns:
+        value = out[i]
+        if isinstance(value, float) and math.isfinite(value):
+            packed = struct.pack("<f", value)
+            for digits in range(1, 10):
+                text = f"{value:.{digits}g}"
+                if struct.pack("<f", float(text)) == packed:
+                    out[i] = Decimal(text)
+                    break
+    return tuple(out)
 
 
 def _or_text(caster: Any) -> Any:
@@ -255,6 +279,9 @@ class Warehouse:
         _, cursor = self.adapter.connections.add_query(sql, auto_begin=False)
         names = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
+        singles = [i for i, d in enumerate(cursor.description) if str(d[1]).upper() == "FLOAT"]
+        if singles and self.adapter_type == "duckdb":
+            rows = [_real_as_text(row, singles) for row in rows]
         if utc:
             rows = [tuple(_naive_utc(v) for v in row) for row in rows]
         return [dict(zip(names, row, strict=True)) for row in rows]

@@ -5,7 +5,8 @@ JSON array column used to reach a text property as a multi-select value
 (``[1, 2]`` stored as ``1;2`` and reported as a success) and a JSON object
 failed every record, while DuckDB hands the same column over as its text.
 DuckDB hands ``uuid`` over as ``uuid.UUID`` (every record failed) where
-PostgreSQL's driver gives the text. Built by the real ``dbt build`` with the
+PostgreSQL's driver gives the text, and a ``real`` 0.1 as 0.10000000149011612
+where PostgreSQL's gives 0.1. Built by the real ``dbt build`` with the
 capture hook and synced to the HubSpot emulator on DuckDB and PostgreSQL.
 
 A date Python cannot hold (year 10000) made psycopg2 raise while the page
@@ -34,7 +35,7 @@ models:
           object: contacts
           primary_key: contact_key
           match: contact_key
-          fields: {contact_key: contact_key, firstname: j, lastname: jb, company: jn, phone: u}
+          fields: {contact_key: contact_key, firstname: j, lastname: jb, company: jn, phone: u, lead_score: r}
   - name: dated_people
     config:
       meta:
@@ -55,7 +56,7 @@ def model_sql(target: str) -> str:
     return (
         f"select cast('J-1' as varchar(20)) as contact_key, cast('[1, 2]' as json) as j, "
         f"cast('{{\"a\": [1, \"x;y\"]}}' as {jsonb}) as jb, cast('null' as {jsonb}) as jn, "
-        f"cast('{UUID}' as uuid) as u\n"
+        f"cast('{UUID}' as uuid) as u, cast(0.1 as real) as r\n"
     )
 
 
@@ -81,8 +82,9 @@ def test_json_uuid_and_out_of_range_dates_arrive_as_their_text(dbt_project_facto
         assert (result.status, result.created, result.failed) == ("success", 1, 0), result.message
         [stored] = [r["properties"] for r in stack.sandbox.hubspot.records("contacts")
                     if r["properties"].get("contact_key") == "J-1"]
-        assert {k: stored.get(k) for k in ("firstname", "lastname", "company", "phone")} == {
+        assert {k: stored.get(k) for k in ("firstname", "lastname", "company", "phone", "lead_score")} == {
             "firstname": "[1, 2]", "lastname": '{"a": [1, "x;y"]}', "company": "null", "phone": UUID,
+            "lead_score": "0.1",  # a real 0.1, not its double widening 0.10000000149011612
         }
 
         # a date no Python value holds fails its own record; the others are written
