@@ -66,6 +66,10 @@ def load_project(options: ProjectOptions, *, require_config: bool = True, check_
     (which then also lists a stale manifest, the likely cause).
     """
     tdir = target_dir(options.project_dir)
+    if options.target:
+        from dbt_sync.warehouse.runtime import check_target
+
+        check_target(options.project_dir, options.profiles_dir, options.target)
     manifest = load_manifest(tdir)
     run_results = load_run_results(tdir)
     config = load_config(options.project_dir, options.config_path, required=require_config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -195,9 +196,13 @@ def render_summary(result: RunResult) -> str:
             "sending, recorded what the destinations confirmed and released its locks; the next run sends the rest."
         )
     totals = result.to_dict()["totals"]
+    # "skipped" in the totals counts records (nothing to send under the sync's mode); say which syncs were skipped
+    # apart, so "skipped 0" never sits under a table of skipped syncs
+    statuses = Counter(s.status for s in result.syncs)
     lines.append(
-        "Done. "
+        "Done. records: "
         + ", ".join(f"{k} {v}" for k, v in totals.items())
+        + ("; syncs: " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) if statuses else "")
         + f". Exit code {result.exit_code}."
     )
     return redact("\n".join(lines))

@@ -142,6 +142,41 @@ def load_runtime(
     return DbtRuntime(config=config, adapter=adapter, manifest=manifest, profiles_dir=profiles_path)
 
 
+def check_target(project_dir: Path, profiles_dir: str | os.PathLike[str] | None, target: str) -> None:
+    """Refuse a ``--target`` / ``DBT_TARGET`` the project's profile does not define, without connecting.
+
+    For the commands that read only the dbt artifacts (``validate``, ``plan``),
+    so that a misspelt target is said at once, as dbt and the warehouse
+    commands say it. Says nothing when there is no profiles.yml (these commands
+    do not need one) or the profile cannot be read plainly (a Jinja-rendered
+    profile name or target names): dbt checks those when it loads the profile.
+
+    Raises :class:`ProfileError` naming profiles.yml, the profile and the valid targets.
+    """
+    project_path = Path(project_dir).resolve()
+    try:
+        profiles_yml = resolve_profiles_dir(project_path, profiles_dir) / "profiles.yml"
+    except ProfileError:  # no profiles.yml where these commands do not need one: nothing to check against
+        return
+    try:
+        project = yaml.safe_load(_read_text(project_path / "dbt_project.yml"))
+        profiles = yaml.safe_load(_read_text(profiles_yml))
+    except yaml.YAMLError:
+        return
+    name = project.get("profile") if isinstance(project, dict) else None
+    profile = profiles.get(name) if isinstance(profiles, dict) and isinstance(name, str) else None
+    outputs = profile.get("outputs") if isinstance(profile, dict) else None
+    if not isinstance(name, str) or not isinstance(outputs, dict) or "{{" in name:
+        return
+    if any("{{" in str(key) for key in outputs):
+        return
+    if target not in outputs:
+        raise ProfileError(
+            f"{profiles_yml}: The profile '{name}' does not have a target named '{target}'. The valid target "
+            f"names for this profile are: {', '.join(sorted(map(str, outputs)))} (--target / DBT_TARGET)"
+        )
+
+
 def resolve_profiles_dir(project_path: Path, profiles_dir: str | os.PathLike[str] | None) -> Path:
     """The folder holding ``profiles.yml``, by dbt's rules (``--profiles-dir``,
     ``DBT_PROFILES_DIR``, the project directory when it holds a profiles.yml,

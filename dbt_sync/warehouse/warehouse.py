@@ -24,10 +24,13 @@ import datetime as dt
 import functools
 import json
 import logging
+import math
+import struct
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from dbt_sync.errors import DbtSyncError
@@ -82,20 +85,64 @@ def _naive_utc(value: Any) -> Any:
     return value
 
 
-def _json_as_text(handle: Any) -> None:
-    """Make a psycopg2 connection return ``json``/``jsonb`` values as PostgreSQL's text, as DuckDB does.
+def _driver_values(handle: Any) -> None:
+    """Make a psycopg2 connection return model values as DuckDB does, so one row is one value on both.
 
-    psycopg2 parses them into dicts and lists by default, and a list would be
-    sent as a multi-select value (``[1, 2]`` as ``1;2``). Registering is
-    idempotent and scoped to this connection (dbt's own connections are not
-    touched); other drivers are left alone.
+    * ``json``/``jsonb`` as PostgreSQL's text: psycopg2 parses them into dicts
+      and lists by default, and a list would be sent as a multi-select value
+      (``[1, 2]`` as ``1;2``).
+    * a date or timestamp Python cannot hold (year 10000 and later, BC) as
+      its text, and ``infinity``/``-infinity`` as that text rather than
+      9999-12-31 / 0001-01-01: psycopg2 raised for the first, failing the
+      whole sync, and changed the second silently. The text then fails its
+      record alone (no CRM date field takes it) or is stored as text.
+
+    Registering is idempotent and scoped to this connection (dbt's own
+    connections are not touched); other drivers are left alone.
     """
     if not type(handle).__module__.startswith("psycopg2"):
         return
+    from psycopg2 import extensions
     from psycopg2.extras import register_default_json, register_default_jsonb
 
     register_default_json(handle, loads=_as_is)
     register_default_jsonb(handle, loads=_as_is)
+    for caster in (extensions.DATE, extensions.PYDATETIME, extensions.PYDATETIMETZ):
+        extensions.register_type(extensions.new_type(caster.values, f"DBT_SYNC_{caster.name}", _or_text(caster)),
+                                 handle)
+
+
+def _real_as_text(row: Sequence[Any], columns: Sequence[int]) -> tuple[Any, ...]:
+    """DuckDB ``real`` (FLOAT, 4 bytes) values as the decimal the warehouse shows, not their double widening.
+
+    DuckDB hands a ``real`` 0.1 to Python as 0.10000000149011612, while it
+    prints 0.1 and PostgreSQL's driver gives 0.1 for the same column: each
+    finite value becomes the shortest decimal that reads back as the same
+    4-byte float (``Decimal('0.1')``).
+    """
+    out = list(row)
+    for i in columns:
+        value = out[i]
+        if isinstance(value, float) and math.isfinite(value):
+            packed = struct.pack("<f", value)
+            for digits in range(1, 10):
+                text = f"{value:.{digits}g}"
+                if struct.pack("<f", float(text)) == packed:
+                    out[i] = Decimal(text)
+                    break
+    return tuple(out)
+
+
+def _or_text(caster: Any) -> Any:
+    """A psycopg2 typecaster that keeps the database's text where ``caster`` cannot give the true value."""
+    def cast(text: str | None, cursor: Any) -> Any:
+        if text is None or text.endswith(("infinity", " BC")):
+            return text
+        try:
+            return caster(text, cursor)
+        except ValueError:  # a year Python's datetime does not have
+            return text
+    return cast
 
 
 def _as_is(text: str) -> str:
@@ -228,10 +275,13 @@ class Warehouse:
 
     def _fetch(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
         """Rows as dicts; with ``utc``, timestamps with a time zone come back as naive UTC (the audit clock)."""
-        _json_as_text(self.adapter.connections.get_thread_connection().handle)
+        _driver_values(self.adapter.connections.get_thread_connection().handle)
         _, cursor = self.adapter.connections.add_query(sql, auto_begin=False)
         names = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
+        singles = [i for i, d in enumerate(cursor.description) if str(d[1]).upper() == "FLOAT"]
+        if singles and self.adapter_type == "duckdb":
+            rows = [_real_as_text(row, singles) for row in rows]
         if utc:
             rows = [tuple(_naive_utc(v) for v in row) for row in rows]
         return [dict(zip(names, row, strict=True)) for row in rows]

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from dbt_sync import api, secrets
+from dbt_sync.cli.run import render_summary
 from dbt_sync.engine import runner
 from dbt_sync.engine.ratelimit import Limits, RateLimiter
 from dbt_sync.engine.results import RunResult
@@ -557,6 +558,9 @@ def test_whole_sync_failure_on_one_destination_does_not_skip_a_sync_to_the_other
         assert res.created > 0 and set(state_keys(stack, name)) <= set(crm_keys(stack, name))
     assert set(state_keys(stack, "contacts_to_salesforce")) | set(open_failures(stack, "contacts_to_salesforce")) == (
         model_keys("contacts_to_salesforce"))
+    # regression: the console's last line said "skipped 0" (records) under a skipped sync
+    last = render_summary(result).splitlines()[-1]
+    assert last.startswith("Done. records: planned ") and "1 error" in last and "1 skipped" in last, last
 
 
 # -- the warehouse connection dies between two batches (PostgreSQL) -------------------------

@@ -1,6 +1,8 @@
 """The warehouse (PostgreSQL) restarts in the middle of a run.
 
-The server is stopped (``pg_ctl stop -m immediate``: every backend dies)
+The server is stopped (``pg_ctl stop -m fast``: every backend is ended, as in
+a restart; ``immediate`` would also lose the last commits, as the test server
+runs with ``synchronous_commit = off``)
 right before the sync's second batch, and started again a moment later. The
 batch the CRM confirmed while the warehouse was away cannot be committed, so
 the sync fails as a whole with ``WAREHOUSE_UNAVAILABLE`` and one clear
@@ -39,7 +41,7 @@ def test_warehouse_restart_mid_run_is_a_sync_failure_and_the_next_run_converges(
     restarted = threading.Event()
 
     def restart_later() -> None:
-        postgres_server.stop()
+        postgres_server.stop("fast")
         # back a little later: after the run has given up on it
         threading.Timer(3.0, lambda: (postgres_server.start(), restarted.set())).start()
 
@@ -69,6 +71,7 @@ def test_warehouse_restart_mid_run_is_a_sync_failure_and_the_next_run_converges(
     rows = stack.query(
         f"select status from {{schema}}.dbt_sync_runs where sync_name = 'faults_sf' and run_id = '{first.run_id}'"
     )
+    # closed: by the second run as abandoned (the first could not reach the warehouse), or by the first
     assert [r["status"] for r in rows] in (["abandoned"], ["error"])
     assert stack.query("select * from {schema}.dbt_sync_locks") == []
     # alerts were evaluated on the second run (health written for it)

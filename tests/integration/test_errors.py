@@ -157,6 +157,16 @@ def _case_target_env(project: Any, tmp_path: Path) -> tuple[list[str], dict[str,
     return ["failures"], {"env": {"DBT_TARGET": "staging"}}, ["does not have a target named 'staging'"]
 
 
+def _case_target_unknown_in_plan(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    # regression: plan and validate read only the artifacts, and accepted a misspelt target without a word
+    return ["plan"], {"env": {"DBT_TARGET": "staging"}}, [
+        f"{project.path / 'profiles.yml'}: The profile", "does not have a target named 'staging'", "DBT_TARGET"]
+
+
+def _case_target_unknown_in_validate(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
+    return ["validate", "--target", "prdo"], {}, ["does not have a target named 'prdo'", "--target"]
+
+
 def _case_warehouse_refuses(project: Any, tmp_path: Path) -> tuple[list[str], dict[str, Any], list[str]]:
     env = {"DBT_SYNC_TARGET": "postgres", "DBT_SYNC_PG_PORT": str(closed_port()), "DBT_SYNC_PG_PASSWORD": "pw-x"}
     return ["status"], {"env": env}, ["cannot connect to the warehouse (target 'postgres'", "profiles.yml"]
