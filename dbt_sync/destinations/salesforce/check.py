@@ -111,7 +111,7 @@ def check_mapping(
                 MappingProblem(
                     f"{path}.fields",
                     f"{info.name} requires {', '.join(sorted(missing))} on create; map "
-                    f"{'it' if len(missing) == 1 else 'them'} (a {operation.value} may create records)",
+                    f"{'it' if len(missing) == 1 else 'them'} (in {operation.value} mode records may be created)",
                 )
             )
     return problems
