@@ -62,6 +62,10 @@ class FileError(DbtSyncError):
     disk full, a missing or read-only directory)."""
 
 
+class PortInUseError(DbtSyncError):
+    """A local port dbt-sync was asked to listen on (``dbt-sync sandbox``) is taken by another process."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found while validating specs, located precisely."""

@@ -10,7 +10,8 @@
   "... any sync"), with a did-you-mean for a mistyped name. An unknown
   method or an unparsable selector is an error (``SelectionError``).
 * Graph operators walk the sync DAG (the edges of ``plan.dependency_edges``): ``+name`` adds everything upstream,
-  ``name+`` everything downstream, ``2+name`` / ``name+1`` limit the depth.
+  ``name+`` everything downstream, ``2+name`` / ``name+1`` limit the depth, ``@name`` adds everything
+  downstream and everything upstream of those (what they need to run).
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ class Selector:
         return out
 
     def _atom(self, text: str) -> set[str]:
+        if text.startswith("@"):  # dbt's "at" operator: the syncs, their descendants, and the ancestors of all those
+            if "+" in text:
+                raise SelectionError(f"cannot parse selector '{text}': as in dbt, '@' is not combined with '+'.")
+            base = self._method(text[1:])
+            result = base | self._walk(base, self.children, None)
+            return result | self._walk(result, self.parents, None)
         m = _ATOM.match(text)
         if not m:
             raise SelectionError(f"cannot parse selector '{text}'. Examples: contacts_sync, +dim_contacts, tag:crm+.")

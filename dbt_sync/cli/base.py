@@ -260,7 +260,8 @@ Examples:
   dbt-sync demo                           try it with DuckDB and local CRM emulators
 
 \b
-Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input.
+Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input,
+3 a sync held by another run, 130 / 143 cancelled by SIGINT / SIGTERM.
 """,
 )
 @click.version_option(__version__, prog_name="dbt-sync")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -12,6 +13,7 @@ from types import FrameType
 import click
 
 from dbt_sync.cli.base import handle_errors, main
+from dbt_sync.errors import PortInUseError
 
 
 @main.command()
@@ -51,6 +53,8 @@ def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool
     """
     from dbt_sync.sandbox import DBT_SYNC_YML, running_sandbox
 
+    for option, port in (("--salesforce-port", salesforce_port), ("--hubspot-port", hubspot_port)):
+        _check_port_free(option, port)
     _stop_on_signals()
     try:
         with running_sandbox(sf_port=salesforce_port, hubspot_port=hubspot_port, latency=latency) as box:
@@ -66,6 +70,27 @@ def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool
                 time.sleep(3600)
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP, at any point: the with block has cleaned up
         click.echo("stopped")
+
+
+def _check_port_free(option: str, port: int) -> None:
+    """Raise :class:`PortInUseError` naming ``option`` when 127.0.0.1:``port`` cannot be bound.
+
+    Binds as the emulators do (``SO_REUSEADDR``, so a port left in TIME_WAIT
+    by a sandbox that just stopped counts as free). Port 0 (any free port) is
+    always free.
+    """
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortInUseError(
+                f"127.0.0.1:{port} ({option}): cannot listen there: {exc.strerror or exc}. Another process "
+                f"(perhaps a dbt-sync sandbox already running) holds it: stop it, or pass {option} with another "
+                "port (0 picks a free one)."
+            ) from None
 
 
 def _stop_on_signals() -> None:

@@ -170,7 +170,9 @@ def test_a_secret_webhook_urls_path_never_reaches_output(tmp_path: Path, url: st
 
 def test_help_has_examples_and_exit_codes() -> None:
     code, out = invoke("--help")
-    assert code == 0 and "Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input." in out
+    assert code == 0 and "Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input," in out
+    # every code `run` can end with (its own --help and the README list them too)
+    assert "3 a sync held by another run, 130 / 143 cancelled by SIGINT / SIGTERM." in out, out
     code, out = invoke("plan", "--help")
     assert code == 0 and "--select" in out and "Examples:" in out
 
@@ -219,3 +221,24 @@ def test_sandbox_removes_its_tls_folder_on_sigterm(signum: int) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("option", ["--salesforce-port", "--hubspot-port"])
+def test_sandbox_on_a_port_in_use_is_one_clear_line(option: str) -> None:
+    """Regression: a second `dbt-sync sandbox` (default ports taken) said `Internal error: OSError ... in use`."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        other = "--hubspot-port" if option == "--salesforce-port" else "--salesforce-port"
+        done = subprocess.run(
+            [sys.executable, "-m", "dbt_sync", "sandbox", option, str(port), other, "0"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert "Internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"Error: 127.0.0.1:{port} ({option}): cannot listen there"), lines
+    assert "Ctrl-C to stop" not in done.stdout

@@ -109,6 +109,10 @@ def test_cycle_is_named(tmp_path: Path) -> None:
         (["tag:crm,destination:salesforce s_lonely"], [], {"s_base", "s_left", "s_lonely"}),
         (["s_*"], ["destination:hubspot", "s_top"], {"s_base", "s_left", "s_right"}),
         (["object:Right__c", "mode:upsert,model:lonely"], [], {"s_right", "s_lonely"}),
+        # dbt's "@": regression, it matched nothing (a sync named "@s_left") and the command did nothing, exit 0
+        (["@s_left"], [], {"s_base", "s_left", "s_right", "s_top"}),
+        (["@s_top"], [], {"s_base", "s_left", "s_right", "s_top"}),
+        (["@s_lonely"], [], {"s_lonely"}),
     ],
 )
 def test_selection_operators(tmp_path: Path, select: list[str], exclude: list[str], expected: set[str]) -> None:
@@ -124,6 +128,8 @@ def test_selection_keeps_order_through_unselected_syncs(tmp_path: Path) -> None:
 def test_bad_selector_method_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SelectionError, match="unknown selector method 'tga:'"):
         plan_of(diamond(tmp_path), select=["tga:crm"], all_syncs=True)
+    with pytest.raises(SelectionError, match="'@' is not combined with '\\+'"):
+        plan_of(diamond(tmp_path), select=["@s_left+"], all_syncs=True)
 
 
 @pytest.mark.parametrize(
