@@ -10,7 +10,6 @@ field) and flagging what it rejects (text into a date or number field).
 from __future__ import annotations
 
 import datetime as dt
-
 import difflib
 import re
 from collections.abc import Mapping, Sequence
