@@ -2,7 +2,7 @@
     migrate step run by on-run-start, by the capture hook when the tables are
     missing, and by Python's Warehouse.ensure_tables(). -#}
 
-{% macro schema_version() %}{{ return(2) }}{% endmacro %}
+{% macro schema_version() %}{{ return(3) }}{% endmacro %}
 
 {% macro type_text() %}{{ return(adapter.dispatch('type_text', 'dbt_sync')()) }}{% endmacro %}
 {% macro default__type_text() %}{{ return('text') }}{% endmacro %}
@@ -94,15 +94,35 @@
         ~ ', attempt integer, first_failed_at ' ~ ts ~ ', failed_at ' ~ ts ~ ')',
       'create table if not exists ' ~ dbt_sync.audit_relation('dbt_sync_locks') ~ ' (sync_name ' ~ name
         ~ ', holder ' ~ name ~ ', acquired_at ' ~ ts ~ ', heartbeat_at ' ~ ts ~ ')',
-      dbt_sync.open_failures_view_sql()
+      dbt_sync.open_failures_view_sql(resolved=false)
     ]) -}}
   {%- elif version == 2 -%}
     {#- version 1 stored naive UTC timestamps: make them instants, read as UTC -#}
     {{- return(['drop view if exists ' ~ dbt_sync.audit_relation('dbt_sync_open_failures')]
                + dbt_sync.utc_timestamp_columns_sql(dbt_sync.audit_timestamp_columns())
-               + [dbt_sync.open_failures_view_sql()]) -}}
+               + [dbt_sync.open_failures_view_sql(resolved=false)]) -}}
+  {%- elif version == 3 -%}
+    {#- resolved_at: a failure closed without a new state row (its row left the
+        model, or the mirror deleted its record after it had been fixed) -#}
+    {{- return([
+      'alter table ' ~ failures ~ ' add column if not exists resolved_at ' ~ ts,
+      dbt_sync.open_failures_view_sql()
+    ]) -}}
   {%- endif -%}
   {{- return([]) -}}
+{%- endmacro %}
+
+{#- Redshift has no ADD COLUMN IF NOT EXISTS; a migration runs once, under the
+    version table's lock. -#}
+{% macro redshift__migration_sql(version) -%}
+  {%- if version == 3 -%}
+    {{- return([
+      'alter table ' ~ dbt_sync.audit_relation('dbt_sync_failures') ~ ' add column resolved_at '
+        ~ dbt_sync.type_timestamp(),
+      dbt_sync.open_failures_view_sql()
+    ]) -}}
+  {%- endif -%}
+  {{- return(dbt_sync.default__migration_sql(version)) -}}
 {%- endmacro %}
 
 
@@ -164,8 +184,10 @@
 
 {#- Records whose latest attempt failed and that have not succeeded since:
     for writes, no state row confirmed after the failure; for deletes, the
-    state row is still there (a successful delete removes it). -#}
-{% macro open_failures_view_sql() -%}
+    state row is still there (a successful delete removes it); and in both
+    cases not closed since (resolved_at, schema version 3: the row left the
+    model, or its record was deleted by the mirror). -#}
+{% macro open_failures_view_sql(resolved=true) -%}
   {%- set state = dbt_sync.audit_relation('dbt_sync_state').include(database=false) -%}
   {%- set failures = dbt_sync.audit_relation('dbt_sync_failures').include(database=false) -%}
   {%- set sql -%}
@@ -186,6 +208,9 @@ from latest as l
 left join {{ state }} as s
     on s.sync_name = l.sync_name and s.record_key = l.record_key
 where l.latest_rank = 1
+  {%- if resolved %}
+  and l.resolved_at is null
+  {%- endif %}
   and (
     (l.operation = 'delete' and s.record_key is not null)
     or (coalesce(l.operation, '') <> 'delete' and (s.synced_at is null or s.synced_at < l.failed_at))

@@ -178,7 +178,13 @@
 
 
 {#- The changeset query: one scan of the model, one join with the state.
-    fresh: compare with an empty state (every row an insert), for a
+    Ops: insert (no state row), update (content differs from what the
+    destination confirmed, or the outcome of its last send is unknown:
+    row_hash NULL), confirmed (unchanged, but with an open failure to close),
+    gone (an open failure whose row left the model), delete (mirror: a state
+    row whose row left the model), invalid_null_key, invalid_duplicate_key.
+    fresh: compare as --full-refresh does (every confirmed hash forgotten,
+    ids kept: every row is sent, deletes still computed), for a
     --full-refresh dry run. -#}
 {% macro changeset_select(relation, spec, types, fresh=false) -%}
   {%- set columns = spec['columns'] -%}
@@ -197,15 +203,15 @@ counted as (
     from src
 ),
 st as (
-    {%- if fresh %}
-    select cast(null as varchar) as record_key, cast(null as varchar) as row_hash,
-           cast(null as varchar) as destination_id
-    where 1 = 0
-    {%- else %}
-    select record_key, row_hash, destination_id
+    select record_key, {{ 'cast(null as varchar(32))' if fresh else 'row_hash' }} as row_hash, destination_id
     from {{ dbt_sync.audit_relation('dbt_sync_state') }}
     where sync_name = {{ dbt_sync.string_literal(spec['name']) }}
-    {%- endif %}
+),
+open_f as (
+    select distinct record_key
+    from {{ dbt_sync.audit_relation('dbt_sync_open_failures') }}
+    where sync_name = {{ dbt_sync.string_literal(spec['name']) }} and coalesce(operation, '') <> 'delete'
+      and record_key is not null
 ),
 changes as (
     select
@@ -215,6 +221,7 @@ changes as (
             when c._dbt_sync_key is null then 'invalid_null_key'
             when c._dbt_sync_n > 1 then 'invalid_duplicate_key'
             when st.record_key is null then 'insert'
+            when st.row_hash = c._dbt_sync_hash then 'confirmed'
             else 'update'
         end as _dbt_sync_op,
         st.destination_id as _dbt_sync_destination_id
@@ -226,7 +233,9 @@ changes as (
     where c._dbt_sync_key is null
        or c._dbt_sync_n > 1
        or st.record_key is null
+       or st.row_hash is null
        or st.row_hash <> c._dbt_sync_hash
+       or exists (select 1 from open_f where open_f.record_key = c._dbt_sync_key)
     {%- if spec['mode'] == 'mirror' %}
     union all
     select
@@ -240,6 +249,22 @@ changes as (
     from st
     where not exists (select 1 from src where src._dbt_sync_key = st.record_key)
     {%- endif %}
+    union all
+    select
+        f.record_key,
+        null,
+        'gone',
+        st.destination_id
+        {%- for column in columns %},
+        null
+        {%- endfor %}
+    from open_f as f
+    left join st on st.record_key = f.record_key
+    where not exists (select 1 from src where src._dbt_sync_key = f.record_key)
+      and f.record_key not like '<null:%'
+      {%- if spec['mode'] == 'mirror' %}
+      and st.record_key is null
+      {%- endif %}
 )
 select row_number() over (order by _dbt_sync_key, _dbt_sync_hash) as _dbt_sync_seq, changes.*
 from changes

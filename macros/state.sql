@@ -77,8 +77,8 @@ where not (p._dbt_sync_op in ('insert', 'update') and s.row_hash is not null and
 
 {#- --dry-run of a sync whose model has no capture (built without the
     hook, or --recapture / --full-refresh): the changeset the capture would
-    build, as a query; nothing is written. fresh: as if the state were empty
-    (--full-refresh). -#}
+    build, as a query; nothing is written. fresh: as --full-refresh sends
+    it (every row again, by the ids the state keeps; deletes still computed). -#}
 {% macro changeset_preview_select(model_unique_id, sync_name, fresh=false) -%}
   {%- set node = graph.nodes.get(model_unique_id) -%}
   {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) if node is not none else none -%}
@@ -145,6 +145,32 @@ order by c._dbt_sync_seq
 {%- endmacro %}
 
 
+{#- Records about to be sent again whose outcome a crash could leave unknown:
+    their confirmed hash is forgotten (the destination id stays), so the next
+    capture includes them whatever the model says, until a commit confirms
+    them. -#}
+{% macro state_unsettle_sql(sync_name_sql, keys_sql) -%}
+  {{- return('update ' ~ dbt_sync.audit_relation('dbt_sync_state') ~ ' set row_hash = null where sync_name = '
+             ~ sync_name_sql ~ ' and record_key in (' ~ keys_sql ~ ')') -}}
+{%- endmacro %}
+
+
+{#- Which record keys of a sync hold the given destination ids. -#}
+{% macro state_holders_sql(sync_name_sql, ids_sql) -%}
+  {{- return('select record_key, destination_id from ' ~ dbt_sync.audit_relation('dbt_sync_state')
+             ~ ' where sync_name = ' ~ sync_name_sql ~ ' and destination_id in (' ~ ids_sql ~ ')') -}}
+{%- endmacro %}
+
+
+{#- Close the failures of records that need no more attempts (their row left
+    the model, or the mirror deleted their record). -#}
+{% macro failures_resolve_sql(sync_name_sql, keys_sql, resolved_at_sql) -%}
+  {{- return('update ' ~ dbt_sync.audit_relation('dbt_sync_failures') ~ ' set resolved_at = ' ~ resolved_at_sql
+             ~ ' where sync_name = ' ~ sync_name_sql ~ ' and record_key in (' ~ keys_sql ~ ')'
+             ~ ' and resolved_at is null') -}}
+{%- endmacro %}
+
+
 {#- Latest failure of each given key and the state's synced_at, to carry
     attempt and first_failed_at over consecutive failures. -#}
 {% macro previous_failures_sql(sync_name_sql, keys_sql) -%}
@@ -176,6 +202,19 @@ where f.latest_rank = 1
   {%- set sets = [] -%}
   {%- for column in assignments -%}{%- do sets.append(column ~ ' = ' ~ assignments[column]) -%}{%- endfor -%}
   {{- return('update ' ~ dbt_sync.audit_relation(table) ~ ' set ' ~ (sets | join(', ')) ~ ' where ' ~ where) -}}
+{%- endmacro %}
+
+
+{#- --full-refresh: every record is sent again, but which CRM record each key
+    is stays known (so updates go to the same record and mirror deletes are
+    still computed). The sync's changesets are dropped. -#}
+{% macro full_refresh_sql(sync_name_sql, sync_name) -%}
+  {{- return([
+    'update ' ~ dbt_sync.audit_relation('dbt_sync_state') ~ ' set row_hash = null where sync_name = ' ~ sync_name_sql,
+    'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'changes')),
+    'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'pending')),
+    'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'new'))
+  ]) -}}
 {%- endmacro %}
 
 

@@ -22,7 +22,11 @@ from dbt_sync.secrets import redact
 @project_options
 @selection_options
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Syncs run at once (default: the profile's).")
-@click.option("--full-refresh", is_flag=True, help="Resend every row and rebuild the state of the selected syncs.")
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Resend every row of the selected syncs (records keep their ids; mirror deletes still apply).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing, change nothing in the warehouse.")
 @click.option("--allow-mass-delete", is_flag=True, help="Let mirror syncs delete more than their delete_threshold.")
 @click.option("--recapture", is_flag=True, help="Compute changesets now instead of using the post-hook's capture.")

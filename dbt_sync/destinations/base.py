@@ -115,6 +115,8 @@ class RecordOutcome:
     retryable: bool = False
     category: str | None = None
     unsent: bool = False
+    #: (object, id) of linked records (association targets) the destination says no longer exist
+    missing_targets: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def ok(cls, key: str, destination_id: str | None, created: bool | None = None) -> RecordOutcome:
@@ -258,6 +260,15 @@ class Destination(Protocol):
         ...
 
     def usage(self) -> Usage: ...
+
+    def find(self, object_name: str, match: str | None, records: Sequence[Record]) -> dict[str, str]:
+        """Ids of existing records with the records' ``match`` values: record key -> id.
+
+        Records whose value matches nothing (or several records) are absent.
+        Used to adopt a record a create met as a duplicate, and to settle
+        creates whose outcome is unknown.
+        """
+        ...
 
     def check_mapping(
         self,

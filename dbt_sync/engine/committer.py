@@ -48,6 +48,16 @@ class Committer:
         if self._error is not None:
             raise self._error
 
+    def drain(self) -> None:
+        """Wait until every commit queued so far is done; raise the first error."""
+        if self._thread is not None:
+            done = threading.Event()
+            self._queue.put(done.set)
+            while not done.wait(0.05):
+                if self._error is not None or not self._thread.is_alive():
+                    break
+        self.raise_if_failed()
+
     def close(self) -> None:
         """Wait for every queued commit; raise the first error."""
         self._stop()

@@ -1,17 +1,20 @@
 """The in-flight record of create-mode batches: at most once, never twice.
 
-A create without a match key cannot be repeated safely: the destination has
-nothing to recognise the record by, so sending it again makes a duplicate.
-Before such a batch is sent, its keys are written to ``dbt_sync_inflight``
-(committed); once the batch's outcomes are committed, they are removed. If
-the process dies in between (``kill -9``, a lost warehouse), the keys stay:
-the next run reports them as ``IN_DOUBT`` failures and does not send them
-until someone checked the CRM and called :func:`resolve` (or ran
-``--full-refresh`` / ``dbt-sync reset``, which forget the sync's history, or ``dbt-sync resolve``).
+A create cannot be repeated blindly: sending it again may make a duplicate.
+Before a create batch is sent, its keys are written to ``dbt_sync_inflight``
+(committed); once the batch's outcomes are committed, they are removed (keys
+whose answer was unknown, a timeout, are written again). If the process dies
+in between (``kill -9``, a lost warehouse), the keys stay, and the next run
+settles them before anything else: with a match key it looks each record up
+by it (found: its id is stored; not found: it is created); without one it
+reports them as ``IN_DOUBT`` failures and does not send them until someone
+checked the CRM and called :func:`resolve` (or ran ``--full-refresh`` /
+``dbt-sync reset``, which forget the sync's history, or ``dbt-sync resolve``).
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,11 +30,21 @@ if TYPE_CHECKING:
 TABLE = "dbt_sync_inflight"
 IN_DOUBT = "IN_DOUBT"
 _CHUNK = 500
+_ENSURE_LOCK = threading.Lock()
 
 
 def applies(spec: SyncSpec) -> bool:
-    """Creates that the destination cannot match on a resend."""
+    """Creates that the destination cannot match on a resend: in doubt after a crash, one batch at a time."""
     return spec.mode == "create" and not spec.match
+
+
+def tracks(spec: SyncSpec) -> bool:
+    """Creates recorded in flight: a crash (or an unknown answer) leaves them for the next run to settle.
+
+    With a match key the next run looks them up by it (found: adopted; not
+    found: created); without one they are reported ``IN_DOUBT``.
+    """
+    return spec.mode == "create"
 
 
 def in_doubt_message(sync_name: str, key: str, why: str | None = None) -> str:
@@ -49,9 +62,12 @@ def ensure(wh: Warehouse) -> None:
     wh._ensure_once()
     if getattr(wh, "_inflight_ready", False):
         return
-    sql = str(wh._macro("inflight_table_sql", relation=wh.table(TABLE))).strip()
-    wh.execute(sql)
-    wh._inflight_ready = True  # type: ignore[attr-defined]
+    with _ENSURE_LOCK:  # syncs of one run start side by side; DuckDB refuses concurrent DDL
+        if getattr(wh, "_inflight_ready", False):
+            return
+        sql = str(wh._macro("inflight_table_sql", relation=wh.table(TABLE))).strip()
+        wh.execute(sql)
+        wh._inflight_ready = True  # type: ignore[attr-defined]
 
 
 def mark(wh: Warehouse, sync_name: str, run_id: str, keys: Sequence[str]) -> str:

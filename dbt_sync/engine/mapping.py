@@ -46,8 +46,19 @@ class Change:
     invalid: tuple[str, str] | None = None
 
 
+#: changeset ops that only settle the audit tables: nothing is sent
+SETTLE_OPS = {"confirmed", "gone"}
+
+
 def operation_for(mode: str, op: str) -> Operation | None:
-    """The destination operation for a changeset op under a sync mode; None = nothing to send."""
+    """The destination operation for a changeset op under a sync mode; None = nothing to send.
+
+    ``confirmed`` (unchanged since the destination confirmed it, with an
+    open failure to close) and ``gone`` (an open failure whose row left the
+    model) send nothing.
+    """
+    if op in SETTLE_OPS:
+        return None
     if op == "delete":
         return Operation.DELETE if mode == "mirror" else None
     if mode in ("upsert", "mirror"):
@@ -81,7 +92,7 @@ def to_change(spec: SyncSpec, row: Mapping[str, Any], target_ids: Mapping[tuple[
     op = str(_get(row, OP))
     key_value = _get(row, KEY)
     row_hash = _get(row, HASH)
-    payload = {col: _get(row, col) for col in spec.sent_columns} if op != "delete" else {}
+    payload = {col: _get(row, col) for col in spec.sent_columns} if op not in ("delete", "gone") else {}
     if op in INVALID_OPS:
         code, template = INVALID_OPS[op]
         pk = ", ".join(spec.primary_key)
@@ -90,7 +101,7 @@ def to_change(spec: SyncSpec, row: Mapping[str, Any], target_ids: Mapping[tuple[
     key = str(key_value)
     destination_id = _get(row, DESTINATION_ID)
     operation = operation_for(spec.mode, op)
-    if op == "delete":
+    if op in ("delete", "gone"):
         record = Record(key=key, fields={}, destination_id=destination_id)
         return Change(key, row_hash, op, operation, record, payload)
 

@@ -11,6 +11,7 @@ skipped with the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
@@ -26,8 +27,8 @@ from typing import Any
 from dbt_sync import masking
 from dbt_sync.config import SyncConfig
 from dbt_sync.destinations import metering, open_destination
-from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome
-from dbt_sync.engine import inflight
+from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome, TransientError
+from dbt_sync.engine import identity, inflight
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.committer import Committer
 from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, LockHeld, LockLost, SyncLock, holder_name
@@ -46,7 +47,7 @@ from dbt_sync.engine.results import (
     SyncResult,
 )
 from dbt_sync.engine.retry import RetryPolicy
-from dbt_sync.engine.sender import Sender
+from dbt_sync.engine.sender import UNKNOWN_OUTCOME, Sender
 from dbt_sync.errors import did_you_mean
 from dbt_sync.plan import Plan
 from dbt_sync.secrets import redact
@@ -136,10 +137,10 @@ class Engine:
             if not self.options.dry_run:
                 self.warehouse.ensure_tables()
                 if self.options.full_refresh:
-                    # forget what was sent before any sync starts, so each model is captured once, afresh
+                    # resend everything (each model captured once, afresh), keeping which record each key is
                     for spec in self.plan.syncs:
-                        self.warehouse.reset(spec.name)
-                        if inflight.applies(spec):
+                        self.warehouse.full_refresh(spec.name)
+                        if inflight.tracks(spec):
                             inflight.forget(self.warehouse, spec.name)
             for stage in self.plan.stages:
                 runnable: list[SyncSpec] = []
@@ -373,14 +374,17 @@ class Engine:
         """This run's changeset: the post-hook's capture, or one computed now.
 
         Capturing now happens when asked (--recapture, --full-refresh) or when
-        the model was built without the hook. A capture covers every sync of
-        the model, so it runs once per model per run, under a per-model lock.
+        there is no capture newer than the last run's (the model was built
+        without the hook, or not rebuilt since: a sync planned for its open
+        failures, or for records whose link a dependant found gone). A
+        capture covers every sync of the model, so it runs once per model per
+        run, under a per-model lock.
         """
         wh = self.warehouse
         if self.options.dry_run:  # read in place: claim nothing, capture nothing
             return wh.peek_changeset(spec.name, spec.model_unique_id, capture=self.options.recapture,
                                      fresh=self.options.full_refresh)
-        if self.options.recapture or not coordination.has_changeset(wh, spec.name):
+        if self.options.recapture or not coordination.has_capture(wh, spec.name):
             with self._model_lock(spec.model_unique_id):
                 if spec.model_unique_id not in self._captured:
                     wh.capture(spec.model_unique_id)
@@ -434,17 +438,21 @@ class Engine:
             resend_unanswered=not inflight.applies(spec),
         )
         self.progress.start(spec.name, expected)
-        in_doubt: set[str] = set()
-        if inflight.applies(spec) and not self.options.dry_run:
-            in_doubt = inflight.left_by_dead_runs(self.warehouse, spec.name, self.run_id)
+        unsettled: set[str] = set()
+        if inflight.tracks(spec) and not self.options.dry_run:
+            # creates a dead run (or an unknown answer) left unconfirmed: settled before anything else
+            unsettled = inflight.left_by_dead_runs(self.warehouse, spec.name, self.run_id)
         # creates without a match key go one batch at a time, committed inline: the least left in doubt
         careful = inflight.applies(spec)
         window = 1 if careful else SEND_WINDOW
+        ctx = _SyncContext(spec, destination, sender, result, window, unsettled, lock)
         try:
             with (
                 Committer(spec.name, background=not careful) as committer,
                 ThreadPoolExecutor(max_workers=window, thread_name_prefix=f"dbt-sync-send-{spec.name}") as senders,
             ):
+                ctx.committer, ctx.senders = committer, senders
+                deletes: list[Change] = []
                 for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
                     self._check_continue(lock)
                     result.planned += len(page)
@@ -453,56 +461,104 @@ class Engine:
                     )
                     target_ids = self._association_targets(spec, page)
                     changes = [to_change(spec, row, target_ids) for row in page]
-                    self._handle_page(
-                        spec, destination, sender, changes, result, committer, senders, window, in_doubt, lock
-                    )
+                    # mirror deletes wait until every current row of this run has its destination id
+                    deletes.extend(c for c in changes if c.operation is Operation.DELETE and c.invalid is None)
+                    self._handle_page(ctx, [c for c in changes if c.operation is not Operation.DELETE or c.invalid])
+                if deletes or ctx.conflicted:
+                    self._check_continue(lock)
+                    self._handle_deletes(ctx, deletes)
         finally:
             result.retries = sender.stats.retries
 
-    def _handle_page(
-        self,
-        spec: SyncSpec,
-        destination: Destination,
-        sender: Sender,
-        changes: list[Change],
-        result: SyncResult,
-        committer: Committer,
-        senders: ThreadPoolExecutor,
-        window: int,
-        in_doubt: set[str] | frozenset[str] = frozenset(),
-        lock: SyncLock | None = None,
-    ) -> None:
+    def _handle_page(self, ctx: _SyncContext, changes: list[Change]) -> None:
         """Send a page's changes and hand their outcomes to the committer, in order.
 
-        Up to ``window`` batches are in flight at once, so the next batch's
-        requests are built and sent while the previous one waits on the
-        network; outcomes are still accounted and committed in the order the
-        batches were sent.
+        A row with a destination id is updated by that id (the match key only
+        finds a record the first time). Up to ``window`` batches are in
+        flight at once, so the next batch's requests are built and sent while
+        the previous one waits on the network; outcomes are still accounted
+        and committed in the order the batches were sent.
         """
+        spec, result = ctx.spec, ctx.result
         acc = _Outcomes()
         by_op: dict[Operation, list[Change]] = defaultdict(list)
+        settle: list[Change] = []
         for change in changes:
             if change.invalid is not None:
                 code, message = change.invalid
                 acc.failures.append(self._failure(spec, change, code, message, ()))
                 result.failed += 1
                 result.count_error(code, message)
-            elif change.operation is Operation.CREATE and change.key in in_doubt:
-                # a dead run may have created it: never create it twice (see engine/inflight.py)
-                message = inflight.in_doubt_message(spec.name, change.key)
-                acc.failures.append(self._failure(spec, change, inflight.IN_DOUBT, message, (), "create"))
-                result.failed += 1
-                result.count_error(inflight.IN_DOUBT, message)
+            elif change.operation is Operation.CREATE and change.key in ctx.unsettled:
+                if spec.match:
+                    settle.append(change)  # found by its match key, or created
+                else:
+                    # a dead run may have created it: never create it twice (see engine/inflight.py)
+                    message = inflight.in_doubt_message(spec.name, change.key)
+                    acc.failures.append(self._failure(spec, change, inflight.IN_DOUBT, message, (), "create"))
+                    result.failed += 1
+                    result.count_error(inflight.IN_DOUBT, message)
             elif change.operation is None:
-                # nothing to send for this op under this mode (e.g. an edit in create mode)
+                # nothing to send for this op under this mode (an edit in create mode, a settled failure)
                 result.skipped += 1
-                if change.op != "delete" and change.record is not None:
+                if change.op == "gone":
+                    acc.resolved.append(change.key)
+                elif change.op != "delete" and change.record is not None:
                     acc.successes.append((change.key, change.row_hash, change.record.destination_id))
+            elif (
+                change.operation is Operation.UPSERT and change.record is not None and change.record.destination_id
+            ):
+                by_op[Operation.UPDATE].append(change)  # known record: by its id, whatever its match value now
             else:
                 by_op[change.operation].append(change)
 
-        for operation in sorted(by_op, key=_operation_order):
-            batch_size = self._batch_size(spec, destination, operation)
+        if settle and not self.options.dry_run:
+            by_op[Operation.CREATE].extend(self._settle_unconfirmed(ctx, settle, acc))
+        if not self.options.dry_run:
+            # a crash before these outcomes are committed must not leave the old hash looking confirmed
+            self.warehouse.unsettle(
+                spec.name, [c.key for op in (Operation.UPDATE, Operation.UPSERT) for c in by_op[op] if c.op == "update"]
+            )
+        self._send_ops(ctx, by_op, acc)
+
+    def _handle_deletes(self, ctx: _SyncContext, deletes: list[Change]) -> None:
+        """Mirror deletes, once every current row's destination id is committed.
+
+        A CRM record that a current row maps to (a re-keyed row found it by
+        its match key) is never deleted: only the old key's link goes.
+        """
+        spec, result = ctx.spec, ctx.result
+        if ctx.committer is not None:
+            ctx.committer.drain()
+        doomed = {c.key for c in deletes}
+        ids = [c.record.destination_id for c in deletes if c.record is not None and c.record.destination_id]
+        holders = self.warehouse.holders(spec.name, ids) if ids else {}
+        acc = _Outcomes()
+        send: list[Change] = []
+        for change in deletes:
+            dest = change.record.destination_id if change.record is not None else None
+            if dest and any(key not in doomed for key in holders.get(str(dest), ())):
+                result.skipped += 1
+                acc.deletions.append(change.key)
+            else:
+                send.append(change)
+        self._send_ops(ctx, {Operation.DELETE: send} if send else {}, acc)
+        # a write that met a unique value held by a record deleted just now (a key another row left) goes again
+        conflicted, ctx.conflicted = ctx.conflicted, {}
+        if send and not self.options.dry_run:
+            self._send_ops(ctx, {op: [c for c, _ in pairs] for op, pairs in conflicted.items()}, _Outcomes())
+        else:
+            for op, pairs in conflicted.items():
+                self._account(spec, op, [c for c, _ in pairs], [o for _, o in pairs], result, acc)
+            if acc.any() and not self.options.dry_run and ctx.committer is not None:
+                ctx.committer.submit(functools.partial(self._commit, spec, *acc.take()))
+
+    def _send_ops(self, ctx: _SyncContext, by_op: Mapping[Operation, list[Change]], acc: _Outcomes) -> None:
+        spec, result = ctx.spec, ctx.result
+        committer, senders = ctx.committer, ctx.senders
+        assert committer is not None and senders is not None
+        for operation in sorted((op for op in by_op if by_op[op]), key=_operation_order):
+            batch_size = self._batch_size(spec, ctx.destination, operation)
             pending = by_op[operation]
             in_flight: deque[_InFlight] = deque()
             for i in range(0, len(pending), batch_size):
@@ -516,47 +572,110 @@ class Engine:
                     self.progress.advance(spec.name, len(batch))
                     continue
                 committer.raise_if_failed()  # nothing more goes out after a failed commit
-                if sender.down is not None:
-                    self._stop_sending(spec, operation, sender, in_flight, acc, result, committer)
-                if self.cancellation.cancelled or (lock is not None and lock.lost):
+                if ctx.sender.down is not None:
+                    self._stop_sending(ctx, operation, in_flight, acc)
+                if self.cancellation.cancelled or (ctx.lock is not None and ctx.lock.lost):
                     # what is with the CRM already is waited for and committed; nothing new goes out
                     while in_flight:
-                        self._finish(spec, operation, in_flight.popleft(), acc, result, committer)
+                        self._finish(ctx, operation, in_flight.popleft(), acc)
                     if acc.any():
                         committer.submit(functools.partial(self._commit, spec, *acc.take()))
-                    self._check_continue(lock)
+                    self._check_continue(ctx.lock)
                 records = [c.record for c in batch if c.record is not None]
                 batch_id = None
-                if operation is Operation.CREATE and inflight.applies(spec):
+                if operation is Operation.CREATE and inflight.tracks(spec):
                     batch_id = inflight.mark(self.warehouse, spec.name, self.run_id, [c.key for c in batch])
                 in_flight.append(
-                    _InFlight(batch, metering.submit(senders, sender.send, operation, records), batch_id)
+                    _InFlight(batch, metering.submit(senders, ctx.sender.send, operation, records), batch_id)
                 )
-                if len(in_flight) >= window:
-                    self._finish(spec, operation, in_flight.popleft(), acc, result, committer)
+                if len(in_flight) >= ctx.window:
+                    self._finish(ctx, operation, in_flight.popleft(), acc)
             while in_flight:
-                self._finish(spec, operation, in_flight.popleft(), acc, result, committer)
-            if sender.down is not None:
-                self._stop_sending(spec, operation, sender, in_flight, acc, result, committer)
+                self._finish(ctx, operation, in_flight.popleft(), acc)
+            if ctx.sender.down is not None:
+                self._stop_sending(ctx, operation, in_flight, acc)
         if not self.options.dry_run and acc.any():
             committer.submit(functools.partial(self._commit, spec, *acc.take()))
 
-    def _finish(
-        self,
-        spec: SyncSpec,
-        operation: Operation,
-        sent: _InFlight,
-        acc: _Outcomes,
-        result: SyncResult,
-        committer: Committer,
-    ) -> None:
+    def _finish(self, ctx: _SyncContext, operation: Operation, sent: _InFlight, acc: _Outcomes) -> None:
         """Account one sent batch and queue its commit (with anything gathered before it)."""
-        outcomes = sent.future.result()
-        self._account(spec, operation, sent.batch, outcomes, result, acc)
-        # records whose create timed out stay in flight: the next run reports them in doubt too
-        keep = [o.key for o in outcomes if o.error_code == inflight.IN_DOUBT]
-        committer.submit(functools.partial(self._commit, spec, *acc.take(), sent.inflight_batch, keep))
-        self.progress.advance(spec.name, len(sent.batch))
+        outcomes = self._repair(ctx, operation, sent.batch, sent.future.result())
+        self._account(ctx.spec, operation, sent.batch, outcomes, ctx.result, acc)
+        # creates whose outcome is still unknown stay in flight: the next run settles them first
+        keep = [o.key for o in outcomes if o.error_code in (inflight.IN_DOUBT, UNKNOWN_OUTCOME)]
+        assert ctx.committer is not None
+        ctx.committer.submit(functools.partial(self._commit, ctx.spec, *acc.take(), sent.inflight_batch, keep))
+        self.progress.advance(ctx.spec.name, len(sent.batch))
+
+    def _repair(
+        self, ctx: _SyncContext, operation: Operation, batch: Sequence[Change], outcomes: Sequence[RecordOutcome]
+    ) -> list[RecordOutcome]:
+        """Answers that change which CRM record a row is, handled in the same run.
+
+        * a stored id the CRM no longer knows: written again without it (found
+          by the match key, or created);
+        * a delete of a record that is already gone: done;
+        * a create that met its own record (match key): the record is adopted;
+        * a create whose outcome is unknown: looked up by the match key; if not
+          found it stays unconfirmed (in flight) and the next run settles it first.
+        """
+        spec = ctx.spec
+        out = list(outcomes)
+        if spec.mode == "mirror" and operation in (Operation.UPDATE, Operation.UPSERT):
+            for i, (change, outcome) in enumerate(zip(batch, out, strict=True)):
+                if identity.is_duplicate(outcome) and change.key not in ctx.retried:
+                    # the value may belong to a record this run's deletes remove: decided after them
+                    ctx.conflicted.setdefault(operation, []).append((change, outcome))
+                    ctx.retried.add(change.key)
+                    out[i] = dataclasses.replace(outcome, unsent=True)
+        if operation is Operation.DELETE:
+            return [RecordOutcome.ok(o.key, o.destination_id) if identity.is_gone(o) else o for o in out]
+        if operation is Operation.UPDATE:
+            relink = [
+                i for i, (c, o) in enumerate(zip(batch, out, strict=True))
+                if c.record is not None and c.record.destination_id and identity.is_gone(o)
+            ]
+            retry_op = Operation.UPSERT if spec.mode in ("upsert", "mirror") else Operation.UPDATE
+            if relink and (retry_op is Operation.UPSERT or spec.match):
+                records = [
+                    dataclasses.replace(record, destination_id=None)
+                    for i in relink if (record := batch[i].record) is not None
+                ]
+                for i, outcome in zip(relink, ctx.sender.send(retry_op, records), strict=True):
+                    out[i] = outcome
+            return out
+        if operation is Operation.CREATE and spec.match:
+            doubtful = [i for i, o in enumerate(out) if identity.is_duplicate(o) or o.error_code == UNKNOWN_OUTCOME]
+            if doubtful:
+                found = self._find(ctx, [batch[i] for i in doubtful])
+                for i in doubtful:
+                    key = batch[i].key
+                    if key in found:
+                        out[i] = RecordOutcome.ok(key, found[key], created=out[i].error_code == UNKNOWN_OUTCOME)
+        return out
+
+    def _settle_unconfirmed(self, ctx: _SyncContext, changes: list[Change], acc: _Outcomes) -> list[Change]:
+        """Creates left unconfirmed (match key): the ones found are adopted; the rest are to be created."""
+        found = self._find(ctx, changes)
+        rest = []
+        for change in changes:
+            if change.key in found:
+                acc.successes.append((change.key, change.row_hash, found[change.key]))
+                ctx.result.created += 1
+            else:
+                rest.append(change)
+        return rest
+
+    def _find(self, ctx: _SyncContext, changes: Sequence[Change]) -> dict[str, str]:
+        finder = getattr(ctx.destination, "find", None)
+        records = [c.record for c in changes if c.record is not None]
+        if finder is None or not records:
+            return {}
+        try:
+            return dict(finder(ctx.spec.object, ctx.spec.match, records))
+        except (TransientError, DestinationError) as exc:
+            log.warning("sync %s: looking records up by %s failed: %s", ctx.spec.name, ctx.spec.match, redact(str(exc)))
+            return {}
 
     def _check_continue(self, lock: SyncLock | None) -> None:
         """Raise if this sync must stop sending: the run was cancelled, or another run took its lock."""
@@ -566,22 +685,17 @@ class Engine:
             lock.check()
 
     def _stop_sending(
-        self,
-        spec: SyncSpec,
-        operation: Operation,
-        sender: Sender,
-        in_flight: deque[_InFlight],
-        acc: _Outcomes,
-        result: SyncResult,
-        committer: Committer,
+        self, ctx: _SyncContext, operation: Operation, in_flight: deque[_InFlight], acc: _Outcomes
     ) -> None:
         """The destination stayed down past the retry budget: commit what it confirmed, then stop the sync.
 
         Records it never answered are not failures: they stay in the pending
         changeset and the next run sends them.
         """
+        spec, sender, committer = ctx.spec, ctx.sender, ctx.committer
+        assert committer is not None
         while in_flight:
-            self._finish(spec, operation, in_flight.popleft(), acc, result, committer)
+            self._finish(ctx, operation, in_flight.popleft(), acc)
         if acc.any():
             committer.submit(functools.partial(self._commit, spec, *acc.take()))
         down = sender.down
@@ -605,18 +719,42 @@ class Engine:
         successes: Sequence[tuple[str, str | None, str | None]],
         deletions: Sequence[str],
         failures: Sequence[FailureRow],
+        resolved: Sequence[str] = (),
+        gone_targets: Sequence[tuple[str, str]] = (),
         inflight_batch: str | None = None,
         keep_in_flight: Sequence[str] = (),
     ) -> None:
         """Commit a batch's outcomes (the warehouse repeats it on a new connection if ours dropped).
 
         The batch is already in the destination: losing its outcomes would
-        resend it next run (harmless for upserts; creates without a match key
-        are in flight and reported in doubt instead).
+        resend it next run (harmless for upserts; creates are in flight and
+        settled first, or reported in doubt).
         """
-        self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures)
+        self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures, resolved)
+        if gone_targets:
+            self._drop_gone_links(spec, gone_targets)
         if inflight_batch is not None:
             inflight.clear(self.warehouse, spec.name, inflight_batch, keep=keep_in_flight)
+
+    def _drop_gone_links(self, spec: SyncSpec, targets: Sequence[tuple[str, str]]) -> None:
+        """Records a dependant found gone in the CRM: drop their state rows, so their syncs write them again."""
+        for target in self.all_specs:
+            if target.destination != spec.destination:
+                continue
+            ids = [dest for obj, dest in targets if obj.lower() == target.object.lower()]
+            if not ids:
+                continue
+            for dest, keys in self.warehouse.holders(target.name, ids).items():
+                failures = [
+                    FailureRow(
+                        record_key=key,
+                        operation="update",
+                        error_code=identity.RECORD_GONE,
+                        error_message=identity.gone_message(target.name, key, target.object, dest),
+                    )
+                    for key in sorted(keys)
+                ]
+                self.warehouse.commit(target.name, self.run_id, (), sorted(keys), failures)
 
     def _account(
         self,
@@ -646,13 +784,14 @@ class Engine:
                     result.updated += 1
             else:
                 counts.failed += 1
-                result.failed += 1
                 code = outcome.error_code or "UNKNOWN_ERROR"
                 message = scrub(spec, change.payload, redact(outcome.message or ""))
+                acc.gone_targets.extend(outcome.missing_targets)
                 if code == inflight.IN_DOUBT:
                     message = inflight.in_doubt_message(
                         spec.name, change.key, "was sent in a create request that timed out (" + message + ")"
                     )
+                result.failed += 1
                 result.count_error(code, message)
                 acc.failures.append(self._failure(spec, change, code, message, outcome.fields, operation.value))
 
@@ -777,16 +916,41 @@ class _InFlight:
 
 @dataclass
 class _Outcomes:
-    """What the next commit will write: confirmed records, deletions and failures."""
+    """What the next commit will write: confirmed records, deletions, failures, closed failures
+    (rows that left the model) and linked records a dependant found gone."""
 
     successes: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
     failures: list[FailureRow] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    gone_targets: list[tuple[str, str]] = field(default_factory=list)
 
     def any(self) -> bool:
-        return bool(self.successes or self.deletions or self.failures)
+        return bool(self.successes or self.deletions or self.failures or self.resolved or self.gone_targets)
 
-    def take(self) -> tuple[list[tuple[str, str | None, str | None]], list[str], list[FailureRow]]:
-        taken = (self.successes, self.deletions, self.failures)
-        self.successes, self.deletions, self.failures = [], [], []
+    def take(
+        self,
+    ) -> tuple[
+        list[tuple[str, str | None, str | None]], list[str], list[FailureRow], list[str], list[tuple[str, str]]
+    ]:
+        taken = (self.successes, self.deletions, self.failures, self.resolved, self.gone_targets)
+        self.successes, self.deletions, self.failures, self.resolved, self.gone_targets = [], [], [], [], []
         return taken
+
+
+@dataclass
+class _SyncContext:
+    """What every page and batch of one sync's run shares."""
+
+    spec: SyncSpec
+    destination: Destination
+    sender: Sender
+    result: SyncResult
+    window: int
+    unsettled: set[str]
+    lock: SyncLock | None = None
+    committer: Committer | None = None
+    senders: ThreadPoolExecutor | None = None
+    #: mirror writes that met a unique value held by another record: tried again after the deletes
+    conflicted: dict[Operation, list[tuple[Change, RecordOutcome]]] = field(default_factory=dict)
+    retried: set[str] = field(default_factory=set)

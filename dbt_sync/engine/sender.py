@@ -17,6 +17,11 @@ With ``resend_unanswered=False`` (creates without a match key, which the
 destination cannot recognise on a resend) a request that timed out is never
 sent again: the destination may have applied it after the client gave up.
 Its records come back as ``IN_DOUBT`` failures (see engine/inflight.py).
+
+Creates with a match key (``resend_unanswered=True``) are not resent
+blindly either: a create request that timed out, lost its connection or
+got a 5xx may have been applied, so its records come back as
+``UNKNOWN_OUTCOME`` and the engine finds out by the match key.
 """
 
 from __future__ import annotations
@@ -33,6 +38,16 @@ from dbt_sync.engine.retry import RetriesExhausted, RetryPolicy, call_with_retri
 
 #: error codes of a request that may have been applied although no answer came back
 UNANSWERED_CODES = frozenset({"TIMEOUT", "BULK_TIMEOUT"})
+#: whole-request errors after which the destination may or may not have applied the request
+AMBIGUOUS_CODES = frozenset({"TIMEOUT", "BULK_TIMEOUT", "CONNECTION_ERROR"})
+#: outcome code of a create whose request may have been applied: never resent blindly
+UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
+
+
+def ambiguous(code: str | None) -> bool:
+    """Whether a request that failed with ``code`` may still have been applied (timeouts, dropped
+    connections, 5xx answers)."""
+    return code is not None and (code in AMBIGUOUS_CODES or code.startswith("HTTP_5"))
 
 
 @dataclass
@@ -82,6 +97,11 @@ class Sender:
                     final[record.key] = outcome
                 elif not outcome.success and not self.resend_unanswered and outcome.error_code in UNANSWERED_CODES:
                     final[record.key] = self._in_doubt(record, outcome.message or "")
+                elif operation is Operation.CREATE and not outcome.success and (
+                    outcome.error_code == UNKNOWN_OUTCOME or ambiguous(outcome.error_code)
+                ):
+                    # the create may have happened: resending could duplicate it (the engine finds out)
+                    final[record.key] = _unknown(record.key, outcome.message or outcome.error_code or "")
                 elif not outcome.success and outcome.retryable and attempt < self.record_attempts:
                     retry.append(record)
                 elif not outcome.success and outcome.category == "TRANSIENT":
@@ -116,6 +136,8 @@ class Sender:
             return [self._unsent(r, self.down.code, str(self.down)) for r in records]
         try:
             return self._send_with_retries(operation, records)
+        except _Unknown as exc:
+            return [_unknown(r.key, str(exc)) for r in records]
         except _Shrink:
             self.stats.splits += 1
             half = len(records) // 2
@@ -137,6 +159,8 @@ class Sender:
             except TransientError as exc:
                 if not self.resend_unanswered and exc.code in UNANSWERED_CODES:
                     raise _Unanswered(exc) from exc
+                if operation is Operation.CREATE and ambiguous(exc.code):
+                    raise _Unknown(str(exc)) from exc
                 if exc.shrink and len(records) > 1:
                     raise _Shrink(str(exc)) from exc
                 raise
@@ -162,3 +186,15 @@ class _Unanswered(Exception):
 
 class _Shrink(Exception):
     """The destination asked for smaller requests: split instead of retrying as is."""
+
+
+class _Unknown(Exception):
+    """A create request whose outcome is unknown: not retried (it may have been applied)."""
+
+
+def _unknown(key: str, detail: str) -> RecordOutcome:
+    return RecordOutcome.failed(
+        key,
+        UNKNOWN_OUTCOME,
+        f"the create request's outcome is unknown ({detail}); it was not sent again, to avoid a duplicate",
+    )

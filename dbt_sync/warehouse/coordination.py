@@ -136,6 +136,14 @@ def has_changeset(wh: Warehouse, sync_name: str) -> bool:
     return bool({wh.changes_table(sync_name, "changes"), wh.changes_table(sync_name, "pending")} & tables)
 
 
+def has_capture(wh: Warehouse, sync_name: str) -> bool:
+    """Whether a capture newer than the last claimed one exists (the post-hook's, not yet claimed)."""
+    wh._ensure_once()
+    with wh._transaction():
+        tables = wh._table_names()
+    return wh.changes_table(sync_name, "changes") in tables
+
+
 def resolve_columns(wh: Warehouse, model_unique_id: str, names: Sequence[str]) -> ColumnResolution | None:
     """Which columns of the built relation ``names`` refer to, as the warehouse resolves them.
 

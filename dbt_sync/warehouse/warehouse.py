@@ -486,17 +486,29 @@ class Warehouse:
         successes: Sequence[tuple[str, str | None, str | None]] = (),
         deletions: Sequence[str] = (),
         failures: Sequence[FailureRow] = (),
+        resolved: Sequence[str] = (),
     ) -> None:
         """Record one batch's outcome in one transaction.
 
         ``successes`` are ``(record_key, row_hash, destination_id)`` the
         destination confirmed; only they advance the state. ``deletions`` are
-        keys confirmed deleted. Each failure gets ``attempt`` = consecutive
-        earlier failures + 1 and keeps the first failure's ``first_failed_at``.
+        keys whose state row goes (the record was deleted, or another key
+        holds it now); their failures are closed, as are those of
+        ``resolved`` keys (rows that left the model). Each failure gets
+        ``attempt`` = consecutive earlier failures + 1 and keeps the first
+        failure's ``first_failed_at``.
         """
         now = utcnow()
         name = self._lit(sync_name)
         with self._transaction():
+            closing = [*deletions, *resolved]
+            if closing:
+                resolve_sql = self._template(
+                    "failures_resolve_sql", sync_name_sql=_ROWS, keys_sql=_KEYS, resolved_at_sql=self._lit(now)
+                )
+                for i in range(0, len(closing), _IN_LIST_SIZE):
+                    keys = literals.list_literal(closing[i:i + _IN_LIST_SIZE], self.adapter_type)
+                    self._execute(resolve_sql.replace(_ROWS, name).replace(_KEYS, keys))
             unique: dict[str, tuple[str, str | None, str | None]] = {s[0]: s for s in successes}
             if unique:
                 rows = [literals.row_literal((sync_name, k, h, d, now), self.adapter_type)
@@ -510,6 +522,35 @@ class Warehouse:
                 self._execute(delete_sql.replace(_ROWS, name).replace(_KEYS, keys))
             if failures:
                 self._insert_failures(sync_name, run_id, failures, now)
+
+    @retry_on_lost_connection
+    def unsettle(self, sync_name: str, keys: Sequence[str]) -> None:
+        """Before records with a state row are sent again: forget their confirmed hash.
+
+        Their destination id stays. If the run dies before their outcome is
+        committed, the next capture includes them whatever the model says
+        (a revert to the old value must still reach the CRM).
+        """
+        if not keys:
+            return
+        name = self._lit(sync_name)
+        sql = self._template("state_unsettle_sql", sync_name_sql=_ROWS, keys_sql=_KEYS)
+        with self._transaction():
+            for i in range(0, len(keys), _IN_LIST_SIZE):
+                in_list = literals.list_literal(keys[i:i + _IN_LIST_SIZE], self.adapter_type)
+                self._execute(sql.replace(_ROWS, name).replace(_KEYS, in_list))
+
+    def holders(self, sync_name: str, destination_ids: Sequence[str]) -> dict[str, set[str]]:
+        """Destination id -> the record keys of ``sync_name`` whose state holds it."""
+        out: dict[str, set[str]] = {}
+        name = self._lit(sync_name)
+        sql = self._template("state_holders_sql", sync_name_sql=_ROWS, ids_sql=_KEYS)
+        ids = sorted(set(destination_ids))
+        for i in range(0, len(ids), _IN_LIST_SIZE):
+            in_list = literals.list_literal(ids[i:i + _IN_LIST_SIZE], self.adapter_type)
+            for row in self.read(sql.replace(_ROWS, name).replace(_KEYS, in_list)):
+                out.setdefault(str(row["destination_id"]), set()).add(str(row["record_key"]))
+        return out
 
     def _insert_failures(
         self, sync_name: str, run_id: str, failures: Sequence[FailureRow], now: dt.datetime
@@ -593,6 +634,13 @@ class Warehouse:
                 assignments={k: self._lit(v) for k, v in assignments.items()}, where=where,
             )
             self._execute(sql)
+
+    def full_refresh(self, sync_name: str) -> None:
+        """Send every record again (the next capture has them all), keeping which CRM record each key is."""
+        self._ensure_once()
+        with self._transaction():
+            for sql in self._macro("full_refresh_sql", sync_name_sql=self._lit(sync_name), sync_name=sync_name):
+                self._execute(sql)
 
     def reset(self, sync_name: str) -> None:
         """Forget a sync's state and changesets: the next capture sends every row."""

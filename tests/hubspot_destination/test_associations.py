@@ -58,7 +58,9 @@ def test_associations_with_ids_from_a_previous_write_and_type_ids(
     links = emu.associations("deals", out["d1"].destination_id)
     assert ("companies", company_id, 341) in links
     assert any(t == "contacts" and i == contact for t, i, _ in links)
-    assert not out["d2"].success and out["d2"].error_code == "ASSOCIATION_FAILED"
+    # a stale stored id: named as a target that no longer exists, so the engine drops that link
+    assert not out["d2"].success and out["d2"].error_code == "ASSOCIATION_TARGET_NOT_FOUND"
+    assert out["d2"].missing_targets == [("companies", "999999999")]
     assert out["d2"].destination_id and "999999999" in out["d2"].message
     assert not [p for _, p, _ in emu.request_log if p.endswith("/batch/read")]  # ids known: no lookup
 

@@ -10,6 +10,7 @@ run retries it. Associations are only added, never removed.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,8 @@ from dbt_sync.destinations.hubspot.lookup import LookupFailed, find_ids, match_k
 from dbt_sync.destinations.hubspot.transport import Transport
 
 CREATE_BATCH = 100
+#: the association's target id (from another sync's state) no longer exists in HubSpot
+ASSOCIATION_TARGET_NOT_FOUND = "ASSOCIATION_TARGET_NOT_FOUND"
 
 
 @dataclass
@@ -36,6 +39,8 @@ class Link:
     #: the type's category: the spec's, or the one HubSpot returned for a looked-up label
     category: str | None = None
     skip: bool = False
+    #: HubSpot said the target record does not exist (archived or deleted since its id was stored)
+    target_gone: bool = False
 
 
 class AssociationWriter:
@@ -79,6 +84,10 @@ class AssociationWriter:
                 destination_id=previous.destination_id,
             )
             outcome.created = previous.created
+            outcome.missing_targets = sorted(
+                {(link.association.to_object, str(link.to_id)) for link in links
+                 if link.record.key == key and link.target_gone}
+            )
             outcomes[key] = outcome
 
     # -- targets -----------------------------------------------------------
@@ -245,6 +254,17 @@ class AssociationWriter:
 
     @staticmethod
     def _fail(link: Link, detail: ErrorDetail, problems: dict[str, list[ErrorDetail]]) -> None:
+        if link.to_id is not None and _names_missing(detail.message, str(link.to_id)):
+            link.target_gone = True
+            problems[link.record.key].append(
+                ErrorDetail(
+                    ASSOCIATION_TARGET_NOT_FOUND,
+                    f"association to {link.association.to_object} {link.to_id} failed: that record no longer "
+                    f"exists in HubSpot ({detail.message}); the sync that wrote it creates it again",
+                    category=detail.category or "ASSOCIATION",
+                )
+            )
+            return
         problems[link.record.key].append(
             ErrorDetail(
                 "ASSOCIATION_FAILED",
@@ -252,6 +272,11 @@ class AssociationWriter:
                 category=detail.category or "ASSOCIATION",
             )
         )
+
+
+def _names_missing(message: str, to_id: str) -> bool:
+    """HubSpot's answer for a target that does not exist: "No company with id 123 exists"."""
+    return re.search(rf"\bNo \w+ with id {re.escape(to_id)} exists", message) is not None
 
 
 def _named_by(error: Mapping[str, Any], links: Sequence[Link]) -> list[Link]:

@@ -161,6 +161,26 @@ class HubSpotDestination:
                 ctx.outcomes[record.key] = RecordOutcome.ok(record.key, None, False)
         return pending
 
+    def find(self, object_name: str, match: str | None, records: Sequence[Record]) -> dict[str, str]:
+        """HubSpot ids of existing records by a unique property (contacts: ``email`` by default).
+
+        One batch read by ``idProperty`` per 100 values; archived records are
+        not found. Returns record key -> id for the records found.
+        """
+        schema = self._properties.get(object_name)
+        prop = match if match not in (None, "hs_object_id") else ("email" if schema.is_contacts else None)
+        if prop is None:
+            return {}
+        values = {r.key: match_key(r.fields.get(prop), prop) for r in records}
+        wanted = [v for v in values.values() if v is not None]
+        if not wanted:
+            return {}
+        try:
+            ids = find_ids(self._transport, object_name, prop, wanted)
+        except LookupFailed:
+            return {}
+        return {key: ids[value] for key, value in values.items() if value is not None and value in ids}
+
     # -- metadata ----------------------------------------------------------
 
     def check_mapping(

@@ -169,6 +169,20 @@ class SalesforceDestination:
         self._raise_if_all_locked(result)
         return result
 
+    def find(self, object_name: str, match: str | None, records: Sequence[Record]) -> dict[str, str]:
+        """Ids of existing records by ``match`` (SOQL ``WHERE match IN (...)``).
+
+        Returns record key -> Id for the records whose value matches exactly
+        one record; without a match field (or ``Id``) nothing is found.
+        """
+        if not match or match.lower() == "id" or not records:
+            return {}
+        info = self._describe.get(object_name)
+        rows, failed = prepare([Record(key=r.key, fields=r.fields) for r in records], None, {})
+        rows = [r for r in rows if r.index not in failed]
+        found, _ = resolve_ids(self._client, object_name, match, rows, info)
+        return {row.record.key: str(row.record_id) for row in found if row.record_id}
+
     # -- routing ----------------------------------------------------------------
 
     def _send(
