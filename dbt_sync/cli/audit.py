@@ -221,8 +221,8 @@ def resolve(project_dir: Path, profiles_dir: Path | None, target: str | None, va
     if not inflight.applies(spec):
         how = f"matches records on {spec.match}" if spec.match else "is not a create"
         raise DbtSyncError(
-            f"{sync_name} is a {spec.mode} sync that {how}: a resend finds the record it already wrote, so none of "
-            "its records is ever in doubt. Nothing to resolve; nothing changed."
+            f"{sync_name} is a sync in {spec.mode} mode that {how}: a resend finds the record it already wrote, "
+            "so none of its records is ever in doubt. Nothing to resolve; nothing changed."
         )
     with open_warehouse(options) as wh:
         state = inflight.key_state(wh, sync_name, record_key)

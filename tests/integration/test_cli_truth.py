@@ -92,7 +92,7 @@ def test_resolve_checks_the_key_and_says_what_will_happen(project: DbtProject, c
     assert "next run" not in out
     # an upsert sync never has records in doubt
     code, out = cli("resolve", "contacts_to_salesforce", "C-2001")
-    assert code == 2 and "upsert sync that matches records on External_Id__c" in out, out
+    assert code == 2 and "is a sync in upsert mode that matches records on External_Id__c" in out, out
     code, out = cli("resolve", "contacts_to_salesforse", "C-2001")
     assert code == 2 and "Did you mean 'contacts_to_salesforce'?" in out
 

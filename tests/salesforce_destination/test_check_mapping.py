@@ -52,6 +52,24 @@ def test_every_problem_in_one_report(emu: Any, dest: SalesforceDestination) -> N
     assert len(problems) >= 8
 
 
+def test_constants_every_record_would_fail_with(emu: Any, dest: SalesforceDestination) -> None:
+    """A constant date outside 1700-4000, or a constant longer than the field, fails every record at run
+    time (FIELD_INTEGRITY_EXCEPTION, STRING_TOO_LONG): validate says so first."""
+    fields = [
+        FieldSpec("Birthdate", None, None, constant="1650-01-01"),
+        FieldSpec("Last_Seen_At__c", None, None, constant="4001-01-01T00:00:00Z"),
+        FieldSpec("LastName", None, None, constant="😀" * 41),  # 82 UTF-16 code units; LastName holds 80
+        FieldSpec("FirstName", None, None, constant="Ada"),
+        FieldSpec("EmailBouncedDate", None, None, constant="2024-01-01T00:00:00Z"),
+    ]
+    problems = {p.path: p.message for p in dest.check_mapping("Contact", Operation.UPSERT, "External_Id__c",
+                                                              fields, PATH)}
+    assert "outside the dates" in problems[f"{PATH}.fields.Birthdate"]
+    assert "outside the dates" in problems[f"{PATH}.fields.Last_Seen_At__c"]
+    assert "82 characters long" in problems[f"{PATH}.fields.LastName"]
+    assert f"{PATH}.fields.FirstName" not in problems and f"{PATH}.fields.EmailBouncedDate" not in problems
+
+
 def test_lookup_target_and_object_checks(emu: Any, dest: SalesforceDestination) -> None:
     wrong_parent = [FieldSpec("AccountId", "k", "varchar", lookup_object="Contact", lookup_match="External_Id__c")]
     problems = dest.check_mapping("Opportunity", Operation.UPDATE, "External_Id__c", wrong_parent, PATH)

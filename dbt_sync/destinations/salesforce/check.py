@@ -9,6 +9,7 @@ field) and flagging what it rejects (text into a date or number field).
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from collections.abc import Mapping, Sequence
@@ -111,7 +112,7 @@ def check_mapping(
                 MappingProblem(
                     f"{path}.fields",
                     f"{info.name} requires {', '.join(sorted(missing))} on create; map "
-                    f"{'it' if len(missing) == 1 else 'them'} (a {operation.value} may create records)",
+                    f"{'it' if len(missing) == 1 else 'them'} (in {operation.value} mode records may be created)",
                 )
             )
     return problems
@@ -158,6 +159,8 @@ def _check_field(
                 where, f"column type {spec.column_type} has decimals but {name} is a whole number ({sf_type})"
             )
         )
+    if spec.constant is not None:
+        problems.extend(_check_constant(name, sf_type, field, spec.constant, where))
     if spec.constant is not None and sf_type in ("picklist", "multipicklist") and field.get("restrictedPicklist"):
         allowed = [str(p["value"]) for p in field.get("picklistValues") or [] if p.get("active", True)]
         values = str(spec.constant).split(";") if sf_type == "multipicklist" else [str(spec.constant)]
@@ -171,6 +174,29 @@ def _check_field(
                 )
             )
     return problems
+
+
+#: Salesforce stores dates from 1700-01-01T00:00:00Z to 4000-12-31T00:00:00Z (SOQL and SOSL Reference,
+#: "Minimum and Maximum Dates"); outside, a write fails FIELD_INTEGRITY_EXCEPTION
+_MIN_DATE, _MAX_DATE = "1700-01-01", "4000-12-31"
+
+
+def _check_constant(
+    name: str, sf_type: str, field: Mapping[str, Any], constant: Any, where: str
+) -> list[MappingProblem]:
+    """A constant every record would fail with: too long for the field, or a date Salesforce does not hold."""
+    text = str(constant)
+    length = int(field.get("length") or 0)
+    utf16 = len(text) + sum(ord(c) > 0xFFFF for c in text)
+    if sf_type in ("string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox") \
+            and length and utf16 > length:
+        return [MappingProblem(where, f"the constant is {utf16} characters long; {name} holds {length}")]
+    if sf_type in ("date", "datetime") and isinstance(constant, (str, dt.date)):
+        day = constant.isoformat()[:10] if isinstance(constant, dt.date) else text[:10]
+        if len(day) == 10 and day[4] == "-" and not _MIN_DATE <= day <= _MAX_DATE:
+            return [MappingProblem(where, f"the constant {text} is outside the dates {name} can hold "
+                                          f"({_MIN_DATE} to {_MAX_DATE})")]
+    return []
 
 
 def _check_lookup(
