@@ -152,6 +152,7 @@ class IdentityMachine(RuleBasedStateMachine):
         self.stale: dict[str, set[str]] = {HS: set(), SF: set()}  # keys whose record was deleted behind our back
         self.lose_after: int | None = None
         self.timeout_armed = False
+        self.reset_pending: set[str] = set()
 
     # -- the model -------------------------------------------------------------
 
@@ -242,14 +243,10 @@ class IdentityMachine(RuleBasedStateMachine):
 
     @rule(sync=st.sampled_from([HS, SF]), then=THEN)
     def reset_sync(self, sync: str, then: str) -> None:
-        """``dbt-sync reset``: the sync forgets every link; records of rows that are not current stay behind."""
-        current = {r[0] for r in self.rows.values() if _valid(r[0])}
-        for record_id, (match, _, _) in self.h.live(sync).items():
-            if match not in current:
-                self.orphans[sync].add(record_id)
-                self.burned.add(match)
+        """``dbt-sync reset``: the sync forgets every link (its next run finds records by their match values)."""
         self.h.warehouse.reset(sync)
         self.stale[sync].clear()
+        self.reset_pending.add(sync)
         self._then(then)
 
     # -- faults ------------------------------------------------------------------
@@ -284,6 +281,14 @@ class IdentityMachine(RuleBasedStateMachine):
 
     def _run(self, full_refresh: bool) -> None:
         lose_after, self.lose_after = self.lose_after, None
+        current = {r[0] for r in self.rows.values() if _valid(r[0])}
+        for sync in self.reset_pending:
+            # the first run after a reset finds records by the rows' match values now: the others stay behind
+            for record_id, (match, _, _) in self.h.live(sync).items():
+                if match not in current:
+                    self.orphans[sync].add(record_id)
+                    self.burned.add(match)
+        self.reset_pending.clear()
         result = self.h.run(full_refresh=full_refresh, lose_commits_after=lose_after)
         if self.timeout_armed:
             # the CRM applies the timed-out request before anything else happens (a request applied after a
