@@ -7,8 +7,9 @@ client libraries and both emulators. Rules change values, primary keys and
 match values, delete and re-add rows, revert rows to earlier versions, make
 a row invalid and valid again, delete or archive records in the CRM behind
 dbt-sync's back, lose the commits of a run after its sends (a crash between
-send and commit), time out a request after the CRM applied it, reset a
-sync, and run (plain or ``--full-refresh``).
+send and commit), time out a request that the CRM applies after the client
+gave up (before the next run), reset a sync, and run (plain or
+``--full-refresh``).
 
 After every run without an injected fault, for each sync:
 
@@ -32,6 +33,7 @@ PostgreSQL as well.
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -52,6 +54,8 @@ TARGETS = ["duckdb"] + (
 )
 HS, SF = "hs_people_mirror", "sf_people_mirror"
 KEYS = [f"k{i}" for i in range(1, 7)]
+#: seconds a timed-out request hangs before the CRM applies it (the client gives up after 2)
+HANG = 2.5
 #: what follows an edit: a run, a run with --full-refresh, or more edits first
 THEN = st.sampled_from(["run", "later", "full-refresh"])
 
@@ -147,6 +151,7 @@ class IdentityMachine(RuleBasedStateMachine):
         self.orphans: dict[str, set[str]] = {HS: set(), SF: set()}
         self.stale: dict[str, set[str]] = {HS: set(), SF: set()}  # keys whose record was deleted behind our back
         self.lose_after: int | None = None
+        self.timeout_armed = False
 
     # -- the model -------------------------------------------------------------
 
@@ -257,9 +262,10 @@ class IdentityMachine(RuleBasedStateMachine):
     def time_out_next_request(self, crm: str) -> None:
         """The CRM applies the request, but answers after the client gave up (client timeout 2 s)."""
         if crm == "hubspot":
-            self.h.sandbox.hubspot.faults.timeout_next(1, seconds=2.5, path_contains="contacts/batch")
+            self.h.sandbox.hubspot.faults.timeout_next(1, seconds=HANG, path_contains="contacts/batch")
         else:
-            self.h.sandbox.salesforce.faults.timeout_next(1, seconds=2.5, path_contains="composite/sobjects")
+            self.h.sandbox.salesforce.faults.timeout_next(1, seconds=HANG, path_contains="composite/sobjects")
+        self.timeout_armed = True
 
     # -- runs ----------------------------------------------------------------------
 
@@ -279,6 +285,13 @@ class IdentityMachine(RuleBasedStateMachine):
     def _run(self, full_refresh: bool) -> None:
         lose_after, self.lose_after = self.lose_after, None
         result = self.h.run(full_refresh=full_refresh, lose_commits_after=lose_after)
+        if self.timeout_armed:
+            # the CRM applies the timed-out request before anything else happens (a request applied after a
+            # newer write to the same record is a race no client can order); an unused fault is dropped
+            time.sleep(HANG)
+            self.h.sandbox.hubspot.faults.clear()
+            self.h.sandbox.salesforce.faults.clear()
+            self.timeout_armed = False
         statuses = {s.name: s.status for s in result.syncs}
         if lose_after is not None or "error" in statuses.values():
             return  # a crashed run: the next clean run must converge
