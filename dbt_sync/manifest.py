@@ -20,6 +20,9 @@ SUPPORTED_MANIFEST_VERSIONS = {12: "dbt-core 1.8 to 1.11"}
 SUPPORTED_RUN_RESULTS_VERSIONS = {5, 6}
 #: run_results statuses that mean "the model was built"
 BUILT_STATUSES = frozenset({"success"})
+#: dbt commands whose run_results.json reports models built (materialized, so the capture post-hook ran);
+#: `dbt compile` and `dbt show` report models "success" without building them
+BUILDING_COMMANDS = frozenset({"run", "build", "retry"})
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,17 @@ class RunResults:
     generated_at: str | None
     statuses: Mapping[str, str]
     messages: Mapping[str, str]
+    #: the dbt command that wrote the file (``args.which``: run, build, compile, ...), when recorded
+    command: str | None = None
 
     def status(self, unique_id: str) -> str | None:
+        """The model's status in the latest invocation; None when that invocation did not build it.
+
+        A command that does not build models (``dbt compile``, ``dbt show``)
+        builds none, whatever status it reports.
+        """
+        if self.command is not None and self.command not in BUILDING_COMMANDS:
+            return None
         return self.statuses.get(unique_id)
 
 
@@ -210,10 +222,13 @@ def load_run_results(target_dir: Path) -> RunResults | None:
             if result.get("message"):
                 messages[result["unique_id"]] = str(result["message"])
     metadata = data.get("metadata") or {}
+    args = data.get("args")
+    command = args.get("which") if isinstance(args, dict) else None
     return RunResults(
         path=path,
         invocation_id=metadata.get("invocation_id"),
         generated_at=metadata.get("generated_at"),
         statuses=statuses,
         messages=messages,
+        command=str(command) if command else None,
     )

@@ -383,7 +383,11 @@ def _not_built_reason(spec: SyncSpec, run_results: RunResults | None) -> str | N
     if status in BUILT_STATUSES:
         return None
     if status is None:
-        return f"model {spec.model_name} was not built by the latest dbt invocation (pass --all to include it)"
+        command = f" (`dbt {run_results.command}`)" if run_results.command else ""
+        return (
+            f"model {spec.model_name} was not built by the latest dbt invocation{command} "
+            "(pass --all to include it)"
+        )
     message = run_results.messages.get(spec.model_unique_id)
     detail = f": {message}" if message and status == "error" else ""
     return f"model {spec.model_name} {status} in the latest dbt invocation{detail}"

@@ -367,3 +367,21 @@ def test_output_into_a_closed_pipe_is_not_an_internal_error(project: Any, args: 
     assert "Internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert "BrokenPipe" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stderr
+
+
+def test_dbt_compile_builds_no_model_for_the_plan(project: Any) -> None:
+    """Regression: after `dbt compile` (run_results.json: every model "success", nothing materialized, no
+    capture post-hook) `plan` and `run` planned every sync as if its model had just been built."""
+    results = project.path / "target" / "run_results.json"
+    saved = results.read_bytes()
+    try:
+        project.dbt("compile", "--select", "dim_accounts")
+        done = cli(project, "plan", "--json")
+    finally:
+        results.write_bytes(saved)
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert [s["name"] for stage in plan["stages"] for s in stage["syncs"]] == []
+    reasons = {s["name"]: s["reason"] for s in plan["skipped"]}
+    assert reasons["accounts_to_salesforce"] == (
+        "model dim_accounts was not built by the latest dbt invocation (`dbt compile`) (pass --all to include it)")
