@@ -44,8 +44,12 @@ def quote(name: str) -> str:
 
 
 def spelling(name: str, variant: int) -> str:
-    """How a spec may write the column: as created, or in another case (DuckDB ignores case)."""
-    return [name, name.lower(), name.upper(), name.swapcase()][variant]
+    """How a spec may write the column: as created, or in another case (DuckDB ignores case).
+
+    A case change that is not one (``'ß'.upper()`` is ``'SS'``, another name) keeps the name as created.
+    """
+    written = [name, name.lower(), name.upper(), name.swapcase()][variant]
+    return written if written.lower() == name.lower() else name
 
 
 def validated(spec_names: list[str]) -> SyncSpec | None:
