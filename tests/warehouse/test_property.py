@@ -49,7 +49,7 @@ def test_changeset_is_model_minus_confirmed(people_project: Any, versions: list[
         assert {r["_dbt_sync_op"] for r in leftover} <= {"gone"}
         wh.commit("people_mirror", "prop", resolved=[r["_dbt_sync_key"] for r in leftover])
         confirmed: dict[str, tuple[Any, ...]] = {}
-        failing: set[str] = set()  # keys whose latest attempt failed
+        failing: dict[str, str] = {}  # keys whose latest attempt failed: the op that failed
         for version, succeed in zip(versions, outcomes, strict=True):
             set_people(wh, as_rows(version))
             wh.capture(PEOPLE_UID)
@@ -59,7 +59,8 @@ def test_changeset_is_model_minus_confirmed(people_project: Any, versions: list[
                         for k, v in model.items() if confirmed.get(k) != v}
             expected.update({k: "delete" for k in confirmed if k not in model})
             # a failing row back at what the CRM confirmed, or gone from the model, closes its failure
-            expected.update({k: "confirmed" for k in failing if k in model and confirmed.get(k) == model[k]})
+            expected.update({k: "confirmed" for k, op in failing.items()
+                             if op != "delete" and k in model and confirmed.get(k) == model[k]})
             expected.update({k: "gone" for k in failing if k not in model and k not in confirmed})
             assert {r["_dbt_sync_key"]: r["_dbt_sync_op"] for r in rows} == expected
             assert len(rows) == len(expected)
@@ -71,20 +72,20 @@ def test_changeset_is_model_minus_confirmed(people_project: Any, versions: list[
                 key, op = r["_dbt_sync_key"], r["_dbt_sync_op"]
                 if op == "gone":  # nothing to send: the engine closes the failure
                     resolved.append(key)
-                    failing.discard(key)
+                    failing.pop(key, None)
                 elif op == "confirmed":
                     successes.append((key, r["_dbt_sync_hash"], f"id-{key}"))
-                    failing.discard(key)
+                    failing.pop(key, None)
                 elif not ok:
                     failures.append(FailureRow(key, op, "E", "failed"))
-                    failing.add(key)
+                    failing[key] = op
                 elif op == "delete":
                     deletions.append(key)
                     confirmed.pop(key)
-                    failing.discard(key)
+                    failing.pop(key, None)
                 else:
                     successes.append((key, r["_dbt_sync_hash"], f"id-{key}"))
                     confirmed[key] = model[key]
-                    failing.discard(key)
+                    failing.pop(key, None)
             # rows past the outcome list are not answered: they stay as they were
             wh.commit("people_mirror", "prop", successes, deletions, failures, resolved)
