@@ -35,7 +35,7 @@ def test_warehouse_restart_mid_run_is_a_sync_failure_and_the_next_run_converges(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    project: DbtProject = dbt_project_factory("postgres", "engine_faults", extra_files=fault_files())
+    project: DbtProject = dbt_project_factory("postgres", "warehouse_restart", extra_files=fault_files())
     stack = Stack(project, sandbox)
     fresh_crm(stack)
     restarted = threading.Event()
@@ -45,11 +45,14 @@ def test_warehouse_restart_mid_run_is_a_sync_failure_and_the_next_run_converges(
         # back a little later: after the run has given up on it
         threading.Timer(3.0, lambda: (postgres_server.start(), restarted.set())).start()
 
-    arming.append(Arming("Account", 2, restart_later))
+    armed = Arming("Account", 2, restart_later)
+    arming.append(armed)
     caplog.set_level(logging.INFO, logger="dbt_sync")  # what `dbt-sync run` logs without --debug
     try:
         first = stack.run(all_syncs=True, select=["faults_sf"], threads=1, recapture=True)
     finally:
+        # a project with nothing to send never reaches the second write: say so rather than wait
+        assert armed.armed, f"the restart never fired ({armed.calls} Account writes)"
         assert restarted.wait(60), "the server did not come back"
     res = first.sync("faults_sf")
     assert res.status == "error", (res.status, res.message)
