@@ -180,7 +180,8 @@
 {#- The changeset query: one scan of the model, one join with the state.
     Ops: insert (no state row), update (content differs from what the
     destination confirmed, or the outcome of its last send is unknown:
-    row_hash NULL), confirmed (unchanged, but with an open failure to close),
+    row_hash NULL), confirmed (unchanged, but with an open failure to close:
+    a failed write, or a failed mirror delete whose row came back),
     gone (an open failure whose row left the model), delete (mirror: a state
     row whose row left the model), invalid_null_key, invalid_duplicate_key.
     fresh: compare as --full-refresh does (every confirmed hash forgotten,
@@ -210,8 +211,7 @@ st as (
 open_f as (
     select distinct record_key
     from {{ dbt_sync.audit_relation('dbt_sync_open_failures') }}
-    where sync_name = {{ dbt_sync.string_literal(spec['name']) }} and coalesce(operation, '') <> 'delete'
-      and record_key is not null
+    where sync_name = {{ dbt_sync.string_literal(spec['name']) }} and record_key is not null
 ),
 changes as (
     select

@@ -32,7 +32,7 @@ from dbt_sync.engine import identity, inflight
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.committer import Committer
 from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, LockHeld, LockLost, SyncLock, holder_name
-from dbt_sync.engine.mapping import Change, failure_payload, scrub, to_change
+from dbt_sync.engine.mapping import SETTLE_OPS, Change, failure_payload, scrub, to_change
 from dbt_sync.engine.pacing import paced
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import (
@@ -501,9 +501,10 @@ class Engine:
             elif change.operation is None:
                 # nothing to send for this op under this mode (an edit in create mode, a settled failure)
                 result.skipped += 1
-                if change.op == "gone":
+                if change.op in SETTLE_OPS:
+                    # closed explicitly: a failed delete stays open while its state row exists
                     acc.resolved.append(change.key)
-                elif change.op != "delete" and change.record is not None:
+                if change.op != "delete" and change.op != "gone" and change.record is not None:
                     acc.successes.append((change.key, change.row_hash, change.record.destination_id))
             elif (
                 change.operation is Operation.UPSERT and change.record is not None and change.record.destination_id

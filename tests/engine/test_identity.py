@@ -192,6 +192,30 @@ def test_case4_failures_close_when_the_row_is_back_or_gone(ids: IdentityStack) -
     assert "hs_people_upsert" not in coordination.pending_retry_syncs(ids.wh)
 
 
+def test_case4_failed_mirror_delete_closes_when_the_row_comes_back_unchanged(ids: IdentityStack) -> None:
+    ada, alan = ("p1", "ada@acme.example", "Ada", "Lovelace", None), ("p2", "alan@acme.example", "Alan", "Turing", None)
+    ids.set_people([ada, alan])
+    assert ids.run("hs_people_mirror").exit_code == 0
+    ids.set_people([ada])  # p2 leaves the model; HubSpot refuses the archive batch
+    ids.hs.faults.reject_batch_next(1, path_contains="/archive")
+    failed = ids.run("hs_people_mirror")
+    assert sync(failed, "hs_people_mirror").failed == 1, sync(failed, "hs_people_mirror")
+    assert set(ids.open_failures("hs_people_mirror")) == {"p2"}
+    assert len(ids.hs_live("contacts")) == 2  # the record is still there
+
+    ids.set_people([ada, alan])  # p2 is back, as the CRM still holds it: nothing to send, nothing open
+    back = ids.run("hs_people_mirror")
+    res = sync(back, "hs_people_mirror")
+    assert back.exit_code == 0 and (res.created, res.updated, res.deleted) == (0, 0, 0), res
+    assert ids.open_failures("hs_people_mirror") == {}
+    assert "hs_people_mirror" not in coordination.pending_retry_syncs(ids.wh)
+    assert sorted(hs_contacts(ids)) == ["ada@acme.example", "alan@acme.example"]
+    # it stays closed, and the next removal deletes it
+    ids.set_people([ada])
+    assert sync(ids.run("hs_people_mirror"), "hs_people_mirror").deleted == 1
+    assert ids.open_failures("hs_people_mirror") == {} and sorted(hs_contacts(ids)) == ["ada@acme.example"]
+
+
 # -- case 5: a contact upserted by email changes its email --------------------------------------------------
 
 
