@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbt_sync.config import SyncConfig
 from dbt_sync.errors import Problem, SpecError, did_you_mean
 from dbt_sync.manifest import Manifest, Model
+from dbt_sync.project.config import SyncConfig
 
 META_KEY = "dbt_sync"
 MODES = ("upsert", "update", "create", "mirror")
@@ -51,6 +51,27 @@ ALERT_KEYS = ("channels", "failed_records", "failed_share", "remind_after_hours"
 PAYLOAD_KEYS = ("exclude", "mask")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 DEFAULT_DELETE_THRESHOLD = 0.5
+
+
+#: destination types whose syncs may declare ``associations`` (the others' spec rules refuse them)
+SUPPORTS_ASSOCIATIONS = {"salesforce": False, "hubspot": True}
+
+
+def spec_rules(destination_type: str) -> Callable[[Mapping[str, Any], str], list[Problem]]:
+    """The spec rules of a destination type: ``(raw spec, yaml path) -> problems``.
+
+    Each destination package owns its rules (``dbt_sync.destinations.<type>.rules``);
+    imported lazily because the destination packages import their client libraries.
+    """
+    if destination_type == "salesforce":
+        from dbt_sync.destinations.salesforce.rules import spec_problems as salesforce_rules
+
+        return salesforce_rules
+    if destination_type == "hubspot":
+        from dbt_sync.destinations.hubspot.rules import spec_problems as hubspot_rules
+
+        return hubspot_rules
+    return lambda entry, loc: []
 
 
 def default_sync_name(model_name: str, destination: str, obj: str) -> str:
@@ -394,6 +415,9 @@ def _parse_entry(
     if not isinstance(options, Mapping):
         problems.add(f"{loc}.options", "expected a mapping of destination-specific options.")
         options = {}
+    if destination_type is not None:
+        for problem in spec_rules(destination_type)(entry, loc):
+            problems.add(problem.location, problem.message)
 
     if len(problems.problems) > before:
         return None
@@ -466,11 +490,6 @@ def _parse_fields(
         else:
             lookup = _parse_lookup(model, f"{floc}.lookup", source["lookup"], known, problems)
             if lookup is not None:
-                if destination_type == "hubspot":
-                    problems.add(
-                        f"{floc}.lookup",
-                        "lookups set Salesforce relationships; for HubSpot declare 'associations' instead.",
-                    )
                 out.append(FieldMapping(name=str(name), lookup=lookup))
     return out
 
@@ -508,9 +527,8 @@ def _parse_associations(
     if not isinstance(raw, list):
         problems.add(where, "expected a list of {to, column, match?, type_id?, category?, label?}.")
         return []
-    if destination_type == "salesforce":
-        problems.add(where, "associations are a HubSpot feature; for Salesforce map a field with {lookup: ...}.")
-        return []
+    if destination_type is not None and not SUPPORTS_ASSOCIATIONS.get(destination_type, True):
+        return []  # the destination's rules say why
     out: list[AssociationSpec] = []
     for i, item in enumerate(raw):
         aloc = f"{where}[{i}]"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dbt_sync.config import DestinationConfig
 from dbt_sync.destinations.base import Destination, DestinationError
+from dbt_sync.project.config import DestinationConfig
 
 
 def open_destination(config: DestinationConfig) -> Destination:

@@ -25,7 +25,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from dbt_sync import masking
-from dbt_sync.config import SyncConfig
 from dbt_sync.destinations import metering, open_destination
 from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome, TransientError
 from dbt_sync.engine import identity, inflight
@@ -50,6 +49,7 @@ from dbt_sync.engine.retry import RetryPolicy
 from dbt_sync.engine.sender import UNKNOWN_OUTCOME, Sender
 from dbt_sync.errors import did_you_mean
 from dbt_sync.plan import Plan
+from dbt_sync.project.config import SyncConfig
 from dbt_sync.secrets import redact
 from dbt_sync.spec import SyncSpec
 from dbt_sync.warehouse import FailureRow, Warehouse, coordination
