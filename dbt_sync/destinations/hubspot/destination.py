@@ -72,10 +72,6 @@ class HubSpotDestination:
     def max_batch_size(self, operation: Operation, options: Mapping[str, Any]) -> int:
         return MAX_BATCH
 
-    def secrets(self) -> list[str]:
-        """Every secret string this destination holds, for redaction elsewhere."""
-        return self._transport.secrets()
-
     # -- writing -----------------------------------------------------------
 
     def write(
