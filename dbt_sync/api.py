@@ -12,12 +12,11 @@ the CLI prints and writes to ``target/dbt_sync_results.json``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from dbt_sync import masking
-from dbt_sync.destinations.base import Destination
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, check_stale_seconds
 from dbt_sync.engine.progress import Progress
@@ -82,7 +81,6 @@ def run(
     retry_policy: RetryPolicy | None = None,
     progress: Progress | None = None,
     write_results: bool = True,
-    destination_factory: Callable[[str], Destination] | None = None,
 ) -> RunResult:
     """Plan and run the project's syncs; see ``dbt-sync run --help`` for the options.
 
@@ -117,7 +115,6 @@ def run(
             invocation_id=_invocation_id(project),
             target=target or _target_name(warehouse),
             progress=progress or Progress.auto(),
-            destination_factory=destination_factory,
             cancellation=cancellation or Cancellation(),
         )
         result = engine.execute()

@@ -139,7 +139,7 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
     if chosen is not None:
         rows = [r for r in rows if r["sync_name"] in chosen]
     if age is not None:
-        from dbt_sync.warehouse import utcnow
+        from dbt_sync.clock import utcnow
 
         now = utcnow()
         rows = [r for r in rows if r["first_failed_at"] and (now - r["first_failed_at"]).total_seconds() > age]

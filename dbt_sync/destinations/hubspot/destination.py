@@ -89,10 +89,6 @@ class HubSpotDestination:
         """Ids of association targets other syncs wrote (see :mod:`~dbt_sync.destinations.hubspot.targets`)."""
         return association_targets(associations, page, writers, destination_ids)
 
-    def secrets(self) -> list[str]:
-        """Every secret string this destination holds, for redaction elsewhere."""
-        return self._transport.secrets()
-
     # -- writing -----------------------------------------------------------
 
     def write(

@@ -69,10 +69,6 @@ class SalesforceDestination:
 
     # -- engine contract ------------------------------------------------------
 
-    def secrets(self) -> list[str]:
-        """Every secret string this destination holds, for callers to redact."""
-        return self._client.secrets()
-
     @property
     def pacer(self) -> Pacer | None:
         """The engine's rate limiter; every request waits on it."""
