@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dbt_sync.destinations.base import DEFAULT_CONCURRENCY
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -23,12 +25,13 @@ class Limits:
 
     ``requests``/``per_seconds``: a rolling window (HubSpot 100/190/250 per
     10 s by tier); ``None`` for no rate limit. ``concurrency``: requests in
-    flight at once (Salesforce).
+    flight at once (Salesforce's setting; 8, ``DEFAULT_CONCURRENCY``, when
+    a destination states none).
     """
 
     requests: int | None = None
     per_seconds: float = 10.0
-    concurrency: int = 4
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 class RateLimiter:
