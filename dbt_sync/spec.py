@@ -53,25 +53,17 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 DEFAULT_DELETE_THRESHOLD = 0.5
 
 
-#: destination types whose syncs may declare ``associations`` (the others' spec rules refuse them)
-SUPPORTS_ASSOCIATIONS = {"salesforce": False, "hubspot": True}
-
-
 def spec_rules(destination_type: str) -> Callable[[Mapping[str, Any], str], list[Problem]]:
     """The spec rules of a destination type: ``(raw spec, yaml path) -> problems``.
 
-    Each destination package owns its rules (``dbt_sync.destinations.<type>.rules``);
-    imported lazily because the destination packages import their client libraries.
+    Each destination package owns its rules (``dbt_sync.destinations.<type>.rules``),
+    found through the destination registry; an unknown type has none here
+    (reading ``dbt_sync.yml`` already refused it).
     """
-    if destination_type == "salesforce":
-        from dbt_sync.destinations.salesforce.rules import spec_problems as salesforce_rules
+    from dbt_sync.destinations.registry import DESTINATION_TYPES
 
-        return salesforce_rules
-    if destination_type == "hubspot":
-        from dbt_sync.destinations.hubspot.rules import spec_problems as hubspot_rules
-
-        return hubspot_rules
-    return lambda entry, loc: []
+    registered = DESTINATION_TYPES.get(destination_type)
+    return registered.spec_problems if registered is not None else (lambda entry, loc: [])
 
 
 def default_sync_name(model_name: str, destination: str, obj: str) -> str:
@@ -527,8 +519,6 @@ def _parse_associations(
     if not isinstance(raw, list):
         problems.add(where, "expected a list of {to, column, match?, type_id?, category?, label?}.")
         return []
-    if destination_type is not None and not SUPPORTS_ASSOCIATIONS.get(destination_type, True):
-        return []  # the destination's rules say why
     out: list[AssociationSpec] = []
     for i, item in enumerate(raw):
         aloc = f"{where}[{i}]"

@@ -20,7 +20,8 @@ from dbt_sync.alerts.channels import deliver
 from dbt_sync.alerts.evaluate import evaluate_alerts
 from dbt_sync.alerts.health import TEST, OpenFailures
 from dbt_sync.alerts.render import build_payload
-from dbt_sync.alerts.store import SENT, AlertRow, AlertStore, alert_id, utcnow
+from dbt_sync.alerts.store import SENT, AlertRow, AlertStore, alert_id
+from dbt_sync.clock import utcnow
 from dbt_sync.engine.results import PARTIAL, OperationCounts, RunResult, SyncResult
 from dbt_sync.errors import ConfigError, did_you_mean
 from dbt_sync.secrets import redact

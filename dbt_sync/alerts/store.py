@@ -45,11 +45,6 @@ _ALERT_COLUMNS = (
 _IN_LIST_SIZE = 500
 
 
-def utcnow() -> dt.datetime:
-    """Naive UTC, the clock of every audit timestamp dbt-sync writes."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
 def alert_id(sync_name: str, run_id: str, kind: str, channel: str) -> str:
     """Deterministic id: the same alert for the same run is the same row."""
     key = "\x1f".join((sync_name, run_id, kind, channel))

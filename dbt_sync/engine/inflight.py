@@ -72,7 +72,7 @@ def ensure(wh: Warehouse) -> None:
 
 def mark(wh: Warehouse, sync_name: str, run_id: str, keys: Sequence[str]) -> str:
     """Record a batch's keys as in flight (committed before the batch is sent); returns the batch id."""
-    from dbt_sync.warehouse.warehouse import utcnow
+    from dbt_sync.clock import utcnow
 
     ensure(wh)
     batch_id = uuid.uuid4().hex

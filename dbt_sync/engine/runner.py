@@ -26,7 +26,15 @@ from typing import Any
 
 from dbt_sync import masking
 from dbt_sync.destinations import metering, open_destination
-from dbt_sync.destinations.base import Destination, DestinationError, Operation, RecordOutcome, TransientError
+from dbt_sync.destinations.base import (
+    Associations,
+    Destination,
+    DestinationError,
+    Lookups,
+    Operation,
+    RecordOutcome,
+    TransientError,
+)
 from dbt_sync.engine import identity, inflight
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.committer import Committer
@@ -459,7 +467,7 @@ class Engine:
                     masking.register(
                         v for row in page for v in masking.masked_values(spec.failure_payload.mask, row)
                     )
-                    target_ids = self._association_targets(spec, page)
+                    target_ids = self._association_targets(spec, destination, page)
                     changes = [to_change(spec, row, target_ids) for row in page]
                     # mirror deletes wait until every current row of this run has its destination id
                     deletes.extend(c for c in changes if c.operation is Operation.DELETE and c.invalid is None)
@@ -668,12 +676,11 @@ class Engine:
         return rest
 
     def _find(self, ctx: _SyncContext, changes: Sequence[Change]) -> dict[str, str]:
-        finder = getattr(ctx.destination, "find", None)
         records = [c.record for c in changes if c.record is not None]
-        if finder is None or not records:
+        if not isinstance(ctx.destination, Lookups) or not records:
             return {}
         try:
-            return dict(finder(ctx.spec.object, ctx.spec.match, records))
+            return dict(ctx.destination.find(ctx.spec.object, ctx.spec.match, records))
         except (TransientError, DestinationError) as exc:
             log.warning("sync %s: looking records up by %s failed: %s", ctx.spec.name, ctx.spec.match, redact(str(exc)))
             return {}
@@ -818,20 +825,19 @@ class Engine:
         limit = destination.max_batch_size(operation, spec.options)
         return max(1, min(spec.batch_size or limit, limit))
 
-    def _association_targets(self, spec: SyncSpec, page: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
-        """HubSpot ids of association targets written by other syncs, read from their state."""
-        out: dict[tuple[str, str], str] = {}
-        for assoc in spec.associations:
-            values = {str(v) for row in page if (v := _column(row, assoc.column)) is not None}
-            if not values:
-                continue
-            for target in self.all_specs:
-                if target.destination == spec.destination and target.object.lower() == assoc.to.lower():
-                    known = coordination.destination_ids(self.warehouse, target.name, sorted(values))
-                    for key, dest_id in known.items():
-                        if dest_id:
-                            out.setdefault((assoc.to.lower(), key), dest_id)
-        return out
+    def _association_targets(
+        self, spec: SyncSpec, destination: Destination, page: Sequence[Mapping[str, Any]]
+    ) -> dict[tuple[str, str], str]:
+        """Ids of association targets written by other syncs (destinations that associate records)."""
+        if not spec.associations or not isinstance(destination, Associations):
+            return {}
+        writers = [target for target in self.all_specs if target.destination == spec.destination]
+        return destination.association_targets(
+            spec.associations,
+            page,
+            writers,
+            lambda sync_name, keys: coordination.destination_ids(self.warehouse, sync_name, keys),
+        )
 
     def failures_sql(self, sync_name: str) -> str:
         table = self.warehouse.table("dbt_sync_failures")
@@ -840,13 +846,6 @@ class Engine:
             f"where run_id = {self.warehouse._lit(self.run_id)} and sync_name = {self.warehouse._lit(sync_name)} "
             "order by record_key"
         )
-
-
-def _column(row: Mapping[str, Any], column: str) -> Any:
-    if column in row:
-        return row[column]
-    lowered = column.lower()
-    return next((v for k, v in row.items() if k.lower() == lowered), None)
 
 
 def _operation_order(op: Operation) -> int:

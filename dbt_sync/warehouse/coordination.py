@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dbt_sync.clock import utcnow
 from dbt_sync.warehouse import literals
 
 if TYPE_CHECKING:
@@ -18,10 +18,6 @@ _IN_LIST_SIZE = 1000
 def _no_tables(wh: Warehouse) -> bool:
     """A dry run on a warehouse where dbt-sync never ran: nothing to read, and nothing may be created."""
     return wh.read_only and not wh.has_audit_tables()
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def try_lock(
@@ -39,7 +35,7 @@ def try_lock(
     wh._ensure_once()
     table = wh.table("dbt_sync_locks")
     name = wh._lit(sync_name)
-    now = _now()
+    now = utcnow()
     with wh._transaction():
         lock_sql = str(wh._template("lock_table_sql", relation=table))
         if lock_sql:
@@ -62,7 +58,7 @@ def heartbeat_lock(wh: Warehouse, sync_name: str, holder: str) -> bool:
     """Refresh ``holder``'s heartbeat; False when the lock is no longer ``holder``'s."""
     table = wh.table("dbt_sync_locks")
     where = f"sync_name = {wh._lit(sync_name)} and holder = {wh._lit(holder)}"
-    wh.execute(f"update {table} set heartbeat_at = {wh._lit(_now())} where {where}")
+    wh.execute(f"update {table} set heartbeat_at = {wh._lit(utcnow())} where {where}")
     return bool(wh.query(f"select holder from {table} where {where}"))
 
 
@@ -79,7 +75,7 @@ def abandon_runs(wh: Warehouse, sync_name: str, run_id: str) -> int:
     if rows:
         assignments = {
             "status": wh._lit("abandoned"),
-            "finished_at": wh._lit(_now()),
+            "finished_at": wh._lit(utcnow()),
             "error_message": wh._lit("the run stopped without closing this row (killed or lost); see the next run"),
         }
         with wh._transaction():

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from dbt_sync.clock import utcnow
 from dbt_sync.errors import DbtSyncError
 from dbt_sync.secrets import redact
 from dbt_sync.warehouse import literals
@@ -69,14 +70,6 @@ class FailureRow:
     payload: Mapping[str, Any] | None = None
 
 
-def utcnow() -> dt.datetime:
-    """Naive UTC: every audit timestamp dbt-sync writes uses this clock.
-
-    The audit tables store instants (timestamps with time zone), so SQL
-    comparing them with ``current_timestamp`` is right in any session time
-    zone; Python reads them back as naive UTC (:meth:`Warehouse.query`).
-    """
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def _naive_utc(value: Any) -> Any:

@@ -22,8 +22,13 @@ SF_SYNCS = ["faults_sf", "faults_sf_bulk"]
 
 
 class _Dest:
+    """A rate-limited destination (see ``RateLimited`` in destinations/base.py) that does nothing."""
+
     name = "d"
     pacer = None
+    rate_limit = 100
+    rate_interval = 10.0
+    concurrency = 1
 
     def close(self) -> None:
         pass

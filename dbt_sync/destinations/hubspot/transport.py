@@ -42,6 +42,7 @@ from dbt_sync.destinations.hubspot.errors import (
     parse_body,
     transient_for,
 )
+from dbt_sync.secrets import redact_values
 
 #: Refresh an OAuth token this long before HubSpot says it expires.
 _REFRESH_MARGIN_SECONDS = 60.0
@@ -126,9 +127,7 @@ class Transport:
         return list(dict.fromkeys(found))
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets():
-            text = text.replace(secret, "***")
-        return text
+        return redact_values(text, self.secrets())
 
     # -- client ----------------------------------------------------------
 
