@@ -111,7 +111,7 @@ def run_demo(work_dir: Path, say: Callable[[str], None] = print) -> int:
 
 
 def _open_failures(project: Path) -> str:
-    options = api._options(project, None, None, None, None)
+    options = api.build_options(project)
     with api.open_warehouse(options) as wh:
         view = wh.table("dbt_sync_open_failures")
         rows = wh.query(f"select sync_name, record_key, error_code, error_message from {view} order by 1, 2")

@@ -72,7 +72,9 @@ class RateLimiter:
                 wait = self._paused_until - now
                 if wait <= 0 and self._allowance is not None:
                     window = self.limits.per_seconds
-                    while self._starts and now - self._starts[0] >= window:
+                    # the same sum as the wait below: with ``now - start >= window`` instead, float rounding
+                    # could keep a start whose wait computes to 0 and let requests through over the allowance
+                    while self._starts and self._starts[0] + window <= now:
                         self._starts.popleft()
                     if len(self._starts) >= self._allowance:
                         wait = self._starts[0] + window - now
@@ -90,7 +92,7 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             window = interval_seconds or self.limits.per_seconds
-            ours = sum(1 for t in self._starts if now - t < window)
+            ours = sum(1 for t in self._starts if t + window > now)
             ours_left = self._allowance - ours
             deficit = ours_left - max(0, remaining - 1)
             # Pretend the requests we did not see (another client) happened now.

@@ -50,6 +50,16 @@ def test_no_window_holds_more_than_the_allowance(
     assert limit.requests == n
 
 
+def test_a_start_one_float_step_inside_the_window_still_counts() -> None:
+    """Regression: the window was left by ``now - start >= window`` but the wait computed as
+    ``start + window - now``; where float rounding made the wait 0 while the start still counted, every
+    request at that instant went through, over the allowance (3 in 60 s with an allowance of 2 here)."""
+    clock = FakeClock()
+    limit = limiter(3, 60.0, clock)
+    times = starts(limit, clock, 5, [1.596034663067417, 0.0, 0.0, 0.0])
+    assert max_in_window(times, 60.0) <= 2, times
+
+
 def test_it_runs_at_the_limit_not_below_it() -> None:
     """100 per 10 s: the first 97 (3 % safety) start at once, the next waits for the oldest to leave."""
     clock = FakeClock()
