@@ -99,30 +99,22 @@ def load_project(options: ProjectOptions, *, require_config: bool = True, check_
 def dependency_cycle(specs: list[SyncSpec], manifest: Manifest) -> Problem | None:
     """A cycle among the syncs' ordering needs (depends_on, lookups, associations, the dbt DAG), or None.
 
-    The same edges :func:`dbt_sync.plan.build_plan` orders by, checked when the
+    The graph and the check :func:`dbt_sync.plan.build_plan` uses, run when the
     project is read so ``validate`` refuses what ``plan`` and ``run`` would.
-    The problem sits at the first sync of the cycle (by name) and names every sync in it.
+    The problem sits at the first sync of the cycle and names every sync in it.
     """
     import networkx as nx
 
-    from dbt_sync.plan import dependency_edges
+    from dbt_sync.errors import PlanError
+    from dbt_sync.plan import check_acyclic, dependency_edges, sync_graph
 
-    graph: nx.DiGraph[str] = nx.DiGraph()
-    graph.add_nodes_from(s.name for s in specs)
-    graph.add_edges_from((e.upstream, e.downstream) for e in dependency_edges(specs, manifest))
+    graph = sync_graph([s.name for s in specs], dependency_edges(specs, manifest))
     try:
-        found = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        return None
-    names = [edge[0] for edge in found]
-    first = names.index(min(names))
-    names = names[first:] + names[:first]
-    by_name = {s.name: s for s in specs}
-    return Problem(
-        by_name[names[0]].location,
-        "syncs depend on each other in a cycle: " + " -> ".join([*names, names[0]])
-        + ". Break it by removing a depends_on, a lookup or an association.",
-    )
+        check_acyclic(graph)
+    except PlanError as exc:
+        first = nx.find_cycle(graph)[0][0]
+        return Problem(next(s.location for s in specs if s.name == first), str(exc))
+    return None
 
 
 def stale_manifest(manifest: Manifest, project_dir: Path, shown: int = 3) -> str | None:

@@ -102,7 +102,8 @@ def test_depends_on_cycle_is_refused_by_validate(tmp_path: Path) -> None:
     code, out = validate(tmp_path, syncs=[sf_sync("contacts_sf", depends_on=["contacts_hs"]),
                                           hs_sync("contacts_hs", depends_on=["contacts_sf"])])
     assert code == 2
-    assert "syncs depend on each other in a cycle: contacts_hs -> contacts_sf -> contacts_hs." in out
+    assert "syncs depend on each other in a cycle: contacts_hs -> contacts_sf -> contacts_hs (" in out
+    assert "contacts_sf lists contacts_hs in depends_on" in out
 
 
 def test_channel_typo_in_a_sync_is_refused(tmp_path: Path) -> None:
