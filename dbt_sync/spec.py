@@ -166,12 +166,6 @@ class SyncSpec:
     def written_objects(self) -> tuple[str, str]:
         return (self.destination, self.object.lower())
 
-    def referenced_objects(self) -> set[tuple[str, str]]:
-        """(destination, object) pairs this sync points at through lookups and associations."""
-        refs = {(self.destination, m.lookup.object.lower()) for m in self.fields if m.lookup}
-        refs |= {(self.destination, a.to.lower()) for a in self.associations}
-        return refs
-
 
 class _Collector:
     """Gathers problems so validation can report all of them in one go."""
