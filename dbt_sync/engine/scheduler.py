@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dbt_sync.backoff import backoff_delay
-from dbt_sync.config import SyncConfig
 from dbt_sync.destinations.base import Destination
 from dbt_sync.engine import inflight
 from dbt_sync.engine.cancel import Cancellation
@@ -37,6 +36,7 @@ from dbt_sync.engine.locks import holder_name
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import ERROR, SKIPPED, RunResult, SkipCause, SyncResult
 from dbt_sync.plan import Plan
+from dbt_sync.project.config import SyncConfig
 from dbt_sync.spec import SyncSpec
 from dbt_sync.warehouse import Warehouse
 
