@@ -104,9 +104,9 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
     * ``bulk_threshold`` with ``all_or_none`` (which never uses Bulk);
     * ``delete_threshold`` on a sync that is not a mirror (it never deletes).
 
-    Raises :class:`SpecError` when a destination entry of ``dbt_sync.yml``
-    or a Salesforce sync's ``options`` cannot be used at all (the run would
-    fail the sync on it).
+    Raises :class:`SpecError` when a destination cannot be built from its
+    entry of ``dbt_sync.yml`` (reading the file already checks every entry
+    and every sync's ``options``, so this is a safety net).
     """
     warnings: list[Problem] = []
     problems: list[Problem] = []
@@ -139,17 +139,6 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
                     f"{', '.join(sorted(spec.options))} will be ignored.",
                 ))
                 continue
-            if spec.destination_type == "salesforce":
-                from dbt_sync.destinations.salesforce.destination import WRITE_OPTIONS
-
-                unknown = sorted(set(spec.options) - WRITE_OPTIONS)
-                if unknown:
-                    problems.append(Problem(
-                        f"{spec.location}.options",
-                        f"unknown option(s) {', '.join(unknown)} for a Salesforce destination. "
-                        f"Allowed: {', '.join(sorted(WRITE_OPTIONS))}.",
-                    ))
-                    continue
             if spec.destination_type == "salesforce" and spec.options.get("all_or_none") and (
                 "bulk_threshold" in spec.options
             ):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from dbt_sync.config import SyncConfig
 from dbt_sync.destinations import open_destination
 from dbt_sync.destinations.base import Destination, DestinationError
 from dbt_sync.engine.pacing import paced
+from dbt_sync.project.config import SyncConfig
 
 
 class Connections:

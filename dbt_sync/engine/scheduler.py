@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from dbt_sync.config import SyncConfig
 from dbt_sync.destinations.base import Destination
 from dbt_sync.engine import inflight
 from dbt_sync.engine.cancel import Cancellation
@@ -36,6 +35,7 @@ from dbt_sync.engine.locks import holder_name
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import ERROR, SKIPPED, RunResult, SkipCause, SyncResult
 from dbt_sync.plan import Plan
+from dbt_sync.project.config import SyncConfig
 from dbt_sync.spec import SyncSpec
 from dbt_sync.warehouse import Warehouse
 
