@@ -133,7 +133,6 @@ class Engine:
         result.cancelled = self.cancellation.cancelled
         return result
 
-
     def _blocked_by_upstream(self, spec: SyncSpec, done: Mapping[str, SyncResult]) -> tuple[SkipCause, str] | None:
         for upstream in self.plan.upstream_of(spec.name):
             res = done.get(upstream)
@@ -151,7 +150,6 @@ class Engine:
                     f"upstream sync {upstream} had {res.failed} failed record(s) (block_on_upstream_failures)",
                 )
         return None
-
 
     def run_sync(self, spec: SyncSpec) -> SyncResult:
         """Run one sync (see :class:`~dbt_sync.engine.lifecycle.SyncLifecycle`)."""
