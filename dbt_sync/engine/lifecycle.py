@@ -70,7 +70,6 @@ class SyncLifecycle:
             result = self._run_sync(spec, meter)
         return result
 
-
     def _run_sync(self, spec: SyncSpec, meter: metering.Meter) -> SyncResult:
         result = result_for(spec, SUCCESS)
         started = time.monotonic()
@@ -169,14 +168,12 @@ class SyncLifecycle:
             self.progress.finish(spec.name, result)
         return result
 
-
     def _warehouse_lost(self) -> str | None:
         """After an unexpected error: a description if the warehouse connection was lost, else None."""
         try:
             return "reconnected" if self.warehouse.reconnect_if_lost() else None
         except Exception as exc:
             return f"it cannot be reached: {type(exc).__name__}: {exc}"
-
 
     def _finish_run_row(self, spec: SyncSpec, result: SyncResult) -> None:
         try:
@@ -194,7 +191,6 @@ class SyncLifecycle:
             )
         except Exception as exc:  # the warehouse went away: say so, keep the result
             log.error("could not record the end of sync %s: %s", spec.name, redact(str(exc)))
-
 
     def _claim(self, spec: SyncSpec) -> dict[str, int]:
         """This run's changeset: the post-hook's capture, or one computed now.
@@ -217,7 +213,6 @@ class SyncLifecycle:
                     self._captured.add(spec.model_unique_id)
         return wh.claim_changeset(spec.name)
 
-
     def _check_columns(self, spec: SyncSpec) -> None:
         """For models without documented columns, check the spec against the built relation."""
         model = self.plan.manifest.models.get(spec.model_unique_id)
@@ -238,7 +233,6 @@ class SyncLifecycle:
                 f"{hints} Columns: {', '.join(found.columns)}.",
             )
 
-
     def _guard_deletes(self, spec: SyncSpec, counts: Mapping[str, int]) -> None:
         deletes = counts.get("delete", 0)
         if spec.mode != "mirror" or not deletes or self.options.allow_mass_delete:
@@ -253,7 +247,6 @@ class SyncLifecycle:
                 "with --allow-mass-delete; otherwise check the model's build.",
             )
 
-
     def failures_sql(self, sync_name: str) -> str:
         table = self.warehouse.table("dbt_sync_failures")
         return (
@@ -261,7 +254,6 @@ class SyncLifecycle:
             f"where run_id = {self.warehouse._lit(self.run_id)} and sync_name = {self.warehouse._lit(sync_name)} "
             "order by record_key"
         )
-
 
 
 def result_for(
@@ -278,7 +270,6 @@ def result_for(
         message=message,
         skip_cause=skip_cause,
     )
-
 
 
 #: per-sync counters reported in ``api_usage`` (0 when the sync made no such call)
@@ -308,7 +299,6 @@ def _usage_dict(destination: Destination, meter: metering.Meter, retries: int) -
         }
     )
     return data
-
 
 
 def _now_iso() -> str:

@@ -114,6 +114,14 @@ class SendPipeline:
     def push(
         self, spec: SyncSpec, destination: Destination, result: SyncResult, lock: SyncLock | None, expected: int
     ) -> None:
+        """Send the claimed changeset of ``spec`` page by page and commit every batch's outcomes, in order.
+
+        Counts go into ``result``; ``expected`` (rows to send) sizes the
+        progress line. Raises :class:`SyncCancelled` when the run is
+        cancelled, :class:`SyncAborted` when the destination stays down past
+        the retry budget, and ``LockLost`` when another run took the lock;
+        what was confirmed before is committed first.
+        """
         options = dict(spec.options)
         sender = Sender(
             destination,
@@ -155,7 +163,6 @@ class SendPipeline:
                     self._handle_deletes(ctx, deletes)
         finally:
             result.retries = sender.stats.retries
-
 
     def _handle_page(self, ctx: SendState, changes: list[Change]) -> None:
         """Send a page's changes and hand their outcomes to the committer, in order.
@@ -209,7 +216,6 @@ class SendPipeline:
             )
         self._send_ops(ctx, by_op, acc)
 
-
     def _handle_deletes(self, ctx: SendState, deletes: list[Change]) -> None:
         """Mirror deletes, once every current row's destination id is committed.
 
@@ -241,7 +247,6 @@ class SendPipeline:
                 self._account(spec, op, [c for c, _ in pairs], [o for _, o in pairs], result, acc)
             if acc.any() and not self.options.dry_run and ctx.committer is not None:
                 ctx.committer.submit(functools.partial(self._commit, spec, *acc.take()))
-
 
     def _send_ops(self, ctx: SendState, by_op: Mapping[Operation, list[Change]], acc: PendingCommit) -> None:
         spec, result = ctx.spec, ctx.result
@@ -287,7 +292,6 @@ class SendPipeline:
         if not self.options.dry_run and acc.any():
             committer.submit(functools.partial(self._commit, spec, *acc.take()))
 
-
     def _finish(self, ctx: SendState, operation: Operation, sent: SentBatch, acc: PendingCommit) -> None:
         """Account one sent batch and queue its commit (with anything gathered before it)."""
         outcomes = self._repair(ctx, operation, sent.batch, sent.future.result())
@@ -297,7 +301,6 @@ class SendPipeline:
         assert ctx.committer is not None
         ctx.committer.submit(functools.partial(self._commit, ctx.spec, *acc.take(), sent.inflight_batch, keep))
         self.progress.advance(ctx.spec.name, len(sent.batch))
-
 
     def _repair(
         self, ctx: SendState, operation: Operation, batch: Sequence[Change], outcomes: Sequence[RecordOutcome]
@@ -346,7 +349,6 @@ class SendPipeline:
                         out[i] = RecordOutcome.ok(key, found[key], created=out[i].error_code == UNKNOWN_OUTCOME)
         return out
 
-
     def _settle_unconfirmed(self, ctx: SendState, changes: list[Change], acc: PendingCommit) -> list[Change]:
         """Creates left unconfirmed (match key): the ones found are adopted; the rest are to be created."""
         found = self._find(ctx, changes)
@@ -359,7 +361,6 @@ class SendPipeline:
                 rest.append(change)
         return rest
 
-
     def _find(self, ctx: SendState, changes: Sequence[Change]) -> dict[str, str]:
         records = [c.record for c in changes if c.record is not None]
         if not isinstance(ctx.destination, Lookups) or not records:
@@ -370,14 +371,12 @@ class SendPipeline:
             log.warning("sync %s: looking records up by %s failed: %s", ctx.spec.name, ctx.spec.match, redact(str(exc)))
             return {}
 
-
     def _check_continue(self, lock: SyncLock | None) -> None:
         """Raise if this sync must stop sending: the run was cancelled, or another run took its lock."""
         if self.cancellation.cancelled:
             raise SyncCancelled()
         if lock is not None:
             lock.check()
-
 
     def _stop_sending(
         self, ctx: SendState, operation: Operation, in_flight: deque[SentBatch], acc: PendingCommit
@@ -408,7 +407,6 @@ class SendPipeline:
             "others stay in the changeset for the next run.",
         )
 
-
     def _commit(
         self,
         spec: SyncSpec,
@@ -432,7 +430,6 @@ class SendPipeline:
         if inflight_batch is not None:
             inflight.clear(self.warehouse, spec.name, inflight_batch, keep=keep_in_flight)
 
-
     def _drop_gone_links(self, spec: SyncSpec, targets: Sequence[tuple[str, str]]) -> None:
         """Records a dependant found gone in the CRM: drop their state rows, so their syncs write them again."""
         for target in self.all_specs:
@@ -452,7 +449,6 @@ class SendPipeline:
                     for key in sorted(keys)
                 ]
                 self.warehouse.commit(target.name, self.run_id, (), sorted(keys), failures)
-
 
     def _account(
         self,
@@ -493,7 +489,6 @@ class SendPipeline:
                 result.count_error(code, message)
                 acc.failures.append(self._failure(spec, change, code, message, outcome.fields, operation.value))
 
-
     def _failure(
         self,
         spec: SyncSpec,
@@ -512,11 +507,9 @@ class SendPipeline:
             payload=failure_payload(spec, change.payload) if change.payload else None,
         )
 
-
     def _batch_size(self, spec: SyncSpec, destination: Destination, operation: Operation) -> int:
         limit = destination.max_batch_size(operation, spec.options)
         return max(1, min(spec.batch_size or limit, limit))
-
 
     def _association_targets(
         self, spec: SyncSpec, destination: Destination, page: Sequence[Mapping[str, Any]]
@@ -531,7 +524,6 @@ class SendPipeline:
             writers,
             lambda sync_name, keys: coordination.destination_ids(self.warehouse, sync_name, keys),
         )
-
 
 
 def _operation_order(op: Operation) -> int:
