@@ -12,7 +12,7 @@ the CLI prints and writes to ``target/dbt_sync_results.json``.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,18 @@ RESULTS_FILE = "dbt_sync_results.json"
 DRY_RUN_RESULTS_FILE = "dbt_sync_dry_run.json"
 
 
-def _options(
-    project_dir: str | os.PathLike[str],
-    profiles_dir: str | os.PathLike[str] | None,
-    target: str | None,
-    vars: dict[str, Any] | None,
-    config_path: str | None,
+def build_options(
+    project_dir: str | os.PathLike[str] = ".",
+    profiles_dir: str | os.PathLike[str] | None = None,
+    target: str | None = None,
+    vars: dict[str, Any] | None = None,
+    config_path: str | None = None,
 ) -> ProjectOptions:
+    """Where the dbt project, profiles and ``dbt_sync.yml`` are, as the CLI flags and :func:`run` name them.
+
+    Paths are resolved against the current directory; ``profiles_dir`` None
+    means dbt's own default (``DBT_PROFILES_DIR``, the project, ``~/.dbt``).
+    """
     return ProjectOptions(
         project_dir=Path(project_dir).resolve(),
         profiles_dir=Path(profiles_dir).resolve() if profiles_dir else None,
@@ -91,7 +96,7 @@ def run(
     """
     check_stale_seconds(lock_stale_seconds, lock_heartbeat_seconds)
     masking.clear()  # the masked values of an earlier run in this process are not needed any more
-    options = _options(project_dir, profiles_dir, target, vars, config_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     project = load_project(options)
     with open_warehouse(options) as warehouse:
         warehouse.read_only = dry_run  # a dry run leaves the warehouse exactly as it found it
@@ -161,7 +166,22 @@ def plan_with_retries(
     """The plan, including syncs whose model was not rebuilt but that have failed records to retry."""
     from dbt_sync.warehouse import coordination
 
-    pending = coordination.pending_retry_syncs(warehouse)
+    return plan_project(project, select, exclude, all_syncs, coordination.pending_retry_syncs(warehouse))
+
+
+def plan_project(
+    project: Project,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    all_syncs: bool = False,
+    pending_retries: Iterable[str] = (),
+) -> Plan:
+    """The project's plan: selected syncs in stages (see :func:`dbt_sync.plan.build_plan`).
+
+    ``pending_retries``: syncs with failed records to retry, planned even when
+    their model was not rebuilt (``dbt-sync plan`` passes none: it reads no
+    warehouse).
+    """
     return build_plan(
         project.specs,
         project.manifest,
@@ -169,7 +189,7 @@ def plan_with_retries(
         select=select,
         exclude=exclude,
         all_syncs=all_syncs,
-        pending_retries=pending,
+        pending_retries=pending_retries,
     )
 
 

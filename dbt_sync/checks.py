@@ -8,20 +8,12 @@ from dbt_sync.destinations.base import (
     Destination,
     DestinationError,
     FieldSpec,
-    Operation,
     TransientError,
 )
+from dbt_sync.engine.mapping import MODE_SENDS, MODE_WRITES
 from dbt_sync.errors import Problem, SpecError, UnreachableError
 from dbt_sync.project import Project
 from dbt_sync.spec import SyncSpec
-
-#: the operations a mode performs, each checked for field permissions
-MODE_OPERATIONS = {
-    "upsert": Operation.UPSERT,
-    "update": Operation.UPDATE,
-    "create": Operation.CREATE,
-    "mirror": Operation.UPSERT,
-}
 
 
 def field_specs(spec: SyncSpec, project: Project) -> list[FieldSpec]:
@@ -80,7 +72,7 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
                 opened[spec.destination] = destination
             try:
                 found = destination.check_mapping(
-                    spec.object, MODE_OPERATIONS[spec.mode], spec.match, field_specs(spec, project), spec.location,
+                    spec.object, MODE_WRITES[spec.mode], spec.match, field_specs(spec, project), spec.location,
                     associations=association_checks(spec),
                 )
             except DestinationError as exc:
@@ -98,15 +90,6 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
         raise SpecError(problems + [Problem("dbt_sync.yml", message) for message in unreachable])
     if unreachable:
         raise UnreachableError("; ".join(unreachable))
-
-
-#: the operations each mode sends (mirror also deletes)
-MODE_SENDS = {
-    "upsert": (Operation.UPSERT,),
-    "update": (Operation.UPDATE,),
-    "create": (Operation.CREATE,),
-    "mirror": (Operation.UPSERT, Operation.DELETE),
-}
 
 
 def value_warnings(project: Project, only: set[str] | None = None) -> list[Problem]:

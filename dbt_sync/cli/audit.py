@@ -14,11 +14,10 @@ from typing import Any
 
 import click
 
-from dbt_sync.api import open_warehouse
+from dbt_sync.api import build_options, open_warehouse
 from dbt_sync.cli.base import (
     handle_errors,
     main,
-    options_from,
     project_options,
     select_exclude_options,
     selected_names,
@@ -61,7 +60,7 @@ def status(project_dir: Path, profiles_dir: Path | None, target: str | None, var
       dbt-sync status
       dbt-sync status --select destination:hubspot --json
     """
-    options = options_from(project_dir, profiles_dir, target, vars, config_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     chosen = _chosen(options, select, exclude)
     with open_warehouse(options) as wh:
         wh.ensure_tables()
@@ -109,7 +108,7 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
       dbt-sync failures --older-than 1d --json
       dbt-sync failures --select tag:crm,destination:salesforce
     """
-    options = options_from(project_dir, profiles_dir, target, vars, config_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     age = _age_seconds(older_than) if older_than else None
     chosen = _chosen(options, select, exclude)
     with open_warehouse(options) as wh:
@@ -179,7 +178,7 @@ def reset(project_dir: Path, profiles_dir: Path | None, target: str | None, vars
     Asks first unless --yes; declining (or end of input) resets nothing and
     exits 0.
     """
-    options = options_from(project_dir, profiles_dir, target, vars, config_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     _sync_named(load_project(options).specs, sync_name)
     if not yes:
         try:
@@ -216,7 +215,7 @@ def resolve(project_dir: Path, profiles_dir: Path | None, target: str | None, va
       dbt-sync resolve contacts_create C-2001 --destination-id 003xx000004TmiQ
       dbt-sync resolve contacts_create C-2002
     """
-    options = options_from(project_dir, profiles_dir, target, vars, config_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     spec = _sync_named(load_project(options).specs, sync_name)
     if not inflight.applies(spec):
         how = f"matches records on {spec.match}" if spec.match else "is not a create"

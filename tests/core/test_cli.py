@@ -209,7 +209,7 @@ def test_sandbox_removes_its_tls_folder_on_sigterm(signum: int) -> None:
                   if k == "export DBT_SYNC_SF_CA_BUNDLE")
         folder = Path(ca).parent
         # what a dbt_sync.yml needs: the README's destinations, reading exactly the exported names
-        from dbt_sync.sandbox import DBT_SYNC_YML
+        from dbt_sync_emulators.sandbox import DBT_SYNC_YML
 
         assert DBT_SYNC_YML in "".join(lines)
         assert folder.is_dir() and folder.name.startswith("dbt-sync-tls-")

@@ -24,7 +24,7 @@ from dbt_sync.cli.run import render_summary
 from dbt_sync.engine import runner
 from dbt_sync.engine.ratelimit import Limits, RateLimiter
 from dbt_sync.engine.results import RunResult
-from dbt_sync.sandbox import Sandbox, running_sandbox
+from dbt_sync_emulators.sandbox import Sandbox, running_sandbox
 from tests.engine.conftest import Stack
 from tests.fixtures.warehouses import INTEGRATION_TESTS, DbtProject
 

@@ -6,8 +6,8 @@ import pytest
 
 from dbt_sync.destinations.base import DestinationError, Operation, Record, TransientError
 from dbt_sync.destinations.hubspot import HubSpotDestination
-from dbt_sync.emulators.hubspot import HubSpotEmulator
 from dbt_sync.engine.retry import RetryPolicy, call_with_retries
+from dbt_sync_emulators.hubspot import HubSpotEmulator
 
 FAST = RetryPolicy(max_attempts=10, base_delay=0.01, max_delay=0.05, budget_seconds=5)
 
