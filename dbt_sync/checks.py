@@ -15,6 +15,9 @@ from dbt_sync.errors import Problem, SpecError, UnreachableError
 from dbt_sync.project import Project
 from dbt_sync.spec import SyncSpec
 
+#: error codes saying the destination refused our credentials: its other syncs are not tried (no second login)
+LOGIN_FAILURES = frozenset({"AUTHENTICATION_FAILED", "TOKEN_EXPIRED", "OAUTH_REFRESH_FAILED"})
+
 
 def field_specs(spec: SyncSpec, project: Project) -> list[FieldSpec]:
     model = project.manifest.models[spec.model_unique_id]
@@ -52,6 +55,11 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
     destination cannot be reached.
 
     ``only``: the names of the syncs to check (default: every enabled sync).
+
+    Each destination is opened (and logged in to) once, whatever the number
+    of its syncs; once it refuses the credentials, or cannot be reached, its
+    remaining syncs are not checked, so a wrong password costs one failed
+    login, not one per sync.
     """
     problems: list[Problem] = []
     opened: dict[str, Destination] = {}
@@ -77,6 +85,9 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
                 )
             except DestinationError as exc:
                 problems.append(Problem(spec.location, f"cannot check against {spec.destination}: {exc}"))
+                if exc.code in LOGIN_FAILURES:
+                    # one login per destination: a wrong password tried once per sync could lock the user out
+                    failed.add(spec.destination)
                 continue
             except TransientError as exc:  # unreachable, or down: not a problem of the spec
                 unreachable.append(str(exc))
@@ -104,9 +115,9 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
     * ``bulk_threshold`` with ``all_or_none`` (which never uses Bulk);
     * ``delete_threshold`` on a sync that is not a mirror (it never deletes).
 
-    Raises :class:`SpecError` when a destination entry of ``dbt_sync.yml``
-    or a Salesforce sync's ``options`` cannot be used at all (the run would
-    fail the sync on it).
+    Raises :class:`SpecError` when a destination cannot be built from its
+    entry of ``dbt_sync.yml`` (reading the file already checks every entry
+    and every sync's ``options``, so this is a safety net).
     """
     warnings: list[Problem] = []
     problems: list[Problem] = []
@@ -139,17 +150,6 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
                     f"{', '.join(sorted(spec.options))} will be ignored.",
                 ))
                 continue
-            if spec.destination_type == "salesforce":
-                from dbt_sync.destinations.salesforce.destination import WRITE_OPTIONS
-
-                unknown = sorted(set(spec.options) - WRITE_OPTIONS)
-                if unknown:
-                    problems.append(Problem(
-                        f"{spec.location}.options",
-                        f"unknown option(s) {', '.join(unknown)} for a Salesforce destination. "
-                        f"Allowed: {', '.join(sorted(WRITE_OPTIONS))}.",
-                    ))
-                    continue
             if spec.destination_type == "salesforce" and spec.options.get("all_or_none") and (
                 "bulk_threshold" in spec.options
             ):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from dbt_sync.config import load_config
 from dbt_sync.errors import PlanError, SelectionError
 from dbt_sync.manifest import load_manifest, load_run_results
 from dbt_sync.plan import NOTHING_TO_DO, EdgeKind, Plan, build_plan
+from dbt_sync.project.config import load_config
 from dbt_sync.spec import load_specs
 from tests.core.builders import ProjectBuilder, hs_sync, sf_sync
 
