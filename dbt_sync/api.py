@@ -18,11 +18,12 @@ from typing import Any
 
 from dbt_sync import masking
 from dbt_sync.engine.cancel import Cancellation
+from dbt_sync.engine.context import RunOptions
 from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, check_stale_seconds
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult
 from dbt_sync.engine.retry import RetryPolicy
-from dbt_sync.engine.runner import Engine, RunOptions
+from dbt_sync.engine.scheduler import Engine
 from dbt_sync.plan import Plan, build_plan
 from dbt_sync.project import Project, ProjectOptions, load_project
 

@@ -8,20 +8,12 @@ from dbt_sync.destinations.base import (
     Destination,
     DestinationError,
     FieldSpec,
-    Operation,
     TransientError,
 )
+from dbt_sync.engine.mapping import MODE_SENDS, MODE_WRITES
 from dbt_sync.errors import Problem, SpecError, UnreachableError
 from dbt_sync.project import Project
 from dbt_sync.spec import SyncSpec
-
-#: the operations a mode performs, each checked for field permissions
-MODE_OPERATIONS = {
-    "upsert": Operation.UPSERT,
-    "update": Operation.UPDATE,
-    "create": Operation.CREATE,
-    "mirror": Operation.UPSERT,
-}
 
 
 def field_specs(spec: SyncSpec, project: Project) -> list[FieldSpec]:
@@ -80,7 +72,7 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
                 opened[spec.destination] = destination
             try:
                 found = destination.check_mapping(
-                    spec.object, MODE_OPERATIONS[spec.mode], spec.match, field_specs(spec, project), spec.location,
+                    spec.object, MODE_WRITES[spec.mode], spec.match, field_specs(spec, project), spec.location,
                     associations=association_checks(spec),
                 )
             except DestinationError as exc:
@@ -100,15 +92,6 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
         raise UnreachableError("; ".join(unreachable))
 
 
-#: the operations each mode sends (mirror also deletes)
-MODE_SENDS = {
-    "upsert": (Operation.UPSERT,),
-    "update": (Operation.UPDATE,),
-    "create": (Operation.CREATE,),
-    "mirror": (Operation.UPSERT, Operation.DELETE),
-}
-
-
 def value_warnings(project: Project, only: set[str] | None = None) -> list[Problem]:
     """Settings that a run will not use as written, one warning each (no API call is made).
 
@@ -121,9 +104,9 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
     * ``bulk_threshold`` with ``all_or_none`` (which never uses Bulk);
     * ``delete_threshold`` on a sync that is not a mirror (it never deletes).
 
-    Raises :class:`SpecError` when a destination entry of ``dbt_sync.yml``
-    or a Salesforce sync's ``options`` cannot be used at all (the run would
-    fail the sync on it).
+    Raises :class:`SpecError` when a destination cannot be built from its
+    entry of ``dbt_sync.yml`` (reading the file already checks every entry
+    and every sync's ``options``, so this is a safety net).
     """
     warnings: list[Problem] = []
     problems: list[Problem] = []
@@ -156,17 +139,6 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
                     f"{', '.join(sorted(spec.options))} will be ignored.",
                 ))
                 continue
-            if spec.destination_type == "salesforce":
-                from dbt_sync.destinations.salesforce.destination import WRITE_OPTIONS
-
-                unknown = sorted(set(spec.options) - WRITE_OPTIONS)
-                if unknown:
-                    problems.append(Problem(
-                        f"{spec.location}.options",
-                        f"unknown option(s) {', '.join(unknown)} for a Salesforce destination. "
-                        f"Allowed: {', '.join(sorted(WRITE_OPTIONS))}.",
-                    ))
-                    continue
             if spec.destination_type == "salesforce" and spec.options.get("all_or_none") and (
                 "bulk_threshold" in spec.options
             ):

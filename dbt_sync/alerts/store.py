@@ -31,7 +31,6 @@ ALERTS_TABLE = "dbt_sync_alerts"
 
 PENDING = "pending"
 SENT = "sent"
-FAILED = "failed"
 
 _HEALTH_COLUMNS = (
     "sync_name", "state", "since", "last_run_id", "last_alert_at", "dominant_error", "updated_at", "failing_kind",

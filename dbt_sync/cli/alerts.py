@@ -11,9 +11,9 @@ import click
 
 from dbt_sync.api import build_options, open_warehouse
 from dbt_sync.cli.base import handle_errors, main, project_options
-from dbt_sync.config import load_config
 from dbt_sync.errors import EXIT_ERROR
 from dbt_sync.output import to_json
+from dbt_sync.project.config import load_config
 
 
 @main.group()

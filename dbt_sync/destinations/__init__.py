@@ -6,9 +6,9 @@ Which class serves a destination ``type`` is looked up in
 
 from __future__ import annotations
 
-from dbt_sync.config import DestinationConfig
 from dbt_sync.destinations.base import Destination
 from dbt_sync.destinations.registry import destination_type
+from dbt_sync.project.config import DestinationConfig
 
 
 def open_destination(config: DestinationConfig) -> Destination:

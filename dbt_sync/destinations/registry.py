@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbt_sync.destinations.base import Destination, DestinationError
+from dbt_sync.errors import Problem
+from dbt_sync.project.models import HubSpotSettings, SalesforceSettings
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,12 @@ class DestinationType:
     :class:`~dbt_sync.destinations.base.Destination`; it is built as
     ``cls(name, settings)`` with the entry's name and its settings (the
     mapping under ``destinations.<name>`` of ``dbt_sync.yml``).
-    ``config_model``: the typed model of that entry (``None`` where the
-    destination parses its settings itself, in its ``config`` module).
-    ``spec_rules``: the destination's checks of a sync spec (``None``: the
-    rules still live in ``dbt_sync/spec.py``).
+    ``config_model``: the typed model (pydantic) of that entry, which
+    reading ``dbt_sync.yml`` validates it with (``dbt_sync.project.models``);
+    the rules between its keys stay in the destination's ``config.parse_config``.
+    ``spec_rules``: ``"package.module:function"`` of the destination's checks
+    of a sync spec, ``(raw spec mapping, yaml path) -> list[Problem]``,
+    imported on first use (see :meth:`spec_problems`).
     """
 
     name: str
@@ -42,7 +46,15 @@ class DestinationType:
     label: str
     destination: str
     config_model: Any = None
-    spec_rules: Any = None
+    spec_rules: str | None = None
+
+    def spec_problems(self, entry: Mapping[str, Any], loc: str) -> list[Problem]:
+        """What a sync spec (the raw meta mapping at yaml path ``loc``) declares that this destination cannot do."""
+        if self.spec_rules is None:
+            return []
+        module_name, _, function = self.spec_rules.partition(":")
+        problems: list[Problem] = getattr(importlib.import_module(module_name), function)(entry, loc)
+        return problems
 
     def destination_class(self) -> type[Destination]:
         """Import and return the destination class (raises ``ImportError`` when its client library is missing)."""
@@ -91,6 +103,8 @@ register(
         name="salesforce",
         label="Salesforce",
         destination="dbt_sync.destinations.salesforce.destination:SalesforceDestination",
+        config_model=SalesforceSettings,
+        spec_rules="dbt_sync.destinations.salesforce.rules:spec_problems",
     )
 )
 register(
@@ -98,5 +112,7 @@ register(
         name="hubspot",
         label="HubSpot",
         destination="dbt_sync.destinations.hubspot.destination:HubSpotDestination",
+        config_model=HubSpotSettings,
+        spec_rules="dbt_sync.destinations.hubspot.rules:spec_problems",
     )
 )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from dbt_sync.warehouse import literals
+from dbt_sync.warehouse import Confirmed, literals
 
 if TYPE_CHECKING:
     from dbt_sync.spec import SyncSpec
@@ -157,7 +157,7 @@ def resolve(wh: Warehouse, sync_name: str, record_key: str, destination_id: str 
     """
     ensure(wh)
     if destination_id is not None:
-        wh.commit(sync_name, "resolved-in-doubt", [(record_key, None, destination_id)])
+        wh.commit(sync_name, "resolved-in-doubt", [Confirmed(record_key, None, destination_id)])
     wh.execute(
         f"delete from {wh.table(TABLE)} where sync_name = {wh._lit(sync_name)} "
         f"and record_key = {wh._lit(record_key)}"

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from dbt_sync.clock import utcnow
 from dbt_sync.errors import DbtSyncError
@@ -52,6 +52,14 @@ _IN_LIST_SIZE = 1000
 
 class WarehouseUnavailable(DbtSyncError):
     """The warehouse connection was lost and a new one cannot be opened (a restart, a network cut)."""
+
+
+class Confirmed(NamedTuple):
+    """A record the destination confirmed, for dbt_sync_state: its key, the row's hash, the CRM's id."""
+
+    record_key: str
+    row_hash: str | None
+    destination_id: str | None
 
 
 @dataclass
@@ -476,7 +484,7 @@ class Warehouse:
         self,
         sync_name: str,
         run_id: str,
-        successes: Sequence[tuple[str, str | None, str | None]] = (),
+        successes: Sequence[Confirmed] = (),
         deletions: Sequence[str] = (),
         failures: Sequence[FailureRow] = (),
         resolved: Sequence[str] = (),
@@ -502,7 +510,7 @@ class Warehouse:
                 for i in range(0, len(closing), _IN_LIST_SIZE):
                     keys = literals.list_literal(closing[i:i + _IN_LIST_SIZE], self.adapter_type)
                     self._execute(resolve_sql.replace(_ROWS, name).replace(_KEYS, keys))
-            unique: dict[str, tuple[str, str | None, str | None]] = {s[0]: s for s in successes}
+            unique: dict[str, Confirmed] = {s[0]: s for s in successes}
             if unique:
                 rows = [literals.row_literal((sync_name, k, h, d, now), self.adapter_type)
                         for k, h, d in unique.values()]

@@ -126,7 +126,8 @@ def test_secrets_never_reach_output(tmp_path: Path) -> None:
     token = "pat-na1-0123456789-SECRET"
     b.write_config(
         "destinations:\n"
-        "  salesforce: {type: salesforce, auth: session, session_id: \"{{ env_var('SF_SID') }}\"}\n"
+        "  salesforce: {type: salesforce, auth: session, session_id: \"{{ env_var('SF_SID') }}\",\n"
+        "               instance_url: 'https://example.my.salesforce.com'}\n"
         f"  hubspot: {{type: hubspot, access_token: '{token}'}}\n"
     )
     # a spec that echoes the secret back in an error message

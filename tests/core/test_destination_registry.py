@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from dbt_sync.config import DESTINATION_TYPES as CONFIG_TYPES
-from dbt_sync.config import DestinationConfig
 from dbt_sync.destinations import open_destination
 from dbt_sync.destinations.base import (
     DEFAULT_CONCURRENCY,
@@ -18,6 +16,8 @@ from dbt_sync.destinations.base import (
 from dbt_sync.destinations.registry import DESTINATION_TYPES, destination_type
 from dbt_sync.engine.pacing import limits_for, paced
 from dbt_sync.engine.ratelimit import Limits, RateLimiter
+from dbt_sync.project.config import DestinationConfig
+from dbt_sync.project.models import DESTINATION_TYPES as CONFIG_TYPES
 
 SETTINGS = {
     "salesforce": {"type": "salesforce", "auth": "password", "username": "u@example.com", "password": "pw",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbt_sync import secrets
-from dbt_sync.config import ChannelConfig, UnsetEnvVar
+from dbt_sync.project.config import ChannelConfig, UnsetEnvVar
 
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BACKOFF_SECONDS = 1.0

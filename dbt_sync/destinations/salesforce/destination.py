@@ -32,6 +32,7 @@ from dbt_sync.destinations.salesforce.config import SalesforceConfig, parse_bulk
 from dbt_sync.destinations.salesforce.describe import DescribeCache, ObjectInfo
 from dbt_sync.destinations.salesforce.resolve import resolve_ids
 from dbt_sync.destinations.salesforce.rest import COLLECTION_LIMIT, CollectionsWriter
+from dbt_sync.destinations.salesforce.rules import WRITE_OPTIONS
 from dbt_sync.destinations.salesforce.shape import Row, failure, prepare
 from dbt_sync.destinations.salesforce.values import double_exact
 
@@ -40,7 +41,6 @@ RATE_INTERVAL_SECONDS = 10.0
 
 #: batch size offered to the engine when Bulk may be used (one ingest job)
 BULK_BATCH_SIZE = 10_000
-WRITE_OPTIONS = frozenset({"bulk_threshold", "all_or_none", "lookup_relationships"})
 _BULK_OPERATIONS = {
     Operation.UPSERT: "upsert",
     Operation.CREATE: "insert",

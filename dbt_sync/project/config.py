@@ -30,22 +30,16 @@ from typing import Any
 import yaml
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
+from pydantic import ValidationError
 
 from dbt_sync import secrets
 from dbt_sync.errors import ConfigError, did_you_mean, yaml_problem
+from dbt_sync.project.models import CHANNEL_REQUIRED_KEYS, DbtSyncFile, problems_of
 
 CONFIG_FILE = "dbt_sync.yml"
 CONFIG_ENV = "DBT_SYNC_CONFIG"
 
-DESTINATION_TYPES = ("salesforce", "hubspot")
-CHANNEL_TYPES = ("email", "slack", "webhook")
 TOP_LEVEL_KEYS = ("version", "destinations", "channels", "defaults")
-DEFAULT_KEYS = ("alerts", "delete_threshold", "retry_budget_seconds")
-DEFAULT_ALERT_KEYS = ("channels", "failed_records", "failed_share", "remind_after_hours", "enabled")
-
-
-#: keys each channel type must have (its values may come from env vars set only where alerts are sent)
-CHANNEL_REQUIRED_KEYS = {"email": ("host", "from", "to"), "slack": ("webhook_url",), "webhook": ("url",)}
 
 
 @dataclass(frozen=True)
@@ -208,108 +202,117 @@ def load_config(
 
 
 def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
-    problems: list[str] = []
-    for key in doc:
-        if key not in TOP_LEVEL_KEYS:
-            problems.append(
-                f"{key}: unknown key.{did_you_mean(str(key), TOP_LEVEL_KEYS)} Allowed: {', '.join(TOP_LEVEL_KEYS)}."
-            )
-    version = doc.get("version", 1)
-    if version != 1:
-        problems.append(f"version: {version!r} is not supported; use 1.")
-
-    destinations = _named_entries(doc.get("destinations") or {}, "destinations", DESTINATION_TYPES, problems)
-    channels = _named_entries(doc.get("channels") or {}, "channels", CHANNEL_TYPES, problems)
-    defaults = doc.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        problems.append("defaults: expected a mapping.")
-        defaults = {}
-    for key in defaults:
-        if key not in DEFAULT_KEYS:
-            problems.append(
-                f"defaults.{key}: unknown key.{did_you_mean(str(key), DEFAULT_KEYS)} "
-                f"Allowed: {', '.join(DEFAULT_KEYS)}."
-            )
-    alert_defaults = defaults.get("alerts") or {}
-    if not isinstance(alert_defaults, dict):
-        problems.append("defaults.alerts: expected a mapping with " + ", ".join(DEFAULT_ALERT_KEYS) + ".")
-    else:
-        for key in alert_defaults:
-            if key not in DEFAULT_ALERT_KEYS:
-                problems.append(
-                    f"defaults.alerts.{key}: unknown key.{did_you_mean(str(key), DEFAULT_ALERT_KEYS)} "
-                    f"Allowed: {', '.join(DEFAULT_ALERT_KEYS)}."
-                )
-        for i, name in enumerate(alert_defaults.get("channels") or []):
-            if name not in channels:
-                problems.append(
-                    f"defaults.alerts.channels[{i}]: unknown channel '{name}'.{did_you_mean(str(name), channels)}"
-                )
-        _check_value(alert_defaults, "failed_share", "defaults.alerts", problems)
-        _check_value(alert_defaults, "failed_records", "defaults.alerts", problems)
-        _check_value(alert_defaults, "remind_after_hours", "defaults.alerts", problems)
-        _check_value(alert_defaults, "enabled", "defaults.alerts", problems)
-    _check_value(defaults, "delete_threshold", "defaults", problems)
-    _check_value(defaults, "retry_budget_seconds", "defaults", problems)
+    problems = validate_document(doc)
     if len(problems) == 1:
         raise ConfigError(f"{path}: invalid dbt-sync config: {problems[0]}")
     if problems:
         raise ConfigError(f"{path}: invalid dbt-sync config:\n" + "\n".join(f"  - {p}" for p in problems))
 
     secrets.register(_secret_values(doc))
+    destinations = doc.get("destinations") or {}
+    channels = doc.get("channels") or {}
     return SyncConfig(
         path=path,
-        destinations={n: DestinationConfig(n, s["type"], s) for n, s in destinations.items()},
-        channels={n: ChannelConfig(n, s["type"], s) for n, s in channels.items()},
-        defaults=defaults,
+        destinations={str(n): DestinationConfig(str(n), s["type"], dict(s)) for n, s in destinations.items()},
+        channels={str(n): ChannelConfig(str(n), s["type"], dict(s)) for n, s in channels.items()},
+        defaults=doc.get("defaults") or {},
     )
 
 
-#: what each value of ``defaults`` may be: a check and what is allowed
-_VALUE_RULES: dict[str, tuple[Any, str]] = {
-    "failed_share": (lambda v: _number(v) and 0 <= v <= 1, "a share between 0 and 1 (e.g. 0.05 for 5%)"),
-    "delete_threshold": (lambda v: _number(v) and 0 <= v <= 1, "a share between 0 and 1 (e.g. 0.5 for 50%)"),
-    "failed_records": (lambda v: _number(v) and isinstance(v, int) and v >= 0, "a whole number >= 0"),
-    "remind_after_hours": (lambda v: _number(v) and v > 0, "a positive number of hours"),
-    "retry_budget_seconds": (lambda v: _number(v) and v > 0, "a positive number of seconds"),
-    "enabled": (lambda v: isinstance(v, bool), "true or false"),
-}
+def validate_document(doc: Mapping[str, Any]) -> list[str]:
+    """Every problem of a rendered ``dbt_sync.yml``, each ``"<yaml path>: <what is wrong and allowed>"``.
 
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_value(section: Mapping[str, Any], key: str, where: str, problems: list[str]) -> None:
-    """A value of ``defaults`` that would be ignored or break a run is a problem, not silently dropped."""
-    if key not in section or section[key] is None:
-        return
-    check, allowed = _VALUE_RULES[key]
-    if not check(section[key]):
-        problems.append(f"{where}.{key}: expected {allowed}, got {section[key]!r}.")
-
-
-def _named_entries(section: Any, label: str, types: tuple[str, ...], problems: list[str]) -> dict[str, dict[str, Any]]:
-    if not isinstance(section, dict):
-        problems.append(f"{label}: expected a mapping of name -> settings.")
-        return {}
-    out: dict[str, dict[str, Any]] = {}
-    for name, settings in section.items():
-        where = f"{label}.{name}"
-        if not isinstance(settings, dict):
-            problems.append(f"{where}: expected a mapping with at least 'type'.")
-            continue
-        kind = settings.get("type")
-        if isinstance(kind, UnsetEnvVar) or kind not in types:
-            hint = did_you_mean(str(kind), types) if kind else ""
-            problems.append(f"{where}.type: {kind!r} is not supported.{hint} Allowed: {', '.join(types)}.")
-            continue
-        if label == "channels":
-            missing = [k for k in CHANNEL_REQUIRED_KEYS.get(str(kind), ()) if settings.get(k) in (None, "", [])]
+    Shape and values are checked against :class:`dbt_sync.project.models.DbtSyncFile`;
+    each destination entry that has the right shape is then checked by its
+    destination's ``parse_config`` (the rules between keys: which
+    credentials an ``auth`` flow takes, ...), so that nothing building the
+    destination at run time would reject passes here.
+    """
+    problems: list[str] = []
+    checked = dict(doc)
+    version = checked.pop("version", 1)
+    if version != 1:
+        problems.append(f"version: {version!r} is not supported; use 1.")
+    for label in ("destinations", "channels"):
+        if checked.get(label) is not None and not isinstance(checked[label], dict):
+            problems.append(f"{label}: expected a mapping of name -> settings.")
+            checked.pop(label)
+    channels = dict(checked.get("channels") or {})
+    for name, settings in list(channels.items()):
+        if isinstance(settings, dict):
+            missing = [k for k in CHANNEL_REQUIRED_KEYS.get(str(settings.get("type")), ())
+                       if settings.get(k) in (None, "", [])]
             if missing:
-                problems.append(f"{where}: a channel of type {kind} needs {', '.join(missing)}.")
+                problems.append(f"channels.{name}: a channel of type {settings['type']} needs {', '.join(missing)}.")
+                channels.pop(name)
                 continue
-        out[str(name)] = dict(settings)
+            channels[name] = _without_unset(settings)
+    if "channels" in checked:
+        checked["channels"] = channels
+    located: list[tuple[str, str]] = []
+    try:
+        DbtSyncFile.model_validate(checked)
+    except ValidationError as exc:
+        located = problems_of(exc)
+    bad_entries = {".".join(p.split(".")[:2]) for p, _ in located}
+    problems += [f"{p}: {m}" for p, m in located]
+    defaults = doc.get("defaults")
+    alert_defaults = defaults.get("alerts") if isinstance(defaults, dict) else None
+    names = channels if isinstance(doc.get("channels"), dict) else {}
+    if isinstance(alert_defaults, dict) and isinstance(alert_defaults.get("channels"), list):
+        for i, name in enumerate(alert_defaults["channels"]):
+            if name not in (doc.get("channels") or {}):
+                problems.append(
+                    f"defaults.alerts.channels[{i}]: unknown channel '{name}'.{did_you_mean(str(name), names)}"
+                )
+    destinations = checked.get("destinations") or {}
+    for name, settings in destinations.items():
+        if f"destinations.{name}" in bad_entries or not isinstance(settings, dict):
+            continue
+        problem = destination_problem(str(name), settings)
+        if problem is not None:
+            problems.append(f"destinations.{name}: {problem}")
+    return problems
+
+
+def destination_problem(name: str, settings: Mapping[str, Any]) -> str | None:
+    """What the destination's own ``parse_config`` rejects in a well-shaped entry, or None.
+
+    Imported lazily: the destination packages import this module.
+    """
+    from dbt_sync.destinations.base import DestinationError
+
+    kind = settings.get("type")
+    try:
+        if kind == "salesforce":
+            from dbt_sync.destinations.salesforce.config import parse_config as parse_salesforce
+
+            parse_salesforce(name, settings)
+        elif kind == "hubspot":
+            from dbt_sync.destinations.hubspot.config import parse_config as parse_hubspot
+
+            parse_hubspot(name, settings)
+    except DestinationError as exc:
+        text = str(exc)
+        for prefix in (f"destination '{name}': ", f"destination {name!r}: "):
+            text = text.removeprefix(prefix)
+        return text
+    return None
+
+
+def _without_unset(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A channel's settings to validate: values of unset ``env_var()`` are needed only to send, so left out
+    (a required one is kept as a placeholder string: it is there, just not known here)."""
+    required = CHANNEL_REQUIRED_KEYS.get(str(settings.get("type")), ())
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, UnsetEnvVar):
+            if key in required:
+                out[key] = f"<{value.name}>"
+            elif key == "type":
+                out[key] = value
+            continue
+        out[key] = value
     return out
 
 

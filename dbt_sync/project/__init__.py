@@ -1,18 +1,26 @@
-"""Locating a dbt project and loading everything dbt-sync knows about it."""
+"""The project layer: locating a dbt project and loading everything dbt-sync knows about it.
+
+``dbt_sync.project.config`` reads ``dbt_sync.yml`` and ``dbt_sync.project.models``
+holds the typed models it is validated with (also the source of
+``docs/dbt_sync.schema.json``). The sync specs are read by :mod:`dbt_sync.spec`,
+imported here when a project is loaded (it depends on this package's config).
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from dbt_sync.config import SyncConfig, load_config
 from dbt_sync.errors import Problem, ProjectError, SpecError, yaml_problem
 from dbt_sync.manifest import Manifest, RunResults, load_manifest, load_run_results
-from dbt_sync.spec import SyncSpec, load_specs
+from dbt_sync.project.config import SyncConfig, load_config
+
+if TYPE_CHECKING:
+    from dbt_sync.spec import SyncSpec
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,8 @@ def load_project(options: ProjectOptions, *, require_config: bool = True, check_
     Raises :class:`ProjectError`, :class:`ConfigError` or :class:`SpecError`
     (which then also lists a stale manifest, the likely cause).
     """
+    from dbt_sync.spec import load_specs
+
     tdir = target_dir(options.project_dir)
     if options.target:
         from dbt_sync.warehouse.runtime import check_target
@@ -76,11 +86,35 @@ def load_project(options: ProjectOptions, *, require_config: bool = True, check_
     stale = stale_manifest(manifest, options.project_dir)
     try:
         specs = load_specs(manifest, config if config.path else None, check_columns=check_columns)
+        cycle = dependency_cycle(specs, manifest)
+        if cycle:
+            raise SpecError([cycle])
     except SpecError as exc:
         if stale is None:
             raise
         raise SpecError([*exc.problems, Problem(str(manifest.path), stale)]) from None
     return Project(options, tdir, manifest, run_results, config, specs, [stale] if stale else [])
+
+
+def dependency_cycle(specs: list[SyncSpec], manifest: Manifest) -> Problem | None:
+    """A cycle among the syncs' ordering needs (depends_on, lookups, associations, the dbt DAG), or None.
+
+    The graph and the check :func:`dbt_sync.plan.build_plan` uses, run when the
+    project is read so ``validate`` refuses what ``plan`` and ``run`` would.
+    The problem sits at the first sync of the cycle and names every sync in it.
+    """
+    import networkx as nx
+
+    from dbt_sync.errors import PlanError
+    from dbt_sync.plan import check_acyclic, dependency_edges, sync_graph
+
+    graph = sync_graph([s.name for s in specs], dependency_edges(specs, manifest))
+    try:
+        check_acyclic(graph)
+    except PlanError as exc:
+        first = nx.find_cycle(graph)[0][0]
+        return Problem(next(s.location for s in specs if s.name == first), str(exc))
+    return None
 
 
 def stale_manifest(manifest: Manifest, project_dir: Path, shown: int = 3) -> str | None:
