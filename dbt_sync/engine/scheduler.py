@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from dbt_sync.backoff import backoff_delay
 from dbt_sync.destinations.base import Destination
 from dbt_sync.engine import inflight
 from dbt_sync.engine.cancel import Cancellation
@@ -160,13 +161,11 @@ class Engine:
         What is still held after that is taken over at once by the next run on
         this machine (its holder is gone), elsewhere after --lock-stale-seconds.
         """
-        wait = first_wait
         for attempt in range(attempts):
             if not self._unreleased:
                 return
             if attempt:
-                time.sleep(wait)
-                wait *= 2
+                time.sleep(backoff_delay(first_wait, attempt))
             for lock in list(self._unreleased):
                 try:
                     self.warehouse.reconnect_if_lost()
