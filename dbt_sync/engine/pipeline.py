@@ -147,7 +147,7 @@ class SendPipeline:
             ):
                 ctx.committer, ctx.senders = committer, senders
                 deletes: list[Change] = []
-                for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
+                for page in self.warehouse.iter_changes(spec.name, self.options.page_size):
                     self._check_continue(lock)
                     result.planned += len(page)
                     masking.register(
