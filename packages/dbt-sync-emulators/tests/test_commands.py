@@ -20,7 +20,7 @@ from dbt_sync_emulators import commands
 def test_entry_points_register_demo_and_sandbox() -> None:
     """The installed distribution's entry points are what put ``demo`` and ``sandbox`` on the command line."""
     registered = {entry.name: entry.load() for entry in entry_points(group="dbt_sync.commands")}
-    assert registered == {"demo": commands.demo, "sandbox": commands.sandbox}
+    assert registered == {"demo": commands.demo, "sandbox": commands.sandbox}, "not installed: run scripts/bootstrap"
     assert main.commands["demo"] is commands.demo and main.commands["sandbox"] is commands.sandbox
 
 
