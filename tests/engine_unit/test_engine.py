@@ -24,10 +24,11 @@ from hypothesis import strategies as st
 
 from dbt_sync import api
 from dbt_sync.destinations.base import TransientError
+from dbt_sync.engine.context import RunOptions
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import ERROR, PARTIAL, SKIPPED, SUCCESS, RunResult, SkipCause
 from dbt_sync.engine.retry import RetryPolicy
-from dbt_sync.engine.runner import Engine, RunOptions
+from dbt_sync.engine.scheduler import Engine
 from dbt_sync.project import ProjectOptions, load_project
 from dbt_sync.warehouse import Warehouse
 from tests.fixtures.fake_destination import Call, FakeDestination, Fault
