@@ -26,12 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dbt_sync.backoff import backoff_delay
+from dbt_sync.clock import utcnow_iso
 from dbt_sync.destinations.base import Destination
 from dbt_sync.engine import inflight
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.connections import Connections
 from dbt_sync.engine.context import RunContext, RunOptions
-from dbt_sync.engine.lifecycle import SyncLifecycle, _now_iso, result_for
+from dbt_sync.engine.lifecycle import SyncLifecycle, result_for
 from dbt_sync.engine.locks import holder_name
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import ERROR, SKIPPED, RunResult, SkipCause, SyncResult
@@ -90,7 +91,7 @@ class Engine:
     def execute(self) -> RunResult:
         result = RunResult(
             run_id=self.run_id,
-            started_at=_now_iso(),
+            started_at=utcnow_iso(),
             invocation_id=self.invocation_id,
             target=self.target,
             dry_run=self.options.dry_run,
@@ -128,7 +129,7 @@ class Engine:
             self.connections.close()
             self._release_leftover_locks()
             self.progress.close()
-        result.finished_at = _now_iso()
+        result.finished_at = utcnow_iso()
         result.cancelled_by = self.cancellation.signal if self.cancellation.cancelled else None
         result.cancelled = self.cancellation.cancelled
         return result
