@@ -44,6 +44,8 @@ class Harness:
     match: str
     #: a free-text field the tests write and read back
     text_field: str
+    #: an optional text field a None clears
+    clearable: str
     #: a field and a value the CRM refuses
     refused: tuple[str, Any]
     read_all: Callable[[], dict[str, dict[str, Any]]]
@@ -131,6 +133,7 @@ def _salesforce(emu: SalesforceEmulator, kind: str) -> Harness:
         object_name="Contact",
         match="External_Id__c",
         text_field="LastName",
+        clearable="Title",
         refused=("Email", "not-an-email"),
         read_all=read_all,
         remove=remove,
@@ -161,6 +164,7 @@ def _hubspot(emu: HubSpotEmulator) -> Harness:
         object_name="contacts",
         match="email",
         text_field="firstname",
+        clearable="company",
         refused=("lifecyclestage", "wizard"),
         read_all=read_all,
         remove=remove,
@@ -170,13 +174,16 @@ def _hubspot(emu: HubSpotEmulator) -> Harness:
 
 
 def _fake() -> Harness:
-    dest = FakeDestination("contract_fake", invalid={"phone": {"not-a-phone"}})
+    dest = FakeDestination(
+        "contract_fake", invalid={"phone": {"not-a-phone"}}, schema={"contacts": {"email", "name", "title", "phone"}}
+    )
     return Harness(
         kind="fake",
         dest=dest,
         object_name="contacts",
         match="email",
         text_field="name",
+        clearable="title",
         refused=("phone", "not-a-phone"),
         read_all=lambda: dest.records("contacts"),
         remove=lambda record_id: dest.remove("contacts", record_id),

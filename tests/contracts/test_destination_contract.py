@@ -10,9 +10,19 @@ failures; an empty batch sends nothing; text survives the round trip; ``find`` f
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
-from dbt_sync.destinations.base import Destination, Lookups, Operation, RateLimited, RecordOutcome, TransientError
+from dbt_sync.destinations.base import (
+    Destination,
+    FieldSpec,
+    Lookups,
+    Operation,
+    RateLimited,
+    RecordOutcome,
+    TransientError,
+)
 from dbt_sync.engine import identity
 from tests.contracts.conftest import Harness
 
@@ -172,3 +182,53 @@ def test_usage_counts_the_requests(contract: Harness) -> None:
     before = contract.dest.usage().requests
     successes(contract.write(Operation.UPSERT, [contract.record("q1"), contract.record("q2")]))
     assert contract.dest.usage().requests > before
+
+
+def test_an_update_by_match_value_that_matches_nothing_fails_as_not_found(contract: Harness) -> None:
+    successes(contract.write(Operation.UPSERT, [contract.record("m1")]))
+    out = contract.write(Operation.UPDATE, [contract.record("m1", "New"), contract.record("m404", "Nope")])
+    assert out[0].success and out[0].created is False
+    assert not out[1].success and out[1].error_code and out[1].message and not out[1].retryable
+    assert len(contract.read_all()) == 1
+
+
+def test_a_delete_by_match_value_finds_the_record(contract: Harness) -> None:
+    created = successes(contract.write(Operation.UPSERT, [contract.record("k1"), contract.record("k2")]))
+    out = contract.write(Operation.DELETE, [contract.record("k1"), contract.record("k2")])
+    assert [o.success for o in out] == [True, True] and not any(o.created for o in out)
+    assert [o.destination_id for o in out] == [o.destination_id for o in created]
+    assert [contract.read(o.destination_id) for o in created] == [None, None]
+
+
+def test_none_clears_a_field(contract: Harness) -> None:
+    created = successes(contract.write(Operation.UPSERT, [contract.record("n1", "Kept"), contract.record("n2")]))
+    record = contract.record("n1")
+    record.fields[contract.clearable] = "to be cleared"
+    successes(contract.write(Operation.UPSERT, [record]))
+    record.fields[contract.clearable] = None
+    successes(contract.write(Operation.UPSERT, [record, contract.record("n2")]))
+    stored = contract.read(created[0].destination_id) or {}
+    assert stored.get(contract.clearable) in (None, "")
+
+
+def test_writes_from_several_threads_at_once(contract: Harness) -> None:
+    """The engine runs the syncs of a stage in threads that share one destination object."""
+    batches = [[contract.record(f"c{t}x{i}") for i in range(3)] for t in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda b: contract.write(Operation.UPSERT, b), batches))
+    for batch, out in zip(batches, results, strict=True):
+        assert [o.key for o in successes(out)] == [r.key for r in batch]
+    ids = [o.destination_id for out in results for o in out]
+    assert len(set(ids)) == 18 and len(contract.read_all()) == 18
+
+
+def test_check_mapping_names_a_field_the_object_does_not_have(contract: Harness) -> None:
+    fields = [
+        FieldSpec(name=contract.match, column="m", column_type="varchar"),
+        FieldSpec(name=contract.text_field, column="t", column_type="varchar"),
+    ]
+    assert contract.dest.check_mapping(contract.object_name, Operation.UPSERT, contract.match, fields, "syncs.x") == []
+    bad = [*fields, FieldSpec(name="no_such_field_zz", column="z", column_type="varchar")]
+    problems = contract.dest.check_mapping(contract.object_name, Operation.UPSERT, contract.match, bad, "syncs.x")
+    assert problems and all(p.path.startswith("syncs.x") and p.message for p in problems)
+    assert any("no_such_field_zz" in p.path + p.message for p in problems)
