@@ -19,13 +19,12 @@ sends its changeset and commits the outcomes. They share a
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from dbt_sync.backoff import backoff_delay
+from dbt_sync.backoff import tries
 from dbt_sync.clock import utcnow_iso
 from dbt_sync.destinations.base import Destination
 from dbt_sync.engine import inflight
@@ -162,11 +161,7 @@ class Engine:
         What is still held after that is taken over at once by the next run on
         this machine (its holder is gone), elsewhere after --lock-stale-seconds.
         """
-        for attempt in range(attempts):
-            if not self._unreleased:
-                return
-            if attempt:
-                time.sleep(backoff_delay(first_wait, attempt))
+        for _ in tries(attempts, first_wait):
             for lock in list(self._unreleased):
                 try:
                     self.warehouse.reconnect_if_lost()
@@ -174,6 +169,8 @@ class Engine:
                     self._unreleased.remove(lock)
                 except Exception:
                     continue
+            if not self._unreleased:
+                return
         for lock in self._unreleased:
             lock.forget()
             log.error(
