@@ -162,9 +162,8 @@ def plan_with_retries(
     project: Project, warehouse: Any, select: Sequence[str], exclude: Sequence[str], all_syncs: bool
 ) -> Plan:
     """The plan, including syncs whose model was not rebuilt but that have failed records to retry."""
-    from dbt_sync.warehouse import coordination
 
-    pending = coordination.pending_retry_syncs(warehouse)
+    pending = warehouse.pending_retry_syncs()
     return build_plan(
         project.specs,
         project.manifest,

@@ -227,3 +227,80 @@ where f.latest_rank = 1
     'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'new'))
   ]) -}}
 {%- endmacro %}
+
+
+{#- The statements below take Python values, rendered by dbt_sync.sql_value. -#}
+
+{#- Records a sync has written and not deleted (one column, n): the delete
+    guard's denominator. -#}
+{% macro state_count_sql(sync_name) -%}
+  {{- return(adapter.dispatch('state_count_sql', 'dbt_sync')(sync_name)) -}}
+{%- endmacro %}
+{% macro default__state_count_sql(sync_name) -%}
+  {{- return('select count(*) as n from ' ~ dbt_sync.audit_relation('dbt_sync_state')
+             ~ ' where sync_name = ' ~ dbt_sync.sql_value(sync_name)) -}}
+{%- endmacro %}
+
+{#- (record_key, destination_id) of the given keys of a sync. -#}
+{% macro state_destination_ids_sql(sync_name, keys) -%}
+  {{- return(adapter.dispatch('state_destination_ids_sql', 'dbt_sync')(sync_name, keys)) -}}
+{%- endmacro %}
+{% macro default__state_destination_ids_sql(sync_name, keys) -%}
+  {{- return('select record_key, destination_id from ' ~ dbt_sync.audit_relation('dbt_sync_state')
+             ~ ' where sync_name = ' ~ dbt_sync.sql_value(sync_name)
+             ~ ' and record_key in (' ~ dbt_sync.sql_values(keys) ~ ')') -}}
+{%- endmacro %}
+
+{#- Syncs with open failures (sync_name): planned even when their model was
+    not rebuilt. -#}
+{% macro open_failure_syncs_sql() -%}
+  {{- return(adapter.dispatch('open_failure_syncs_sql', 'dbt_sync')()) -}}
+{%- endmacro %}
+{% macro default__open_failure_syncs_sql() -%}
+  {{- return('select distinct sync_name from ' ~ dbt_sync.audit_relation('dbt_sync_open_failures')) -}}
+{%- endmacro %}
+
+{#- The tables in the audit schema (table_name). -#}
+{% macro audit_table_names_sql() -%}
+  {{- return(adapter.dispatch('audit_table_names_sql', 'dbt_sync')()) -}}
+{%- endmacro %}
+{% macro default__audit_table_names_sql() -%}
+  {{- return('select table_name from information_schema.tables where table_schema = '
+             ~ dbt_sync.sql_value(dbt_sync.audit_schema())) -}}
+{%- endmacro %}
+
+{#- run_id of the 'running' rows other runs than run_id left for a sync. -#}
+{% macro running_runs_sql(sync_name, run_id) -%}
+  {{- return(adapter.dispatch('running_runs_sql', 'dbt_sync')(sync_name, run_id)) -}}
+{%- endmacro %}
+{% macro default__running_runs_sql(sync_name, run_id) -%}
+  {{- return('select run_id from ' ~ dbt_sync.audit_relation('dbt_sync_runs')
+             ~ ' where ' ~ dbt_sync.runs_left_running_condition(sync_name, run_id)) -}}
+{%- endmacro %}
+
+{#- Close those rows as 'abandoned' (finished_at: naive UTC). -#}
+{% macro abandon_runs_sql(sync_name, run_id, finished_at, message) -%}
+  {{- return(adapter.dispatch('abandon_runs_sql', 'dbt_sync')(sync_name, run_id, finished_at, message)) -}}
+{%- endmacro %}
+{% macro default__abandon_runs_sql(sync_name, run_id, finished_at, message) -%}
+  {{- return(dbt_sync.update_sql('dbt_sync_runs',
+        {'status': dbt_sync.sql_value('abandoned'), 'finished_at': dbt_sync.sql_value(finished_at),
+         'error_message': dbt_sync.sql_value(message)},
+        dbt_sync.runs_left_running_condition(sync_name, run_id))) -}}
+{%- endmacro %}
+
+{% macro runs_left_running_condition(sync_name, run_id) -%}
+  {{- return('sync_name = ' ~ dbt_sync.sql_value(sync_name) ~ " and status = 'running' and run_id <> "
+             ~ dbt_sync.sql_value(run_id)) -}}
+{%- endmacro %}
+
+{#- The failures one run recorded for one sync (record_key, error_code,
+    error_message, payload), in key order: what a results file points at. -#}
+{% macro run_failures_sql(sync_name, run_id) -%}
+  {{- return(adapter.dispatch('run_failures_sql', 'dbt_sync')(sync_name, run_id)) -}}
+{%- endmacro %}
+{% macro default__run_failures_sql(sync_name, run_id) -%}
+  {{- return('select record_key, error_code, error_message, payload from ' ~ dbt_sync.audit_relation('dbt_sync_failures')
+             ~ ' where run_id = ' ~ dbt_sync.sql_value(run_id) ~ ' and sync_name = ' ~ dbt_sync.sql_value(sync_name)
+             ~ ' order by record_key') -}}
+{%- endmacro %}

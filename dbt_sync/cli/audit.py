@@ -28,6 +28,7 @@ from dbt_sync.errors import DbtSyncError, did_you_mean
 from dbt_sync.output import table, to_json
 from dbt_sync.project import load_project
 from dbt_sync.spec import SyncSpec
+from dbt_sync.warehouse.sync import KeyStatus
 
 _AGE = re.compile(r"^(\d+)\s*([mhd])$")
 
@@ -192,7 +193,7 @@ def reset(project_dir: Path, profiles_dir: Path | None, target: str | None, vars
             return
     with open_warehouse(options) as wh:
         wh.reset(sync_name)
-        inflight.forget(wh, sync_name)
+        wh.sync(sync_name).forget_in_flight()
     click.echo(f"Reset {sync_name}: its state, pending changes and in-doubt records are cleared.")
 
 
@@ -225,8 +226,8 @@ def resolve(project_dir: Path, profiles_dir: Path | None, target: str | None, va
             "so none of its records is ever in doubt. Nothing to resolve; nothing changed."
         )
     with open_warehouse(options) as wh:
-        state = inflight.key_state(wh, sync_name, record_key)
-        if state.status is inflight.KeyStatus.CREATED:
+        state = wh.sync(sync_name).key_state(record_key)
+        if state.status is KeyStatus.CREATED:
             known = state.destination_id or "an id not recorded"
             if destination_id is not None and state.destination_id not in (None, destination_id):
                 raise DbtSyncError(
@@ -236,13 +237,13 @@ def resolve(project_dir: Path, profiles_dir: Path | None, target: str | None, va
             click.echo(f"{sync_name} {record_key}: already created ({known}); it is never created again. "
                        "Nothing changed.")
             return
-        if state.status is inflight.KeyStatus.UNKNOWN:
+        if state.status is KeyStatus.UNKNOWN:
             doubt = ", ".join(state.in_doubt) if state.in_doubt else "none"
             raise DbtSyncError(
                 f"{sync_name} {record_key} is not in doubt (no run left it unconfirmed) and no run recorded it as "
                 f"created. Nothing changed. Keys of {sync_name} in doubt: {doubt}."
             )
-        inflight.resolve(wh, sync_name, record_key, destination_id)
+        wh.sync(sync_name).resolve_in_doubt(record_key, destination_id)
     if destination_id:
         click.echo(f"{sync_name} {record_key}: recorded as created ({destination_id}); it is never created again.")
     else:

@@ -52,7 +52,7 @@ from dbt_sync.errors import did_you_mean
 from dbt_sync.plan import Plan
 from dbt_sync.secrets import redact
 from dbt_sync.spec import SyncSpec
-from dbt_sync.warehouse import FailureRow, Warehouse, coordination
+from dbt_sync.warehouse import FailureRow, Warehouse
 
 log = logging.getLogger("dbt_sync.engine")
 
@@ -139,9 +139,9 @@ class Engine:
                 if self.options.full_refresh:
                     # resend everything (each model captured once, afresh), keeping which record each key is
                     for spec in self.plan.syncs:
-                        self.warehouse.full_refresh(spec.name)
+                        self.warehouse.sync(spec.name).full_refresh()
                         if inflight.tracks(spec):
-                            inflight.forget(self.warehouse, spec.name)
+                            self.warehouse.sync(spec.name).forget_in_flight()
             for stage in self.plan.stages:
                 runnable: list[SyncSpec] = []
                 for spec in stage:
@@ -218,7 +218,7 @@ class Engine:
                     self.options.lock_heartbeat_seconds,
                 )
                 lock.acquire(wait_seconds=self.options.lock_wait_seconds)
-                abandoned = coordination.abandon_runs(self.warehouse, spec.name, self.run_id)
+                abandoned = self.warehouse.sync(spec.name).abandon_runs(self.run_id)
                 if abandoned:
                     log.warning("sync %s: closed %d run row(s) left running by a dead run as abandoned",
                                 spec.name, abandoned)
@@ -229,9 +229,8 @@ class Engine:
             upper_bound = sum(counts.values())
             self._guard_deletes(spec, counts)
             if not self.options.dry_run:
-                self.warehouse.start_run(
+                self.warehouse.sync(spec.name).start_run(
                     self.run_id,
-                    spec.name,
                     invocation_id=self.invocation_id,
                     model=spec.model_name,
                     destination=spec.destination,
@@ -331,9 +330,8 @@ class Engine:
 
     def _finish_run_row(self, spec: SyncSpec, result: SyncResult) -> None:
         try:
-            self.warehouse.finish_run(
+            self.warehouse.sync(spec.name).finish_run(
                 self.run_id,
-                spec.name,
                 result.status,
                 planned=result.planned,
                 created=result.created,
@@ -382,14 +380,14 @@ class Engine:
         """
         wh = self.warehouse
         if self.options.dry_run:  # read in place: claim nothing, capture nothing
-            return wh.peek_changeset(spec.name, spec.model_unique_id, capture=self.options.recapture,
-                                     fresh=self.options.full_refresh)
-        if self.options.recapture or not coordination.has_capture(wh, spec.name):
+            return wh.sync(spec.name).peek(spec.model_unique_id, capture=self.options.recapture,
+                                           fresh=self.options.full_refresh)
+        if self.options.recapture or not wh.sync(spec.name).has_capture():
             with self._model_lock(spec.model_unique_id):
                 if spec.model_unique_id not in self._captured:
                     wh.capture(spec.model_unique_id)
                     self._captured.add(spec.model_unique_id)
-        return wh.claim_changeset(spec.name)
+        return wh.sync(spec.name).claim()
 
     def _check_columns(self, spec: SyncSpec) -> None:
         """For models without documented columns, check the spec against the built relation."""
@@ -398,7 +396,7 @@ class Engine:
             return  # documented columns were checked when the spec was loaded
         names = list(dict.fromkeys((*spec.primary_key, *spec.sent_columns)))
         with self._model_lock(spec.model_unique_id):
-            found = coordination.resolve_columns(self.warehouse, spec.model_unique_id, names)
+            found = self.warehouse.resolve_columns(spec.model_unique_id, names)
         if found is None:
             raise SyncAborted(
                 "MODEL_NOT_BUILT", f"{spec.location}: model {spec.model_name} has not been built (run dbt first)."
@@ -415,7 +413,7 @@ class Engine:
         deletes = counts.get("delete", 0)
         if spec.mode != "mirror" or not deletes or self.options.allow_mass_delete:
             return
-        synced = coordination.state_count(self.warehouse, spec.name)
+        synced = self.warehouse.sync(spec.name).state_count()
         share = deletes / synced if synced else 1.0
         if share > spec.delete_threshold:
             raise SyncAborted(
@@ -441,7 +439,7 @@ class Engine:
         unsettled: set[str] = set()
         if inflight.tracks(spec) and not self.options.dry_run:
             # creates a dead run (or an unknown answer) left unconfirmed: settled before anything else
-            unsettled = inflight.left_by_dead_runs(self.warehouse, spec.name, self.run_id)
+            unsettled = self.warehouse.sync(spec.name).left_in_flight(self.run_id)
         # creates without a match key go one batch at a time, committed inline: the least left in doubt
         careful = inflight.applies(spec)
         window = 1 if careful else SEND_WINDOW
@@ -453,7 +451,7 @@ class Engine:
             ):
                 ctx.committer, ctx.senders = committer, senders
                 deletes: list[Change] = []
-                for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
+                for page in self.warehouse.sync(spec.name).pages(self.options.chunk_size):
                     self._check_continue(lock)
                     result.planned += len(page)
                     masking.register(
@@ -517,8 +515,8 @@ class Engine:
             by_op[Operation.CREATE].extend(self._settle_unconfirmed(ctx, settle, acc))
         if not self.options.dry_run:
             # a crash before these outcomes are committed must not leave the old hash looking confirmed
-            self.warehouse.unsettle(
-                spec.name, [c.key for op in (Operation.UPDATE, Operation.UPSERT) for c in by_op[op] if c.op == "update"]
+            self.warehouse.sync(spec.name).unsettle(
+                [c.key for op in (Operation.UPDATE, Operation.UPSERT) for c in by_op[op] if c.op == "update"]
             )
         self._send_ops(ctx, by_op, acc)
 
@@ -533,7 +531,7 @@ class Engine:
             ctx.committer.drain()
         doomed = {c.key for c in deletes}
         ids = [c.record.destination_id for c in deletes if c.record is not None and c.record.destination_id]
-        holders = self.warehouse.holders(spec.name, ids) if ids else {}
+        holders = self.warehouse.sync(spec.name).holders(ids) if ids else {}
         acc = _Outcomes()
         send: list[Change] = []
         for change in deletes:
@@ -585,7 +583,7 @@ class Engine:
                 records = [c.record for c in batch if c.record is not None]
                 batch_id = None
                 if operation is Operation.CREATE and inflight.tracks(spec):
-                    batch_id = inflight.mark(self.warehouse, spec.name, self.run_id, [c.key for c in batch])
+                    batch_id = self.warehouse.sync(spec.name).mark_in_flight(self.run_id, [c.key for c in batch])
                 in_flight.append(
                     _InFlight(batch, metering.submit(senders, ctx.sender.send, operation, records), batch_id)
                 )
@@ -731,11 +729,11 @@ class Engine:
         resend it next run (harmless for upserts; creates are in flight and
         settled first, or reported in doubt).
         """
-        self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures, resolved)
+        self.warehouse.sync(spec.name).commit(self.run_id, successes, deletions, failures, resolved)
         if gone_targets:
             self._drop_gone_links(spec, gone_targets)
         if inflight_batch is not None:
-            inflight.clear(self.warehouse, spec.name, inflight_batch, keep=keep_in_flight)
+            self.warehouse.sync(spec.name).clear_in_flight(inflight_batch, keep=keep_in_flight)
 
     def _drop_gone_links(self, spec: SyncSpec, targets: Sequence[tuple[str, str]]) -> None:
         """Records a dependant found gone in the CRM: drop their state rows, so their syncs write them again."""
@@ -745,7 +743,7 @@ class Engine:
             ids = [dest for obj, dest in targets if obj.lower() == target.object.lower()]
             if not ids:
                 continue
-            for dest, keys in self.warehouse.holders(target.name, ids).items():
+            for dest, keys in self.warehouse.sync(target.name).holders(ids).items():
                 failures = [
                     FailureRow(
                         record_key=key,
@@ -755,7 +753,7 @@ class Engine:
                     )
                     for key in sorted(keys)
                 ]
-                self.warehouse.commit(target.name, self.run_id, (), sorted(keys), failures)
+                self.warehouse.sync(target.name).commit(self.run_id, (), sorted(keys), failures)
 
     def _account(
         self,
@@ -827,19 +825,15 @@ class Engine:
                 continue
             for target in self.all_specs:
                 if target.destination == spec.destination and target.object.lower() == assoc.to.lower():
-                    known = coordination.destination_ids(self.warehouse, target.name, sorted(values))
+                    known = self.warehouse.sync(target.name).destination_ids(sorted(values))
                     for key, dest_id in known.items():
                         if dest_id:
                             out.setdefault((assoc.to.lower(), key), dest_id)
         return out
 
     def failures_sql(self, sync_name: str) -> str:
-        table = self.warehouse.table("dbt_sync_failures")
-        return (
-            f"select record_key, error_code, error_message, payload from {table} "
-            f"where run_id = {self.warehouse._lit(self.run_id)} and sync_name = {self.warehouse._lit(sync_name)} "
-            "order by record_key"
-        )
+        """The SQL listing the failures this run recorded for ``sync_name`` (for the summary)."""
+        return self.warehouse.sync(sync_name).failures_sql(self.run_id)
 
 
 def _column(row: Mapping[str, Any], column: str) -> Any:
