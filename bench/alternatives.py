@@ -41,7 +41,7 @@ def _rows(duckdb_path: str, model: str, limit: int | None) -> list[tuple[Any, ..
 def _client(info: dict[str, str]) -> Any:
     from simple_salesforce import Salesforce
 
-    from dbt_sync.emulators.salesforce.client import verified_session
+    from dbt_sync_emulators.salesforce.client import verified_session
 
     return Salesforce(session_id=info["session_id"], instance_url=info["instance_url"],
                       session=verified_session(info["ca"]))

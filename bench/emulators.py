@@ -24,8 +24,8 @@ CONTACT_FIELDS = ("External_Id__c", "FirstName", "LastName", "Email", "Lead_Scor
 
 
 def _serve(conn: Any, password: str, hubspot_rate_limit: int, latency: float, nodelay: bool) -> None:
-    from dbt_sync.emulators.hubspot import HubSpotEmulator
-    from dbt_sync.emulators.salesforce import SalesforceEmulator
+    from dbt_sync_emulators.hubspot import HubSpotEmulator
+    from dbt_sync_emulators.salesforce import SalesforceEmulator
 
     sf = SalesforceEmulator(host="127.0.0.1", port=0, api_usage_max=10**9)
     hs = HubSpotEmulator(host="127.0.0.1", port=0, rate_limit=hubspot_rate_limit)

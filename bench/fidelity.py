@@ -291,8 +291,8 @@ def write_project(path: Path) -> None:
 
 @contextlib.contextmanager
 def emulators() -> Iterator[dict[str, Any]]:
-    from dbt_sync.emulators.hubspot import HubSpotEmulator
-    from dbt_sync.emulators.salesforce import SalesforceEmulator
+    from dbt_sync_emulators.hubspot import HubSpotEmulator
+    from dbt_sync_emulators.salesforce import SalesforceEmulator
 
     with contextlib.ExitStack() as stack:
         sf = {}

@@ -12,18 +12,18 @@ the CLI prints and writes to ``target/dbt_sync_results.json``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from dbt_sync import masking
-from dbt_sync.destinations.base import Destination
 from dbt_sync.engine.cancel import Cancellation
+from dbt_sync.engine.context import RunOptions
 from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, check_stale_seconds
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult
 from dbt_sync.engine.retry import RetryPolicy
-from dbt_sync.engine.runner import Engine, RunOptions
+from dbt_sync.engine.scheduler import Engine
 from dbt_sync.plan import Plan, build_plan
 from dbt_sync.project import Project, ProjectOptions, load_project
 
@@ -32,13 +32,18 @@ RESULTS_FILE = "dbt_sync_results.json"
 DRY_RUN_RESULTS_FILE = "dbt_sync_dry_run.json"
 
 
-def _options(
-    project_dir: str | os.PathLike[str],
-    profiles_dir: str | os.PathLike[str] | None,
-    target: str | None,
-    vars: dict[str, Any] | None,
-    config_path: str | None,
+def build_options(
+    project_dir: str | os.PathLike[str] = ".",
+    profiles_dir: str | os.PathLike[str] | None = None,
+    target: str | None = None,
+    vars: dict[str, Any] | None = None,
+    config_path: str | None = None,
 ) -> ProjectOptions:
+    """Where the dbt project, profiles and ``dbt_sync.yml`` are, as the CLI flags and :func:`run` name them.
+
+    Paths are resolved against the current directory; ``profiles_dir`` None
+    means dbt's own default (``DBT_PROFILES_DIR``, the project, ``~/.dbt``).
+    """
     return ProjectOptions(
         project_dir=Path(project_dir).resolve(),
         profiles_dir=Path(profiles_dir).resolve() if profiles_dir else None,
@@ -82,7 +87,6 @@ def run(
     retry_policy: RetryPolicy | None = None,
     progress: Progress | None = None,
     write_results: bool = True,
-    destination_factory: Callable[[str], Destination] | None = None,
 ) -> RunResult:
     """Plan and run the project's syncs; see ``dbt-sync run --help`` for the options.
 
@@ -93,7 +97,7 @@ def run(
     """
     check_stale_seconds(lock_stale_seconds, lock_heartbeat_seconds)
     masking.clear()  # the masked values of an earlier run in this process are not needed any more
-    options = _options(project_dir, profiles_dir, target, vars, config_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     project = load_project(options)
     with open_warehouse(options) as warehouse:
         warehouse.read_only = dry_run  # a dry run leaves the warehouse exactly as it found it
@@ -117,7 +121,6 @@ def run(
             invocation_id=_invocation_id(project),
             target=target or _target_name(warehouse),
             progress=progress or Progress.auto(),
-            destination_factory=destination_factory,
             cancellation=cancellation or Cancellation(),
         )
         result = engine.execute()
@@ -163,7 +166,22 @@ def plan_with_retries(
 ) -> Plan:
     """The plan, including syncs whose model was not rebuilt but that have failed records to retry."""
 
-    pending = warehouse.pending_retry_syncs()
+    return plan_project(project, select, exclude, all_syncs, warehouse.pending_retry_syncs())
+
+
+def plan_project(
+    project: Project,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    all_syncs: bool = False,
+    pending_retries: Iterable[str] = (),
+) -> Plan:
+    """The project's plan: selected syncs in stages (see :func:`dbt_sync.plan.build_plan`).
+
+    ``pending_retries``: syncs with failed records to retry, planned even when
+    their model was not rebuilt (``dbt-sync plan`` passes none: it reads no
+    warehouse).
+    """
     return build_plan(
         project.specs,
         project.manifest,
@@ -171,18 +189,18 @@ def plan_with_retries(
         select=select,
         exclude=exclude,
         all_syncs=all_syncs,
-        pending_retries=pending,
+        pending_retries=pending_retries,
     )
 
 
 def _profile_threads(warehouse: Any) -> int:
-    threads = getattr(getattr(getattr(warehouse, "_runtime", None), "config", None), "threads", None)
+    threads = getattr(warehouse, "threads", None)
     return int(threads) if isinstance(threads, int) and threads > 0 else 4
 
 
 def _target_name(warehouse: Any) -> str | None:
     """The profile's target in use (its default when no ``--target`` was given)."""
-    name = getattr(getattr(getattr(warehouse, "_runtime", None), "config", None), "target_name", None)
+    name = getattr(warehouse, "target_name", None)
     return str(name) if name else None
 
 

@@ -8,20 +8,15 @@ from dbt_sync.destinations.base import (
     Destination,
     DestinationError,
     FieldSpec,
-    Operation,
     TransientError,
 )
+from dbt_sync.engine.mapping import MODE_SENDS, MODE_WRITES
 from dbt_sync.errors import Problem, SpecError, UnreachableError
 from dbt_sync.project import Project
 from dbt_sync.spec import SyncSpec
 
-#: the operations a mode performs, each checked for field permissions
-MODE_OPERATIONS = {
-    "upsert": Operation.UPSERT,
-    "update": Operation.UPDATE,
-    "create": Operation.CREATE,
-    "mirror": Operation.UPSERT,
-}
+#: error codes saying the destination refused our credentials: its other syncs are not tried (no second login)
+LOGIN_FAILURES = frozenset({"AUTHENTICATION_FAILED", "TOKEN_EXPIRED", "OAUTH_REFRESH_FAILED"})
 
 
 def field_specs(spec: SyncSpec, project: Project) -> list[FieldSpec]:
@@ -60,6 +55,11 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
     destination cannot be reached.
 
     ``only``: the names of the syncs to check (default: every enabled sync).
+
+    Each destination is opened (and logged in to) once, whatever the number
+    of its syncs; once it refuses the credentials, or cannot be reached, its
+    remaining syncs are not checked, so a wrong password costs one failed
+    login, not one per sync.
     """
     problems: list[Problem] = []
     opened: dict[str, Destination] = {}
@@ -80,11 +80,14 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
                 opened[spec.destination] = destination
             try:
                 found = destination.check_mapping(
-                    spec.object, MODE_OPERATIONS[spec.mode], spec.match, field_specs(spec, project), spec.location,
+                    spec.object, MODE_WRITES[spec.mode], spec.match, field_specs(spec, project), spec.location,
                     associations=association_checks(spec),
                 )
             except DestinationError as exc:
                 problems.append(Problem(spec.location, f"cannot check against {spec.destination}: {exc}"))
+                if exc.code in LOGIN_FAILURES:
+                    # one login per destination: a wrong password tried once per sync could lock the user out
+                    failed.add(spec.destination)
                 continue
             except TransientError as exc:  # unreachable, or down: not a problem of the spec
                 unreachable.append(str(exc))
@@ -100,15 +103,6 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
         raise UnreachableError("; ".join(unreachable))
 
 
-#: the operations each mode sends (mirror also deletes)
-MODE_SENDS = {
-    "upsert": (Operation.UPSERT,),
-    "update": (Operation.UPDATE,),
-    "create": (Operation.CREATE,),
-    "mirror": (Operation.UPSERT, Operation.DELETE),
-}
-
-
 def value_warnings(project: Project, only: set[str] | None = None) -> list[Problem]:
     """Settings that a run will not use as written, one warning each (no API call is made).
 
@@ -121,9 +115,9 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
     * ``bulk_threshold`` with ``all_or_none`` (which never uses Bulk);
     * ``delete_threshold`` on a sync that is not a mirror (it never deletes).
 
-    Raises :class:`SpecError` when a destination entry of ``dbt_sync.yml``
-    or a Salesforce sync's ``options`` cannot be used at all (the run would
-    fail the sync on it).
+    Raises :class:`SpecError` when a destination cannot be built from its
+    entry of ``dbt_sync.yml`` (reading the file already checks every entry
+    and every sync's ``options``, so this is a safety net).
     """
     warnings: list[Problem] = []
     problems: list[Problem] = []
@@ -156,17 +150,6 @@ def value_warnings(project: Project, only: set[str] | None = None) -> list[Probl
                     f"{', '.join(sorted(spec.options))} will be ignored.",
                 ))
                 continue
-            if spec.destination_type == "salesforce":
-                from dbt_sync.destinations.salesforce.destination import WRITE_OPTIONS
-
-                unknown = sorted(set(spec.options) - WRITE_OPTIONS)
-                if unknown:
-                    problems.append(Problem(
-                        f"{spec.location}.options",
-                        f"unknown option(s) {', '.join(unknown)} for a Salesforce destination. "
-                        f"Allowed: {', '.join(sorted(WRITE_OPTIONS))}.",
-                    ))
-                    continue
             if spec.destination_type == "salesforce" and spec.options.get("all_or_none") and (
                 "bulk_threshold" in spec.options
             ):

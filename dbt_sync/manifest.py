@@ -69,12 +69,6 @@ class Manifest:
     #: the dbt adapter that wrote the manifest (``duckdb``, ``postgres``, ``redshift``); None when not recorded
     adapter_type: str | None = None
 
-    def model_by_name(self, name: str) -> Model | None:
-        for model in self.models.values():
-            if model.name == name:
-                return model
-        return None
-
     def ancestors(self, unique_id: str) -> set[str]:
         """Every node ``unique_id`` depends on, directly or not."""
         seen: set[str] = set()

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+import networkx as nx
+
 from dbt_sync.errors import PlanError
 from dbt_sync.manifest import BUILT_STATUSES, Manifest, RunResults
 from dbt_sync.selection import Selector
@@ -178,52 +180,41 @@ def dependency_edges(specs: Sequence[SyncSpec], manifest: Manifest) -> list[Edge
     return edges
 
 
-def _stages(names: Sequence[str], edges: Iterable[Edge]) -> list[list[str]]:
-    """Layer the DAG so each sync sits one stage after its latest upstream; detect cycles."""
-    preds: dict[str, set[str]] = {n: set() for n in names}
-    succs: dict[str, set[str]] = {n: set() for n in names}
+def sync_graph(names: Iterable[str], edges: Iterable[Edge]) -> nx.DiGraph:
+    """The syncs ``names`` as nodes, and the ``edges`` between two of them (upstream → downstream).
+
+    Each graph edge keeps its :class:`Edge` (or :class:`Closure`) under the
+    attribute ``edge``; edges naming a sync outside ``names`` are left out.
+    Nodes are added in sorted order, so walks and the cycle reported are the
+    same from run to run.
+    """
+    graph = nx.DiGraph()
+    graph.add_nodes_from(sorted(names))
     for e in edges:
-        if e.upstream in preds and e.downstream in preds:
-            preds[e.downstream].add(e.upstream)
-            succs[e.upstream].add(e.downstream)
-    level: dict[str, int] = {}
-    remaining = {n: len(p) for n, p in preds.items()}
-    ready = sorted(n for n, c in remaining.items() if c == 0)
-    for n in ready:
-        level[n] = 0
-    while ready:
-        n = ready.pop(0)
-        for s in sorted(succs[n]):
-            level[s] = max(level.get(s, 0), level[n] + 1)
-            remaining[s] -= 1
-            if remaining[s] == 0:
-                ready.append(s)
-    if len(level) != len(names) or any(remaining[n] for n in names):
-        cycle = _find_cycle({n for n in names if remaining[n] > 0}, preds)
-        raise PlanError(
-            "syncs depend on each other in a cycle: "
-            + " -> ".join(cycle)
-            + ". Break it by removing a depends_on, a lookup or an association."
-        )
-    depth = max(level.values(), default=-1) + 1
-    stages: list[list[str]] = [[] for _ in range(depth)]
-    for n in names:
-        stages[level[n]].append(n)
-    return [sorted(s) for s in stages if s]
+        if e.upstream in graph and e.downstream in graph:
+            graph.add_edge(e.upstream, e.downstream, edge=e)
+    return graph
 
 
-def _find_cycle(blocked: set[str], preds: Mapping[str, set[str]]) -> list[str]:
-    start = min(blocked)
-    path: list[str] = [start]
-    index = {start: 0}
-    node = start
-    while True:
-        node = min(p for p in preds[node] if p in blocked)
-        if node in index:
-            cycle = [*path[index[node]:], node]
-            return list(reversed(cycle))
-        index[node] = len(path)
-        path.append(node)
+def check_acyclic(graph: nx.DiGraph) -> None:
+    """Raise :class:`PlanError` naming one cycle of ``graph``: its syncs in order and each edge's reason."""
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return
+    names = [u for u, _ in cycle] + [cycle[-1][1]]
+    reasons = "; ".join(graph.edges[u, v]["edge"].reason for u, v in cycle)
+    raise PlanError(
+        "syncs depend on each other in a cycle: "
+        + " -> ".join(names)
+        + f" ({reasons}). Break it by removing a depends_on, a lookup or an association."
+    )
+
+
+def _stages(graph: nx.DiGraph) -> list[list[str]]:
+    """Each sync one stage after its latest upstream (topological generations); cycles raise :class:`PlanError`."""
+    check_acyclic(graph)
+    return [sorted(generation) for generation in nx.topological_generations(graph)]
 
 
 def build_plan(
@@ -243,11 +234,11 @@ def build_plan(
     ``all_syncs`` plans every enabled sync.
     """
     edges = dependency_edges(specs, manifest)
-    names = [s.name for s in specs]
-    full_stages = _stages(names, edges)  # raises on cycles among all syncs
+    graph = sync_graph((s.name for s in specs), edges)
+    full_stages = _stages(graph)  # raises on cycles among all syncs
     order = {n: i for i, stage in enumerate(full_stages) for n in stage}
 
-    selector = Selector(specs, edges)
+    selector = Selector(specs, graph)
     chosen = selector.select(select, exclude)
     warnings = selection_warnings(selector, chosen)
     pending = set(pending_retries)
@@ -268,8 +259,9 @@ def build_plan(
         planned.append(spec)
 
     planned_names = [s.name for s in planned]
-    closure_edges = _transitive_edges(planned_names, edges)
-    stage_names = _stages(planned_names, closure_edges)
+    closure_edges = _transitive_edges(planned_names, graph)
+    closure_graph = sync_graph(planned_names, closure_edges)
+    stage_names = _stages(closure_graph)
     by_name = {s.name: s for s in planned}
     return Plan(
         stages=[[by_name[n] for n in stage] for stage in stage_names],
@@ -277,7 +269,7 @@ def build_plan(
         edges=edges,
         manifest=manifest,
         run_results=run_results,
-        upstream=_ancestors(planned_names, closure_edges),
+        upstream={n: tuple(sorted(up)) for n in planned_names if (up := nx.ancestors(closure_graph, n))},
         closure=closure_edges,
         warnings=warnings,
     )
@@ -305,13 +297,13 @@ def select_syncs(
     specs: Sequence[SyncSpec], manifest: Manifest, select: Sequence[str], exclude: Sequence[str]
 ) -> set[str]:
     """The names of the syncs ``--select`` / ``--exclude`` choose (enabled or not), warning as dbt does."""
-    selector = Selector(specs, dependency_edges(specs, manifest))
+    selector = Selector(specs, sync_graph((s.name for s in specs), dependency_edges(specs, manifest)))
     chosen = selector.select(select, exclude)
     selection_warnings(selector, chosen)
     return chosen
 
 
-def _transitive_edges(names: Sequence[str], edges: Sequence[Edge]) -> list[Closure]:
+def _transitive_edges(names: Sequence[str], graph: nx.DiGraph) -> list[Closure]:
     """Orderings between planned syncs, kept through syncs left out of the plan.
 
     One ``Closure`` per (upstream, downstream) pair of planned syncs joined
@@ -319,9 +311,7 @@ def _transitive_edges(names: Sequence[str], edges: Sequence[Edge]) -> list[Closu
     of one shortest such path (empty when the two are joined directly).
     Paths through another planned sync are implied by its own closures.
     """
-    succs: dict[str, list[Edge]] = defaultdict(list)
-    for e in edges:
-        succs[e.upstream].append(e)
+    succs: dict[str, list[Edge]] = {n: [e for _, _, e in graph.out_edges(n, data="edge")] for n in graph}
     wanted = set(names)
     out: list[Closure] = []
     for start in names:
@@ -345,25 +335,6 @@ def _transitive_edges(names: Sequence[str], edges: Sequence[Edge]) -> list[Closu
                     reason = f"through {' -> '.join(via)} (not planned)" if via else e.reason
                     out.append(Closure(start, e.downstream, reason, kind, via))
             frontier = nxt
-    return out
-
-
-def _ancestors(names: Sequence[str], edges: Sequence[Edge]) -> dict[str, tuple[str, ...]]:
-    """Every planned sync each planned sync needs, directly or not."""
-    preds: dict[str, set[str]] = defaultdict(set)
-    for e in edges:
-        preds[e.downstream].add(e.upstream)
-    out: dict[str, tuple[str, ...]] = {}
-    for name in names:
-        seen: set[str] = set()
-        stack = list(preds[name])
-        while stack:
-            node = stack.pop()
-            if node not in seen:
-                seen.add(node)
-                stack.extend(preds[node])
-        if seen:
-            out[name] = tuple(sorted(seen))
     return out
 
 

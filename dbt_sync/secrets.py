@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from dbt_sync import masking
 
-MASK = "****"
+#: what every secret and masked value becomes, wherever dbt-sync masks it (one mask: :data:`dbt_sync.masking.MASK`)
+MASK = masking.MASK
 
 #: configuration keys whose values are secret wherever they appear
 SECRET_KEYS = frozenset(
@@ -108,6 +109,19 @@ def redact(text: Any) -> str:
     if pattern is not None:
         out = pattern.sub(MASK, out)
     return masking.redact(out)
+
+
+def redact_values(text: str, values: Iterable[str]) -> str:
+    """``text`` with every string of ``values`` replaced by :data:`MASK`, longest first.
+
+    For secrets a destination holds that were never registered (an access
+    token a login or an OAuth refresh issued mid-run), applied where the
+    destination turns an answer into an error message; :func:`redact` then
+    masks the registered ones at every output sink.
+    """
+    for value in sorted({v for v in values if v}, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
 
 
 def redact_obj(value: Any) -> Any:

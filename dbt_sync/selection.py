@@ -9,7 +9,7 @@
   ("The selection criterion 'x' does not match any enabled nodes", here
   "... any sync"), with a did-you-mean for a mistyped name. An unknown
   method or an unparsable selector is an error (``SelectionError``).
-* Graph operators walk the sync DAG (the edges of ``plan.dependency_edges``): ``+name`` adds everything upstream,
+* Graph operators walk the sync DAG (the graph of ``plan.sync_graph``): ``+name`` adds everything upstream,
   ``name+`` everything downstream, ``2+name`` / ``name+1`` limit the depth, ``@name`` adds everything
   downstream and everything upstream of those (what they need to run).
 """
@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
+
+import networkx as nx
 
 from dbt_sync.errors import SelectionError, did_you_mean
 
 if TYPE_CHECKING:
-    from dbt_sync.plan import Edge
     from dbt_sync.spec import SyncSpec
 
 METHODS = ("sync", "model", "tag", "destination", "object", "mode")
@@ -33,31 +33,26 @@ _ATOM = re.compile(r"^(?P<up>(\d*)\+)?(?P<body>[^+]+?)(?P<down>\+(\d*))?$")
 
 
 class Selector:
-    def __init__(self, specs: Sequence[SyncSpec], edges: Iterable[Edge]) -> None:
+    def __init__(self, specs: Sequence[SyncSpec], graph: nx.DiGraph) -> None:
+        """``graph``: sync names as nodes, an edge from each sync to every sync that needs it."""
         self.specs = list(specs)
-        self.parents: dict[str, set[str]] = defaultdict(set)
-        self.children: dict[str, set[str]] = defaultdict(set)
-        for e in edges:
-            self.parents[e.downstream].add(e.upstream)
-            self.children[e.upstream].add(e.downstream)
-        self._reduce()
+        self.graph = self._reduce(graph)
         #: dbt-style warnings, one per ``--select`` criterion that matched no sync
         self.unmatched: list[str] = []
         self._hints: dict[str, str] = {}
 
-    def _reduce(self) -> None:
+    @staticmethod
+    def _reduce(graph: nx.DiGraph) -> nx.DiGraph:
         """Keep only direct parents, so ``1+x`` means one step as in dbt.
 
         Model-ancestry edges are transitive (base -> top as well as base -> left
-        -> top); an edge is dropped when a longer path already implies it.
+        -> top); an edge is dropped when a longer path already implies it (the
+        transitive reduction; a graph with a cycle, which no plan accepts, is
+        kept as it is).
         """
-        for child, parents in list(self.parents.items()):
-            implied = set()
-            for parent in parents:
-                implied |= self._walk({parent}, self.parents, None)
-            for parent in parents & implied:
-                self.parents[child].discard(parent)
-                self.children[parent].discard(child)
+        if not nx.is_directed_acyclic_graph(graph):
+            return graph
+        return nx.transitive_reduction(graph)
 
     def select(self, select: Sequence[str], exclude: Sequence[str]) -> set[str]:
         everything = {s.name for s in self.specs}
@@ -83,17 +78,17 @@ class Selector:
             if "+" in text:
                 raise SelectionError(f"cannot parse selector '{text}': as in dbt, '@' is not combined with '+'.")
             base = self._method(text[1:])
-            result = base | self._walk(base, self.children, None)
-            return result | self._walk(result, self.parents, None)
+            result = base | self._walk(base, self.graph.successors, None)
+            return result | self._walk(result, self.graph.predecessors, None)
         m = _ATOM.match(text)
         if not m:
             raise SelectionError(f"cannot parse selector '{text}'. Examples: contacts_sync, +dim_contacts, tag:crm+.")
         base = self._method(m.group("body"))
         result = set(base)
         if m.group("up"):
-            result |= self._walk(base, self.parents, _depth(m.group(2)))
+            result |= self._walk(base, self.graph.predecessors, _depth(m.group(2)))
         if m.group("down"):
-            result |= self._walk(base, self.children, _depth(m.group(5)))
+            result |= self._walk(base, self.graph.successors, _depth(m.group(5)))
         return result
 
     def _method(self, body: str) -> set[str]:
@@ -122,15 +117,15 @@ class Selector:
         return matched
 
     @staticmethod
-    def _walk(start: set[str], graph: dict[str, set[str]], depth: int | None) -> set[str]:
+    def _walk(start: set[str], neighbours: Callable[[str], Iterator[str]], depth: int | None) -> set[str]:
         seen: set[str] = set()
         frontier = set(start)
         level = 0
         while frontier and (depth is None or level < depth):
             level += 1
-            nxt = set()
+            nxt: set[str] = set()
             for node in frontier:
-                nxt |= graph.get(node, set())
+                nxt.update(neighbours(node))
             nxt -= seen | start
             seen |= nxt
             frontier = nxt

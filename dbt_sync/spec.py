@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbt_sync.config import SyncConfig
 from dbt_sync.errors import Problem, SpecError, did_you_mean
 from dbt_sync.manifest import Manifest, Model
+from dbt_sync.project.config import SyncConfig
 
 META_KEY = "dbt_sync"
 MODES = ("upsert", "update", "create", "mirror")
@@ -51,6 +51,19 @@ ALERT_KEYS = ("channels", "failed_records", "failed_share", "remind_after_hours"
 PAYLOAD_KEYS = ("exclude", "mask")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 DEFAULT_DELETE_THRESHOLD = 0.5
+
+
+def spec_rules(destination_type: str) -> Callable[[Mapping[str, Any], str], list[Problem]]:
+    """The spec rules of a destination type: ``(raw spec, yaml path) -> problems``.
+
+    Each destination package owns its rules (``dbt_sync.destinations.<type>.rules``),
+    found through the destination registry; an unknown type has none here
+    (reading ``dbt_sync.yml`` already refused it).
+    """
+    from dbt_sync.destinations.registry import DESTINATION_TYPES
+
+    registered = DESTINATION_TYPES.get(destination_type)
+    return registered.spec_problems if registered is not None else (lambda entry, loc: [])
 
 
 def default_sync_name(model_name: str, destination: str, obj: str) -> str:
@@ -152,12 +165,6 @@ class SyncSpec:
     @property
     def written_objects(self) -> tuple[str, str]:
         return (self.destination, self.object.lower())
-
-    def referenced_objects(self) -> set[tuple[str, str]]:
-        """(destination, object) pairs this sync points at through lookups and associations."""
-        refs = {(self.destination, m.lookup.object.lower()) for m in self.fields if m.lookup}
-        refs |= {(self.destination, a.to.lower()) for a in self.associations}
-        return refs
 
 
 class _Collector:
@@ -394,6 +401,9 @@ def _parse_entry(
     if not isinstance(options, Mapping):
         problems.add(f"{loc}.options", "expected a mapping of destination-specific options.")
         options = {}
+    if destination_type is not None:
+        for problem in spec_rules(destination_type)(entry, loc):
+            problems.add(problem.location, problem.message)
 
     if len(problems.problems) > before:
         return None
@@ -466,11 +476,6 @@ def _parse_fields(
         else:
             lookup = _parse_lookup(model, f"{floc}.lookup", source["lookup"], known, problems)
             if lookup is not None:
-                if destination_type == "hubspot":
-                    problems.add(
-                        f"{floc}.lookup",
-                        "lookups set Salesforce relationships; for HubSpot declare 'associations' instead.",
-                    )
                 out.append(FieldMapping(name=str(name), lookup=lookup))
     return out
 
@@ -507,9 +512,6 @@ def _parse_associations(
     where = f"{loc}.associations"
     if not isinstance(raw, list):
         problems.add(where, "expected a list of {to, column, match?, type_id?, category?, label?}.")
-        return []
-    if destination_type == "salesforce":
-        problems.add(where, "associations are a HubSpot feature; for Salesforce map a field with {lookup: ...}.")
         return []
     out: list[AssociationSpec] = []
     for i, item in enumerate(raw):

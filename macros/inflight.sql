@@ -19,26 +19,6 @@ create table if not exists {{ relation }} (
 )
 {%- endmacro %}
 
-{% macro bigquery__inflight_table_sql(relation) -%}
-create table if not exists {{ relation }} (
-    sync_name string not null,
-    record_key string not null,
-    run_id string not null,
-    batch_id string not null,
-    sent_at timestamp not null
-)
-{%- endmacro %}
-
-{% macro snowflake__inflight_table_sql(relation) -%}
-create table if not exists {{ relation }} (
-    sync_name varchar(256) not null,
-    record_key varchar(1024) not null,
-    run_id varchar(64) not null,
-    batch_id varchar(64) not null,
-    sent_at timestamp_ntz not null
-)
-{%- endmacro %}
-
 
 {#- Record a create batch's keys as in flight (sent_at: naive UTC). -#}
 {% macro inflight_mark_sql(sync_name, run_id, batch_id, keys, sent_at) -%}

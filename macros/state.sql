@@ -208,7 +208,11 @@ where f.latest_rank = 1
 {#- --full-refresh: every record is sent again, but which CRM record each key
     is stays known (so updates go to the same record and mirror deletes are
     still computed). The sync's changesets are dropped. -#}
-{% macro full_refresh_sql(sync_name_sql, sync_name) -%}
+{% macro full_refresh_sql(sync_name) -%}
+  {{- return(adapter.dispatch('full_refresh_sql', 'dbt_sync')(sync_name)) -}}
+{%- endmacro %}
+{% macro default__full_refresh_sql(sync_name) -%}
+  {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {{- return([
     'update ' ~ dbt_sync.audit_relation('dbt_sync_state') ~ ' set row_hash = null where sync_name = ' ~ sync_name_sql,
     'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'changes')),
@@ -219,7 +223,11 @@ where f.latest_rank = 1
 
 
 {#- Forget one sync: its state and changesets (audit history stays). -#}
-{% macro reset_sql(sync_name_sql, sync_name) -%}
+{% macro reset_sql(sync_name) -%}
+  {{- return(adapter.dispatch('reset_sql', 'dbt_sync')(sync_name)) -}}
+{%- endmacro %}
+{% macro default__reset_sql(sync_name) -%}
+  {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {{- return([
     'delete from ' ~ dbt_sync.audit_relation('dbt_sync_state') ~ ' where sync_name = ' ~ sync_name_sql,
     'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'changes')),
@@ -303,4 +311,27 @@ where f.latest_rank = 1
   {{- return('select record_key, error_code, error_message, payload from ' ~ dbt_sync.audit_relation('dbt_sync_failures')
              ~ ' where run_id = ' ~ dbt_sync.sql_value(run_id) ~ ' and sync_name = ' ~ dbt_sync.sql_value(sync_name)
              ~ ' order by record_key') -}}
+{%- endmacro %}
+
+{#- Insert the 'running' row of one sync's run. run: column -> value, the
+    columns given (the others stay null or their default). -#}
+{% macro run_start_sql(run) -%}
+  {{- return(adapter.dispatch('run_start_sql', 'dbt_sync')(run)) -}}
+{%- endmacro %}
+{% macro default__run_start_sql(run) -%}
+  {%- set columns = run.keys() | list -%}
+  {%- set values = [] -%}
+  {%- for column in columns -%}{%- do values.append(run[column]) -%}{%- endfor -%}
+  {{- return(dbt_sync.insert_sql('dbt_sync_runs', columns, '(' ~ dbt_sync.sql_values(values) ~ ')')) -}}
+{%- endmacro %}
+
+{#- Close one sync's run row. assignments: column -> value. -#}
+{% macro run_finish_sql(run_id, sync_name, assignments) -%}
+  {{- return(adapter.dispatch('run_finish_sql', 'dbt_sync')(run_id, sync_name, assignments)) -}}
+{%- endmacro %}
+{% macro default__run_finish_sql(run_id, sync_name, assignments) -%}
+  {%- set sets = {} -%}
+  {%- for column in assignments -%}{%- do sets.update({column: dbt_sync.sql_value(assignments[column])}) -%}{%- endfor -%}
+  {{- return(dbt_sync.update_sql('dbt_sync_runs', sets,
+        'run_id = ' ~ dbt_sync.sql_value(run_id) ~ ' and sync_name = ' ~ dbt_sync.sql_value(sync_name))) -}}
 {%- endmacro %}

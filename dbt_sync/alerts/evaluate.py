@@ -37,7 +37,8 @@ from typing import Any
 from dbt_sync.alerts import health as h
 from dbt_sync.alerts.channels import deliver
 from dbt_sync.alerts.render import build_payload
-from dbt_sync.alerts.store import SENT, AlertRow, AlertStore, alert_id, utcnow
+from dbt_sync.alerts.store import SENT, AlertRow, AlertStore, alert_id
+from dbt_sync.clock import utcnow
 from dbt_sync.engine.results import DRY_RUN, SKIPPED, RunResult, SyncResult
 from dbt_sync.secrets import redact, redact_obj
 

@@ -9,7 +9,7 @@ Exit codes: 0 everything synced (or valid); 1 some records failed;
 2 a sync failed as a whole, or bad input / usage.
 """
 
-from dbt_sync.cli import alerts, audit, project_cmds, run, sandbox  # noqa: F401  (registers the commands)
+from dbt_sync.cli import alerts, audit, plan, run, sandbox, validate  # noqa: F401  (registers the commands)
 from dbt_sync.cli.base import main
 
 __all__ = ["main"]

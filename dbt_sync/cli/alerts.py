@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
-from dbt_sync.api import open_warehouse
-from dbt_sync.cli.base import handle_errors, main, options_from, project_options
-from dbt_sync.config import load_config
+from dbt_sync.api import build_options, open_warehouse
+from dbt_sync.cli.base import handle_errors, main, project_options
 from dbt_sync.errors import EXIT_ERROR
 from dbt_sync.output import to_json
+from dbt_sync.project.config import load_config
 
 
 @main.group()
@@ -36,7 +36,7 @@ def test_channel(project_dir: Path, profiles_dir: Path | None, target: str | Non
     """
     from dbt_sync.alerts import send_test
 
-    options = options_from(project_dir, profiles_dir, target, vars, config_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path)
 
     project = SimpleNamespace(config=load_config(options.project_dir, options.config_path))  # all send_test reads
     if no_record:

@@ -14,11 +14,10 @@ from typing import Any
 
 import click
 
-from dbt_sync.api import open_warehouse
+from dbt_sync.api import build_options, open_warehouse
 from dbt_sync.cli.base import (
     handle_errors,
     main,
-    options_from,
     project_options,
     select_exclude_options,
     selected_names,
@@ -62,16 +61,12 @@ def status(project_dir: Path, profiles_dir: Path | None, target: str | None, var
       dbt-sync status
       dbt-sync status --select destination:hubspot --json
     """
-    options = options_from(project_dir, profiles_dir, target, vars, config_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     chosen = _chosen(options, select, exclude)
     with open_warehouse(options) as wh:
         wh.ensure_tables()
         runs = wh.table("dbt_sync_runs")
-        rows = wh.query(
-            "select sync_name, status, started_at, finished_at, planned, created, updated, deleted, failed, "
-            "error_message from (select r.*, row_number() over (partition by sync_name order by started_at desc) "
-            f"as rn from {runs} r) latest where rn = 1 order by sync_name"
-        )
+        rows = wh.query_macro("latest_runs_sql")
     if chosen is not None:
         rows = [r for r in rows if r["sync_name"] in chosen]
     if as_json:
@@ -110,26 +105,17 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
       dbt-sync failures --older-than 1d --json
       dbt-sync failures --select tag:crm,destination:salesforce
     """
-    options = options_from(project_dir, profiles_dir, target, vars, config_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     age = _age_seconds(older_than) if older_than else None
     chosen = _chosen(options, select, exclude)
     with open_warehouse(options) as wh:
         wh.ensure_tables()
         view = wh.table("dbt_sync_open_failures")
-        where = []
-        if sync_names:
-            where.append("sync_name in (" + ", ".join(wh._lit(s) for s in sync_names) + ")")
-        if codes:
-            where.append("error_code in (" + ", ".join(wh._lit(c) for c in codes) + ")")
-        rows = wh.query(
-            "select sync_name, record_key, error_code, error_message, attempt, first_failed_at, failed_at "
-            f"from {view}" + (" where " + " and ".join(where) if where else "")
-            + " order by sync_name, first_failed_at, record_key"
-        )
+        everything = wh.render_macro("open_failures_all_sql")
+        rows = wh.query_macro("open_failures_report_sql", sync_names=list(sync_names), codes=list(codes))
         if sync_names:
             runs = wh.table("dbt_sync_runs")
-            known = {str(r["sync_name"]) for r in wh.query(
-                f"select sync_name from {runs} union select sync_name from {wh.table('dbt_sync_failures')}")}
+            known = {str(r["sync_name"]) for r in wh.query_macro("recorded_syncs_sql")}
             for name in sync_names:
                 if name not in known:  # a typo must not read as "nothing is failing"
                     click.echo(
@@ -140,7 +126,7 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
     if chosen is not None:
         rows = [r for r in rows if r["sync_name"] in chosen]
     if age is not None:
-        from dbt_sync.warehouse import utcnow
+        from dbt_sync.clock import utcnow
 
         now = utcnow()
         rows = [r for r in rows if r["first_failed_at"] and (now - r["first_failed_at"]).total_seconds() > age]
@@ -163,7 +149,7 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
     shown = f"{total} open failure(s)"
     if total > len(rows):
         shown = f"{len(rows)} of {shown} shown (--limit)"
-    click.echo(f"{shown}. Full rows: select * from {view};")
+    click.echo(f"{shown}. Full rows: {everything};")
 
 
 @main.command()
@@ -180,7 +166,7 @@ def reset(project_dir: Path, profiles_dir: Path | None, target: str | None, vars
     Asks first unless --yes; declining (or end of input) resets nothing and
     exits 0.
     """
-    options = options_from(project_dir, profiles_dir, target, vars, config_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     _sync_named(load_project(options).specs, sync_name)
     if not yes:
         try:
@@ -217,7 +203,7 @@ def resolve(project_dir: Path, profiles_dir: Path | None, target: str | None, va
       dbt-sync resolve contacts_create C-2001 --destination-id 003xx000004TmiQ
       dbt-sync resolve contacts_create C-2002
     """
-    options = options_from(project_dir, profiles_dir, target, vars, config_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     spec = _sync_named(load_project(options).specs, sync_name)
     if not inflight.applies(spec):
         how = f"matches records on {spec.match}" if spec.match else "is not a create"

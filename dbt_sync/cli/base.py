@@ -16,7 +16,6 @@ import yaml
 
 from dbt_sync import __version__
 from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line, yaml_problem
-from dbt_sync.project import ProjectOptions
 from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -232,22 +231,6 @@ def _setup_logging(debug: bool) -> None:
         handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-
-
-def options_from(
-    project_dir: Path,
-    profiles_dir: Path | None,
-    target: str | None,
-    vars: dict[str, Any] | None,
-    config_path: str | None,
-) -> ProjectOptions:
-    return ProjectOptions(
-        project_dir=project_dir.resolve(),
-        profiles_dir=profiles_dir.resolve() if profiles_dir else None,
-        target=target,
-        vars=vars,
-        config_path=config_path,
-    )
 
 
 @click.group(

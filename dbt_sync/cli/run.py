@@ -13,7 +13,7 @@ from dbt_sync.api import run as run_syncs
 from dbt_sync.cli.base import handle_errors, main, project_options, selection_options, stdout_gone
 from dbt_sync.engine.cancel import Cancellation, on_signals
 from dbt_sync.engine.progress import Progress
-from dbt_sync.engine.results import RunResult, SyncResult
+from dbt_sync.engine.results import RunResult, SyncResult, SyncStatus
 from dbt_sync.output import table, to_json
 from dbt_sync.secrets import redact
 
@@ -178,7 +178,7 @@ def render_summary(result: RunResult) -> str:
     else:
         lines.append("No syncs planned.")
     for sync in result.syncs:
-        if sync.message and sync.status in ("error", "skipped"):
+        if sync.message and sync.status in (SyncStatus.ERROR, SyncStatus.SKIPPED):
             lines.append(f"{sync.status} {sync.name}: {sync.message}")
         if sync.failed and sync.failures_sql:
             lines.append(f"Failed records of {sync.name}:\n  {sync.failures_sql};")
@@ -186,7 +186,7 @@ def render_summary(result: RunResult) -> str:
             lines.append(f"Would send for {sync.name} (first {len(sync.samples)}):")
             lines += [f"  {to_json(sample, compact=True)}" for sample in sync.samples]
         for code, sample in sync.error_samples.items():
-            if sync.status != "error":
+            if sync.status != SyncStatus.ERROR:
                 lines.append(f"  {code}: {sample}")
     for alert in result.alerts:
         state = alert.get("status")

@@ -29,7 +29,7 @@ def demo(work_dir: Path | None, debug: bool) -> None:
     """Build integration_tests on DuckDB, sync it to the local Salesforce and HubSpot
     emulators, show the rejected records and why, fix the data, and retry.
     """
-    from dbt_sync.demo import run_demo
+    from dbt_sync_emulators.demo import run_demo
 
     folder = work_dir or Path(tempfile.mkdtemp(prefix="dbt-sync-demo-"))
     code = run_demo(folder.resolve(), say=click.echo)
@@ -51,7 +51,7 @@ def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool
     SIGTERM or SIGHUP it stops both emulators, removes its TLS folder and
     exits 0.
     """
-    from dbt_sync.sandbox import DBT_SYNC_YML, running_sandbox
+    from dbt_sync_emulators.sandbox import DBT_SYNC_YML, running_sandbox
 
     for option, port in (("--salesforce-port", salesforce_port), ("--hubspot-port", hubspot_port)):
         _check_port_free(option, port)

@@ -1,22 +1,20 @@
-"""Destinations: one module per CRM, each implementing :mod:`dbt_sync.destinations.base`."""
+"""Destinations: one package per CRM, each implementing :mod:`dbt_sync.destinations.base`.
+
+Which class serves a destination ``type`` is looked up in
+:mod:`dbt_sync.destinations.registry`.
+"""
 
 from __future__ import annotations
 
-from dbt_sync.config import DestinationConfig
-from dbt_sync.destinations.base import Destination, DestinationError
+from dbt_sync.destinations.base import Destination
+from dbt_sync.destinations.registry import destination_type
+from dbt_sync.project.config import DestinationConfig
 
 
 def open_destination(config: DestinationConfig) -> Destination:
-    """Build the destination named in ``dbt_sync.yml``; imports its client library lazily."""
-    if config.type == "salesforce":
-        from dbt_sync.destinations.salesforce import SalesforceDestination
+    """Build the destination named in ``dbt_sync.yml``; imports its client library lazily.
 
-        return SalesforceDestination(config.name, config.settings)
-    if config.type == "hubspot":
-        from dbt_sync.destinations.hubspot import HubSpotDestination
-
-        return HubSpotDestination(config.name, config.settings)
-    raise DestinationError(
-        f"destination '{config.name}': type '{config.type}' is not supported (salesforce, hubspot).",
-        code="UNKNOWN_DESTINATION_TYPE",
-    )
+    Raises :class:`~dbt_sync.destinations.base.DestinationError`: an unknown
+    ``type`` (``UNKNOWN_DESTINATION_TYPE``) or settings the destination cannot use.
+    """
+    return destination_type(config.type, f"destination '{config.name}'").open(config.name, config.settings)

@@ -21,7 +21,7 @@ Two kinds of failure exist and they must not be confused:
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -261,15 +261,6 @@ class Destination(Protocol):
 
     def usage(self) -> Usage: ...
 
-    def find(self, object_name: str, match: str | None, records: Sequence[Record]) -> dict[str, str]:
-        """Ids of existing records with the records' ``match`` values: record key -> id.
-
-        Records whose value matches nothing (or several records) are absent.
-        Used to adopt a record a create met as a duplicate, and to settle
-        creates whose outcome is unknown.
-        """
-        ...
-
     def check_mapping(
         self,
         object_name: str,
@@ -285,6 +276,75 @@ class Destination(Protocol):
     def close(self) -> None: ...
 
 
+# -- capabilities: what some destinations do beyond the contract above ---------------
+#
+# The engine asks ``isinstance(destination, RateLimited)`` (and so on) rather
+# than reading attributes the contract does not declare.
+
+#: requests in flight at once for a rate-limited destination that states no concurrency of its own
+DEFAULT_CONCURRENCY = 8
+
+
+@runtime_checkable
+class RateLimited(Protocol):
+    """A destination whose requests the engine paces with one limiter per account (engine/pacing.py).
+
+    ``rate_limit``: requests allowed per ``rate_interval`` seconds (HubSpot:
+    100, 190 or 250 per 10 s by tier), ``None`` for no rolling window
+    (Salesforce). ``concurrency``: requests in flight at once (Salesforce's
+    ``concurrency`` setting; :data:`DEFAULT_CONCURRENCY` elsewhere).
+    ``pacer``: ``None`` until the engine attaches its limiter; the destination
+    calls it before every HTTP request.
+    """
+
+    pacer: Pacer | None
+
+    @property
+    def rate_limit(self) -> int | None: ...
+
+    @property
+    def rate_interval(self) -> float: ...
+
+    @property
+    def concurrency(self) -> int: ...
+
+
+@runtime_checkable
+class Lookups(Protocol):
+    """A destination that can find existing records by a unique field (the sync's match key)."""
+
+    def find(self, object_name: str, match: str | None, records: Sequence[Record]) -> dict[str, str]:
+        """Ids of existing records with the records' ``match`` values: record key -> id.
+
+        Records whose value matches nothing (or several records) are absent.
+        Used to adopt a record a create met as a duplicate, and to settle
+        creates whose outcome is unknown.
+        """
+        ...
+
+
+@runtime_checkable
+class Associations(Protocol):
+    """A destination that links records to records other syncs wrote (HubSpot associations).
+
+    ``association_targets`` reads the ids the target objects' syncs recorded:
+    ``associations`` are the sync's declared associations (each with ``to``,
+    the target object, and ``column``, the model column holding the target's
+    key), ``page`` the rows being sent, ``writers`` the syncs to this same
+    destination (each with ``name`` and ``object``), and
+    ``destination_ids(sync_name, keys)`` the ids a sync recorded for those
+    record keys. Returns ``(target object in lower case, key) -> id``.
+    """
+
+    def association_targets(
+        self,
+        associations: Sequence[Any],
+        page: Sequence[Mapping[str, Any]],
+        writers: Sequence[Any],
+        destination_ids: Callable[[str, list[str]], Mapping[str, str | None]],
+    ) -> dict[tuple[str, str], str]: ...
+
+
 class Pacer(Protocol):
     """The engine's rate limiter for one destination account.
 
@@ -298,3 +358,7 @@ class Pacer(Protocol):
     def observe(self, remaining: int | None, interval_seconds: float | None = None) -> None: ...
 
     def pause(self, seconds: float) -> None: ...
+
+    def window_remainder(self, interval_seconds: float | None = None) -> float | None:
+        """Seconds until the oldest request of the current rolling window leaves it; None when it holds none."""
+        ...

@@ -44,10 +44,6 @@ class Meter:
         with self._lock:
             return self._counts.get(name, 0)
 
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
-
 
 @contextmanager
 def metering(meter: Meter) -> Iterator[Meter]:

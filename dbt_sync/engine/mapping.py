@@ -50,24 +50,36 @@ class Change:
 SETTLE_OPS = {"confirmed", "gone"}
 
 
+#: sync mode -> the operation a new or changed row is sent with
+MODE_WRITES: Mapping[str, Operation] = {
+    "upsert": Operation.UPSERT,
+    "update": Operation.UPDATE,
+    "create": Operation.CREATE,
+    "mirror": Operation.UPSERT,
+}
+#: sync mode -> every operation it sends (a mirror also deletes the rows that left the model)
+MODE_SENDS: Mapping[str, tuple[Operation, ...]] = {
+    mode: (write, Operation.DELETE) if mode == "mirror" else (write,) for mode, write in MODE_WRITES.items()
+}
+
+
 def operation_for(mode: str, op: str) -> Operation | None:
     """The destination operation for a changeset op under a sync mode; None = nothing to send.
 
     ``confirmed`` (unchanged since the destination confirmed it, with an
     open failure to close) and ``gone`` (an open failure whose row left the
-    model) send nothing.
+    model) send nothing; a ``create`` sync sends inserts only.
     """
     if op in SETTLE_OPS:
         return None
     if op == "delete":
-        return Operation.DELETE if mode == "mirror" else None
-    if mode in ("upsert", "mirror"):
-        return Operation.UPSERT
-    if mode == "update":
-        return Operation.UPDATE
-    if mode == "create":
-        return Operation.CREATE if op == "insert" else None
-    raise ValueError(f"unknown mode {mode!r}")
+        return Operation.DELETE if Operation.DELETE in MODE_SENDS.get(mode, ()) else None
+    write = MODE_WRITES.get(mode)
+    if write is None:
+        raise ValueError(f"unknown mode {mode!r}")
+    if write is Operation.CREATE and op != "insert":
+        return None
+    return write
 
 
 def _get(row: Mapping[str, Any], column: str) -> Any:

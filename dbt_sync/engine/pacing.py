@@ -9,23 +9,22 @@ associations after objects) is paced request by request.
 
 from __future__ import annotations
 
-from dbt_sync.destinations.base import Destination
+from dbt_sync.destinations.base import Destination, RateLimited
 from dbt_sync.engine.ratelimit import Limits, RateLimiter
 
 
-def limits_for(destination: Destination) -> Limits:
-    rate = getattr(destination, "rate_limit", None)
-    interval = getattr(destination, "rate_interval", None)
-    concurrency = getattr(destination, "concurrency", None)
+def limits_for(destination: RateLimited) -> Limits:
+    """The limits a destination states (see :class:`~dbt_sync.destinations.base.RateLimited`)."""
+    rate = destination.rate_limit
     return Limits(
-        requests=int(rate) if isinstance(rate, (int, float)) and rate > 0 else None,
-        per_seconds=float(interval) if isinstance(interval, (int, float)) and interval > 0 else 10.0,
-        concurrency=int(concurrency) if isinstance(concurrency, int) and concurrency > 0 else 8,
+        requests=int(rate) if rate is not None and rate > 0 else None,
+        per_seconds=float(destination.rate_interval) if destination.rate_interval > 0 else 10.0,
+        concurrency=max(1, int(destination.concurrency)),
     )
 
 
 def paced(destination: Destination) -> Destination:
-    """Give ``destination`` a :class:`RateLimiter` as its ``pacer`` (once)."""
-    if hasattr(destination, "pacer") and destination.pacer is None:
+    """Give a rate-limited ``destination`` a :class:`RateLimiter` as its ``pacer`` (once); others are left as is."""
+    if isinstance(destination, RateLimited) and destination.pacer is None:
         destination.pacer = RateLimiter(limits_for(destination))
     return destination

@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dbt_sync.destinations.base import DEFAULT_CONCURRENCY
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -23,12 +25,13 @@ class Limits:
 
     ``requests``/``per_seconds``: a rolling window (HubSpot 100/190/250 per
     10 s by tier); ``None`` for no rate limit. ``concurrency``: requests in
-    flight at once (Salesforce).
+    flight at once (Salesforce's setting; 8, ``DEFAULT_CONCURRENCY``, when
+    a destination states none).
     """
 
     requests: int | None = None
     per_seconds: float = 10.0
-    concurrency: int = 4
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 class RateLimiter:
@@ -69,7 +72,9 @@ class RateLimiter:
                 wait = self._paused_until - now
                 if wait <= 0 and self._allowance is not None:
                     window = self.limits.per_seconds
-                    while self._starts and now - self._starts[0] >= window:
+                    # the same sum as the wait below: with ``now - start >= window`` instead, float rounding
+                    # could keep a start whose wait computes to 0 and let requests through over the allowance
+                    while self._starts and self._starts[0] + window <= now:
                         self._starts.popleft()
                     if len(self._starts) >= self._allowance:
                         wait = self._starts[0] + window - now
@@ -87,7 +92,7 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             window = interval_seconds or self.limits.per_seconds
-            ours = sum(1 for t in self._starts if now - t < window)
+            ours = sum(1 for t in self._starts if t + window > now)
             ours_left = self._allowance - ours
             deficit = ours_left - max(0, remaining - 1)
             # Pretend the requests we did not see (another client) happened now.
@@ -105,6 +110,19 @@ class RateLimiter:
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
             self._starts.clear()
+
+    def window_remainder(self, interval_seconds: float | None = None) -> float | None:
+        """Seconds until the oldest request still in the window (``interval_seconds``, default the limit's) leaves it.
+
+        None when no request is in the window. Destinations use it for the wait
+        a 429 without ``Retry-After`` asks for: the account's one window, the
+        one this limiter paces by.
+        """
+        with self._lock:
+            now = self._clock()
+            window = interval_seconds or self.limits.per_seconds
+            oldest = next((t for t in self._starts if t + window > now), None)
+        return None if oldest is None else oldest + window - now
 
     def concurrent(self) -> threading.BoundedSemaphore:
         """Hold this while a request is in flight."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -19,16 +20,48 @@ from dbt_sync import __version__
 from dbt_sync.errors import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
 from dbt_sync.secrets import redact, redact_obj
 
-#: sync statuses
-SUCCESS = "success"
-PARTIAL = "partial"  # ran, some records failed
-ERROR = "error"  # failed as a whole
-SKIPPED = "skipped"
-DRY_RUN = "dry_run"
-CANCELLED = "cancelled"  # stopped by SIGTERM/SIGINT; what the destination confirmed is recorded
+if sys.version_info >= (3, 11):
+    from enum import StrEnum
+else:  # pragma: no cover - Python 3.10
+
+    class StrEnum(str, enum.Enum):
+        """``enum.StrEnum`` of Python 3.11: members are their string values."""
+
+        def __str__(self) -> str:
+            return str(self.value)
 
 
-class SkipCause(str, enum.Enum):
+class SyncStatus(StrEnum):
+    """A sync's status: in ``SyncResult.status``, ``--json``, the results file and ``dbt_sync_runs.status``.
+
+    Members are strings equal to their values, so the audit tables and JSON
+    hold the same words as before (``"success"``, ``"partial"``, ...).
+    """
+
+    SUCCESS = "success"
+    #: ran, some records failed
+    PARTIAL = "partial"
+    #: failed as a whole
+    ERROR = "error"
+    SKIPPED = "skipped"
+    DRY_RUN = "dry_run"
+    #: stopped by SIGTERM/SIGINT; what the destination confirmed is recorded
+    CANCELLED = "cancelled"
+    #: ``dbt_sync_runs`` only: the sync is being run (its row is written when it starts)
+    RUNNING = "running"
+    #: ``dbt_sync_runs`` only: a row a dead run left ``running``, closed by the next run of the sync
+    ABANDONED = "abandoned"
+
+
+SUCCESS = SyncStatus.SUCCESS
+PARTIAL = SyncStatus.PARTIAL
+ERROR = SyncStatus.ERROR
+SKIPPED = SyncStatus.SKIPPED
+DRY_RUN = SyncStatus.DRY_RUN
+CANCELLED = SyncStatus.CANCELLED
+
+
+class SkipCause(StrEnum):
     """Why a sync with status ``skipped`` did not run (``SyncResult.skip_cause``).
 
     None of these is a failure of the sync: a skipped sync's health and
@@ -63,7 +96,7 @@ class SyncResult:
     destination: str
     object: str
     mode: str
-    status: str = SUCCESS
+    status: SyncStatus = SyncStatus.SUCCESS
     planned: int = 0
     created: int = 0
     updated: int = 0

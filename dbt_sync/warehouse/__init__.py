@@ -3,6 +3,6 @@
 See docs/warehouse.md for the tables and the capture model.
 """
 
-from dbt_sync.warehouse.warehouse import META_COLUMNS, FailureRow, Warehouse, utcnow
+from dbt_sync.warehouse.warehouse import META_COLUMNS, Confirmed, FailureRow, Warehouse
 
-__all__ = ["META_COLUMNS", "FailureRow", "Warehouse", "utcnow"]
+__all__ = ["META_COLUMNS", "Confirmed", "FailureRow", "Warehouse"]

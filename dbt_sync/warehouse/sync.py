@@ -17,25 +17,22 @@ called with the values as arguments::
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from dbt_sync.clock import utcnow
+
 if TYPE_CHECKING:
-    from dbt_sync.warehouse.warehouse import FailureRow, Warehouse
+    from dbt_sync.warehouse.warehouse import Confirmed, FailureRow, Warehouse
 
 _IN_LIST_SIZE = 1000
 #: keys per in-flight insert statement
 _INFLIGHT_CHUNK = 500
 #: what an abandoned run's row says
 ABANDONED_MESSAGE = "the run stopped without closing this row (killed or lost); see the next run"
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class KeyStatus(str, Enum):
@@ -93,7 +90,7 @@ class SyncHandle:
         """
         wh = self._wh
         wh._ensure_once()
-        now = _now()
+        now = utcnow()
         with wh._transaction():
             lock_sql = str(wh._template("lock_table_sql", relation=wh.table("dbt_sync_locks")))
             if lock_sql:
@@ -110,7 +107,7 @@ class SyncHandle:
 
     def heartbeat(self, holder: str) -> bool:
         """Refresh ``holder``'s heartbeat; False when the lock is no longer ``holder``'s."""
-        self._wh.run_macro("lock_heartbeat_sql", sync_name=self.name, holder=holder, now=_now())
+        self._wh.run_macro("lock_heartbeat_sql", sync_name=self.name, holder=holder, now=utcnow())
         return bool(self._wh.query_macro("lock_held_sql", sync_name=self.name, holder=holder))
 
     def release(self, holder: str) -> None:
@@ -129,7 +126,7 @@ class SyncHandle:
         rows = self._wh.query_macro("running_runs_sql", sync_name=self.name, run_id=run_id)
         if rows:
             self._wh.run_macro(
-                "abandon_runs_sql", sync_name=self.name, run_id=run_id, finished_at=_now(), message=ABANDONED_MESSAGE
+                "abandon_runs_sql", sync_name=self.name, run_id=run_id, finished_at=utcnow(), message=ABANDONED_MESSAGE
             )
         return len(rows)
 
@@ -180,7 +177,7 @@ class SyncHandle:
     def commit(
         self,
         run_id: str,
-        successes: Sequence[tuple[str, str | None, str | None]] = (),
+        successes: Sequence[Confirmed] = (),
         deletions: Sequence[str] = (),
         failures: Sequence[FailureRow] = (),
         resolved: Sequence[str] = (),
@@ -233,7 +230,7 @@ class SyncHandle:
         wh = self._wh
         wh._ensure_inflight()
         batch_id = uuid.uuid4().hex
-        now = _now()
+        now = utcnow()
         with wh._transaction():
             for i in range(0, len(keys), _INFLIGHT_CHUNK):
                 wh._run("inflight_mark_sql", sync_name=self.name, run_id=run_id, batch_id=batch_id,
@@ -277,7 +274,9 @@ class SyncHandle:
         """
         self._wh._ensure_inflight()
         if destination_id is not None:
-            self.commit("resolved-in-doubt", [(record_key, None, destination_id)])
+            from dbt_sync.warehouse.warehouse import Confirmed
+
+            self.commit("resolved-in-doubt", [Confirmed(record_key, None, destination_id)])
         self._wh.run_macro("inflight_forget_sql", sync_name=self.name, record_key=record_key)
 
     def forget_in_flight(self) -> None:

@@ -31,8 +31,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
+from dbt_sync.clock import utcnow
 from dbt_sync.errors import DbtSyncError
 from dbt_sync.secrets import redact
 from dbt_sync.warehouse import literals
@@ -54,6 +55,14 @@ class WarehouseUnavailable(DbtSyncError):
     """The warehouse connection was lost and a new one cannot be opened (a restart, a network cut)."""
 
 
+class Confirmed(NamedTuple):
+    """A record the destination confirmed, for dbt_sync_state: its key, the row's hash, the CRM's id."""
+
+    record_key: str
+    row_hash: str | None
+    destination_id: str | None
+
+
 @dataclass
 class FailureRow:
     """One record the destination (or dbt-sync) refused, for dbt_sync_failures.
@@ -70,14 +79,6 @@ class FailureRow:
     payload: Mapping[str, Any] | None = None
 
 
-def utcnow() -> dt.datetime:
-    """Naive UTC: every audit timestamp dbt-sync writes uses this clock.
-
-    The audit tables store instants (timestamps with time zone), so SQL
-    comparing them with ``current_timestamp`` is right in any session time
-    zone; Python reads them back as naive UTC (:meth:`Warehouse.query`).
-    """
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def _naive_utc(value: Any) -> Any:
@@ -241,6 +242,18 @@ class Warehouse:
     def manifest(self) -> Any:
         return self._runtime.manifest
 
+    @property
+    def threads(self) -> int | None:
+        """The ``threads`` of the profile's target in use (None when it sets none)."""
+        threads = getattr(self._runtime.config, "threads", None)
+        return threads if isinstance(threads, int) else None
+
+    @property
+    def target_name(self) -> str | None:
+        """The profile's target in use (its default when no ``--target`` was given)."""
+        name = getattr(self._runtime.config, "target_name", None)
+        return str(name) if name else None
+
     # -- plumbing ------------------------------------------------------------
 
     @contextmanager
@@ -314,6 +327,13 @@ class Warehouse:
         """
         with self._transaction():
             self._run(name, **kwargs)
+
+    @retry_on_lost_connection
+    def run_macros(self, calls: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Run several ``(macro name, arguments)`` statements (see :meth:`run_macro`) in one transaction."""
+        with self._transaction():
+            for name, kwargs in calls:
+                self._run(name, **kwargs)
 
     @retry_on_lost_connection
     def query_macro(self, name: str, *, utc: bool = True, **kwargs: Any) -> list[dict[str, Any]]:
@@ -391,6 +411,15 @@ class Warehouse:
             with self._lock:
                 if not self._ensured:
                     self.ensure_tables()
+
+    def ensure_alert_tables(self) -> None:
+        """Create the alert tables (``dbt_sync.ensure_alert_tables``) or add the columns they lack; idempotent."""
+        with self._connection():
+            try:
+                self._macro("ensure_alert_tables")
+            except Exception:
+                self.adapter.connections.rollback_if_open()
+                raise
 
     def _ensure_inflight(self) -> None:
         """Create ``dbt_sync_inflight`` once per Warehouse (see engine/inflight.py)."""
@@ -543,7 +572,7 @@ class Warehouse:
         self,
         sync_name: str,
         run_id: str,
-        successes: Sequence[tuple[str, str | None, str | None]] = (),
+        successes: Sequence[Confirmed] = (),
         deletions: Sequence[str] = (),
         failures: Sequence[FailureRow] = (),
         resolved: Sequence[str] = (),
@@ -569,7 +598,7 @@ class Warehouse:
                 for i in range(0, len(closing), _IN_LIST_SIZE):
                     keys = literals.list_literal(closing[i:i + _IN_LIST_SIZE], self.adapter_type)
                     self._execute(resolve_sql.replace(_ROWS, name).replace(_KEYS, keys))
-            unique: dict[str, tuple[str, str | None, str | None]] = {s[0]: s for s in successes}
+            unique: dict[str, Confirmed] = {s[0]: s for s in successes}
             if unique:
                 rows = [literals.row_literal((sync_name, k, h, d, now), self.adapter_type)
                         for k, h, d in unique.values()]
@@ -659,9 +688,8 @@ class Warehouse:
         self._ensure_once()
         values = (run_id, invocation_id, sync_name, model, destination, object, mode, "running",
                   started_at or utcnow(), None, planned, 0, 0, 0, 0, 0, None)
-        insert = self._template("insert_sql", table="dbt_sync_runs", columns=_RUN_COLUMNS, rows_sql=_ROWS)
         with self._transaction():
-            self._execute(insert.replace(_ROWS, literals.row_literal(values, self.adapter_type)))
+            self._run("run_start_sql", run=dict(zip(_RUN_COLUMNS, values, strict=True)))
 
     @retry_on_lost_connection
     def finish_run(
@@ -687,27 +715,20 @@ class Warehouse:
         }
         if planned is not None:
             assignments["planned"] = planned
-        where = f"run_id = {self._lit(run_id)} and sync_name = {self._lit(sync_name)}"
         with self._transaction():
-            sql = self._macro(
-                "update_sql", table="dbt_sync_runs",
-                assignments={k: self._lit(v) for k, v in assignments.items()}, where=where,
-            )
-            self._execute(sql)
+            self._run("run_finish_sql", run_id=run_id, sync_name=sync_name, assignments=assignments)
 
     def full_refresh(self, sync_name: str) -> None:
         """Send every record again (the next capture has them all), keeping which CRM record each key is."""
         self._ensure_once()
         with self._transaction():
-            for sql in self._macro("full_refresh_sql", sync_name_sql=self._lit(sync_name), sync_name=sync_name):
-                self._execute(sql)
+            self._run("full_refresh_sql", sync_name=sync_name)
 
     def reset(self, sync_name: str) -> None:
         """Forget a sync's state and changesets: the next capture sends every row."""
         self._ensure_once()
         with self._transaction():
-            for sql in self._macro("reset_sql", sync_name_sql=self._lit(sync_name), sync_name=sync_name):
-                self._execute(sql)
+            self._run("reset_sql", sync_name=sync_name)
 
     # -- reading -------------------------------------------------------------
 

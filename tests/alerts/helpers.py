@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from dbt_sync.config import load_config
 from dbt_sync.engine.results import ERROR, PARTIAL, SUCCESS, OperationCounts, RunResult, SyncResult
+from dbt_sync.project.config import load_config
 from dbt_sync.spec import AlertSpec, FieldMapping, SyncSpec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "alert-payload.schema.json"

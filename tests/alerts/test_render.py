@@ -19,7 +19,7 @@ from dbt_sync.alerts.channels.email import build_message
 from dbt_sync.alerts.channels.webhook import body_bytes, signature
 from dbt_sync.alerts.health import FAILURE, RECOVERY, REMINDER, OpenFailures
 from dbt_sync.alerts.render import build_payload, duration, render_html, render_slack, render_text, subject
-from dbt_sync.config import ChannelConfig
+from dbt_sync.project.config import ChannelConfig
 from tests.alerts import helpers as th
 
 GOLDEN = Path(__file__).parent / "golden"

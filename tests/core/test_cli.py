@@ -131,7 +131,8 @@ def test_secrets_never_reach_output(tmp_path: Path) -> None:
     token = "pat-na1-0123456789-SECRET"
     b.write_config(
         "destinations:\n"
-        "  salesforce: {type: salesforce, auth: session, session_id: \"{{ env_var('SF_SID') }}\"}\n"
+        "  salesforce: {type: salesforce, auth: session, session_id: \"{{ env_var('SF_SID') }}\",\n"
+        "               instance_url: 'https://example.my.salesforce.com'}\n"
         f"  hubspot: {{type: hubspot, access_token: '{token}'}}\n"
     )
     # a spec that echoes the secret back in an error message
@@ -209,7 +210,7 @@ def test_sandbox_removes_its_tls_folder_on_sigterm(signum: int) -> None:
                   if k == "export DBT_SYNC_SF_CA_BUNDLE")
         folder = Path(ca).parent
         # what a dbt_sync.yml needs: the README's destinations, reading exactly the exported names
-        from dbt_sync.sandbox import DBT_SYNC_YML
+        from dbt_sync_emulators.sandbox import DBT_SYNC_YML
 
         assert DBT_SYNC_YML in "".join(lines)
         assert folder.is_dir() and folder.name.startswith("dbt-sync-tls-")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dbt_sync import secrets
-from dbt_sync.config import load_config
 from dbt_sync.errors import ConfigError
+from dbt_sync.project.config import load_config
 
 
 @pytest.fixture(autouse=True)
@@ -32,14 +32,14 @@ destinations:
     type: hubspot
     access_token: "{{ env_var('HS_TOKEN') }}"
     host: "{{ env_var('HS_HOST', 'https://api.hubapi.com') }}"
-    tier: "{{ env_var('HS_TIER', 'starter') | upper }}"
+    tier: "{{ env_var('HS_TIER', 'starter') | lower }}"
 """,
     )
-    cfg = load_config(tmp_path, environ={"HS_TOKEN": "pat-na1-abc123", "HS_TIER": "professional"})
+    cfg = load_config(tmp_path, environ={"HS_TOKEN": "pat-na1-abc123", "HS_TIER": "PROFESSIONAL"})
     settings = cfg.destinations["hs"].settings
     assert settings["access_token"] == "pat-na1-abc123"
     assert settings["host"] == "https://api.hubapi.com"
-    assert settings["tier"] == "PROFESSIONAL"
+    assert settings["tier"] == "professional"
 
 
 def test_as_number_as_bool_and_as_native_filters_as_in_profiles_yml(tmp_path: Path) -> None:
@@ -186,7 +186,7 @@ channels:
 def test_channel_env_var_is_needed_only_to_send(tmp_path: Path) -> None:
     """Regression: the README's Slack channel made `validate` fail where SLACK_WEBHOOK_URL is unset."""
     from dbt_sync.alerts.channels.base import with_retries
-    from dbt_sync.config import UnsetEnvVar
+    from dbt_sync.project.config import UnsetEnvVar
 
     write(tmp_path, CHANNEL_CONFIG)
     cfg = load_config(tmp_path, environ={"HS_TOKEN": "pat-na1-abc123"})

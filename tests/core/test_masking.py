@@ -101,3 +101,12 @@ def test_failure_payload_hides_a_masked_value_inside_other_columns() -> None:
     )
     payload = failure_payload(spec, {"email": "zoe@example.org", "note": "write to ZOE@example.org", "id": 7})
     assert payload == {"email": "****", "id": 7, "note": "write to ****"}
+
+
+def test_destination_secrets_are_masked_with_the_one_mask() -> None:
+    """A destination's unregistered secrets (live tokens) get the same mask as registered secrets and masked values."""
+    from dbt_sync import masking, secrets
+
+    text = secrets.redact_values("token tok-1234 and tok-12345 refused", ["tok-1234", "tok-12345", ""])
+    assert text == f"token {secrets.MASK} and {secrets.MASK} refused"
+    assert secrets.MASK == masking.MASK == "****"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from dbt_sync.config import load_config
 from dbt_sync.errors import PlanError, SelectionError
 from dbt_sync.manifest import load_manifest, load_run_results
 from dbt_sync.plan import NOTHING_TO_DO, EdgeKind, Plan, build_plan
+from dbt_sync.project.config import load_config
 from dbt_sync.spec import load_specs
 from tests.core.builders import ProjectBuilder, hs_sync, sf_sync
 
@@ -180,3 +180,26 @@ def test_plan_json_shape(tmp_path: Path) -> None:
     top = data["stages"][2]["syncs"][0]
     assert top["name"] == "s_top"
     assert {a["sync"] for a in top["after"]} == {"s_left", "s_right", "s_base"}
+
+
+def test_cycle_names_each_edge_reason(tmp_path: Path) -> None:
+    """The cycle error says why each sync needs the next, not only which syncs form it."""
+    b = ProjectBuilder(tmp_path)
+    b.model("x", sf_sync("a_sync", "X__c", depends_on=["b_sync"]))
+    b.model("y", sf_sync("b_sync", "Y__c", depends_on=["a_sync"]))
+    with pytest.raises(PlanError) as info:
+        plan_of(b, all_syncs=True)
+    message = str(info.value)
+    assert "a_sync lists b_sync in depends_on" in message and "b_sync lists a_sync in depends_on" in message
+
+
+def test_selection_does_not_import_the_plan() -> None:
+    """``selection`` works on a graph it is given: no ``plan`` <-> ``selection`` import, not even for types."""
+    import ast
+
+    import dbt_sync.selection
+
+    tree = ast.parse(Path(dbt_sync.selection.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert "dbt_sync.plan" not in imported

@@ -14,10 +14,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dbt_sync.config import load_config
 from dbt_sync.errors import PlanError
 from dbt_sync.manifest import load_manifest, load_run_results
 from dbt_sync.plan import EdgeKind, Plan, build_plan
+from dbt_sync.project.config import load_config
 from dbt_sync.spec import SyncSpec, load_specs
 from tests.core.builders import ProjectBuilder, hs_sync, sf_sync
 

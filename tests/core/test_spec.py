@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from dbt_sync.config import load_config
 from dbt_sync.errors import SpecError
 from dbt_sync.manifest import load_manifest
+from dbt_sync.project.config import load_config
 from dbt_sync.spec import SyncSpec, default_sync_name, load_specs
 from tests.core.builders import ProjectBuilder, hs_sync, sf_sync
 

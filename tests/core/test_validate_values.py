@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from dbt_sync import secrets
 from dbt_sync.checks import value_warnings
 from dbt_sync.cli import main
-from dbt_sync.config import load_config
 from dbt_sync.destinations.hubspot.batches import MAX_BATCH
 from dbt_sync.errors import ConfigError, SpecError
 from dbt_sync.project import ProjectOptions, load_project
+from dbt_sync.project.config import load_config
 from tests.core.builders import ProjectBuilder, hs_sync, sf_sync
 
 LOC = "models/schema.yml: dim_contacts.config.meta.dbt_sync"

@@ -11,7 +11,7 @@ from dbt_sync import api, secrets
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult
 from dbt_sync.engine.retry import RetryPolicy
-from dbt_sync.sandbox import Sandbox, running_sandbox
+from dbt_sync_emulators.sandbox import Sandbox, running_sandbox
 from tests.alerts.conftest import http_server, smtp_server, tls_cert  # noqa: F401 (real alert receivers)
 from tests.fixtures.warehouses import DbtProject
 

@@ -14,12 +14,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from dbt_sync import api, secrets
+from dbt_sync.engine.context import RunOptions
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult
-from dbt_sync.engine.runner import Engine, RunOptions
+from dbt_sync.engine.scheduler import Engine
 from dbt_sync.project import ProjectOptions, load_project
-from dbt_sync.sandbox import Sandbox, running_sandbox
 from dbt_sync.warehouse import Warehouse
+from dbt_sync_emulators.sandbox import Sandbox, running_sandbox
 from tests.engine.conftest import FAST_RETRY
 from tests.engine.test_faults import fault_config
 from tests.fixtures.warehouses import DbtProject

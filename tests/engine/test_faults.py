@@ -21,10 +21,10 @@ import pytest
 
 from dbt_sync import api, secrets
 from dbt_sync.cli.run import render_summary
-from dbt_sync.engine import runner
+from dbt_sync.engine import connections, pipeline
 from dbt_sync.engine.ratelimit import Limits, RateLimiter
 from dbt_sync.engine.results import RunResult
-from dbt_sync.sandbox import Sandbox, running_sandbox
+from dbt_sync_emulators.sandbox import Sandbox, running_sandbox
 from tests.engine.conftest import Stack
 from tests.fixtures.warehouses import INTEGRATION_TESTS, DbtProject
 
@@ -145,7 +145,7 @@ class Arming:
 def arming(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Arming]]:
     """Wraps each destination the engine opens so armings see its write calls."""
     armings: list[Arming] = []
-    real_open = runner.open_destination
+    real_open = connections.open_destination
 
     def open_with_arming(config: Any) -> Any:
         dest = real_open(config)
@@ -160,9 +160,9 @@ def arming(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Arming]]:
         dest.write = armed_write  # type: ignore[method-assign]
         return dest
 
-    monkeypatch.setattr(runner, "open_destination", open_with_arming)
+    monkeypatch.setattr(connections, "open_destination", open_with_arming)
     # one batch in flight at a time, so "before write N" is a well-defined phase of the sync
-    monkeypatch.setattr(runner, "SEND_WINDOW", 1)
+    monkeypatch.setattr(pipeline, "SEND_WINDOW", 1)
     yield armings
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dbt_sync.engine import runner
+from dbt_sync.engine import connections, pipeline
 from tests.engine.conftest import stack_for
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def test_batches_overlap_and_every_outcome_is_committed(
     in_flight = 0
     peak = 0
     lock = threading.Lock()
-    real_open = runner.open_destination
+    real_open = connections.open_destination
 
     def open_counting(config: Any) -> Any:
         dest = real_open(config)
@@ -54,7 +54,7 @@ def test_batches_overlap_and_every_outcome_is_committed(
         dest.write = counted
         return dest
 
-    monkeypatch.setattr(runner, "open_destination", open_counting)
+    monkeypatch.setattr(connections, "open_destination", open_counting)
     with stack_for(project) as stack:
         stack.sandbox.hubspot.faults.latency = 0.05
         stack.sandbox.salesforce.faults.latency = 0.05
@@ -63,7 +63,7 @@ def test_batches_overlap_and_every_outcome_is_committed(
         contacts_sf = result.sync("contacts_to_salesforce")
         contacts_hs = result.sync("contacts_to_hubspot")
         # eight one-record batches each, two in flight at a time
-        assert peak == runner.SEND_WINDOW == 2
+        assert peak == pipeline.SEND_WINDOW == 2
         assert (contacts_sf.created, contacts_sf.failed) == (6, 2)
         assert (contacts_hs.created, contacts_hs.failed) == (7, 1)
         # every confirmed record's outcome reached the state, nothing else did

@@ -14,23 +14,28 @@ from typing import Any
 
 import pytest
 
-from dbt_sync.engine import runner
-from dbt_sync.engine.runner import Engine
+from dbt_sync.engine import connections
+from dbt_sync.engine.scheduler import Engine
 from tests.engine.test_faults import FaultStack, fresh, hs, sf
 
 SF_SYNCS = ["faults_sf", "faults_sf_bulk"]
 
 
 class _Dest:
+    """A rate-limited destination (see ``RateLimited`` in destinations/base.py) that does nothing."""
+
     name = "d"
     pacer = None
+    rate_limit = 100
+    rate_interval = 10.0
+    concurrency = 1
 
     def close(self) -> None:
         pass
 
 
 def test_concurrent_first_use_opens_one_destination_with_one_pacer() -> None:
-    """issue 14.9: ``Engine._destination`` checked, then set, without a guard between threads."""
+    """issue 14.9: the engine's destination opening (now ``Connections.get``) checked, then set, unguarded."""
     opened: list[_Dest] = []
 
     def factory(name: str) -> Any:
@@ -45,7 +50,7 @@ def test_concurrent_first_use_opens_one_destination_with_one_pacer() -> None:
 
     def use() -> None:
         barrier.wait()
-        got.append(engine._destination("d"))
+        got.append(engine.connections.get("d"))
 
     threads = [threading.Thread(target=use) for _ in range(16)]
     for t in threads:
@@ -60,13 +65,13 @@ def test_concurrent_first_use_opens_one_destination_with_one_pacer() -> None:
 @pytest.fixture
 def slow_open(monkeypatch: pytest.MonkeyPatch) -> None:
     """Opening a destination takes a while (as a JWT or token exchange does), so first uses overlap."""
-    real = runner.open_destination
+    real = connections.open_destination
 
     def slow(config: Any) -> Any:
         time.sleep(0.3)
         return real(config)
 
-    monkeypatch.setattr(runner, "open_destination", slow)
+    monkeypatch.setattr(connections, "open_destination", slow)
 
 
 def test_syncs_of_a_stage_share_one_login_and_count_their_own_usage(stack: FaultStack, slow_open: None) -> None:

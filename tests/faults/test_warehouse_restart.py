@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from dbt_sync.sandbox import Sandbox
+from dbt_sync_emulators.sandbox import Sandbox
 from tests.engine.conftest import Stack
 from tests.engine.test_faults import MODEL_ACCOUNTS, Arming, crm_keys, fault_files, fresh_crm, state_keys
 from tests.fixtures.warehouses import DbtProject

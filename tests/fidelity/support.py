@@ -13,8 +13,8 @@ from typing import Any
 from simple_salesforce import Salesforce
 
 from bench.fidelity_rules import hubspot_rows, query_exact
-from dbt_sync.emulators.hubspot import HubSpotEmulator
-from dbt_sync.emulators.salesforce import SalesforceEmulator
+from dbt_sync_emulators.hubspot import HubSpotEmulator
+from dbt_sync_emulators.salesforce import SalesforceEmulator
 
 SF_OBJECT = "Fidelity__c"
 HS_OBJECT = "p_fidelity"

@@ -13,8 +13,8 @@ from simple_salesforce import Salesforce
 from dbt_sync.destinations.base import Operation, Record
 from dbt_sync.destinations.hubspot import HubSpotDestination
 from dbt_sync.destinations.salesforce import SalesforceDestination
-from dbt_sync.emulators.hubspot import HubSpotEmulator
-from dbt_sync.emulators.salesforce import SalesforceEmulator
+from dbt_sync_emulators.hubspot import HubSpotEmulator
+from dbt_sync_emulators.salesforce import SalesforceEmulator
 
 from .support import SF_OBJECT, hubspot_rows, salesforce_rows
 

@@ -26,8 +26,8 @@ from bench import fidelity_rules as rules
 from dbt_sync.destinations.base import Operation, Record
 from dbt_sync.destinations.hubspot import HubSpotDestination
 from dbt_sync.destinations.salesforce import SalesforceDestination
-from dbt_sync.emulators.hubspot import HubSpotEmulator
-from dbt_sync.emulators.salesforce import SalesforceEmulator
+from dbt_sync_emulators.hubspot import HubSpotEmulator
+from dbt_sync_emulators.salesforce import SalesforceEmulator
 
 from .support import FIELDS, HS_OBJECT, SF_OBJECT, define_hubspot, hs_name, hubspot_rows, salesforce_rows
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from dbt_sync.destinations.hubspot import HubSpotDestination
-from dbt_sync.emulators.hubspot import HubSpotEmulator
+from dbt_sync_emulators.hubspot import HubSpotEmulator
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 
 from dbt_sync.destinations.base import Association, Operation, Record
 from dbt_sync.destinations.hubspot import HubSpotDestination
-from dbt_sync.emulators.hubspot import HubSpotEmulator
+from dbt_sync_emulators.hubspot import HubSpotEmulator
 
 
 def test_custom_label_is_sent_with_the_category_hubspot_returned(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dbt_sync.destinations.base import Association, Operation, Record
 from dbt_sync.destinations.hubspot import HubSpotDestination
-from dbt_sync.emulators.hubspot import HubSpotEmulator
 from dbt_sync.engine.retry import RetryPolicy, call_with_retries
+from dbt_sync_emulators.hubspot import HubSpotEmulator
 
 
 def by_key(outcomes):

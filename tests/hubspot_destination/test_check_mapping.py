@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dbt_sync.destinations.base import FieldSpec, Operation
 from dbt_sync.destinations.hubspot import HubSpotDestination
-from dbt_sync.emulators.hubspot import HubSpotEmulator
+from dbt_sync_emulators.hubspot import HubSpotEmulator
 
 
 def test_every_listed_problem_in_one_report(dest: HubSpotDestination, emu: HubSpotEmulator) -> None:

@@ -52,7 +52,7 @@ def test_tiers_and_explicit_rate_limit() -> None:
 
 def test_secrets_listed_and_hidden_from_repr() -> None:
     dest = make(client_id="cid", client_secret="shh-secret", refresh_token="rt-secret")
-    assert set(dest.secrets()) == {"shh-secret", "rt-secret"}
+    assert set(dest._transport.secrets()) == {"shh-secret", "rt-secret"}
     assert "shh-secret" not in repr(dest.config) and "rt-secret" not in repr(dest)
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from dbt_sync.destinations.base import Association, Operation, Record
 from dbt_sync.destinations.hubspot import HubSpotDestination
-from dbt_sync.emulators.hubspot import HubSpotEmulator
+from dbt_sync_emulators.hubspot import HubSpotEmulator
 
 
 def by_key(outcomes):

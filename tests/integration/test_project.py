@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dbt_sync.sandbox import running_sandbox
+from dbt_sync_emulators.sandbox import running_sandbox
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from dbt_sync import secrets
-from dbt_sync.sandbox import DBT_SYNC_YML, running_sandbox
+from dbt_sync_emulators.sandbox import DBT_SYNC_YML, running_sandbox
 from tests.fixtures.warehouses import DBT, INTEGRATION_TESTS, REPO_ROOT
 
 pytestmark = pytest.mark.slow

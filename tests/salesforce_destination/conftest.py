@@ -17,7 +17,7 @@ TOKEN = "SECTOKEN9x"
 CONSUMER_KEY = "3MVG9-consumer-key"
 CONSUMER_SECRET = "consumer-secret-91c2"
 
-from dbt_sync.emulators import salesforce as emulator_module  # noqa: E402
+from dbt_sync_emulators import salesforce as emulator_module  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -67,7 +67,7 @@ def test_bad_credentials_fail_without_the_secret(make_dest: Make, flow: str, bad
     assert info.value.code == "AUTHENTICATION_FAILED"
     secret = next(iter(bad.values()))
     assert secret not in str(info.value) and secret not in repr(info.value)
-    assert secret in dest.secrets()
+    assert secret in dest._client.secrets()
     assert info.value.__cause__ is None
 
 
@@ -126,8 +126,8 @@ def test_unknown_object_is_a_destination_error(dest: SalesforceDestination) -> N
 
 def test_secrets_never_in_outcomes_or_errors(emu: Any, dest: SalesforceDestination) -> None:
     out = upsert(dest, [Record("S1", {"External_Id__c": "S1", "LastName": None})])
-    token = dest.secrets()[-1]
+    token = dest._client.secrets()[-1]
     assert token not in (PASSWORD, TOKEN)  # the live access token is listed too
     for text in (repr(out), repr(dest), repr(dest.usage())):
-        for secret in dest.secrets():
+        for secret in dest._client.secrets():
             assert secret not in text

@@ -44,7 +44,7 @@ def test_secrets_listed_and_absent_from_repr() -> None:
     dest = SalesforceDestination(
         "sf", {"auth": "password", "username": "ann@example.com", "password": "hunter2-pw", "security_token": "TOK3N"}
     )
-    assert set(dest.secrets()) == {"hunter2-pw", "TOK3N"}
+    assert set(dest._client.secrets()) == {"hunter2-pw", "TOK3N"}
     for text in (repr(dest), repr(dest.config), str(dest.config)):
         assert "hunter2-pw" not in text and "TOK3N" not in text
 

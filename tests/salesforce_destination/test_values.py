@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from dbt_sync.column_types import column_family
 from dbt_sync.destinations.salesforce.bulk import parse_sf_error
-from dbt_sync.destinations.salesforce.check import column_family
 from dbt_sync.destinations.salesforce.resolve import soql_literal
 from dbt_sync.destinations.salesforce.values import ValueConversionError, dumps, to_csv, to_wire
 
@@ -116,6 +116,13 @@ def test_soql_literals_escape_quotes() -> None:
         ("timestamp", "timestamp"),
         ("timestamp with time zone", "timestamp"),
         ("time", "time"),
+        ("time with time zone", "time"),
+        ("timestamp_ntz", "timestamp"),
+        ("integer[]", "array"),
+        ("_int4", "array"),
+        ("money", "decimal"),
+        ("int unsigned", "integer"),
+        ("float8", "float"),
         (None, None),
         ("geography", None),
     ],

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from dbt_sync.warehouse import FailureRow, utcnow
+from dbt_sync.clock import utcnow
+from dbt_sync.warehouse import FailureRow
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "warehouse.md"

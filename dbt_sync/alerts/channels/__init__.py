@@ -8,7 +8,7 @@ from typing import Any
 
 from dbt_sync.alerts.channels import email, slack, webhook
 from dbt_sync.alerts.channels.base import ChannelError, Delivery, Settings, with_retries
-from dbt_sync.config import ChannelConfig
+from dbt_sync.project.config import ChannelConfig
 
 SENDERS: dict[str, Callable[[Settings, dict[str, Any], str], None]] = {
     "email": email.send,

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbt_sync import secrets
-from dbt_sync.config import ChannelConfig, UnsetEnvVar
+from dbt_sync.backoff import backoff_delay
+from dbt_sync.project.config import ChannelConfig, UnsetEnvVar
 
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BACKOFF_SECONDS = 1.0
@@ -125,7 +126,7 @@ def with_retries(
         except Exception as exc:  # a bug or an unexpected library error: report, never raise
             error = secrets.redact(f"{type(exc).__name__}: {exc}")
         if attempt < attempts:
-            pause = backoff * (2 ** (attempt - 1))
+            pause = backoff_delay(backoff, attempt)
             if deadline is not None and time.monotonic() + pause >= deadline:
                 return Delivery("failed", attempt, f"{error} (after {attempt} attempt(s); out of time)")
             sleep(pause)

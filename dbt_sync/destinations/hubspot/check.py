@@ -28,10 +28,10 @@ often hold ``'true'``/``'false'`` strings.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Sequence
 from typing import Any
 
+from dbt_sync.column_types import column_family
 from dbt_sync.destinations.base import AssociationCheck, FieldSpec, MappingProblem, Operation
 from dbt_sync.destinations.hubspot.batches import HS_OBJECT_ID
 from dbt_sync.destinations.hubspot.properties import (
@@ -42,17 +42,6 @@ from dbt_sync.destinations.hubspot.properties import (
 )
 from dbt_sync.destinations.hubspot.transport import Transport
 from dbt_sync.destinations.hubspot.values import OMIT, ValueProblem, to_wire
-
-_FAMILIES: list[tuple[str, re.Pattern[str]]] = [
-    ("array", re.compile(r"(\[\]$|^array|^list|^_)")),
-    ("boolean", re.compile(r"^(bool|boolean|bit)$")),
-    ("timestamp", re.compile(r"^(timestamp|timestamptz|datetime|datetime2|datetimeoffset|smalldatetime)")),
-    ("date", re.compile(r"^date$")),
-    ("integer", re.compile(r"^(u?(tiny|small|medium|big|huge)?int(eger)?\d*|int[248]|long|short|serial|bigserial)$")),
-    ("decimal", re.compile(r"^(numeric|decimal|number|dec|money)$")),
-    ("float", re.compile(r"^(float\d*|double( precision)?|real|float64)$")),
-    ("text", re.compile(r"^(varchar|char|character( varying)?|text|string|nvarchar|nchar|bpchar|citext|uuid|name)$")),
-]
 
 _NOT_OK: dict[str, set[str]] = {
     # property kind -> column families that cannot fit
@@ -65,18 +54,6 @@ _NOT_OK: dict[str, set[str]] = {
     "multi": set(),
     "other": {"array"},
 }
-
-
-def column_family(column_type: str | None) -> str | None:
-    """``numeric(18,2)`` → ``decimal``, ``timestamp with time zone`` → ``timestamp``; None if unknown."""
-    if not column_type:
-        return None
-    base = re.sub(r"\(.*?\)", "", column_type.strip().lower()).strip()
-    base = re.sub(r"\s+(unsigned|signed)$", "", base)
-    for family, pattern in _FAMILIES:
-        if pattern.search(base):
-            return family
-    return None
 
 
 def property_kind(prop: PropertyInfo) -> str:

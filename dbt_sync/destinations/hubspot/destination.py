@@ -10,10 +10,11 @@ created in the failed attempt are remembered and not created twice.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dbt_sync.destinations.base import (
+    DEFAULT_CONCURRENCY,
     AssociationCheck,
     FieldSpec,
     MappingProblem,
@@ -30,6 +31,7 @@ from dbt_sync.destinations.hubspot.check import MappingChecker
 from dbt_sync.destinations.hubspot.config import RATE_INTERVAL_SECONDS, HubSpotConfig, parse_config
 from dbt_sync.destinations.hubspot.lookup import LookupFailed, find_ids, match_key
 from dbt_sync.destinations.hubspot.properties import PropertyCache
+from dbt_sync.destinations.hubspot.targets import association_targets
 from dbt_sync.destinations.hubspot.transport import Transport
 
 
@@ -61,6 +63,11 @@ class HubSpotDestination:
         return RATE_INTERVAL_SECONDS
 
     @property
+    def concurrency(self) -> int:
+        """Requests in flight at once: HubSpot limits the rate, not concurrency; the engine's default."""
+        return DEFAULT_CONCURRENCY
+
+    @property
     def pacer(self) -> Pacer | None:
         """The engine's rate limiter; every request waits on it."""
         return self._transport.pacer
@@ -72,9 +79,15 @@ class HubSpotDestination:
     def max_batch_size(self, operation: Operation, options: Mapping[str, Any]) -> int:
         return MAX_BATCH
 
-    def secrets(self) -> list[str]:
-        """Every secret string this destination holds, for redaction elsewhere."""
-        return self._transport.secrets()
+    def association_targets(
+        self,
+        associations: Sequence[Any],
+        page: Sequence[Mapping[str, Any]],
+        writers: Sequence[Any],
+        destination_ids: Callable[[str, list[str]], Mapping[str, str | None]],
+    ) -> dict[tuple[str, str], str]:
+        """Ids of association targets other syncs wrote (see :mod:`~dbt_sync.destinations.hubspot.targets`)."""
+        return association_targets(associations, page, writers, destination_ids)
 
     # -- writing -----------------------------------------------------------
 

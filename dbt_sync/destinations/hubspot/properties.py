@@ -16,9 +16,6 @@ from typing import Any
 from dbt_sync.destinations.base import DestinationError
 from dbt_sync.destinations.hubspot.transport import Transport
 
-#: Object names HubSpot accepts and their standard ids, both directions.
-STANDARD_OBJECTS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "tickets": "0-5"}
-
 
 @dataclass(frozen=True)
 class PropertyInfo:

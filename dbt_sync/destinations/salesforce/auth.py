@@ -11,7 +11,6 @@ simple-salesforce's login helpers do not take.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
 
 import requests
@@ -20,6 +19,7 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed, Salesfo
 
 from dbt_sync.destinations.base import DestinationError, TransientError
 from dbt_sync.destinations.salesforce.config import SalesforceConfig
+from dbt_sync.secrets import redact_values
 
 _SALESFORCE_HOST = re.compile(r"^https://[^/]*\.salesforce\.com")
 
@@ -47,13 +47,6 @@ def make_session(config: SalesforceConfig) -> SalesforceSession:
         # Otherwise REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would override verify.
         session.trust_env = False
     return session
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret string in ``text`` with ``***``."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 #: SOAP fault codes (or HTTP statuses) of a login server that is down, not of bad credentials
@@ -106,7 +99,7 @@ def login(config: SalesforceConfig, session: requests.Session) -> Salesforce:
         return Salesforce(**kwargs)
     except SalesforceAuthenticationFailed as exc:
         detail = f"{exc.code}: {exc.auth_message}" if exc.code is not None else exc.auth_message
-        message = redact(f"{where}: Salesforce login ({config.auth}) failed: {detail}", config.secrets())
+        message = redact_values(f"{where}: Salesforce login ({config.auth}) failed: {detail}", config.secrets())
         if _login_outage(exc.code):
             failure = TransientError(message, code="LOGIN_UNAVAILABLE")
         else:
@@ -114,7 +107,7 @@ def login(config: SalesforceConfig, session: requests.Session) -> Salesforce:
     except (requests.Timeout, requests.ConnectionError) as exc:
         url, setting = login_server(config)
         failure = TransientError(
-            redact(
+            redact_values(
                 f"{where}: Salesforce login server {url} unreachable ({type(exc).__name__}): check the network, "
                 f"or set {setting} of destinations.{config.name} in dbt_sync.yml",
                 config.secrets(),
@@ -124,7 +117,7 @@ def login(config: SalesforceConfig, session: requests.Session) -> Salesforce:
     except (SalesforceError, OSError, ValueError, TypeError, KeyError) as exc:
         # e.g. an unreadable or malformed JWT private key, an HTML error page
         failure = DestinationError(
-            redact(f"{where}: Salesforce login ({config.auth}) failed: {type(exc).__name__}", config.secrets()),
+            redact_values(f"{where}: Salesforce login ({config.auth}) failed: {type(exc).__name__}", config.secrets()),
             code="AUTHENTICATION_FAILED",
         )
     raise failure

@@ -36,6 +36,7 @@ from collections import defaultdict, deque
 from collections.abc import Sequence
 from typing import Any
 
+from dbt_sync.backoff import backoff_delay
 from dbt_sync.destinations.base import DestinationError, RecordOutcome, TransientError
 from dbt_sync.destinations.salesforce.client import SalesforceClient
 from dbt_sync.destinations.salesforce.shape import Row, failure
@@ -213,8 +214,10 @@ class BulkWriter:
 
     def _wait(self, job_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + self._poll_timeout
-        delay = 0.05
+        polls = 0
         while True:
+            polls += 1
+            delay = backoff_delay(0.05, polls, factor=1.6, cap=5.0)
             info = self._client.json("GET", f"jobs/ingest/{job_id}")
             if info.get("state") in _TERMINAL:
                 return dict(info)
@@ -224,7 +227,6 @@ class BulkWriter:
                     code="BULK_TIMEOUT",
                 )
             time.sleep(delay)
-            delay = min(delay * 1.6, 5.0)
 
     def _abort(self, job_id: str) -> None:
         # Best effort: the error that led here is the one to report.

@@ -15,11 +15,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dbt_sync.column_types import column_family
 from dbt_sync.destinations.base import FieldSpec, MappingProblem, Operation
 from dbt_sync.destinations.salesforce.describe import DescribeCache, ObjectInfo
 
 _TEXT_FIELDS = {"string", "textarea", "email", "phone", "url", "encryptedstring"}
-_ALL = {"text", "integer", "decimal", "float", "boolean", "date", "timestamp", "time"}
+_ALL = {"text", "integer", "decimal", "float", "boolean", "date", "timestamp", "time", "array"}
 
 #: Salesforce field type -> warehouse column families it accepts.
 COMPATIBLE: dict[str, set[str]] = {
@@ -40,31 +41,7 @@ COMPATIBLE: dict[str, set[str]] = {
     "time": {"time", "text"},
 }
 
-_FAMILIES = [
-    (re.compile(r"^(timestamp|datetime|timestamptz|timestamp_[a-z]+)\b"), "timestamp"),
-    (re.compile(r"^time\b"), "time"),
-    (re.compile(r"^date$"), "date"),
-    (re.compile(r"^(bool|boolean)$"), "boolean"),
-    (re.compile(r"^(tinyint|smallint|integer|int|bigint|int2|int4|int8|hugeint|long|serial|bigserial)$"), "integer"),
-    (re.compile(r"^(numeric|decimal|number)\b"), "decimal"),
-    (re.compile(r"^(double precision|double|float|float4|float8|real)\b"), "float"),
-    (
-        re.compile(r"^(varchar|char|character|character varying|text|string|nvarchar|nchar|citext|uuid|bpchar)\b"),
-        "text",
-    ),
-]
 _SCALE = re.compile(r"^(numeric|decimal|number)\s*\(\s*\d+\s*,\s*(\d+)\s*\)")
-
-
-def column_family(column_type: str | None) -> str | None:
-    """The family of a warehouse type string, or None when unknown."""
-    if not column_type:
-        return None
-    text = column_type.strip().lower()
-    for pattern, family in _FAMILIES:
-        if pattern.search(text):
-            return family
-    return None
 
 
 def check_mapping(

@@ -23,8 +23,9 @@ from simple_salesforce import Salesforce
 
 from dbt_sync.destinations import metering
 from dbt_sync.destinations.base import DestinationError, Pacer, TransientError, Usage
-from dbt_sync.destinations.salesforce.auth import login, make_session, redact
+from dbt_sync.destinations.salesforce.auth import login, make_session
 from dbt_sync.destinations.salesforce.config import SalesforceConfig
+from dbt_sync.secrets import redact_values
 
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 
@@ -107,7 +108,7 @@ class SalesforceClient:
         return found
 
     def redact(self, text: str) -> str:
-        return redact(text, self.secrets())
+        return redact_values(text, self.secrets())
 
     def usage(self) -> Usage:
         with self._lock:

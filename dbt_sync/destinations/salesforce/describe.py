@@ -67,12 +67,3 @@ class DescribeCache:
         with self._lock:
             self._objects[key] = info
         return info
-
-    def require(self, object_name: str) -> ObjectInfo:
-        info = self.get(object_name)
-        if info is None:
-            raise DestinationError(
-                f"Salesforce has no object named '{object_name}' (or this user cannot see it)",
-                code="NOT_FOUND",
-            )
-        return info

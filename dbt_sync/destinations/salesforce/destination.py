@@ -32,12 +32,15 @@ from dbt_sync.destinations.salesforce.config import SalesforceConfig, parse_bulk
 from dbt_sync.destinations.salesforce.describe import DescribeCache, ObjectInfo
 from dbt_sync.destinations.salesforce.resolve import resolve_ids
 from dbt_sync.destinations.salesforce.rest import COLLECTION_LIMIT, CollectionsWriter
+from dbt_sync.destinations.salesforce.rules import WRITE_OPTIONS
 from dbt_sync.destinations.salesforce.shape import Row, failure, prepare
 from dbt_sync.destinations.salesforce.values import double_exact
 
+#: the window a rate limit would be counted in; Salesforce has none (``rate_limit`` is None)
+RATE_INTERVAL_SECONDS = 10.0
+
 #: batch size offered to the engine when Bulk may be used (one ingest job)
 BULK_BATCH_SIZE = 10_000
-WRITE_OPTIONS = frozenset({"bulk_threshold", "all_or_none", "lookup_relationships"})
 _BULK_OPERATIONS = {
     Operation.UPSERT: "upsert",
     Operation.CREATE: "insert",
@@ -66,10 +69,6 @@ class SalesforceDestination:
 
     # -- engine contract ------------------------------------------------------
 
-    def secrets(self) -> list[str]:
-        """Every secret string this destination holds, for callers to redact."""
-        return self._client.secrets()
-
     @property
     def pacer(self) -> Pacer | None:
         """The engine's rate limiter; every request waits on it."""
@@ -80,7 +79,17 @@ class SalesforceDestination:
         self._client.pacer = value
 
     @property
+    def rate_limit(self) -> int | None:
+        """No rolling window: Salesforce limits requests per day and long requests in flight (``concurrency``)."""
+        return None
+
+    @property
+    def rate_interval(self) -> float:
+        return RATE_INTERVAL_SECONDS
+
+    @property
     def concurrency(self) -> int:
+        """Requests in flight at once (the entry's ``concurrency``, default 1)."""
         return self.config.concurrency
 
     def max_batch_size(self, operation: Operation, options: Mapping[str, Any]) -> int:

@@ -1,0 +1,61 @@
+"""``dbt-sync plan``: which syncs would run, in which stages; reads the project, touches nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dbt_sync.api import build_options, plan_project
+from dbt_sync.cli.base import handle_errors, main, project_options, selection_options
+from dbt_sync.output import table, to_json
+from dbt_sync.project import load_project
+from dbt_sync.secrets import redact
+
+
+@main.command()
+@project_options
+@selection_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@handle_errors
+def plan(
+    project_dir: Path,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: dict[str, Any] | None,
+    config_path: str | None,
+    debug: bool,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    all_syncs: bool,
+    as_json: bool,
+) -> None:
+    """Show which syncs would run, in which stages, and why others are left out.
+
+    \b
+    Examples:
+      dbt-sync plan
+      dbt-sync plan --all --json
+      dbt-sync plan --select 'tag:crm,destination:hubspot' --exclude deals_to_hubspot
+    """
+    project = load_project(build_options(project_dir, profiles_dir, target, vars, config_path))
+    for warning in project.warnings:
+        click.echo(redact(f"Warning: {warning}"), err=True)
+    the_plan = plan_project(project, select, exclude, all_syncs)
+    if as_json:
+        click.echo(to_json(the_plan.to_dict()))
+        return
+    rows = [
+        [i + 1, s.name, s.model_name, s.destination, s.object, s.mode]
+        for i, stage in enumerate(the_plan.stages)
+        for s in stage
+    ]
+    if rows:
+        click.echo(table(["stage", "sync", "model", "destination", "object", "mode"], rows))
+    else:
+        click.echo("No syncs planned.")
+    for edge in the_plan.planned_edges():
+        click.echo(f"{edge.downstream} after {edge.upstream} ({edge.kind.value}): {edge.reason}")
+    for skipped in the_plan.skipped:
+        click.echo(redact(f"skipped {skipped.sync.name}: {skipped.reason}"))

@@ -1,0 +1,61 @@
+"""``dbt-sync validate``: read the project and check every sync spec; touch nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dbt_sync.api import build_options
+from dbt_sync.cli.base import handle_errors, main, project_options, select_exclude_options, selected_names
+from dbt_sync.project import load_project
+from dbt_sync.secrets import redact
+
+
+@main.command()
+@project_options
+@select_exclude_options
+@click.option(
+    "--check-destinations",
+    is_flag=True,
+    help="Also check each mapping against the destination's metadata (Salesforce describe, HubSpot properties).",
+)
+@handle_errors
+def validate(
+    project_dir: Path,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: dict[str, Any] | None,
+    config_path: str | None,
+    debug: bool,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    check_destinations: bool,
+) -> None:
+    """Check every sync spec in the project; report all problems at once.
+
+    Every spec is always read and checked (a project whose meta does not
+    parse cannot be planned); --select / --exclude narrow what
+    --check-destinations checks against the CRMs and what is counted.
+
+    \b
+    Examples:
+      dbt parse && dbt-sync validate
+      dbt-sync validate --check-destinations --select destination:hubspot
+    """
+    project = load_project(build_options(project_dir, profiles_dir, target, vars, config_path))
+    chosen = selected_names(project, select, exclude)
+    specs = [s for s in project.specs if chosen is None or s.name in chosen]
+    from dbt_sync.checks import value_warnings
+
+    warnings = value_warnings(project, only=chosen)
+    if check_destinations:
+        from dbt_sync.checks import check_destinations as run_checks
+
+        run_checks(project, only=chosen)
+    for warning in [*project.warnings, *warnings]:
+        click.echo(redact(f"Warning: {warning}"), err=True)
+    models = {s.model_unique_id for s in specs}
+    scope = "" if chosen is None else " selected"
+    click.echo(f"OK: {len(specs)}{scope} sync(s) in {len(models)} model(s) are valid.")

@@ -1,0 +1,16 @@
+"""The one clock of every timestamp dbt-sync writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC: every audit timestamp dbt-sync writes uses this clock.
+
+    The audit tables store instants (timestamps with time zone), so SQL
+    comparing them with ``current_timestamp`` is right in any session time
+    zone; Python reads them back as naive UTC (:meth:`Warehouse.query`).
+    """
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+

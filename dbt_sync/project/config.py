@@ -1,0 +1,329 @@
+"""``dbt_sync.yml``: named destinations, alert channels and project defaults.
+
+It lives next to ``dbt_project.yml`` (``--config`` or ``DBT_SYNC_CONFIG``
+override the path) and is rendered like dbt's ``profiles.yml``:
+``{{ env_var('NAME') }}`` and ``{{ env_var('NAME', 'default') }}``, and dbt's
+``as_number``, ``as_bool`` and ``as_native`` filters to make a value a number,
+a boolean or a YAML value instead of text (``bulk_threshold: "{{
+env_var('SF_BULK_THRESHOLD', '2000') | as_number }}"``). Secrets
+belong in environment variables; every secret value found here is
+registered with :mod:`dbt_sync.secrets` so it is masked wherever it might
+leak.
+
+An unset ``env_var()`` without a default is an error when the file is read,
+except under ``channels``: a channel is checked for shape (its ``type`` and
+required keys) when the file is read, but its values are needed only to
+send, so ``validate``, ``plan`` and ``run`` work on a machine that has no
+``SLACK_WEBHOOK_URL``. Such a value is kept as :class:`UnsetEnvVar`; a
+delivery through that channel fails with the variable's name (recorded in
+``dbt_sync_alerts``, never failing the sync).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import ValidationError
+
+from dbt_sync import secrets
+from dbt_sync.errors import ConfigError, did_you_mean, yaml_problem
+from dbt_sync.project.models import CHANNEL_REQUIRED_KEYS, DbtSyncFile, problems_of
+
+CONFIG_FILE = "dbt_sync.yml"
+CONFIG_ENV = "DBT_SYNC_CONFIG"
+
+TOP_LEVEL_KEYS = ("version", "destinations", "channels", "defaults")
+
+
+@dataclass(frozen=True)
+class UnsetEnvVar:
+    """A channel setting whose ``env_var()`` is not set here; ``message`` says which and where."""
+
+    name: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class DestinationConfig:
+    name: str
+    type: str
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    name: str
+    type: str
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """The rendered contents of ``dbt_sync.yml``."""
+
+    path: Path | None
+    destinations: Mapping[str, DestinationConfig] = field(default_factory=dict)
+    channels: Mapping[str, ChannelConfig] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def destination(self, name: str, where: str = "") -> DestinationConfig:
+        try:
+            return self.destinations[name]
+        except KeyError:
+            known = ", ".join(sorted(self.destinations)) or "none defined"
+            prefix = f"{where}: " if where else ""
+            raise ConfigError(
+                f"{prefix}unknown destination '{name}'.{did_you_mean(name, self.destinations)} "
+                f"Destinations in {self.path or CONFIG_FILE}: {known}."
+            ) from None
+
+
+class _Renderer:
+    """Renders ``{{ env_var(...) }}`` in every string of the yaml document."""
+
+    def __init__(self, path: Path, environ: Mapping[str, str]) -> None:
+        self.path = path
+        self.environ = environ
+        self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self.env.filters.update(as_number=self._as_number, as_bool=self._as_bool, as_native=self._as_native)
+        self.native: list[tuple[str, Any]] = []  # (text, value) the filters produced while rendering one string
+        self.current_path = ""
+        self.missing: str | None = None  # the env var the value being rendered lacked
+
+    def env_var(self, name: str, default: Any = None) -> str:
+        if name in self.environ:
+            return self.environ[name]
+        if default is not None:
+            return str(default)
+        self.missing = name
+        raise ConfigError(
+            f"{self.path}: {self.current_path}: environment variable '{name}' is not set "
+            f"and env_var() was given no default. Set it, or write env_var('{name}', 'default')."
+        )
+
+    def _convert(self, value: Any, kind: str, convert: Any) -> str:
+        text = str(value).strip()
+        try:
+            native = convert(text)
+        except (ValueError, yaml.YAMLError):
+            raise ConfigError(f"{self.path}: {self.current_path}: {kind} cannot read {text!r}") from None
+        self.native.append((text, native))
+        return text
+
+    def _as_number(self, value: Any) -> str:
+        def number(text: str) -> int | float:
+            try:
+                return int(text)
+            except ValueError:
+                return float(text)
+        return self._convert(value, "as_number", number)
+
+    def _as_bool(self, value: Any) -> str:
+        def boolean(text: str) -> bool:
+            if text.lower() not in ("true", "false"):
+                raise ValueError(text)
+            return text.lower() == "true"
+        return self._convert(value, "as_bool", boolean)
+
+    def _as_native(self, value: Any) -> str:
+        return self._convert(value, "as_native", yaml.safe_load)
+
+    def render(self, value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            return {k: self.render(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.render(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, str) and "{{" in value:
+            self.current_path = path
+            self.missing = None
+            try:
+                template = self.env.from_string(value)
+                self.native = []
+                text = template.render(env_var=self.env_var)
+                # a value that is exactly one as_number/as_bool/as_native result becomes that value, as in dbt
+                if len(self.native) == 1 and text.strip() == self.native[0][0]:
+                    return self.native[0][1]
+                return text
+            except ConfigError as exc:
+                if path.startswith("channels.") and self.missing:
+                    return UnsetEnvVar(self.missing, str(exc))
+                raise
+            except Exception as exc:  # jinja syntax or undefined names
+                raise ConfigError(f"{self.path}: {path}: cannot render template: {exc}") from None
+        return value
+
+
+def find_config(project_dir: Path, explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    return project_dir / CONFIG_FILE
+
+
+def load_config(
+    project_dir: Path,
+    explicit: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    required: bool = True,
+) -> SyncConfig:
+    """Read, render and check ``dbt_sync.yml``; register its secrets."""
+    path = find_config(project_dir, explicit)
+    if not path.exists():
+        if required:
+            raise ConfigError(
+                f"{path}: no dbt-sync config found. Create {CONFIG_FILE} next to dbt_project.yml "
+                f"(or pass --config / set {CONFIG_ENV}) defining your destinations."
+            )
+        return SyncConfig(path=None)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}.")
+    rendered = _Renderer(path, os.environ if environ is None else environ).render(raw, "")
+    return _parse(path, rendered)
+
+
+def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
+    problems = validate_document(doc)
+    if len(problems) == 1:
+        raise ConfigError(f"{path}: invalid dbt-sync config: {problems[0]}")
+    if problems:
+        raise ConfigError(f"{path}: invalid dbt-sync config:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    secrets.register(_secret_values(doc))
+    destinations = doc.get("destinations") or {}
+    channels = doc.get("channels") or {}
+    return SyncConfig(
+        path=path,
+        destinations={str(n): DestinationConfig(str(n), s["type"], dict(s)) for n, s in destinations.items()},
+        channels={str(n): ChannelConfig(str(n), s["type"], dict(s)) for n, s in channels.items()},
+        defaults=doc.get("defaults") or {},
+    )
+
+
+def validate_document(doc: Mapping[str, Any]) -> list[str]:
+    """Every problem of a rendered ``dbt_sync.yml``, each ``"<yaml path>: <what is wrong and allowed>"``.
+
+    Shape and values are checked against :class:`dbt_sync.project.models.DbtSyncFile`;
+    each destination entry that has the right shape is then checked by its
+    destination's ``parse_config`` (the rules between keys: which
+    credentials an ``auth`` flow takes, ...), so that nothing building the
+    destination at run time would reject passes here.
+    """
+    problems: list[str] = []
+    checked = dict(doc)
+    version = checked.pop("version", 1)
+    if version != 1:
+        problems.append(f"version: {version!r} is not supported; use 1.")
+    for label in ("destinations", "channels"):
+        if checked.get(label) is not None and not isinstance(checked[label], dict):
+            problems.append(f"{label}: expected a mapping of name -> settings.")
+            checked.pop(label)
+    channels = dict(checked.get("channels") or {})
+    for name, settings in list(channels.items()):
+        if isinstance(settings, dict):
+            missing = [k for k in CHANNEL_REQUIRED_KEYS.get(str(settings.get("type")), ())
+                       if settings.get(k) in (None, "", [])]
+            if missing:
+                problems.append(f"channels.{name}: a channel of type {settings['type']} needs {', '.join(missing)}.")
+                channels.pop(name)
+                continue
+            channels[name] = _without_unset(settings)
+    if "channels" in checked:
+        checked["channels"] = channels
+    located: list[tuple[str, str]] = []
+    try:
+        DbtSyncFile.model_validate(checked)
+    except ValidationError as exc:
+        located = problems_of(exc)
+    bad_entries = {".".join(p.split(".")[:2]) for p, _ in located}
+    problems += [f"{p}: {m}" for p, m in located]
+    defaults = doc.get("defaults")
+    alert_defaults = defaults.get("alerts") if isinstance(defaults, dict) else None
+    names = channels if isinstance(doc.get("channels"), dict) else {}
+    if isinstance(alert_defaults, dict) and isinstance(alert_defaults.get("channels"), list):
+        for i, name in enumerate(alert_defaults["channels"]):
+            if name not in (doc.get("channels") or {}):
+                problems.append(
+                    f"defaults.alerts.channels[{i}]: unknown channel '{name}'.{did_you_mean(str(name), names)}"
+                )
+    destinations = checked.get("destinations") or {}
+    for name, settings in destinations.items():
+        if f"destinations.{name}" in bad_entries or not isinstance(settings, dict):
+            continue
+        problem = destination_problem(str(name), settings)
+        if problem is not None:
+            problems.append(f"destinations.{name}: {problem}")
+    return problems
+
+
+def destination_problem(name: str, settings: Mapping[str, Any]) -> str | None:
+    """What the destination's own ``parse_config`` rejects in a well-shaped entry, or None.
+
+    Imported lazily: the destination packages import this module.
+    """
+    from dbt_sync.destinations.base import DestinationError
+
+    kind = settings.get("type")
+    try:
+        if kind == "salesforce":
+            from dbt_sync.destinations.salesforce.config import parse_config as parse_salesforce
+
+            parse_salesforce(name, settings)
+        elif kind == "hubspot":
+            from dbt_sync.destinations.hubspot.config import parse_config as parse_hubspot
+
+            parse_hubspot(name, settings)
+    except DestinationError as exc:
+        text = str(exc)
+        for prefix in (f"destination '{name}': ", f"destination {name!r}: "):
+            text = text.removeprefix(prefix)
+        return text
+    return None
+
+
+def _without_unset(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A channel's settings to validate: values of unset ``env_var()`` are needed only to send, so left out
+    (a required one is kept as a placeholder string: it is there, just not known here)."""
+    required = CHANNEL_REQUIRED_KEYS.get(str(settings.get("type")), ())
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, UnsetEnvVar):
+            if key in required:
+                out[key] = f"<{value.name}>"
+            elif key == "type":
+                out[key] = value
+            continue
+        out[key] = value
+    return out
+
+
+def _secret_values(value: Any, key: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found += _secret_values(v, str(k))
+    elif isinstance(value, list):
+        for v in value:
+            found += _secret_values(v, key)
+    elif isinstance(value, str) and key and secrets.is_secret_key(key):
+        found.append(value)
+    return found
