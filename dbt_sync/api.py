@@ -32,6 +32,18 @@ RESULTS_FILE = "dbt_sync_results.json"
 DRY_RUN_RESULTS_FILE = "dbt_sync_dry_run.json"
 
 
+def dbt_package_dir() -> Path:
+    """The folder of dbt-sync's dbt package (``dbt_project.yml`` and ``macros/``) installed with this distribution.
+
+    A dbt project can install it with ``packages: [{local: <this folder>}]``
+    (``dbt-sync demo`` does) instead of from git, and then runs the macros of
+    exactly this version. In the wheel it is package data
+    (``dbt_sync/dbt_package/``); in a source checkout that folder links to the
+    repository's ``dbt_project.yml`` and ``macros/``.
+    """
+    return Path(__file__).resolve().parent / "dbt_package"
+
+
 def build_options(
     project_dir: str | os.PathLike[str] = ".",
     profiles_dir: str | os.PathLike[str] | None = None,

@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
+from dbt_sync.clock import utcnow_iso
 from dbt_sync.destinations import metering
 from dbt_sync.destinations.base import Destination, DestinationError
 from dbt_sync.engine.context import RunContext, SyncAborted, SyncCancelled
@@ -72,7 +72,7 @@ class SyncLifecycle:
     def _run_sync(self, spec: SyncSpec, meter: metering.Meter) -> SyncResult:
         result = result_for(spec, SUCCESS)
         started = time.monotonic()
-        result.started_at = _now_iso()
+        result.started_at = utcnow_iso()
         result.failures_sql = self.failures_sql(spec.name)
         lock: SyncLock | None = None
         run_row = False
@@ -150,7 +150,7 @@ class SyncLifecycle:
                 result.count_error("INTERNAL_ERROR", result.message)
         finally:
             result.duration_seconds = round(time.monotonic() - started, 3)
-            result.finished_at = _now_iso()
+            result.finished_at = utcnow_iso()
             destination_obj = self.connections.opened(spec.destination)
             if destination_obj is not None:
                 result.api_usage = _usage_dict(destination_obj, meter, result.retries)
@@ -294,6 +294,4 @@ def _usage_dict(destination: Destination, meter: metering.Meter, retries: int) -
     return data
 
 
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

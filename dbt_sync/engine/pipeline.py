@@ -37,7 +37,7 @@ from dbt_sync.engine import identity, inflight
 from dbt_sync.engine.committer import Committer
 from dbt_sync.engine.context import RunContext, SyncAborted, SyncCancelled
 from dbt_sync.engine.locks import SyncLock
-from dbt_sync.engine.mapping import SETTLE_OPS, Change, failure_payload, scrub, to_change
+from dbt_sync.engine.mapping import MODE_WRITES, SETTLE_OPS, Change, failure_payload, scrub, to_change
 from dbt_sync.engine.results import SyncResult
 from dbt_sync.engine.sender import UNKNOWN_OUTCOME, Sender
 from dbt_sync.secrets import redact
@@ -330,7 +330,7 @@ class SendPipeline:
                 i for i, (c, o) in enumerate(zip(batch, out, strict=True))
                 if c.record is not None and c.record.destination_id and identity.is_gone(o)
             ]
-            retry_op = Operation.UPSERT if spec.mode in ("upsert", "mirror") else Operation.UPDATE
+            retry_op = Operation.UPSERT if MODE_WRITES[spec.mode] is Operation.UPSERT else Operation.UPDATE
             if relink and (retry_op is Operation.UPSERT or spec.match):
                 records = [
                     dataclasses.replace(record, destination_id=None)
