@@ -51,6 +51,8 @@ class Harness:
     read_all: Callable[[], dict[str, dict[str, Any]]]
     remove: Callable[[str], None]
     fail_next_request: Callable[[], None]
+    #: the next write of the record with this key finds it locked (row lock, HubSpot 423)
+    lock_next: Callable[[str], None]
     #: the account's request limit is reached (True) or not any more (False)
     limit_requests: Callable[[bool], None]
     options: dict[str, Any] = field(default_factory=dict)
@@ -138,6 +140,7 @@ def _salesforce(emu: SalesforceEmulator, kind: str) -> Harness:
         read_all=read_all,
         remove=remove,
         fail_next_request=lambda: emu.faults.fail_next(1, status=503),
+        lock_next=lambda key: emu.faults.row_lock_next(1),  # the next record written
         # the concurrent-request limit: a wait fixes it (the daily limit stops the sync, DestinationError)
         limit_requests=lambda on: setattr(emu.faults, "concurrent_limit", 0 if on else None),
         options={"bulk_threshold": 1} if kind == "salesforce_bulk" else {},
@@ -169,6 +172,7 @@ def _hubspot(emu: HubSpotEmulator) -> Harness:
         read_all=read_all,
         remove=remove,
         fail_next_request=lambda: emu.faults.fail_next(1, status=503),
+        lock_next=lambda key: emu.faults.locked_next(1, path_contains="/batch/"),  # HubSpot locks requests
         limit_requests=lambda on: emu.faults.rate_limit_next(1, retry_after=1) if on else None,
     )
 
@@ -188,6 +192,7 @@ def _fake() -> Harness:
         read_all=lambda: dest.records("contacts"),
         remove=lambda record_id: dest.remove("contacts", record_id),
         fail_next_request=lambda: dest.fail_next("5xx"),
+        lock_next=lambda key: dest.lock_rows([key]),
         limit_requests=lambda on: dest.fail_next(Fault("rate_limit", retry_after=1.0)) if on else None,
     )
 

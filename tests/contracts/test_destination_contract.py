@@ -232,3 +232,36 @@ def test_check_mapping_names_a_field_the_object_does_not_have(contract: Harness)
     problems = contract.dest.check_mapping(contract.object_name, Operation.UPSERT, contract.match, bad, "syncs.x")
     assert problems and all(p.path.startswith("syncs.x") and p.message for p in problems)
     assert any("no_such_field_zz" in p.path + p.message for p in problems)
+
+
+def test_a_locked_record_is_retryable(contract: Harness) -> None:
+    """Salesforce answers UNABLE_TO_LOCK_ROW for the record, HubSpot 423 for the request: either way a
+    resend may succeed, so the record is retryable (or the request transient), never a final failure."""
+    successes(contract.write(Operation.UPSERT, [contract.record("o0"), contract.record("o00")]))
+    contract.lock_next("o1")
+    try:
+        out = contract.write(Operation.UPSERT, [contract.record("o1"), contract.record("o2")])
+    except TransientError as exc:
+        assert exc.code and not exc.rate_limited
+    else:
+        failed = [o for o in out if not o.success]
+        assert failed, "the lock was not met"
+        assert all(o.retryable and o.error_code for o in failed), failed
+    successes(contract.write(Operation.UPSERT, [contract.record("o1"), contract.record("o2")]))
+
+
+def test_a_full_batch_gets_one_outcome_per_record(contract: Harness) -> None:
+    """As many records as the destination takes in one batch (at most 250 here): it splits them into the
+    API's requests itself."""
+    size = min(250, contract.dest.max_batch_size(Operation.UPSERT, contract.options))
+    records = [contract.record(f"b{i}") for i in range(size)]
+    out = successes(contract.write(Operation.UPSERT, records))
+    assert [o.key for o in out] == [r.key for r in records]
+    assert len({o.destination_id for o in out}) == size == len(contract.read_all())
+
+
+def test_a_delete_of_a_record_the_crm_never_had_is_done_or_reported_gone(contract: Harness) -> None:
+    successes(contract.write(Operation.UPSERT, [contract.record("v1")]))
+    out = contract.write(Operation.DELETE, [contract.record("never1"), contract.record("v1")])
+    assert out[0].success or identity.is_gone(out[0]), out[0]
+    assert out[1].success and contract.read_all() == {}

@@ -23,10 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dbt_sync import api
-from dbt_sync.destinations.base import TransientError
+from dbt_sync.destinations.base import Operation, TransientError
+from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.context import RunOptions
+from dbt_sync.engine.locks import SyncLock, holder_name
 from dbt_sync.engine.progress import Progress
-from dbt_sync.engine.results import ERROR, PARTIAL, SKIPPED, SUCCESS, RunResult, SkipCause
+from dbt_sync.engine.results import CANCELLED, ERROR, PARTIAL, SKIPPED, SUCCESS, RunResult, SkipCause
 from dbt_sync.engine.retry import RetryPolicy
 from dbt_sync.engine.scheduler import Engine
 from dbt_sync.project import ProjectOptions, load_project
@@ -81,6 +83,14 @@ models:
             match: company_key
             batch_size: 3
             fields: {company_key: company_id, name: name}
+          - name: companies_create
+            destination: crm
+            object: companies
+            mode: create
+            primary_key: company_id
+            match: company_key
+            batch_size: 2
+            fields: {company_key: company_id, name: name}
     columns:
       - {name: company_id, data_type: varchar}
       - {name: name, data_type: varchar}
@@ -122,6 +132,7 @@ models:
 }
 
 SYNCS = ("companies", "people", "people_strict", "people_after")
+ALL_SYNCS = (*SYNCS, "companies_create")
 AUDIT_TABLES = ("dbt_sync_failures", "dbt_sync_locks", "dbt_sync_runs", "dbt_sync_inflight")
 
 
@@ -134,7 +145,7 @@ class EngineStack:
         self.dest = FakeDestination("crm")
         self.commits: list[tuple[str, list[str], list[str]]] = []
 
-    def run(self, *syncs: str, **options: Any) -> RunResult:
+    def run(self, *syncs: str, cancellation: Cancellation | None = None, **options: Any) -> RunResult:
         options.setdefault("retry_policy", FAST_RETRY)
         plan = api.plan_with_retries(self.project, self.wh, list(syncs or SYNCS), (), True)
         engine = Engine(
@@ -145,6 +156,7 @@ class EngineStack:
             options=RunOptions(threads=4, recapture=True, **options),
             progress=Progress.silent(),
             destination_factory=lambda name: self.dest.reopen(),
+            cancellation=cancellation or Cancellation(),
         )
         return engine.execute()
 
@@ -182,7 +194,7 @@ class EngineStack:
 def reset(wh: Warehouse) -> None:
     """No state, no audit history."""
     wh.ensure_tables()
-    for name in SYNCS:
+    for name in ALL_SYNCS:
         wh.reset(name)
     present = {
         str(r["table_name"])
@@ -352,14 +364,82 @@ def test_a_destination_that_goes_down_stops_the_sync_and_the_next_run_sends_the_
     assert sorted(resent) == sorted(set(f"c{i}" for i in range(9)) - set(first))
 
 
-def test_a_create_with_an_unknown_outcome_is_found_by_its_match_key(stack: EngineStack) -> None:
-    """Upserts by id are updates; here the first write's answer is lost after the CRM applied it."""
+def test_a_create_whose_outcome_is_unknown_is_found_by_its_match_key_not_created_twice(stack: EngineStack) -> None:
+    """A create request timed out after the CRM applied it: the engine looks the records up by the match
+    key and records their ids, instead of creating them again."""
     stack.companies(3)
     stack.dest.fail_next(Fault("timeout", applied=True))
+    result = stack.run("companies_create")
+    sync = result.syncs[0]
+    assert sync.status == SUCCESS and sync.created == 3, sync
+    stored = stack.dest.records("companies")
+    assert sorted(f["company_key"] for f in stored.values()) == ["c0", "c1", "c2"]
+    state = stack.state("companies_create")
+    assert {key: stored[i]["company_key"] for key, i in state.items() if i} == {k: k for k in ("c0", "c1", "c2")}
+    timed_out = next(c for c in stack.dest.calls if c.raised == "timeout")
+    resent = [k for c in stack.dest.calls if c is not timed_out and c.operation is Operation.CREATE for k in c.keys]
+    assert not set(resent) & set(timed_out.keys), "a create that may have been applied is never resent"
+
+
+def test_the_next_batch_is_sent_while_the_previous_one_commits(stack: EngineStack) -> None:
+    """Sending and committing overlap: batch 3 goes out while batch 1's commit is still running, and the
+    commits still land in send order."""
+    stack.companies(9)
+    sent_third = threading.Event()
+    overlapped: list[bool] = []
+
+    def watch(call: Call) -> None:
+        if len(stack.dest.calls) == 2:  # this is the third request
+            sent_third.set()
+
+    stack.dest.on_write = watch
+    real_commit = stack.wh.commit
+
+    def slow_first_commit(sync_name: str, *args: Any, **kwargs: Any) -> Any:
+        if not overlapped:
+            overlapped.append(sent_third.wait(10))
+        return real_commit(sync_name, *args, **kwargs)
+
+    stack.wh.commit = slow_first_commit  # type: ignore[method-assign]
     result = stack.run("companies")
     assert result.syncs[0].status == SUCCESS
-    assert len(stack.dest.records("companies")) == 3
-    assert all(stack.state("companies").values())
+    assert overlapped == [True], "batch 3 was only sent after batch 1 had committed"
+    batches = [c.keys for c in stack.dest.calls]
+    assert [keys for sync, keys, _ in stack.commits if keys] == batches
+
+
+def test_a_sync_another_run_holds_is_skipped_as_locked_and_so_are_its_dependants(stack: EngineStack) -> None:
+    stack.companies(2)
+    stack.people(2)
+    other = SyncLock(stack.wh, "companies", holder_name("another-run"))
+    other.acquire()
+    try:
+        result = stack.run("companies", "people")
+    finally:
+        other.release()
+    companies, people = result.syncs
+    assert (companies.status, companies.skip_cause) == (SKIPPED, SkipCause.LOCKED)
+    assert (people.status, people.skip_cause) == (SKIPPED, SkipCause.UPSTREAM_SKIPPED)
+    assert stack.dest.calls == []
+
+
+def test_a_cancelled_run_stops_sending_and_skips_what_has_not_started(stack: EngineStack) -> None:
+    stack.companies(9)
+    stack.people(2)
+    cancellation = Cancellation()
+
+    def cancel_on_first(call: Call) -> None:
+        cancellation.cancel()
+
+    stack.dest.on_write = cancel_on_first
+    result = stack.run("companies", "people", cancellation=cancellation)
+    companies, people = result.syncs
+    assert companies.status == CANCELLED
+    assert (people.status, people.skip_cause) == (SKIPPED, SkipCause.CANCELLED)
+    sent = {k for c in stack.dest.calls for k in c.keys}
+    assert set(stack.state("companies")) <= sent, "only what the CRM confirmed is recorded"
+    assert len(sent) < 9, "nothing new goes out after the cancellation"
+    assert result.cancelled
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
