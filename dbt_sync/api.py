@@ -177,9 +177,8 @@ def plan_with_retries(
     project: Project, warehouse: Any, select: Sequence[str], exclude: Sequence[str], all_syncs: bool
 ) -> Plan:
     """The plan, including syncs whose model was not rebuilt but that have failed records to retry."""
-    from dbt_sync.warehouse import coordination
 
-    return plan_project(project, select, exclude, all_syncs, coordination.pending_retry_syncs(warehouse))
+    return plan_project(project, select, exclude, all_syncs, warehouse.pending_retry_syncs())
 
 
 def plan_project(
@@ -207,13 +206,13 @@ def plan_project(
 
 
 def _profile_threads(warehouse: Any) -> int:
-    threads = getattr(getattr(getattr(warehouse, "_runtime", None), "config", None), "threads", None)
+    threads = getattr(warehouse, "threads", None)
     return int(threads) if isinstance(threads, int) and threads > 0 else 4
 
 
 def _target_name(warehouse: Any) -> str | None:
     """The profile's target in use (its default when no ``--target`` was given)."""
-    name = getattr(getattr(getattr(warehouse, "_runtime", None), "config", None), "target_name", None)
+    name = getattr(warehouse, "target_name", None)
     return str(name) if name else None
 
 

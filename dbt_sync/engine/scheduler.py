@@ -104,9 +104,9 @@ class Engine:
                 if self.options.full_refresh:
                     # resend everything (each model captured once, afresh), keeping which record each key is
                     for spec in self.plan.syncs:
-                        self.warehouse.full_refresh(spec.name)
+                        self.warehouse.sync(spec.name).full_refresh()
                         if inflight.tracks(spec):
-                            inflight.forget(self.warehouse, spec.name)
+                            self.warehouse.sync(spec.name).forget_in_flight()
             for stage in self.plan.stages:
                 runnable: list[SyncSpec] = []
                 for spec in stage:
