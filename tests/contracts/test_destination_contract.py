@@ -265,3 +265,14 @@ def test_a_delete_of_a_record_the_crm_never_had_is_done_or_reported_gone(contrac
     out = contract.write(Operation.DELETE, [contract.record("never1"), contract.record("v1")])
     assert out[0].success or identity.is_gone(out[0]), out[0]
     assert out[1].success and contract.read_all() == {}
+
+
+def test_an_update_that_takes_another_records_unique_value_is_a_duplicate(contract: Harness) -> None:
+    """Mirror syncs rely on this: a key that moved to another row meets its old record (engine/identity.py)."""
+    created = successes(contract.write(Operation.UPSERT, [contract.record("y1"), contract.record("y2")]))
+    moved = contract.record("y2", destination_id=created[1].destination_id)
+    moved.fields[contract.match] = contract.match_value("y1")
+    still = contract.record("y1", "still", destination_id=created[0].destination_id)
+    out = contract.write(Operation.UPDATE, [moved, still], match=None)
+    assert not out[0].success and identity.is_duplicate(out[0]), out[0]
+    assert out[1].success
