@@ -168,9 +168,9 @@ class SyncHandle:
         """:meth:`Warehouse.peek_changeset` for this sync (``--dry-run``)."""
         return self._wh.peek_changeset(self.name, model_unique_id, capture=capture, fresh=fresh)
 
-    def pages(self, chunk_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
+    def pages(self, page_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
         """:meth:`Warehouse.iter_changes` for this sync."""
-        return self._wh.iter_changes(self.name, chunk_size)
+        return self._wh.iter_changes(self.name, page_size)
 
     # -- the state (dbt_sync_state) and failures --------------------------------
 
