@@ -408,6 +408,40 @@ def test_the_next_batch_is_sent_while_the_previous_one_commits(stack: EngineStac
     assert [keys for sync, keys, _ in stack.commits if keys] == batches
 
 
+def test_a_failed_commit_in_the_middle_stops_the_sync_and_the_next_run_resends_the_rest(
+    stack: EngineStack,
+) -> None:
+    """The warehouse refuses the second batch's commit: nothing commits after it, at most the batches
+    already in flight go out, and the next run sends every record not committed (the CRM takes them as
+    updates: nothing is created twice)."""
+    stack.companies(12)
+    real_commit = stack.wh.commit
+    commits = 0
+
+    def failing_second(sync_name: str, *args: Any, **kwargs: Any) -> Any:
+        nonlocal commits
+        commits += 1
+        if commits == 2:
+            raise RuntimeError("warehouse refused the commit")
+        return real_commit(sync_name, *args, **kwargs)
+
+    stack.wh.commit = failing_second  # type: ignore[method-assign]
+    result = stack.run("companies")
+    sync = result.syncs[0]
+    assert sync.status == ERROR and "warehouse refused the commit" in (sync.message or "")
+    batches = [c.keys for c in stack.dest.calls]
+    assert len(batches) <= 4, "after a failed commit, no new batch goes out"
+    assert sorted(stack.state("companies")) == sorted(batches[0]), "only the first batch committed"
+    stack.wh.commit = real_commit  # type: ignore[method-assign]
+    before = len(stack.dest.calls)
+    result = stack.run("companies")
+    assert result.syncs[0].status == SUCCESS
+    resent = {k for c in stack.dest.calls[before:] for k in c.keys}
+    assert resent == {f"c{i}" for i in range(12)} - set(batches[0])
+    assert len(stack.dest.records("companies")) == 12
+    assert sorted(stack.state("companies")) == sorted(f"c{i}" for i in range(12))
+
+
 def test_a_sync_another_run_holds_is_skipped_as_locked_and_so_are_its_dependants(stack: EngineStack) -> None:
     stack.companies(2)
     stack.people(2)
