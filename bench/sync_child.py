@@ -110,17 +110,17 @@ def instrument() -> None:
     from dbt_sync.alerts import evaluate
     from dbt_sync.destinations.hubspot.destination import HubSpotDestination
     from dbt_sync.destinations.salesforce.destination import SalesforceDestination
-    from dbt_sync.warehouse import Warehouse, coordination
+    from dbt_sync.warehouse import Warehouse
+    from dbt_sync.warehouse.sync import SyncHandle
 
     W = Warehouse
     W.capture = _timed("capture", W.capture)  # type: ignore[method-assign]
     W.claim_changeset = _timed("read", W.claim_changeset)  # type: ignore[method-assign]
     W.iter_changes = _timed_pages(W.iter_changes)  # type: ignore[method-assign]
-    for name in ("commit", "start_run", "finish_run", "ensure_tables"):
+    for name in ("commit", "start_run", "finish_run", "ensure_tables", "pending_retry_syncs"):
         setattr(W, name, _timed("audit", getattr(W, name)))
-    for name in ("try_lock", "heartbeat_lock", "release_lock", "state_count", "destination_ids",
-                 "pending_retry_syncs", "has_changeset"):
-        setattr(coordination, name, _timed("audit", getattr(coordination, name)))
+    for name in ("lock", "heartbeat", "release", "state_count", "destination_ids", "has_changeset"):
+        setattr(SyncHandle, name, _timed("audit", getattr(SyncHandle, name)))
     evaluate.evaluate_alerts = _timed("audit", evaluate.evaluate_alerts)  # type: ignore[assignment]
     api.load_project = _timed("startup", api.load_project)  # type: ignore[assignment]
     api.open_warehouse = _timed("startup", api.open_warehouse)  # type: ignore[assignment]

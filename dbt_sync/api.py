@@ -32,6 +32,18 @@ RESULTS_FILE = "dbt_sync_results.json"
 DRY_RUN_RESULTS_FILE = "dbt_sync_dry_run.json"
 
 
+def dbt_package_dir() -> Path:
+    """The folder of dbt-sync's dbt package (``dbt_project.yml`` and ``macros/``) installed with this distribution.
+
+    A dbt project can install it with ``packages: [{local: <this folder>}]``
+    (``dbt-sync demo`` does) instead of from git, and then runs the macros of
+    exactly this version. In the wheel it is package data
+    (``dbt_sync/dbt_package/``); in a source checkout that folder links to the
+    repository's ``dbt_project.yml`` and ``macros/``.
+    """
+    return Path(__file__).resolve().parent / "dbt_package"
+
+
 def build_options(
     project_dir: str | os.PathLike[str] = ".",
     profiles_dir: str | os.PathLike[str] | None = None,
@@ -165,9 +177,8 @@ def plan_with_retries(
     project: Project, warehouse: Any, select: Sequence[str], exclude: Sequence[str], all_syncs: bool
 ) -> Plan:
     """The plan, including syncs whose model was not rebuilt but that have failed records to retry."""
-    from dbt_sync.warehouse import coordination
 
-    return plan_project(project, select, exclude, all_syncs, coordination.pending_retry_syncs(warehouse))
+    return plan_project(project, select, exclude, all_syncs, warehouse.pending_retry_syncs())
 
 
 def plan_project(
@@ -195,13 +206,13 @@ def plan_project(
 
 
 def _profile_threads(warehouse: Any) -> int:
-    threads = getattr(getattr(getattr(warehouse, "_runtime", None), "config", None), "threads", None)
+    threads = getattr(warehouse, "threads", None)
     return int(threads) if isinstance(threads, int) and threads > 0 else 4
 
 
 def _target_name(warehouse: Any) -> str | None:
     """The profile's target in use (its default when no ``--target`` was given)."""
-    name = getattr(getattr(getattr(warehouse, "_runtime", None), "config", None), "target_name", None)
+    name = getattr(warehouse, "target_name", None)
     return str(name) if name else None
 
 

@@ -16,6 +16,9 @@ from dbt_sync.errors import Problem, SpecError, UnreachableError
 from dbt_sync.project import Project
 from dbt_sync.spec import SyncSpec
 
+#: error codes saying the destination refused our credentials: its other syncs are not tried (no second login)
+LOGIN_FAILURES = frozenset({"AUTHENTICATION_FAILED", "TOKEN_EXPIRED", "OAUTH_REFRESH_FAILED"})
+
 
 def field_specs(spec: SyncSpec, project: Project) -> list[FieldSpec]:
     model = project.manifest.models[spec.model_unique_id]
@@ -53,6 +56,11 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
     destination cannot be reached.
 
     ``only``: the names of the syncs to check (default: every enabled sync).
+
+    Each destination is opened (and logged in to) once, whatever the number
+    of its syncs; once it refuses the credentials, or cannot be reached, its
+    remaining syncs are not checked, so a wrong password costs one failed
+    login, not one per sync.
     """
     problems: list[Problem] = []
     opened: dict[str, Destination] = {}
@@ -78,6 +86,9 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
                 )
             except DestinationError as exc:
                 problems.append(Problem(spec.location, f"cannot check against {spec.destination}: {exc}"))
+                if exc.code in LOGIN_FAILURES:
+                    # one login per destination: a wrong password tried once per sync could lock the user out
+                    failed.add(spec.destination)
                 continue
             except TransientError as exc:  # unreachable, or down: not a problem of the spec
                 unreachable.append(str(exc))

@@ -14,3 +14,11 @@ def utcnow() -> dt.datetime:
     """
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
+
+
+def utcnow_iso(timespec: str = "seconds") -> str:
+    """Now in UTC as ISO 8601 with its offset (``2026-01-31T12:00:00+00:00``), for results JSON and run rows.
+
+    ``timespec`` as :meth:`datetime.datetime.isoformat` takes it (``"auto"``: microseconds when not 0).
+    """
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec=timespec)

@@ -63,3 +63,33 @@
 {% macro redshift__string_literal(value) -%}
   {{- return(dbt_sync.default__string_literal(value) | replace('\\', "' || chr(92) || '")) -}}
 {%- endmacro %}
+
+
+{#- A Python value as a SQL literal of the adapter, for the statements the
+    Python warehouse layer runs with arguments: None as null, booleans,
+    numbers, a datetime (naive: UTC) as dbt_sync.utc_timestamp_literal, and
+    anything else as text through dbt_sync.string_literal (NUL characters,
+    which PostgreSQL text cannot hold, are dropped). -#}
+{% macro sql_value(value) -%}
+  {%- if value is none -%}
+    {{- return('null') -}}
+  {%- elif value is sameas true or value is sameas false -%}
+    {{- return('true' if value else 'false') -}}
+  {%- elif value is number -%}
+    {{- return(value | string) -}}
+  {%- elif value is not string and value.isoformat is defined and value.hour is defined -%}
+    {%- set utc = value.astimezone(modules.pytz.utc).replace(tzinfo=none) if value.tzinfo is not none else value -%}
+    {{- return(dbt_sync.utc_timestamp_literal(utc.isoformat(' '))) -}}
+  {%- elif value is not string and value.isoformat is defined -%}
+    {{- return("cast('" ~ value.isoformat() ~ "' as date)") -}}
+  {%- endif -%}
+  {{- return(dbt_sync.string_literal((value | string).replace('\x00', ''))) -}}
+{%- endmacro %}
+
+
+{#- Values as "v1, v2, ..." for an IN (...) list (dbt_sync.sql_value each). -#}
+{% macro sql_values(values) -%}
+  {%- set out = [] -%}
+  {%- for value in values -%}{%- do out.append(dbt_sync.sql_value(value)) -%}{%- endfor -%}
+  {{- return(out | join(', ')) -}}
+{%- endmacro %}

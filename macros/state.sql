@@ -208,7 +208,11 @@ where f.latest_rank = 1
 {#- --full-refresh: every record is sent again, but which CRM record each key
     is stays known (so updates go to the same record and mirror deletes are
     still computed). The sync's changesets are dropped. -#}
-{% macro full_refresh_sql(sync_name_sql, sync_name) -%}
+{% macro full_refresh_sql(sync_name) -%}
+  {{- return(adapter.dispatch('full_refresh_sql', 'dbt_sync')(sync_name)) -}}
+{%- endmacro %}
+{% macro default__full_refresh_sql(sync_name) -%}
+  {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {{- return([
     'update ' ~ dbt_sync.audit_relation('dbt_sync_state') ~ ' set row_hash = null where sync_name = ' ~ sync_name_sql,
     'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'changes')),
@@ -219,11 +223,115 @@ where f.latest_rank = 1
 
 
 {#- Forget one sync: its state and changesets (audit history stays). -#}
-{% macro reset_sql(sync_name_sql, sync_name) -%}
+{% macro reset_sql(sync_name) -%}
+  {{- return(adapter.dispatch('reset_sql', 'dbt_sync')(sync_name)) -}}
+{%- endmacro %}
+{% macro default__reset_sql(sync_name) -%}
+  {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {{- return([
     'delete from ' ~ dbt_sync.audit_relation('dbt_sync_state') ~ ' where sync_name = ' ~ sync_name_sql,
     'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'changes')),
     'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'pending')),
     'drop table if exists ' ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, 'new'))
   ]) -}}
+{%- endmacro %}
+
+
+{#- The statements below take Python values, rendered by dbt_sync.sql_value. -#}
+
+{#- Records a sync has written and not deleted (one column, n): the delete
+    guard's denominator. -#}
+{% macro state_count_sql(sync_name) -%}
+  {{- return(adapter.dispatch('state_count_sql', 'dbt_sync')(sync_name)) -}}
+{%- endmacro %}
+{% macro default__state_count_sql(sync_name) -%}
+  {{- return('select count(*) as n from ' ~ dbt_sync.audit_relation('dbt_sync_state')
+             ~ ' where sync_name = ' ~ dbt_sync.sql_value(sync_name)) -}}
+{%- endmacro %}
+
+{#- (record_key, destination_id) of the given keys of a sync. -#}
+{% macro state_destination_ids_sql(sync_name, keys) -%}
+  {{- return(adapter.dispatch('state_destination_ids_sql', 'dbt_sync')(sync_name, keys)) -}}
+{%- endmacro %}
+{% macro default__state_destination_ids_sql(sync_name, keys) -%}
+  {{- return('select record_key, destination_id from ' ~ dbt_sync.audit_relation('dbt_sync_state')
+             ~ ' where sync_name = ' ~ dbt_sync.sql_value(sync_name)
+             ~ ' and record_key in (' ~ dbt_sync.sql_values(keys) ~ ')') -}}
+{%- endmacro %}
+
+{#- Syncs with open failures (sync_name): planned even when their model was
+    not rebuilt. -#}
+{% macro open_failure_syncs_sql() -%}
+  {{- return(adapter.dispatch('open_failure_syncs_sql', 'dbt_sync')()) -}}
+{%- endmacro %}
+{% macro default__open_failure_syncs_sql() -%}
+  {{- return('select distinct sync_name from ' ~ dbt_sync.audit_relation('dbt_sync_open_failures')) -}}
+{%- endmacro %}
+
+{#- The tables in the audit schema (table_name). -#}
+{% macro audit_table_names_sql() -%}
+  {{- return(adapter.dispatch('audit_table_names_sql', 'dbt_sync')()) -}}
+{%- endmacro %}
+{% macro default__audit_table_names_sql() -%}
+  {{- return('select table_name from information_schema.tables where table_schema = '
+             ~ dbt_sync.sql_value(dbt_sync.audit_schema())) -}}
+{%- endmacro %}
+
+{#- run_id of the 'running' rows other runs than run_id left for a sync. -#}
+{% macro running_runs_sql(sync_name, run_id) -%}
+  {{- return(adapter.dispatch('running_runs_sql', 'dbt_sync')(sync_name, run_id)) -}}
+{%- endmacro %}
+{% macro default__running_runs_sql(sync_name, run_id) -%}
+  {{- return('select run_id from ' ~ dbt_sync.audit_relation('dbt_sync_runs')
+             ~ ' where ' ~ dbt_sync.runs_left_running_condition(sync_name, run_id)) -}}
+{%- endmacro %}
+
+{#- Close those rows as 'abandoned' (finished_at: naive UTC). -#}
+{% macro abandon_runs_sql(sync_name, run_id, finished_at, message) -%}
+  {{- return(adapter.dispatch('abandon_runs_sql', 'dbt_sync')(sync_name, run_id, finished_at, message)) -}}
+{%- endmacro %}
+{% macro default__abandon_runs_sql(sync_name, run_id, finished_at, message) -%}
+  {{- return(dbt_sync.update_sql('dbt_sync_runs',
+        {'status': dbt_sync.sql_value('abandoned'), 'finished_at': dbt_sync.sql_value(finished_at),
+         'error_message': dbt_sync.sql_value(message)},
+        dbt_sync.runs_left_running_condition(sync_name, run_id))) -}}
+{%- endmacro %}
+
+{% macro runs_left_running_condition(sync_name, run_id) -%}
+  {{- return('sync_name = ' ~ dbt_sync.sql_value(sync_name) ~ " and status = 'running' and run_id <> "
+             ~ dbt_sync.sql_value(run_id)) -}}
+{%- endmacro %}
+
+{#- The failures one run recorded for one sync (record_key, error_code,
+    error_message, payload), in key order: what a results file points at. -#}
+{% macro run_failures_sql(sync_name, run_id) -%}
+  {{- return(adapter.dispatch('run_failures_sql', 'dbt_sync')(sync_name, run_id)) -}}
+{%- endmacro %}
+{% macro default__run_failures_sql(sync_name, run_id) -%}
+  {{- return('select record_key, error_code, error_message, payload from ' ~ dbt_sync.audit_relation('dbt_sync_failures')
+             ~ ' where run_id = ' ~ dbt_sync.sql_value(run_id) ~ ' and sync_name = ' ~ dbt_sync.sql_value(sync_name)
+             ~ ' order by record_key') -}}
+{%- endmacro %}
+
+{#- Insert the 'running' row of one sync's run. run: column -> value, the
+    columns given (the others stay null or their default). -#}
+{% macro run_start_sql(run) -%}
+  {{- return(adapter.dispatch('run_start_sql', 'dbt_sync')(run)) -}}
+{%- endmacro %}
+{% macro default__run_start_sql(run) -%}
+  {%- set columns = run.keys() | list -%}
+  {%- set values = [] -%}
+  {%- for column in columns -%}{%- do values.append(run[column]) -%}{%- endfor -%}
+  {{- return(dbt_sync.insert_sql('dbt_sync_runs', columns, '(' ~ dbt_sync.sql_values(values) ~ ')')) -}}
+{%- endmacro %}
+
+{#- Close one sync's run row. assignments: column -> value. -#}
+{% macro run_finish_sql(run_id, sync_name, assignments) -%}
+  {{- return(adapter.dispatch('run_finish_sql', 'dbt_sync')(run_id, sync_name, assignments)) -}}
+{%- endmacro %}
+{% macro default__run_finish_sql(run_id, sync_name, assignments) -%}
+  {%- set sets = {} -%}
+  {%- for column in assignments -%}{%- do sets.update({column: dbt_sync.sql_value(assignments[column])}) -%}{%- endfor -%}
+  {{- return(dbt_sync.update_sql('dbt_sync_runs', sets,
+        'run_id = ' ~ dbt_sync.sql_value(run_id) ~ ' and sync_name = ' ~ dbt_sync.sql_value(sync_name))) -}}
 {%- endmacro %}

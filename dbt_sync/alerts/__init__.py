@@ -29,8 +29,17 @@ from dbt_sync.secrets import redact
 TEST_SYNC = "dbt_sync_alerts_test"
 
 
-def sample_payload(now: dt.datetime, run_id: str) -> dict[str, Any]:
-    """A realistic, obviously fake alert: every part of a real one is exercised."""
+#: what a test alert sent without the warehouse shows where a real one has its SQL
+NO_WAREHOUSE_SQL = "(the query listing the sync's records in dbt_sync_open_failures; a test alert recorded " \
+    "in the warehouse shows it)"
+
+
+def sample_payload(now: dt.datetime, run_id: str, failures_sql: str = NO_WAREHOUSE_SQL) -> dict[str, Any]:
+    """A realistic, obviously fake alert: every part of a real one is exercised.
+
+    ``failures_sql``: what the alert gives to paste (the warehouse renders it
+    for the sample sync when there is one).
+    """
     sync = SyncResult(name=TEST_SYNC, model="example_model", destination="example_destination",
                       object="ExampleObject", mode="upsert", status=PARTIAL, failed=2, updated=98,
                       started_at=now.isoformat(), finished_at=now.isoformat())
@@ -46,7 +55,7 @@ def sample_payload(now: dt.datetime, run_id: str) -> dict[str, Any]:
     return build_payload(
         TEST, sync, run,
         reason="test alert: nothing is failing",
-        failures_sql="select * from <target schema>_dbt_sync.dbt_sync_open_failures where sync_name = '...'",
+        failures_sql=failures_sql,
         failing_since=None, failing_seconds=None, dominant_error="EXAMPLE_ERROR", created_at=now,
         open_failures=open_failures, failing_kind=None,
     )
@@ -78,7 +87,9 @@ def send_test(
         )
     now = now or utcnow()
     run_id = f"test-{now.strftime('%Y%m%dT%H%M%S%f')}"
-    payload = sample_payload(now, run_id)
+    payload = sample_payload(
+        now, run_id, AlertStore(warehouse).failures_sql(TEST_SYNC) if warehouse is not None else NO_WAREHOUSE_SQL
+    )
     key = alert_id(TEST_SYNC, run_id, TEST, channel_name)
     delivery = deliver(channel, payload, key, sleep)
     error = delivery.error

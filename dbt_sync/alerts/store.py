@@ -6,8 +6,10 @@ delivery is a row in ``dbt_sync_alerts`` written as ``pending`` *before* it is
 sent, keyed by a deterministic ``alert_id`` (sync, run, kind, channel): a
 rerun after a crash finds the row and never sends what was already ``sent``.
 
-SQL goes through the user's dbt adapter (see :mod:`dbt_sync.warehouse`); the
-tables are created by the ``dbt_sync.ensure_alert_tables`` macro.
+Every statement is a macro of ``macros/alert_tables.sql`` run through the
+warehouse layer (:meth:`dbt_sync.warehouse.Warehouse.run_macro` /
+``query_macro``); the tables are created by the ``dbt_sync.ensure_alert_tables``
+macro.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from dbt_sync.alerts.health import Health, OpenFailures
 from dbt_sync.secrets import redact, redact_obj
-from dbt_sync.warehouse import literals
 
 if TYPE_CHECKING:
     from dbt_sync.warehouse.warehouse import Warehouse
@@ -76,30 +77,18 @@ class AlertStore:
     def ensure_tables(self) -> None:
         """Create the audit schema (shared migration) and the alert tables; idempotent."""
         self.wh.ensure_tables()
-        with self.wh._connection():
-            try:
-                self.wh._macro("ensure_alert_tables")
-            except Exception:
-                self.wh.adapter.connections.rollback_if_open()
-                raise
+        self.wh.ensure_alert_tables()
 
     def table(self, identifier: str) -> str:
         return self.wh.table(identifier)
-
-    def _in(self, values: Sequence[str]) -> str:
-        return "(" + literals.list_literal(values, self.wh.adapter_type) + ")"
 
     # -- health ----------------------------------------------------------------
 
     def load_health(self, sync_names: Iterable[str]) -> dict[str, Health]:
         names = sorted(set(sync_names))
         out: dict[str, Health] = {}
-        table = self.table(HEALTH_TABLE)
         for i in range(0, len(names), _IN_LIST_SIZE):
-            rows = self.wh.query(
-                f"select {', '.join(_HEALTH_COLUMNS)} from {table} "
-                f"where sync_name in {self._in(names[i:i + _IN_LIST_SIZE])}"
-            )
+            rows = self.wh.query_macro("health_rows_sql", sync_names=names[i:i + _IN_LIST_SIZE])
             for row in rows:
                 out[str(row["sync_name"])] = Health(
                     sync_name=str(row["sync_name"]),
@@ -115,14 +104,13 @@ class AlertStore:
 
     def open_failures(self, sync_name: str, sample_size: int = SAMPLE_SIZE) -> OpenFailures:
         """The sync's failing records now (``dbt_sync_open_failures``): counts per code and a sample."""
-        name = self.wh._lit(sync_name)
         by_code = {
             str(r["error_code"]): int(r["failures"])
-            for r in self.wh.query(str(self.wh._macro("open_failures_by_code_sql", sync_name_sql=name)))
+            for r in self.wh.query_macro("open_failures_by_code_sql", sync_name=sync_name)
         }
-        records = self.wh.query(str(self.wh._macro("sync_records_count_sql", sync_name_sql=name)))
-        sample = self.wh.query(
-            str(self.wh._macro("open_failures_sample_sql", sync_name_sql=name, size=sample_size))
+        records = self.wh.query_macro("sync_records_count_sql", sync_name=sync_name)
+        sample = self.wh.query_macro(
+            "open_failures_sample_sql", sync_name=sync_name, size=sample_size
         ) if by_code else []
         return OpenFailures(
             count=sum(by_code.values()),
@@ -137,15 +125,11 @@ class AlertStore:
 
     def failures_sql(self, sync_name: str) -> str:
         """The SQL that lists every open failure of the sync, ready to paste."""
-        return str(self.wh._macro("open_failures_listing_sql", sync_name_sql=self.wh._lit(sync_name)))
+        return self.wh.render_macro("open_failures_listing_sql", sync_name=sync_name)
 
     def save_health(self, health: Health) -> None:
         """Replace the sync's row (delete + insert in one transaction: portable upsert)."""
-        table = self.table(HEALTH_TABLE)
-        values = literals.row_literal([getattr(health, c) for c in _HEALTH_COLUMNS], self.wh.adapter_type)
-        with self.wh._transaction():
-            self.wh._execute(f"delete from {table} where sync_name = {self.wh._lit(health.sync_name)}")
-            self.wh._execute(f"insert into {table} ({', '.join(_HEALTH_COLUMNS)}) values {values}")
+        self.wh.run_macro("health_save_sql", health={c: getattr(health, c) for c in _HEALTH_COLUMNS})
 
     # -- alerts ----------------------------------------------------------------
 
@@ -153,35 +137,27 @@ class AlertStore:
         """Insert rows that do not exist yet; an existing alert_id is left as it is."""
         if not rows:
             return
-        table = self.table(ALERTS_TABLE)
-        with self.wh._transaction():
-            for row in rows:
-                values = [
-                    row.alert_id, row.sync_name, row.run_id, row.kind, row.channel, PENDING, 0, None,
-                    json.dumps(redact_obj(row.payload), sort_keys=True, default=str), row.created_at, None,
-                ]
-                select = ", ".join(self.wh._lit(v) for v in values)
-                self.wh._execute(
-                    f"insert into {table} ({', '.join(_ALERT_COLUMNS)}) select {select} "
-                    f"where not exists (select 1 from {table} where alert_id = {self.wh._lit(row.alert_id)})"
-                )
+        alerts = [
+            dict(zip(_ALERT_COLUMNS, (
+                row.alert_id, row.sync_name, row.run_id, row.kind, row.channel, PENDING, 0, None,
+                json.dumps(redact_obj(row.payload), sort_keys=True, default=str), row.created_at, None,
+            ), strict=True))
+            for row in rows
+        ]
+        self.wh.run_macros([("alert_add_sql", {"alert": alert}) for alert in alerts])
 
     def undelivered(self, sync_name: str, since: dt.datetime | None, run_id: str) -> list[AlertRow]:
         """Rows of the sync's current episode (or of this run) not yet sent, oldest first."""
-        lit = self.wh._lit
-        where = f"sync_name = {lit(sync_name)} and status <> {lit(SENT)} and (run_id = {lit(run_id)}"
-        if since is not None:
-            where += f" or created_at >= {self.wh._lit(since)}"
-        where += ")"
-        return self._select(f"{where} order by created_at, channel")
+        return self._rows(self.wh.query_macro(
+            "alert_rows_sql", sync_name=sync_name, undelivered_of_run=run_id, since=since
+        ))
 
     def rows_for(self, sync_name: str | None = None) -> list[AlertRow]:
         """Every alert row (of one sync), oldest first: for reports and tests."""
-        where = "1 = 1" if sync_name is None else f"sync_name = {self.wh._lit(sync_name)}"
-        return self._select(f"{where} order by created_at, sync_name, kind, channel")
+        return self._rows(self.wh.query_macro("alert_rows_sql", sync_name=sync_name))
 
-    def _select(self, where: str) -> list[AlertRow]:
-        rows = self.wh.query(f"select {', '.join(_ALERT_COLUMNS)} from {self.table(ALERTS_TABLE)} where {where}")
+    @staticmethod
+    def _rows(rows: list[dict[str, Any]]) -> list[AlertRow]:
         out = []
         for r in rows:
             try:
@@ -199,16 +175,10 @@ class AlertStore:
     def record_delivery(self, row: AlertRow, status: str, attempts: int, error: str | None,
                         sent_at: dt.datetime | None) -> None:
         """Store a delivery's outcome; attempts accumulate across runs."""
-        table = self.table(ALERTS_TABLE)
-        assignments = {
-            "status": status,
-            "attempts": row.attempts + attempts,
-            "error": redact(error)[:2000] if error else None,
-            "sent_at": sent_at,
-        }
-        sets = ", ".join(f"{k} = {self.wh._lit(v)}" for k, v in assignments.items())
-        with self.wh._transaction():
-            self.wh._execute(f"update {table} set {sets} where alert_id = {self.wh._lit(row.alert_id)}")
+        self.wh.run_macro(
+            "alert_delivery_sql", alert_id=row.alert_id, status=status, attempts=row.attempts + attempts,
+            error=redact(error)[:2000] if error else None, sent_at=sent_at,
+        )
         row.status, row.attempts, row.error, row.sent_at = status, row.attempts + attempts, error, sent_at
 
     def insert_test(self, row: AlertRow) -> None:

@@ -27,6 +27,7 @@ from dbt_sync.errors import DbtSyncError, did_you_mean
 from dbt_sync.output import table, to_json
 from dbt_sync.project import load_project
 from dbt_sync.spec import SyncSpec
+from dbt_sync.warehouse.sync import KeyStatus
 
 _AGE = re.compile(r"^(\d+)\s*([mhd])$")
 
@@ -65,11 +66,7 @@ def status(project_dir: Path, profiles_dir: Path | None, target: str | None, var
     with open_warehouse(options) as wh:
         wh.ensure_tables()
         runs = wh.table("dbt_sync_runs")
-        rows = wh.query(
-            "select sync_name, status, started_at, finished_at, planned, created, updated, deleted, failed, "
-            "error_message from (select r.*, row_number() over (partition by sync_name order by started_at desc) "
-            f"as rn from {runs} r) latest where rn = 1 order by sync_name"
-        )
+        rows = wh.query_macro("latest_runs_sql")
     if chosen is not None:
         rows = [r for r in rows if r["sync_name"] in chosen]
     if as_json:
@@ -114,20 +111,11 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
     with open_warehouse(options) as wh:
         wh.ensure_tables()
         view = wh.table("dbt_sync_open_failures")
-        where = []
-        if sync_names:
-            where.append("sync_name in (" + ", ".join(wh._lit(s) for s in sync_names) + ")")
-        if codes:
-            where.append("error_code in (" + ", ".join(wh._lit(c) for c in codes) + ")")
-        rows = wh.query(
-            "select sync_name, record_key, error_code, error_message, attempt, first_failed_at, failed_at "
-            f"from {view}" + (" where " + " and ".join(where) if where else "")
-            + " order by sync_name, first_failed_at, record_key"
-        )
+        everything = wh.render_macro("open_failures_all_sql")
+        rows = wh.query_macro("open_failures_report_sql", sync_names=list(sync_names), codes=list(codes))
         if sync_names:
             runs = wh.table("dbt_sync_runs")
-            known = {str(r["sync_name"]) for r in wh.query(
-                f"select sync_name from {runs} union select sync_name from {wh.table('dbt_sync_failures')}")}
+            known = {str(r["sync_name"]) for r in wh.query_macro("recorded_syncs_sql")}
             for name in sync_names:
                 if name not in known:  # a typo must not read as "nothing is failing"
                     click.echo(
@@ -161,7 +149,7 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
     shown = f"{total} open failure(s)"
     if total > len(rows):
         shown = f"{len(rows)} of {shown} shown (--limit)"
-    click.echo(f"{shown}. Full rows: select * from {view};")
+    click.echo(f"{shown}. Full rows: {everything};")
 
 
 @main.command()
@@ -191,7 +179,7 @@ def reset(project_dir: Path, profiles_dir: Path | None, target: str | None, vars
             return
     with open_warehouse(options) as wh:
         wh.reset(sync_name)
-        inflight.forget(wh, sync_name)
+        wh.sync(sync_name).forget_in_flight()
     click.echo(f"Reset {sync_name}: its state, pending changes and in-doubt records are cleared.")
 
 
@@ -224,8 +212,8 @@ def resolve(project_dir: Path, profiles_dir: Path | None, target: str | None, va
             "so none of its records is ever in doubt. Nothing to resolve; nothing changed."
         )
     with open_warehouse(options) as wh:
-        state = inflight.key_state(wh, sync_name, record_key)
-        if state.status is inflight.KeyStatus.CREATED:
+        state = wh.sync(sync_name).key_state(record_key)
+        if state.status is KeyStatus.CREATED:
             known = state.destination_id or "an id not recorded"
             if destination_id is not None and state.destination_id not in (None, destination_id):
                 raise DbtSyncError(
@@ -235,13 +223,13 @@ def resolve(project_dir: Path, profiles_dir: Path | None, target: str | None, va
             click.echo(f"{sync_name} {record_key}: already created ({known}); it is never created again. "
                        "Nothing changed.")
             return
-        if state.status is inflight.KeyStatus.UNKNOWN:
+        if state.status is KeyStatus.UNKNOWN:
             doubt = ", ".join(state.in_doubt) if state.in_doubt else "none"
             raise DbtSyncError(
                 f"{sync_name} {record_key} is not in doubt (no run left it unconfirmed) and no run recorded it as "
                 f"created. Nothing changed. Keys of {sync_name} in doubt: {doubt}."
             )
-        inflight.resolve(wh, sync_name, record_key, destination_id)
+        wh.sync(sync_name).resolve_in_doubt(record_key, destination_id)
     if destination_id:
         click.echo(f"{sync_name} {record_key}: recorded as created ({destination_id}); it is never created again.")
     else:

@@ -89,10 +89,24 @@ def run(
     """
     cancellation = Cancellation()
     with on_signals(cancellation):
-        result = _run(
-            project_dir, profiles_dir, target, vars, config_path, select, exclude, all_syncs, threads,
-            full_refresh, dry_run, allow_mass_delete, recapture, lock_wait, lock_stale_seconds, as_json,
-            cancellation,
+        result = run_syncs(
+            project_dir,
+            profiles_dir=profiles_dir,
+            target=target,
+            vars=vars,
+            config_path=config_path,
+            select=select,
+            exclude=exclude,
+            all_syncs=all_syncs,
+            threads=threads,
+            full_refresh=full_refresh,
+            dry_run=dry_run,
+            allow_mass_delete=allow_mass_delete,
+            recapture=recapture,
+            lock_wait_seconds=lock_wait,
+            lock_stale_seconds=lock_stale_seconds,
+            progress=Progress.silent() if as_json else Progress.auto(),
+            cancellation=cancellation,
         )
     try:
         if as_json:
@@ -106,46 +120,6 @@ def run(
     for warning in result.warnings:
         click.echo(redact(f"Warning: {warning}"), err=True)
     sys.exit(result.exit_code)
-
-
-def _run(
-    project_dir: Path,
-    profiles_dir: Path | None,
-    target: str | None,
-    vars: dict[str, Any] | None,
-    config_path: str | None,
-    select: tuple[str, ...],
-    exclude: tuple[str, ...],
-    all_syncs: bool,
-    threads: int | None,
-    full_refresh: bool,
-    dry_run: bool,
-    allow_mass_delete: bool,
-    recapture: bool,
-    lock_wait: float,
-    lock_stale_seconds: float,
-    as_json: bool,
-    cancellation: Cancellation,
-) -> RunResult:
-    return run_syncs(
-        project_dir,
-        profiles_dir=profiles_dir,
-        target=target,
-        vars=vars,
-        config_path=config_path,
-        select=select,
-        exclude=exclude,
-        all_syncs=all_syncs,
-        threads=threads,
-        full_refresh=full_refresh,
-        dry_run=dry_run,
-        allow_mass_delete=allow_mass_delete,
-        recapture=recapture,
-        lock_wait_seconds=lock_wait,
-        lock_stale_seconds=lock_stale_seconds,
-        progress=Progress.silent() if as_json else Progress.auto(),
-        cancellation=cancellation,
-    )
 
 
 def _errors(sync: SyncResult) -> str:

@@ -16,7 +16,7 @@ from dbt_sync.spec import SyncSpec
 from dbt_sync.warehouse import Warehouse
 
 #: changeset rows read from the warehouse per page
-DEFAULT_CHUNK_SIZE = 5000
+DEFAULT_PAGE_SIZE = 5000
 
 
 @dataclass
@@ -26,7 +26,7 @@ class RunOptions:
     dry_run: bool = False
     allow_mass_delete: bool = False
     recapture: bool = False
-    chunk_size: int = DEFAULT_CHUNK_SIZE
+    page_size: int = DEFAULT_PAGE_SIZE
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     lock_wait_seconds: float = 0.0
     lock_stale_seconds: float = DEFAULT_STALE_SECONDS

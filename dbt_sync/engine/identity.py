@@ -28,12 +28,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from dbt_sync.destinations.base import DestinationError, Lookups, Operation, RecordOutcome, TransientError
+from dbt_sync.engine.mapping import MODE_WRITES, Change
 from dbt_sync.engine.sender import UNKNOWN_OUTCOME
 from dbt_sync.secrets import redact
 from dbt_sync.warehouse import Confirmed
 
 if TYPE_CHECKING:
-    from dbt_sync.engine.mapping import Change
     from dbt_sync.engine.pipeline import PendingCommit, SendState
 
 log = logging.getLogger("dbt_sync.engine")
@@ -101,7 +101,7 @@ def repair(
             i for i, (c, o) in enumerate(zip(batch, out, strict=True))
             if c.record is not None and c.record.destination_id and is_gone(o)
         ]
-        retry_op = Operation.UPSERT if spec.mode in ("upsert", "mirror") else Operation.UPDATE
+        retry_op = Operation.UPSERT if MODE_WRITES[spec.mode] is Operation.UPSERT else Operation.UPDATE
         if relink and (retry_op is Operation.UPSERT or spec.match):
             records = [
                 dataclasses.replace(record, destination_id=None)

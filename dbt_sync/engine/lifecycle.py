@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
+from dbt_sync.clock import utcnow_iso
 from dbt_sync.destinations import metering
 from dbt_sync.destinations.base import Destination, DestinationError
 from dbt_sync.engine.context import RunContext, SyncAborted, SyncCancelled
@@ -38,7 +38,6 @@ from dbt_sync.engine.results import (
 from dbt_sync.errors import did_you_mean
 from dbt_sync.secrets import redact
 from dbt_sync.spec import SyncSpec
-from dbt_sync.warehouse import coordination
 
 log = logging.getLogger("dbt_sync.engine")
 
@@ -73,7 +72,7 @@ class SyncLifecycle:
     def _run_sync(self, spec: SyncSpec, meter: metering.Meter) -> SyncResult:
         result = result_for(spec, SUCCESS)
         started = time.monotonic()
-        result.started_at = _now_iso()
+        result.started_at = utcnow_iso()
         result.failures_sql = self.failures_sql(spec.name)
         lock: SyncLock | None = None
         run_row = False
@@ -92,7 +91,7 @@ class SyncLifecycle:
                     self.options.lock_heartbeat_seconds,
                 )
                 lock.acquire(wait_seconds=self.options.lock_wait_seconds)
-                abandoned = coordination.abandon_runs(self.warehouse, spec.name, self.run_id)
+                abandoned = self.warehouse.sync(spec.name).abandon_runs(self.run_id)
                 if abandoned:
                     log.warning("sync %s: closed %d run row(s) left running by a dead run as abandoned",
                                 spec.name, abandoned)
@@ -103,9 +102,8 @@ class SyncLifecycle:
             upper_bound = sum(counts.values())
             self._guard_deletes(spec, counts)
             if not self.options.dry_run:
-                self.warehouse.start_run(
+                self.warehouse.sync(spec.name).start_run(
                     self.run_id,
-                    spec.name,
                     invocation_id=self.invocation_id,
                     model=spec.model_name,
                     destination=spec.destination,
@@ -152,7 +150,7 @@ class SyncLifecycle:
                 result.count_error("INTERNAL_ERROR", result.message)
         finally:
             result.duration_seconds = round(time.monotonic() - started, 3)
-            result.finished_at = _now_iso()
+            result.finished_at = utcnow_iso()
             destination_obj = self.connections.opened(spec.destination)
             if destination_obj is not None:
                 result.api_usage = _usage_dict(destination_obj, meter, result.retries)
@@ -177,9 +175,8 @@ class SyncLifecycle:
 
     def _finish_run_row(self, spec: SyncSpec, result: SyncResult) -> None:
         try:
-            self.warehouse.finish_run(
+            self.warehouse.sync(spec.name).finish_run(
                 self.run_id,
-                spec.name,
                 result.status,
                 planned=result.planned,
                 created=result.created,
@@ -204,14 +201,14 @@ class SyncLifecycle:
         """
         wh = self.warehouse
         if self.options.dry_run:  # read in place: claim nothing, capture nothing
-            return wh.peek_changeset(spec.name, spec.model_unique_id, capture=self.options.recapture,
-                                     fresh=self.options.full_refresh)
-        if self.options.recapture or not coordination.has_capture(wh, spec.name):
+            return wh.sync(spec.name).peek(spec.model_unique_id, capture=self.options.recapture,
+                                           fresh=self.options.full_refresh)
+        if self.options.recapture or not wh.sync(spec.name).has_capture():
             with self._model_lock(spec.model_unique_id):
                 if spec.model_unique_id not in self._captured:
                     wh.capture(spec.model_unique_id)
                     self._captured.add(spec.model_unique_id)
-        return wh.claim_changeset(spec.name)
+        return wh.sync(spec.name).claim()
 
     def _check_columns(self, spec: SyncSpec) -> None:
         """For models without documented columns, check the spec against the built relation."""
@@ -220,7 +217,7 @@ class SyncLifecycle:
             return  # documented columns were checked when the spec was loaded
         names = list(dict.fromkeys((*spec.primary_key, *spec.sent_columns)))
         with self._model_lock(spec.model_unique_id):
-            found = coordination.resolve_columns(self.warehouse, spec.model_unique_id, names)
+            found = self.warehouse.resolve_columns(spec.model_unique_id, names)
         if found is None:
             raise SyncAborted(
                 "MODEL_NOT_BUILT", f"{spec.location}: model {spec.model_name} has not been built (run dbt first)."
@@ -237,7 +234,7 @@ class SyncLifecycle:
         deletes = counts.get("delete", 0)
         if spec.mode != "mirror" or not deletes or self.options.allow_mass_delete:
             return
-        synced = coordination.state_count(self.warehouse, spec.name)
+        synced = self.warehouse.sync(spec.name).state_count()
         share = deletes / synced if synced else 1.0
         if share > spec.delete_threshold:
             raise SyncAborted(
@@ -248,12 +245,8 @@ class SyncLifecycle:
             )
 
     def failures_sql(self, sync_name: str) -> str:
-        table = self.warehouse.table("dbt_sync_failures")
-        return (
-            f"select record_key, error_code, error_message, payload from {table} "
-            f"where run_id = {self.warehouse._lit(self.run_id)} and sync_name = {self.warehouse._lit(sync_name)} "
-            "order by record_key"
-        )
+        """The SQL listing the failures this run recorded for ``sync_name`` (for the summary)."""
+        return self.warehouse.sync(sync_name).failures_sql(self.run_id)
 
 
 def result_for(
@@ -301,6 +294,4 @@ def _usage_dict(destination: Destination, meter: metering.Meter, retries: int) -
     return data
 
 
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

@@ -23,7 +23,6 @@ import time
 from typing import TYPE_CHECKING
 
 from dbt_sync.errors import ConfigError, DbtSyncError
-from dbt_sync.warehouse import coordination
 
 if TYPE_CHECKING:
     from dbt_sync.warehouse import Warehouse
@@ -132,8 +131,8 @@ class SyncLock:
     def acquire(self, wait_seconds: float = 0.0, poll_seconds: float = 2.0) -> None:
         deadline = time.monotonic() + wait_seconds
         while True:
-            current = coordination.try_lock(
-                self.warehouse, self.sync_name, self.holder, self.stale_seconds, is_dead=holder_is_dead
+            current = self.warehouse.sync(self.sync_name).lock(
+                self.holder, self.stale_seconds, is_dead=holder_is_dead
             )
             if current is None:
                 self.held = True
@@ -163,7 +162,7 @@ class SyncLock:
         try:
             while not self._stop.wait(self.heartbeat_seconds):
                 try:
-                    if not coordination.heartbeat_lock(self.warehouse, self.sync_name, self.holder):
+                    if not self.warehouse.sync(self.sync_name).heartbeat(self.holder):
                         self.lost = True
                         log.error(
                             "sync %s: another run took its lock over; this run stops sending", self.sync_name
@@ -184,7 +183,7 @@ class SyncLock:
 
     def heartbeat(self, every_seconds: float = 0.0) -> None:
         """Refresh the heartbeat now (the background thread does it anyway)."""
-        if self.held and not coordination.heartbeat_lock(self.warehouse, self.sync_name, self.holder):
+        if self.held and not self.warehouse.sync(self.sync_name).heartbeat(self.holder):
             self.lost = True
 
     def release(self) -> None:
@@ -194,7 +193,7 @@ class SyncLock:
             self._thread.join(timeout=5)
             self._thread = None
         if self.held:
-            coordination.release_lock(self.warehouse, self.sync_name, self.holder)
+            self.warehouse.sync(self.sync_name).release(self.holder)
             self.forget()
 
     def forget(self) -> None:

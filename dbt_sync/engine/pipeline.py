@@ -38,7 +38,7 @@ from dbt_sync.engine.results import SyncResult
 from dbt_sync.engine.sender import UNKNOWN_OUTCOME, Sender
 from dbt_sync.secrets import redact
 from dbt_sync.spec import SyncSpec
-from dbt_sync.warehouse import Confirmed, FailureRow, coordination
+from dbt_sync.warehouse import Confirmed, FailureRow
 
 log = logging.getLogger("dbt_sync.engine")
 
@@ -174,7 +174,7 @@ class SendPipeline:
         unsettled: set[str] = set()
         if inflight.tracks(spec) and not self.options.dry_run:
             # creates a dead run (or an unknown answer) left unconfirmed: settled before anything else
-            unsettled = inflight.left_by_dead_runs(self.warehouse, spec.name, self.run_id)
+            unsettled = self.warehouse.sync(spec.name).left_in_flight(self.run_id)
         # creates without a match key go one batch at a time, committed inline: the least left in doubt
         careful = inflight.applies(spec)
         window = 1 if careful else SEND_WINDOW
@@ -186,7 +186,7 @@ class SendPipeline:
             ):
                 ctx.committer, ctx.senders = committer, senders
                 deletes: list[Change] = []
-                for page in self.warehouse.iter_changes(spec.name, self.options.chunk_size):
+                for page in self.warehouse.sync(spec.name).pages(self.options.page_size):
                     self._check_continue(lock)
                     result.planned += len(page)
                     masking.register(
@@ -250,8 +250,8 @@ class SendPipeline:
             by_op[Operation.CREATE].extend(identity.settle_unconfirmed(ctx, settle, acc))
         if not self.options.dry_run:
             # a crash before these outcomes are committed must not leave the old hash looking confirmed
-            self.warehouse.unsettle(
-                spec.name, [c.key for op in (Operation.UPDATE, Operation.UPSERT) for c in by_op[op] if c.op == "update"]
+            self.warehouse.sync(spec.name).unsettle(
+                [c.key for op in (Operation.UPDATE, Operation.UPSERT) for c in by_op[op] if c.op == "update"]
             )
         self._send_ops(ctx, by_op, acc)
 
@@ -266,7 +266,7 @@ class SendPipeline:
             ctx.committer.drain()
         doomed = {c.key for c in deletes}
         ids = [c.record.destination_id for c in deletes if c.record is not None and c.record.destination_id]
-        holders = self.warehouse.holders(spec.name, ids) if ids else {}
+        holders = self.warehouse.sync(spec.name).holders(ids) if ids else {}
         acc = PendingCommit()
         send: list[Change] = []
         for change in deletes:
@@ -318,7 +318,7 @@ class SendPipeline:
                 records = [c.record for c in batch if c.record is not None]
                 batch_id = None
                 if operation is Operation.CREATE and inflight.tracks(spec):
-                    batch_id = inflight.mark(self.warehouse, spec.name, self.run_id, [c.key for c in batch])
+                    batch_id = self.warehouse.sync(spec.name).mark_in_flight(self.run_id, [c.key for c in batch])
                 in_flight.append(
                     SentBatch(batch, metering.submit(senders, ctx.sender.send, operation, records), batch_id)
                 )
@@ -394,11 +394,11 @@ class SendPipeline:
         resend it next run (harmless for upserts; creates are in flight and
         settled first, or reported in doubt).
         """
-        self.warehouse.commit(spec.name, self.run_id, successes, deletions, failures, resolved)
+        self.warehouse.sync(spec.name).commit(self.run_id, successes, deletions, failures, resolved)
         if gone_targets:
             self._drop_gone_links(spec, gone_targets)
         if inflight_batch is not None:
-            inflight.clear(self.warehouse, spec.name, inflight_batch, keep=keep_in_flight)
+            self.warehouse.sync(spec.name).clear_in_flight(inflight_batch, keep=keep_in_flight)
 
     def _drop_gone_links(self, spec: SyncSpec, targets: Sequence[tuple[str, str]]) -> None:
         """Records a dependant found gone in the CRM: drop their state rows, so their syncs write them again."""
@@ -408,7 +408,7 @@ class SendPipeline:
             ids = [dest for obj, dest in targets if obj.lower() == target.object.lower()]
             if not ids:
                 continue
-            for dest, keys in self.warehouse.holders(target.name, ids).items():
+            for dest, keys in self.warehouse.sync(target.name).holders(ids).items():
                 failures = [
                     FailureRow(
                         record_key=key,
@@ -418,7 +418,7 @@ class SendPipeline:
                     )
                     for key in sorted(keys)
                 ]
-                self.warehouse.commit(target.name, self.run_id, (), sorted(keys), failures)
+                self.warehouse.sync(target.name).commit(self.run_id, (), sorted(keys), failures)
 
     def _batch_size(self, spec: SyncSpec, destination: Destination, operation: Operation) -> int:
         limit = destination.max_batch_size(operation, spec.options)
@@ -435,7 +435,7 @@ class SendPipeline:
             spec.associations,
             page,
             writers,
-            lambda sync_name, keys: coordination.destination_ids(self.warehouse, sync_name, keys),
+            lambda sync_name, keys: self.warehouse.sync(sync_name).destination_ids(keys),
         )
 
 

@@ -111,6 +111,19 @@ class RateLimiter:
             self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
             self._starts.clear()
 
+    def window_remainder(self, interval_seconds: float | None = None) -> float | None:
+        """Seconds until the oldest request still in the window (``interval_seconds``, default the limit's) leaves it.
+
+        None when no request is in the window. Destinations use it for the wait
+        a 429 without ``Retry-After`` asks for: the account's one window, the
+        one this limiter paces by.
+        """
+        with self._lock:
+            now = self._clock()
+            window = interval_seconds or self.limits.per_seconds
+            oldest = next((t for t in self._starts if t + window > now), None)
+        return None if oldest is None else oldest + window - now
+
     def concurrent(self) -> threading.BoundedSemaphore:
         """Hold this while a request is in flight."""
         return self._gate

@@ -12,11 +12,11 @@ import json
 import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from dbt_sync import __version__
+from dbt_sync.clock import utcnow_iso
 from dbt_sync.errors import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
 from dbt_sync.secrets import redact, redact_obj
 
@@ -186,7 +186,7 @@ class RunResult:
         data = {
             "metadata": {
                 "dbt_sync_version": __version__,
-                "generated_at": datetime.now(timezone.utc).isoformat(),
+                "generated_at": utcnow_iso("auto"),
                 "run_id": self.run_id,
                 "dbt_invocation_id": self.invocation_id,
                 "target": self.target,

@@ -5,6 +5,9 @@ with full jitter, capped per wait, inside a time budget for the whole call.
 A server's ``Retry-After`` hint wins over the computed backoff. Errors that
 a retry cannot fix are never retried: only :class:`TransientError` is.
 
+The waits grow by :func:`dbt_sync.backoff.backoff_delay`, as in every other
+retry loop of dbt-sync.
+
 Rate limiting is not a failure: a rate-limited request (HTTP 429, Salesforce
 ``REQUEST_LIMIT_EXCEEDED``) only waits, bounded by the time budget alone,
 never by ``max_attempts``. When the budget is spent, :class:`RetriesExhausted`
@@ -19,9 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from dbt_sync.backoff import backoff_delay
 from dbt_sync.destinations.base import TransientError
 
 T = TypeVar("T")
+
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         if retry_after is not None and retry_after >= 0:
             return min(retry_after, self.max_delay) + rng.uniform(0, 0.05)
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        ceiling = backoff_delay(self.base_delay, attempt, cap=self.max_delay)
         return rng.uniform(0, ceiling)
 
 

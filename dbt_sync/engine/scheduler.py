@@ -19,18 +19,19 @@ sends its changeset and commits the outcomes. They share a
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from dbt_sync.backoff import tries
+from dbt_sync.clock import utcnow_iso
 from dbt_sync.destinations.base import Destination
 from dbt_sync.engine import inflight
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.connections import Connections
 from dbt_sync.engine.context import RunContext, RunOptions
-from dbt_sync.engine.lifecycle import SyncLifecycle, _now_iso, result_for
+from dbt_sync.engine.lifecycle import SyncLifecycle, result_for
 from dbt_sync.engine.locks import holder_name
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import ERROR, SKIPPED, RunResult, SkipCause, SyncResult
@@ -89,7 +90,7 @@ class Engine:
     def execute(self) -> RunResult:
         result = RunResult(
             run_id=self.run_id,
-            started_at=_now_iso(),
+            started_at=utcnow_iso(),
             invocation_id=self.invocation_id,
             target=self.target,
             dry_run=self.options.dry_run,
@@ -103,9 +104,9 @@ class Engine:
                 if self.options.full_refresh:
                     # resend everything (each model captured once, afresh), keeping which record each key is
                     for spec in self.plan.syncs:
-                        self.warehouse.full_refresh(spec.name)
+                        self.warehouse.sync(spec.name).full_refresh()
                         if inflight.tracks(spec):
-                            inflight.forget(self.warehouse, spec.name)
+                            self.warehouse.sync(spec.name).forget_in_flight()
             for stage in self.plan.stages:
                 runnable: list[SyncSpec] = []
                 for spec in stage:
@@ -127,7 +128,7 @@ class Engine:
             self.connections.close()
             self._release_leftover_locks()
             self.progress.close()
-        result.finished_at = _now_iso()
+        result.finished_at = utcnow_iso()
         result.cancelled_by = self.cancellation.signal if self.cancellation.cancelled else None
         result.cancelled = self.cancellation.cancelled
         return result
@@ -160,13 +161,7 @@ class Engine:
         What is still held after that is taken over at once by the next run on
         this machine (its holder is gone), elsewhere after --lock-stale-seconds.
         """
-        wait = first_wait
-        for attempt in range(attempts):
-            if not self._unreleased:
-                return
-            if attempt:
-                time.sleep(wait)
-                wait *= 2
+        for _ in tries(attempts, first_wait):
             for lock in list(self._unreleased):
                 try:
                     self.warehouse.reconnect_if_lost()
@@ -174,6 +169,8 @@ class Engine:
                     self._unreleased.remove(lock)
                 except Exception:
                     continue
+            if not self._unreleased:
+                return
         for lock in self._unreleased:
             lock.forget()
             log.error(

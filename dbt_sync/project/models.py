@@ -57,17 +57,23 @@ def _number(value: Any) -> bool:
 
 
 Share = Annotated[
-    float | None, _rule(lambda v: _number(v) and 0 <= v <= 1, "a share between 0 and 1 (e.g. 0.05 for 5%)"),
-    Field(ge=0, le=1),
+    Annotated[float, Field(ge=0, le=1)] | None,
+    _rule(lambda v: _number(v) and 0 <= v <= 1, "a share between 0 and 1 (e.g. 0.05 for 5%)"),
 ]
 DeleteShare = Annotated[
-    float | None, _rule(lambda v: _number(v) and 0 <= v <= 1, "a share between 0 and 1 (e.g. 0.5 for 50%)"),
-    Field(ge=0, le=1),
+    Annotated[float, Field(ge=0, le=1)] | None,
+    _rule(lambda v: _number(v) and 0 <= v <= 1, "a share between 0 and 1 (e.g. 0.5 for 50%)"),
 ]
-WholeCount = Annotated[int | None, _rule(lambda v: _number(v) and isinstance(v, int) and v >= 0, "a whole number >= 0"),
-                       Field(ge=0)]
-Hours = Annotated[float | None, _rule(lambda v: _number(v) and v > 0, "a positive number of hours"), Field(gt=0)]
-Seconds = Annotated[float | None, _rule(lambda v: _number(v) and v > 0, "a positive number of seconds"), Field(gt=0)]
+WholeCount = Annotated[
+    Annotated[int, Field(ge=0)] | None,
+    _rule(lambda v: _number(v) and isinstance(v, int) and v >= 0, "a whole number >= 0"),
+]
+Hours = Annotated[
+    Annotated[float, Field(gt=0)] | None, _rule(lambda v: _number(v) and v > 0, "a positive number of hours")
+]
+Seconds = Annotated[
+    Annotated[float, Field(gt=0)] | None, _rule(lambda v: _number(v) and v > 0, "a positive number of seconds")
+]
 Flag = Annotated[bool | None, _rule(lambda v: isinstance(v, bool), "true or false")]
 
 

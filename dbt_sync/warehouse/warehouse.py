@@ -38,6 +38,7 @@ from dbt_sync.errors import DbtSyncError
 from dbt_sync.secrets import redact
 from dbt_sync.warehouse import literals
 from dbt_sync.warehouse.runtime import DbtRuntime, ensure_invocation_context, load_runtime
+from dbt_sync.warehouse.sync import ColumnResolution, SyncHandle
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("dbt_sync.warehouse")
@@ -185,6 +186,8 @@ class Warehouse:
         self._templates: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
         self._ensured = False
+        self._inflight_ready = False
+        self._inflight_lock = threading.Lock()
         #: a --dry-run: create nothing, claim nothing, write nothing (see :meth:`peek_changeset`)
         self.read_only = False
         self._peeked: dict[str, tuple[str | None, str, bool]] = {}
@@ -239,6 +242,18 @@ class Warehouse:
     def manifest(self) -> Any:
         return self._runtime.manifest
 
+    @property
+    def threads(self) -> int | None:
+        """The ``threads`` of the profile's target in use (None when it sets none)."""
+        threads = getattr(self._runtime.config, "threads", None)
+        return threads if isinstance(threads, int) else None
+
+    @property
+    def target_name(self) -> str | None:
+        """The profile's target in use (its default when no ``--target`` was given)."""
+        name = getattr(self._runtime.config, "target_name", None)
+        return str(name) if name else None
+
     # -- plumbing ------------------------------------------------------------
 
     @contextmanager
@@ -290,12 +305,76 @@ class Warehouse:
     def _lit(self, value: Any) -> str:
         return literals.literal(value, self.adapter_type)
 
+    def _run(self, name: str, **kwargs: Any) -> None:
+        """Execute the statement, or list of statements, macro ``name`` returns, in the open transaction."""
+        rendered = self._macro(name, **kwargs)
+        for sql in [rendered] if isinstance(rendered, str) else rendered:
+            if str(sql).strip():
+                self._execute(str(sql))
+
     def _table_names(self) -> set[str]:
-        rows = self._fetch(
-            "select table_name from information_schema.tables where table_schema = "
-            + self._lit(self.audit_schema)
-        )
+        rows = self._fetch(str(self._template("audit_table_names_sql")))
         return {str(r["table_name"]).lower() for r in rows}
+
+    # -- named statements ----------------------------------------------------
+
+    @retry_on_lost_connection
+    def run_macro(self, name: str, **kwargs: Any) -> None:
+        """Run the statement (or statements) the ``dbt_sync`` macro ``name`` returns, in one transaction.
+
+        ``kwargs`` are the macro's arguments as Python values (the macro
+        renders them, e.g. with ``dbt_sync.sql_value``).
+        """
+        with self._transaction():
+            self._run(name, **kwargs)
+
+    @retry_on_lost_connection
+    def run_macros(self, calls: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Run several ``(macro name, arguments)`` statements (see :meth:`run_macro`) in one transaction."""
+        with self._transaction():
+            for name, kwargs in calls:
+                self._run(name, **kwargs)
+
+    @retry_on_lost_connection
+    def query_macro(self, name: str, *, utc: bool = True, **kwargs: Any) -> list[dict[str, Any]]:
+        """Rows of the query the ``dbt_sync`` macro ``name`` returns (see :meth:`query` for ``utc``)."""
+        with self._transaction():
+            return self._fetch(str(self._macro(name, **kwargs)), utc=utc)
+
+    def render_macro(self, name: str, **kwargs: Any) -> str:
+        """The SQL text the ``dbt_sync`` macro ``name`` returns, e.g. a query to show people."""
+        with self._connection():
+            return str(self._macro(name, **kwargs))
+
+    def sync(self, sync_name: str) -> SyncHandle:
+        """The handle through which a run reads and writes one sync's rows (see :mod:`.sync`)."""
+        return SyncHandle(self, sync_name)
+
+    def pending_retry_syncs(self) -> set[str]:
+        """Syncs with records whose latest attempt failed: planned even if their model was not rebuilt."""
+        self._ensure_once()
+        if self.read_only and not self.has_audit_tables():
+            return set()
+        return {str(r["sync_name"]) for r in self.query_macro("open_failure_syncs_sql")}
+
+    def resolve_columns(self, model_unique_id: str, names: Sequence[str]) -> ColumnResolution | None:
+        """Which columns of the built relation ``names`` refer to, as the warehouse resolves them.
+
+        Runs the ``dbt_sync.resolve_columns`` macro (the capture's own rule:
+        the name as written, else its lower-case form on PostgreSQL and
+        Redshift, else any one column equal ignoring case on DuckDB). None when
+        the model has not been built.
+        """
+        node = self.manifest.nodes[model_unique_id]
+        with self._transaction():  # the adapter's metadata queries open one; end it
+            relation = self.adapter.get_relation(node.database, node.schema, node.alias or node.name)
+            if relation is None:
+                return None
+            found = self._macro("resolve_columns", relation=relation, names=list(names))
+        return ColumnResolution(
+            columns=[str(c) for c in found["columns"]],
+            resolved={str(k): (None if v is None else str(v)) for k, v in found["resolved"].items()},
+        )
 
     def table(self, identifier: str) -> str:
         """The rendered, quoted name of a table in the audit schema."""
@@ -332,6 +411,25 @@ class Warehouse:
             with self._lock:
                 if not self._ensured:
                     self.ensure_tables()
+
+    def ensure_alert_tables(self) -> None:
+        """Create the alert tables (``dbt_sync.ensure_alert_tables``) or add the columns they lack; idempotent."""
+        with self._connection():
+            try:
+                self._macro("ensure_alert_tables")
+            except Exception:
+                self.adapter.connections.rollback_if_open()
+                raise
+
+    def _ensure_inflight(self) -> None:
+        """Create ``dbt_sync_inflight`` once per Warehouse (see engine/inflight.py)."""
+        self._ensure_once()
+        if self._inflight_ready:
+            return
+        with self._inflight_lock:  # syncs of one run start side by side; DuckDB refuses concurrent DDL
+            if not self._inflight_ready:
+                self.run_macro("inflight_table_sql", relation=self.table("dbt_sync_inflight"))
+                self._inflight_ready = True
 
     # -- capture -------------------------------------------------------------
 
@@ -415,25 +513,25 @@ class Warehouse:
         return {str(r[next(iter(r))]): int(list(r.values())[1]) for r in rows}
 
     def _iter_preview(self, sync_name: str, model_unique_id: str, fresh: bool,
-                      chunk_size: int) -> Iterator[list[dict[str, Any]]]:
+                      page_size: int) -> Iterator[list[dict[str, Any]]]:
         after = 0
         while True:
             rows = self.read(self._macro(
                 "changeset_preview_sql", model_unique_id=model_unique_id, sync_name=sync_name,
-                after_seq=after, page_size=chunk_size, fresh=fresh,
+                after_seq=after, page_size=page_size, fresh=fresh,
             ), utc=False)  # model values as the warehouse holds them
-            after += chunk_size
+            after += page_size
             if not rows:
                 return
             for row in rows:
                 row["_dbt_sync_op"] = row.pop("_dbt_sync_current_op")
                 row["_dbt_sync_destination_id"] = row.pop("_dbt_sync_current_destination_id")
             yield rows
-            if len(rows) < chunk_size:
+            if len(rows) < page_size:
                 return
 
-    def iter_changes(self, sync_name: str, chunk_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
-        """Pages of the claimed changeset, in key order, at most ``chunk_size``
+    def iter_changes(self, sync_name: str, page_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the claimed changeset, in key order, at most ``page_size``
         rows each, skipping records already synced since the capture.
 
         Pages are windows of the dense ``_dbt_sync_seq`` (assigned in key
@@ -445,7 +543,7 @@ class Warehouse:
         if self.read_only and sync_name in self._peeked:  # a dry run reads what peek_changeset found, in place
             peeked, model_unique_id, fresh = self._peeked[sync_name]
             if peeked is None:
-                yield from self._iter_preview(sync_name, model_unique_id, fresh, chunk_size)
+                yield from self._iter_preview(sync_name, model_unique_id, fresh, page_size)
                 return
             kind = peeked
         table = self.changes_table(sync_name, kind)
@@ -454,22 +552,12 @@ class Warehouse:
                 return
             top = self._fetch(self._template("changeset_max_seq_sql", sync_name=sync_name, kind=kind))
         last = int(next(iter(top[0].values())) or 0) if top else 0
-        template = self._template(
-            "changes_page_sql", sync_name=sync_name, after_seq=0, page_size=chunk_size, kind=kind
-        )
-        needle = f"> 0\n  and p._dbt_sync_seq <= {chunk_size}\n"
-        if needle not in template:  # an adapter override shaped differently
-            template = None
         after = 0
         while after < last:
-            if template is not None:
-                sql = template.replace(needle, f"> {after}\n  and p._dbt_sync_seq <= {after + chunk_size}\n")
-            else:
-                sql = self._macro(
-                    "changes_page_sql", sync_name=sync_name, after_seq=after, page_size=chunk_size, kind=kind
-                )
-            rows = self.read(sql, utc=False)  # model values as the warehouse holds them
-            after += chunk_size
+            rows = self.query_macro(  # model values as the warehouse holds them
+                "changes_page_sql", utc=False, sync_name=sync_name, after_seq=after, page_size=page_size, kind=kind
+            )
+            after += page_size
             if not rows:
                 continue
             for row in rows:
@@ -600,9 +688,8 @@ class Warehouse:
         self._ensure_once()
         values = (run_id, invocation_id, sync_name, model, destination, object, mode, "running",
                   started_at or utcnow(), None, planned, 0, 0, 0, 0, 0, None)
-        insert = self._template("insert_sql", table="dbt_sync_runs", columns=_RUN_COLUMNS, rows_sql=_ROWS)
         with self._transaction():
-            self._execute(insert.replace(_ROWS, literals.row_literal(values, self.adapter_type)))
+            self._run("run_start_sql", run=dict(zip(_RUN_COLUMNS, values, strict=True)))
 
     @retry_on_lost_connection
     def finish_run(
@@ -628,27 +715,20 @@ class Warehouse:
         }
         if planned is not None:
             assignments["planned"] = planned
-        where = f"run_id = {self._lit(run_id)} and sync_name = {self._lit(sync_name)}"
         with self._transaction():
-            sql = self._macro(
-                "update_sql", table="dbt_sync_runs",
-                assignments={k: self._lit(v) for k, v in assignments.items()}, where=where,
-            )
-            self._execute(sql)
+            self._run("run_finish_sql", run_id=run_id, sync_name=sync_name, assignments=assignments)
 
     def full_refresh(self, sync_name: str) -> None:
         """Send every record again (the next capture has them all), keeping which CRM record each key is."""
         self._ensure_once()
         with self._transaction():
-            for sql in self._macro("full_refresh_sql", sync_name_sql=self._lit(sync_name), sync_name=sync_name):
-                self._execute(sql)
+            self._run("full_refresh_sql", sync_name=sync_name)
 
     def reset(self, sync_name: str) -> None:
         """Forget a sync's state and changesets: the next capture sends every row."""
         self._ensure_once()
         with self._transaction():
-            for sql in self._macro("reset_sql", sync_name_sql=self._lit(sync_name), sync_name=sync_name):
-                self._execute(sql)
+            self._run("reset_sql", sync_name=sync_name)
 
     # -- reading -------------------------------------------------------------
 

@@ -40,7 +40,6 @@ from typing import Any
 
 import pytest
 
-from dbt_sync.engine import inflight
 from tests.engine.conftest import Stack, stack_for
 from tests.engine.test_create_mode import CREATE_FILES, GOOD, SYNC, model_emails
 from tests.fixtures.warehouses import DbtProject
@@ -79,7 +78,7 @@ def reset_everything(stack: Stack) -> None:
             wh.reset(name)
             for table in ("dbt_sync_failures", "dbt_sync_locks"):
                 wh.execute(f"delete from {wh.table(table)} where sync_name = {wh._lit(name)}")
-        inflight.forget(wh, SYNC)
+        wh.sync(SYNC).forget_in_flight()
 
 
 def settle_in_doubt(stack: Stack, emails: dict[str, str]) -> int:
@@ -89,7 +88,7 @@ def settle_in_doubt(stack: Stack, emails: dict[str, str]) -> int:
         rows = wh.query(f"select distinct record_key from {wh.table('dbt_sync_inflight')}")
         for row in rows:
             key = str(row["record_key"])
-            inflight.resolve(wh, SYNC, key, by_email.get(emails[key]))
+            wh.sync(SYNC).resolve_in_doubt(key, by_email.get(emails[key]))
     return len(rows)
 
 

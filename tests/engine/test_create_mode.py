@@ -17,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 
 from dbt_sync.cli import main
-from dbt_sync.engine import inflight
 from dbt_sync.warehouse import Warehouse
 from tests.engine.conftest import Stack, stack_for
 from tests.fixtures.warehouses import DbtProject
@@ -117,7 +116,7 @@ def test_create_without_match_is_at_most_once(dbt_project_factory: Any, monkeypa
             )
         assert done.exit_code == 0 and "C-2003: recorded as created" in done.output, done.output
         with project.warehouse() as wh:
-            inflight.resolve(wh, SYNC, "C-2004", by_email[emails["C-2004"]])
+            wh.sync(SYNC).resolve_in_doubt("C-2004", by_email[emails["C-2004"]])
         third = stack.run(all_syncs=True, select=[SYNC])
         res = third.sync(SYNC)
         assert res.error_codes == {"INVALID_EMAIL_ADDRESS": 1}

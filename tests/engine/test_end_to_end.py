@@ -14,7 +14,6 @@ import pytest
 
 from dbt_sync.cli.run import render_summary
 from dbt_sync.engine.results import SkipCause
-from dbt_sync.warehouse import coordination
 from tests.engine.conftest import stack_for
 
 pytestmark = pytest.mark.slow
@@ -154,15 +153,15 @@ def test_lifecycle(dbt_project_factory: Any, target: str) -> None:
 
         # -- a second process on the same sync is refused while the first holds it ---
         with project.warehouse() as wh:
-            assert coordination.try_lock(wh, "deals_to_hubspot", "other-host:1:run", 600) is None
+            assert wh.sync("deals_to_hubspot").lock("other-host:1:run", 600) is None
         blocked = stack.run(all_syncs=True, select=["deals_to_hubspot"])
         assert blocked.exit_code == 3  # refused, not failed: EXIT_LOCKED
         assert blocked.sync("deals_to_hubspot").skip_cause is SkipCause.LOCKED
         assert "already running (held by other-host:1:run" in (blocked.sync("deals_to_hubspot").message or "")
         # a holder that stopped heart-beating is considered dead and replaced
         with project.warehouse() as wh:
-            coordination.release_lock(wh, "deals_to_hubspot", "other-host:1:run")
-            assert coordination.try_lock(wh, "deals_to_hubspot", "dead-host:1:run", 600) is None
-            assert coordination.try_lock(wh, "deals_to_hubspot", "me", 0) is None
-            coordination.release_lock(wh, "deals_to_hubspot", "me")
+            wh.sync("deals_to_hubspot").release("other-host:1:run")
+            assert wh.sync("deals_to_hubspot").lock("dead-host:1:run", 600) is None
+            assert wh.sync("deals_to_hubspot").lock("me", 0) is None
+            wh.sync("deals_to_hubspot").release("me")
         assert stack.run(all_syncs=True, select=["deals_to_hubspot"]).exit_code == 0

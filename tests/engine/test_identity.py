@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from dbt_sync.warehouse import Warehouse, coordination
+from dbt_sync.warehouse import Warehouse
 from tests.engine.identity_stack import IdentityStack, identity_stack
 
 pytestmark = pytest.mark.slow
@@ -189,7 +189,7 @@ def test_case4_failures_close_when_the_row_is_back_or_gone(ids: IdentityStack) -
     assert settled.exit_code == 0
     assert ids.open_failures("hs_people_upsert") == {}
     # nothing left to retry: the sync is no longer planned for its failures
-    assert "hs_people_upsert" not in coordination.pending_retry_syncs(ids.wh)
+    assert "hs_people_upsert" not in ids.wh.pending_retry_syncs()
 
 
 def test_case4_failed_mirror_delete_closes_when_the_row_comes_back_unchanged(ids: IdentityStack) -> None:
@@ -208,7 +208,7 @@ def test_case4_failed_mirror_delete_closes_when_the_row_comes_back_unchanged(ids
     res = sync(back, "hs_people_mirror")
     assert back.exit_code == 0 and (res.created, res.updated, res.deleted) == (0, 0, 0), res
     assert ids.open_failures("hs_people_mirror") == {}
-    assert "hs_people_mirror" not in coordination.pending_retry_syncs(ids.wh)
+    assert "hs_people_mirror" not in ids.wh.pending_retry_syncs()
     assert sorted(hs_contacts(ids)) == ["ada@acme.example", "alan@acme.example"]
     # it stays closed, and the next removal deletes it
     ids.set_people([ada])

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from dbt_sync.engine import inflight
 from tests.engine.conftest import stack_for
 from tests.engine.test_create_mode import CREATE_FILES, GOOD, SYNC, model_emails
 from tests.engine.test_faults import fault_files
@@ -45,7 +44,7 @@ def test_create_without_match_that_timed_out_is_in_doubt_not_resent(dbt_project_
         by_email = {str(r["Email"]): str(r["Id"]) for r in sf.records("Contact")}
         with project.warehouse() as wh:
             for key in doubt:
-                inflight.resolve(wh, SYNC, key, by_email.get(emails[key]))
+                wh.sync(SYNC).resolve_in_doubt(key, by_email.get(emails[key]))
         stack.run(all_syncs=True, select=[SYNC], threads=1)
         final = Counter(str(r["Email"]) for r in sf.records("Contact"))
         assert dict(final) == {emails[k]: 1 for k in GOOD}, final

@@ -16,7 +16,6 @@ from click.testing import CliRunner
 from dbt_sync.cli import main
 from dbt_sync.engine.results import SkipCause
 from dbt_sync.errors import ConfigError
-from dbt_sync.warehouse import coordination
 from tests.engine.test_faults import FaultStack, fresh
 
 pytestmark = pytest.mark.slow
@@ -40,11 +39,11 @@ def test_lock_contention_is_reported_not_failed(stack: FaultStack) -> None:
     alerts_before = alerts(stack, "faults_hs")
     # the first run, still going, on another machine (its heartbeat is fresh)
     holder = "scheduler-2:4242:the-first-run"
-    assert coordination.try_lock(stack.wh, "faults_hs", holder, 600) is None
+    assert stack.wh.sync("faults_hs").lock(holder, 600) is None
     try:
         second = stack.run(all_syncs=True, select=["faults_hs"], recapture=True)
     finally:
-        coordination.release_lock(stack.wh, "faults_hs", holder)
+        stack.wh.sync("faults_hs").release(holder)
     res = second.sync("faults_hs")
     assert res.status == "skipped" and res.skip_cause is SkipCause.LOCKED
     assert "already running" in (res.message or "") and "the-first-run" in (res.message or "")
@@ -87,10 +86,10 @@ def test_a_live_lock_is_not_stolen_during_a_request_longer_than_the_stale_thresh
         for _ in range(8):
             time.sleep(0.2)
             if runner_thread.is_alive():
-                taken = coordination.try_lock(stack.wh, "faults_sf", "scheduler-2:4242:thief", 0.75)
+                taken = stack.wh.sync("faults_sf").lock("scheduler-2:4242:thief", 0.75)
                 stolen.append(taken is None)
                 if taken is None:
-                    coordination.release_lock(stack.wh, "faults_sf", "scheduler-2:4242:thief")
+                    stack.wh.sync("faults_sf").release("scheduler-2:4242:thief")
     finally:
         runner_thread.join()
         sf.faults.latency = 0.0
@@ -116,7 +115,7 @@ def test_a_dead_holders_lock_is_taken_over_at_once_and_its_run_marked_abandoned(
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     holder = f"{socket.gethostname()}:{gone.pid}:killed-run"
-    assert coordination.try_lock(stack.wh, "faults_hs", holder, 600) is None  # heartbeat fresh, holder dead
+    assert stack.wh.sync("faults_hs").lock(holder, 600) is None  # heartbeat fresh, holder dead
     stack.wh.start_run("killed-run", "faults_hs", planned=6)
     result = stack.run(all_syncs=True, select=["faults_hs"], recapture=True)
     assert result.sync("faults_hs").status == "success", result.sync("faults_hs").message

@@ -165,3 +165,37 @@ def test_oauth_bad_refresh_token_is_fatal_without_leaking(make_destination, emu:
     assert info.value.code == "OAUTH_REFRESH_FAILED"
     for secret in dest._transport.secrets():
         assert secret not in str(info.value)
+
+
+def test_429_wait_comes_from_the_accounts_one_window(dest: HubSpotDestination, emu: HubSpotEmulator) -> None:
+    """A rolling 429 without Retry-After waits for the engine limiter's oldest request to leave its window.
+
+    The transport keeps no window of its own: the pacer's is the account's one count of requests.
+    """
+    from dbt_sync.engine.pacing import paced
+
+    paced(dest)
+    assert dest.pacer is not None
+    dest.write("contacts", Operation.UPSERT, [], match="email", options={})
+    upsert(dest)  # one request in the window a moment ago
+    emu.faults.rate_limit_next(1, policy="TEN_SECONDLY_ROLLING", path_contains="/batch/")
+    with pytest.raises(TransientError) as info:
+        upsert(dest)
+    window = dest.pacer.window_remainder(10.0)
+    assert window is None  # the 429 paused the limiter and emptied its window estimate
+    assert info.value.retry_after is not None and 1.0 <= info.value.retry_after < 10.0
+
+
+def test_rate_limiter_window_remainder() -> None:
+    from dbt_sync.engine.ratelimit import Limits, RateLimiter
+
+    now = [100.0]
+    limiter = RateLimiter(Limits(requests=100, per_seconds=10.0), clock=lambda: now[0], sleep=lambda s: None)
+    assert limiter.window_remainder() is None
+    limiter.acquire()
+    now[0] += 4.0
+    limiter.acquire()
+    assert limiter.window_remainder() == pytest.approx(6.0)
+    now[0] += 7.0  # the first left the window; the second has 3 s to go
+    assert limiter.window_remainder() == pytest.approx(3.0)
+    assert limiter.window_remainder(2.0) is None

@@ -16,7 +16,6 @@ from click.testing import CliRunner
 
 from dbt_sync import secrets
 from dbt_sync.cli import main
-from dbt_sync.engine import inflight
 from dbt_sync.warehouse.warehouse import FailureRow
 from tests.fixtures.warehouses import DbtProject
 
@@ -72,8 +71,8 @@ def test_resolve_checks_the_key_and_says_what_will_happen(project: DbtProject, c
     with project.warehouse() as wh:
         wh.ensure_tables()
         wh.reset(SYNC)
-        inflight.forget(wh, SYNC)
-        inflight.mark(wh, SYNC, "run-that-died", ["C-2005", "C-2007"])
+        wh.sync(SYNC).forget_in_flight()
+        wh.sync(SYNC).mark_in_flight("run-that-died", ["C-2005", "C-2007"])
         wh.commit(SYNC, "run-ok", [("C-2001", "0" * 32, "003000000000001AAA")])
 
     # a key in doubt, settled either way

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbt_sync import secrets
+from dbt_sync.backoff import tries
 from dbt_sync.project.config import ChannelConfig, UnsetEnvVar
 
 DEFAULT_ATTEMPTS = 3
@@ -114,19 +115,17 @@ def with_retries(
     except ChannelError as exc:
         return Delivery("failed", 0, str(exc))
     error = ""
-    for attempt in range(1, attempts + 1):
+    tried = 0
+    for tried in tries(attempts, backoff, deadline=deadline, sleep=sleep):
         try:
             send()
-            return Delivery("sent", attempt)
+            return Delivery("sent", tried)
         except ChannelError as exc:
             error = str(exc)
             if not exc.retriable:
-                return Delivery("failed", attempt, error)
+                return Delivery("failed", tried, error)
         except Exception as exc:  # a bug or an unexpected library error: report, never raise
             error = secrets.redact(f"{type(exc).__name__}: {exc}")
-        if attempt < attempts:
-            pause = backoff * (2 ** (attempt - 1))
-            if deadline is not None and time.monotonic() + pause >= deadline:
-                return Delivery("failed", attempt, f"{error} (after {attempt} attempt(s); out of time)")
-            sleep(pause)
+    if tried < attempts:
+        return Delivery("failed", tried, f"{error} (after {tried} attempt(s); out of time)")
     return Delivery("failed", attempts, f"{error} (after {attempts} attempts)")

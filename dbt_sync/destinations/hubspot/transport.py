@@ -22,7 +22,6 @@ import json
 import ssl
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +70,8 @@ class Reply:
     status: int
     body: dict[str, Any]
     headers: Mapping[str, str]
+    #: for a 429: seconds until the oldest request of the account's window leaves it, taken when it arrived
+    window_remainder: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -111,7 +112,6 @@ class Transport:
         self._rate_limited = 0
         self._refreshes = 0
         self._rate: dict[str, int] = {}
-        self._sent_at: deque[float] = deque()
         self._client = self._build_client(self._token)
         #: the engine's per-account rate limiter, when one is attached
         self.pacer: Pacer | None = None
@@ -234,7 +234,7 @@ class Transport:
             return reply
         failure = HttpFailure(reply.status, reply.body, reply.headers)
         if is_transient_status(reply.status):
-            error = transient_for(failure, self._window_remainder(reply.headers))
+            error = transient_for(failure, reply.window_remainder)
             if isinstance(error, TransientError):
                 raise TransientError(
                     self.redact(str(error)), code=error.code, retry_after=error.retry_after, shrink=error.shrink
@@ -248,13 +248,9 @@ class Transport:
     def _attempt(self, invoke: Callable[[], Any]) -> Reply:
         if self.pacer is not None:
             self.pacer.acquire()
-        now = time.monotonic()
         metering.count("requests")
         with self._lock:
             self._requests += 1
-            self._sent_at.append(now)
-            while self._sent_at and now - self._sent_at[0] > self._interval_seconds():
-                self._sent_at.popleft()
         try:
             response = invoke()
         except Exception as exc:
@@ -313,14 +309,18 @@ class Transport:
         interval_ms = self._rate.get("interval_ms")
         return interval_ms / 1000.0 if interval_ms else RATE_INTERVAL_SECONDS
 
-    def _window_remainder(self, headers: Mapping[str, str]) -> float:
-        """Seconds until our oldest request in the rolling window leaves it."""
+    def _window_remainder(self) -> float:
+        """Seconds until the oldest request of the account's rolling window leaves it, 1 s to one interval.
+
+        The window is the engine's rate limiter's (the pacer counts every
+        request of the account); without a pacer, one whole interval.
+        """
         with self._lock:
             interval = self._interval_seconds()
-            oldest = self._sent_at[0] if self._sent_at else None
-        if oldest is None:
+        left = self.pacer.window_remainder(interval) if self.pacer is not None else None
+        if left is None:
             return interval
-        return round(min(interval, max(1.0, oldest + interval - time.monotonic())), 3)
+        return round(min(interval, max(1.0, left)), 3)
 
     def _observe(self, reply: Reply) -> None:
         values: dict[str, int] = {}
@@ -335,15 +335,18 @@ class Transport:
                 self._rate_limited += 1
         if reply.status == 429:
             metering.count("rate_limited")
+            reply.window_remainder = self._window_remainder()  # before pause() below empties the window
         if self.pacer is not None:
             interval = values.get("interval_ms")
             self.pacer.observe(values.get("remaining"), interval / 1000.0 if interval else None)
             if reply.status == 429:
                 hint = header(reply.headers, "Retry-After")
                 try:
-                    wait = float(hint) if hint is not None else self._window_remainder(reply.headers)
+                    wait = float(hint) if hint is not None else None
                 except ValueError:
-                    wait = self._window_remainder(reply.headers)
+                    wait = None
+                if wait is None:
+                    wait = reply.window_remainder if reply.window_remainder is not None else self._interval_seconds()
                 self.pacer.pause(wait)
 
     def rate_limit_info(self) -> dict[str, int | None]:

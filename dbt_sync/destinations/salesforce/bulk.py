@@ -36,6 +36,7 @@ from collections import defaultdict, deque
 from collections.abc import Sequence
 from typing import Any
 
+from dbt_sync.backoff import tries
 from dbt_sync.destinations.base import DestinationError, RecordOutcome, TransientError
 from dbt_sync.destinations.salesforce.client import SalesforceClient
 from dbt_sync.destinations.salesforce.shape import Row, failure
@@ -213,18 +214,14 @@ class BulkWriter:
 
     def _wait(self, job_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + self._poll_timeout
-        delay = 0.05
-        while True:
+        for _ in tries(None, 0.05, factor=1.6, cap=5.0, deadline=deadline):
             info = self._client.json("GET", f"jobs/ingest/{job_id}")
             if info.get("state") in _TERMINAL:
                 return dict(info)
-            if time.monotonic() + delay > deadline:
-                raise TransientError(
-                    f"Salesforce Bulk job {job_id} did not finish within {self._poll_timeout:g}s (aborted)",
-                    code="BULK_TIMEOUT",
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.6, 5.0)
+        raise TransientError(
+            f"Salesforce Bulk job {job_id} did not finish within {self._poll_timeout:g}s (aborted)",
+            code="BULK_TIMEOUT",
+        )
 
     def _abort(self, job_id: str) -> None:
         # Best effort: the error that led here is the one to report.

@@ -1,11 +1,11 @@
 """sObject Collections: up to 200 records a request, one result each.
 
-Records are sent in chunks of 200 (in parallel up to ``concurrency``). A
-request Salesforce rejects whole with HTTP 400 (a JSON type error in one
-record fails the whole body) is split in halves until the bad record is
-alone, so only that record fails. When a chunk fails with a
-``TransientError`` after another chunk of the same batch was already
-written, its records become retryable failures instead of an exception:
+A batch is sent as Collections requests of up to 200 records each (in
+parallel up to ``concurrency``). A request Salesforce rejects whole with HTTP
+400 (a JSON type error in one record fails the whole body) is split in halves
+until the bad record is alone, so only that record fails. When a request
+fails with a ``TransientError`` after another request of the same batch was
+already written, its records become retryable failures instead of an exception:
 raising would make the engine resend, and duplicate, the written creates.
 """
 

@@ -1,6 +1,8 @@
 """``dbt-sync demo``: the whole cycle on a laptop, with no credentials.
 
-1. Copy ``integration_tests`` (accounts, contacts, deals) to a work folder.
+1. Copy the demo dbt project (accounts, contacts, deals: this distribution's
+   package data, the repository's ``integration_tests``) to a work folder,
+   with ``packages.yml`` pointing at the dbt package installed with dbt-sync.
 2. Start the local Salesforce and HubSpot emulators.
 3. ``dbt build`` on DuckDB; the post-hook captures each model's changes.
 4. ``dbt-sync run``: two contacts are rejected (a malformed email, a tier
@@ -21,35 +23,35 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from dbt_sync import api
-from dbt_sync.cli.run import render_summary
 from dbt_sync.engine.progress import Progress
+from dbt_sync.engine.results import RunResult
 from dbt_sync.errors import ProjectError
 from dbt_sync.output import table
 from dbt_sync_emulators.sandbox import running_sandbox
+
+#: the demo dbt project, shipped as package data (in a checkout, a link to the repository's integration_tests)
+DEMO_PROJECT = Path(__file__).resolve().parent / "demo_project"
 
 FIXES = {"C-2006": {"email": "chloe.dubois@elan-etudes.example"}, "C-2007": {"tier": "Gold"}}
 
 
 def source_project() -> Path:
-    here = Path(__file__).resolve().parents[3] / "integration_tests"
-    if not (here / "dbt_project.yml").exists():
-        raise ProjectError(
-            "dbt-sync demo needs the integration_tests project of a dbt-sync source checkout "
-            f"(looked in {here}). Clone the repository and run scripts/demo."
-        )
-    return here
+    if not (DEMO_PROJECT / "dbt_project.yml").is_file():
+        raise ProjectError(f"the demo dbt project is missing from {DEMO_PROJECT}: reinstall dbt-sync[sandbox]")
+    return DEMO_PROJECT
 
 
 def prepare(work_dir: Path) -> Path:
-    """A fresh copy of integration_tests whose packages.yml points at this checkout."""
+    """A fresh copy of the demo project whose packages.yml points at the dbt package installed with dbt-sync."""
     project = work_dir / "project"
     if project.exists():
         shutil.rmtree(project)
     shutil.copytree(
-        source_project(), project, ignore=shutil.ignore_patterns("target", "dbt_packages", "logs", "*.duckdb*")
+        source_project(),
+        project,
+        ignore=shutil.ignore_patterns("target", "dbt_packages", "logs", "*.duckdb*", ".user.yml", "package-lock.yml"),
     )
-    package_root = source_project().parent
-    (project / "packages.yml").write_text(f"packages:\n  - local: {package_root}\n", encoding="utf-8")
+    (project / "packages.yml").write_text(f"packages:\n  - local: {api.dbt_package_dir()}\n", encoding="utf-8")
     return project
 
 
@@ -89,17 +91,17 @@ def run_demo(work_dir: Path, say: Callable[[str], None] = print) -> int:
         dbt(project, env, "build")
         say("\n== 2. dbt-sync run")
         first = api.run(project, progress=Progress(interactive=False))
-        say(render_summary(first))
+        say(summary(first))
         say("\n== 3. Why records failed, straight from the audit table")
-        say(_open_failures(project))
+        say(failed_records(project, first))
         say("\n== 4. Fix the data in the model's source and rebuild: only the fixed rows changed")
         fix_data(project)
         dbt(project, env, "build")
         say("\n== 5. dbt-sync run again: the failed records are retried and succeed")
         second = api.run(project, progress=Progress(interactive=False))
-        say(render_summary(second))
-        say("\n== 6. Open failures now")
-        say(_open_failures(project))
+        say(summary(second))
+        say("\n== 6. Failed records of the second run")
+        say(failed_records(project, second))
         sf_contacts = len(sandbox.salesforce.records("Contact"))
         hs_contacts = len(sandbox.hubspot.records("contacts"))
         say(f"\nSalesforce now holds {sf_contacts} contacts; HubSpot holds {hs_contacts}.")
@@ -110,13 +112,24 @@ def run_demo(work_dir: Path, say: Callable[[str], None] = print) -> int:
     return second.exit_code
 
 
-def _open_failures(project: Path) -> str:
-    options = api.build_options(project)
-    with api.open_warehouse(options) as wh:
-        view = wh.table("dbt_sync_open_failures")
-        rows = wh.query(f"select sync_name, record_key, error_code, error_message from {view} order by 1, 2")
-    if not rows:
-        return f"select * from {view};  -- no rows: every record is in sync"
-    keys = ["sync_name", "record_key", "error_code", "error_message"]
-    body = table(keys, [[str(r[k])[:90] for k in keys] for r in rows])
-    return f"select sync_name, record_key, error_code, error_message from {view};\n{body}"
+def summary(result: RunResult) -> str:
+    """One row per sync: what the run did (the numbers ``dbt-sync run`` prints)."""
+    keys = ["sync", "status", "created", "updated", "deleted", "failed"]
+    rows = [[s.name, s.status, s.created, s.updated, s.deleted, s.failed] for s in result.syncs]
+    return table(keys, rows) if rows else "No syncs planned."
+
+
+def failed_records(project: Path, result: RunResult) -> str:
+    """The audit rows of the records ``result`` failed, read with the query the run reports for each sync."""
+    failed = [s for s in result.syncs if s.failed and s.failures_sql]
+    if not failed:
+        return "No failed records: every record is in sync."
+    keys = ["record_key", "error_code", "error_message"]
+    parts = []
+    with api.open_warehouse(api.build_options(project)) as wh:
+        for sync in failed:
+            assert sync.failures_sql is not None
+            rows = wh.query(sync.failures_sql)
+            body = table(["sync", *keys], [[sync.name, *(str(r[k])[:90] for k in keys)] for r in rows])
+            parts.append(f"{sync.failures_sql};\n{body}")
+    return "\n".join(parts)

@@ -1,4 +1,9 @@
-"""``dbt-sync demo`` and ``dbt-sync sandbox``: try dbt-sync with no CRM account."""
+"""``dbt-sync demo`` and ``dbt-sync sandbox``: try dbt-sync with no CRM account.
+
+Registered as ``dbt-sync`` subcommands through the ``dbt_sync.commands`` entry
+point group (this distribution's ``pyproject.toml``); ``dbt_sync.cli.plugins``
+adds them to the command line.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,11 @@ from types import FrameType
 
 import click
 
-from dbt_sync.cli.base import handle_errors, main
+from dbt_sync.cli.base import handle_errors
 from dbt_sync.errors import PortInUseError
 
 
-@main.command()
+@click.command()
 @click.option(
     "--work-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -26,7 +31,7 @@ from dbt_sync.errors import PortInUseError
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handle_errors
 def demo(work_dir: Path | None, debug: bool) -> None:
-    """Build integration_tests on DuckDB, sync it to the local Salesforce and HubSpot
+    """Build the demo dbt project on DuckDB, sync it to the local Salesforce and HubSpot
     emulators, show the rejected records and why, fix the data, and retry.
     """
     from dbt_sync_emulators.demo import run_demo
@@ -36,7 +41,7 @@ def demo(work_dir: Path | None, debug: bool) -> None:
     sys.exit(code)
 
 
-@main.command()
+@click.command()
 @click.option("--salesforce-port", type=int, default=8443, show_default=True)
 @click.option("--hubspot-port", type=int, default=8080, show_default=True)
 @click.option("--latency", type=float, default=0.0, help="Seconds added to every emulated API call.")
@@ -46,8 +51,8 @@ def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool
     """Run the local Salesforce and HubSpot emulators until Ctrl-C (or SIGTERM / SIGHUP).
 
     Prints the environment variables that point a dbt_sync.yml at them, and the
-    destinations of such a file (the README's example, and
-    integration_tests/dbt_sync.yml, use the same names). On Ctrl-C,
+    destinations of such a file (the README's example, and the demo
+    project's dbt_sync.yml, use the same names). On Ctrl-C,
     SIGTERM or SIGHUP it stops both emulators, removes its TLS folder and
     exits 0.
     """

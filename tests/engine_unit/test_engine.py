@@ -1,0 +1,485 @@
+"""``Engine`` driven directly: stage order, skips with their recorded cause, one commit per batch in send
+order, retries, a destination that goes down, against the in-memory destination.
+
+The warehouse is real: a small DuckDB project built once for this module
+(two views over tables in schema ``eu_src``, so a test changes a model with
+one SQL statement instead of a dbt run). A fake warehouse would have to copy
+the changeset, state and audit logic the engine relies on; DuckDB is faster
+to trust. Each run recaptures the models with the macro the post-hook calls,
+as ``dbt run`` would have. The destination is
+``tests/fixtures/fake_destination.py``, handed to the engine through its
+``destination_factory``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dbt_sync import api
+from dbt_sync.destinations.base import Operation, TransientError
+from dbt_sync.engine.cancel import Cancellation
+from dbt_sync.engine.context import RunOptions
+from dbt_sync.engine.locks import SyncLock, holder_name
+from dbt_sync.engine.progress import Progress
+from dbt_sync.engine.results import CANCELLED, ERROR, PARTIAL, SKIPPED, SUCCESS, RunResult, SkipCause
+from dbt_sync.engine.retry import RetryPolicy
+from dbt_sync.engine.scheduler import Engine
+from dbt_sync.project import ProjectOptions, load_project
+from dbt_sync.warehouse import Warehouse
+from tests.fixtures.fake_destination import Call, FakeDestination, Fault
+from tests.fixtures.warehouses import REPO_ROOT, DbtProject
+
+FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.01, budget_seconds=5)
+
+PROJECT_FILES = {
+    "dbt_project.yml": """\
+name: engine_unit
+version: "1.0.0"
+config-version: 2
+profile: engine_unit
+model-paths: ["models"]
+models:
+  engine_unit:
+    +materialized: view
+""",
+    "profiles.yml": """\
+engine_unit:
+  target: duckdb
+  outputs:
+    duckdb:
+      type: duckdb
+      path: "{path}/warehouse.duckdb"
+      schema: analytics
+      threads: 4
+""",
+    "dbt_sync.yml": """\
+version: 1
+destinations:
+  crm:
+    type: hubspot
+    access_token: not-used-the-tests-hand-the-engine-a-fake
+""",
+    "models/eu_companies.sql": "select * from eu_src.companies\n",
+    "models/eu_people.sql": "select * from eu_src.people\n",
+    "models/models.yml": """\
+version: 2
+models:
+  - name: eu_companies
+    config:
+      meta:
+        dbt_sync:
+          - name: companies
+            destination: crm
+            object: companies
+            mode: upsert
+            primary_key: company_id
+            match: company_key
+            batch_size: 3
+            fields: {company_key: company_id, name: name}
+          - name: companies_create
+            destination: crm
+            object: companies
+            mode: create
+            primary_key: company_id
+            match: company_key
+            batch_size: 2
+            fields: {company_key: company_id, name: name}
+    columns:
+      - {name: company_id, data_type: varchar}
+      - {name: name, data_type: varchar}
+  - name: eu_people
+    config:
+      meta:
+        dbt_sync:
+          - name: people
+            destination: crm
+            object: contacts
+            mode: upsert
+            primary_key: person_id
+            match: email
+            batch_size: 4
+            depends_on: [companies]
+            fields: {email: email, firstname: first_name}
+          - name: people_strict
+            destination: crm
+            object: contacts
+            mode: upsert
+            primary_key: person_id
+            match: email
+            depends_on: [companies]
+            block_on_upstream_failures: true
+            fields: {email: email, lastname: first_name}
+          - name: people_after
+            destination: crm
+            object: contacts
+            mode: update
+            primary_key: person_id
+            match: email
+            depends_on: [people_strict]
+            fields: {email: email, firstname: first_name}
+    columns:
+      - {name: person_id, data_type: varchar}
+      - {name: email, data_type: varchar}
+      - {name: first_name, data_type: varchar}
+""",
+}
+
+SYNCS = ("companies", "people", "people_strict", "people_after")
+ALL_SYNCS = (*SYNCS, "companies_create")
+AUDIT_TABLES = ("dbt_sync_failures", "dbt_sync_locks", "dbt_sync_runs", "dbt_sync_inflight")
+
+
+class EngineStack:
+    """The loaded project, its open warehouse and the fake CRM of the current test."""
+
+    def __init__(self, project: Any, wh: Warehouse) -> None:
+        self.project = project
+        self.wh = wh
+        self.dest = FakeDestination("crm")
+        self.commits: list[tuple[str, list[str], list[str]]] = []
+
+    def run(self, *syncs: str, cancellation: Cancellation | None = None, **options: Any) -> RunResult:
+        options.setdefault("retry_policy", FAST_RETRY)
+        plan = api.plan_with_retries(self.project, self.wh, list(syncs or SYNCS), (), True)
+        engine = Engine(
+            plan=plan,
+            warehouse=self.wh,
+            config=self.project.config,
+            all_specs=self.project.specs,
+            options=RunOptions(threads=4, recapture=True, **options),
+            progress=Progress.silent(),
+            destination_factory=lambda name: self.dest.reopen(),
+            cancellation=cancellation or Cancellation(),
+        )
+        return engine.execute()
+
+    def set_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.wh.execute(f"delete from eu_src.{table}")
+        if rows:
+            values = ", ".join("(" + ", ".join(_literal(v) for v in row) + ")" for row in rows)
+            self.wh.execute(f"insert into eu_src.{table} ({', '.join(columns)}) values {values}")
+
+    def companies(self, n: int, bad: Sequence[int] = ()) -> None:
+        rows = [(f"c{i}", "BAD" if i in bad else f"Co {i}") for i in range(n)]
+        self.set_rows("companies", ("company_id", "name"), rows)
+
+    def people(self, n: int) -> None:
+        self.set_rows(
+            "people", ("person_id", "email", "first_name"), [(f"p{i}", f"p{i}@example.com", f"P{i}") for i in range(n)]
+        )
+
+    def state(self, sync: str) -> dict[str, str | None]:
+        rows = self.wh.query(
+            f"select record_key, destination_id from {self.wh.table('dbt_sync_state')} where sync_name = '{sync}'"
+        )
+        return {str(r["record_key"]): r["destination_id"] for r in rows}
+
+    def open_failures(self, sync: str) -> dict[str, str]:
+        rows = self.wh.query(
+            f"select record_key, error_code from {self.wh.table('dbt_sync_open_failures')} where sync_name = '{sync}'"
+        )
+        return {str(r["record_key"]): str(r["error_code"]) for r in rows}
+
+    def writes(self, object_name: str | None = None) -> list[Call]:
+        return [c for c in self.dest.calls if object_name is None or c.object_name == object_name]
+
+
+def reset(wh: Warehouse) -> None:
+    """No state, no audit history."""
+    wh.ensure_tables()
+    for name in ALL_SYNCS:
+        wh.reset(name)
+    present = {
+        str(r["table_name"])
+        for r in wh.query(
+            f"select table_name from information_schema.tables where table_schema = '{wh.audit_schema}'"
+        )
+    }
+    for table in AUDIT_TABLES:
+        if table in present:
+            wh.execute(f"delete from {wh.table(table)}")
+
+
+def _literal(value: Any) -> str:
+    return "null" if value is None else "'" + str(value).replace("'", "''") + "'"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Warehouse]]:
+    path = tmp_path_factory.mktemp("engine_unit")
+    for relative, text in PROJECT_FILES.items():
+        (path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (path / relative).write_text(text.replace("{path}", str(path)))
+    # what `dbt deps` does for a local package: a link to it
+    (path / "dbt_packages").mkdir()
+    (path / "dbt_packages" / "dbt_sync").symlink_to(REPO_ROOT, target_is_directory=True)
+    import duckdb
+
+    with duckdb.connect(str(path / "warehouse.duckdb")) as con:
+        con.execute("create schema eu_src")
+        con.execute("create table eu_src.companies (company_id varchar, name varchar)")
+        con.execute("create table eu_src.people (person_id varchar, email varchar, first_name varchar)")
+    DbtProject(Path(path), "duckdb").dbt("run")
+    options = ProjectOptions(project_dir=Path(path), profiles_dir=Path(path))
+    project = load_project(options)
+    with api.open_warehouse(options) as wh:
+        yield project, wh
+
+
+@pytest.fixture
+def stack(built: tuple[Any, Warehouse], monkeypatch: pytest.MonkeyPatch) -> EngineStack:
+    project, wh = built
+    reset(wh)
+    s = EngineStack(project, wh)
+    s.companies(0)
+    s.people(0)
+    real_commit = wh.commit
+
+    def spy(sync_name: str, run_id: str, successes: Sequence[Any], deletions: Sequence[str],
+            failures: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
+        s.commits.append((sync_name, [k for k, *_ in successes], [f.record_key for f in failures]))
+        return real_commit(sync_name, run_id, successes, deletions, failures, *args, **kwargs)
+
+    monkeypatch.setattr(wh, "commit", spy)
+    return s
+
+
+def test_stages_run_in_order_and_each_batch_commits_in_send_order(stack: EngineStack) -> None:
+    stack.companies(7)
+    stack.people(9)
+    result = stack.run("companies", "people")
+    assert [s.status for s in result.syncs] == [SUCCESS, SUCCESS]
+    calls = stack.writes()
+    objects = [c.object_name for c in calls]
+    assert objects == ["companies"] * 3 + ["contacts"] * 3, "a stage starts when the one before it is done"
+    company_batches = [c.keys for c in calls if c.object_name == "companies"]
+    assert [len(b) for b in company_batches] == [3, 3, 1]
+    commits = [keys for sync, keys, _ in stack.commits if sync == "companies" and keys]
+    assert commits == company_batches, "one commit per batch, in the order the batches were sent"
+    people_batches = [c.keys for c in calls if c.object_name == "contacts"]
+    assert [keys for sync, keys, _ in stack.commits if sync == "people" and keys] == people_batches
+    stored = stack.dest.records("companies")
+    state = stack.state("companies")
+    assert sorted(state) == [f"c{i}" for i in range(7)]
+    assert {stored[i]["company_key"] for i in state.values() if i} == set(state)
+    again = stack.run("companies", "people")
+    assert [s.status for s in again.syncs] == [SUCCESS, SUCCESS]
+    assert len(stack.writes()) == len(calls), "nothing changed: nothing is sent"
+
+
+def test_a_sync_that_fails_as_a_whole_skips_its_dependants_with_the_cause(stack: EngineStack) -> None:
+    stack.companies(2)
+    stack.people(2)
+    stack.dest.fail_next("fatal")
+    result = stack.run()
+    by_name = {s.name: s for s in result.syncs}
+    assert by_name["companies"].status == ERROR
+    assert by_name["companies"].error_codes == {"INVALID_AUTHENTICATION": 1}
+    assert (by_name["people"].status, by_name["people"].skip_cause) == (SKIPPED, SkipCause.UPSTREAM_FAILED)
+    assert (by_name["people_strict"].status, by_name["people_strict"].skip_cause) == (
+        SKIPPED, SkipCause.UPSTREAM_FAILED,
+    )
+    # through people_strict: a sync it needs through other syncs failed
+    assert (by_name["people_after"].status, by_name["people_after"].skip_cause) == (
+        SKIPPED, SkipCause.UPSTREAM_FAILED,
+    )
+    assert stack.writes("contacts") == []
+    # the skips are recorded as data: the next run, with the destination back, runs them all
+    result = stack.run()
+    assert {s.name: s.status for s in result.syncs} == dict.fromkeys(SYNCS, SUCCESS)
+
+
+def test_record_failures_skip_only_the_dependants_that_ask_to_be_blocked(stack: EngineStack) -> None:
+    stack.dest.invalid["name"] = {"BAD"}
+    stack.companies(4, bad=[2])
+    stack.people(3)
+    result = stack.run()
+    by_name = {s.name: s for s in result.syncs}
+    assert by_name["companies"].status == PARTIAL and by_name["companies"].failed == 1
+    assert by_name["people"].status == SUCCESS
+    assert (by_name["people_strict"].status, by_name["people_strict"].skip_cause) == (
+        SKIPPED, SkipCause.UPSTREAM_RECORD_FAILURES,
+    )
+    assert (by_name["people_after"].status, by_name["people_after"].skip_cause) == (
+        SKIPPED, SkipCause.UPSTREAM_SKIPPED,
+    )
+    assert stack.open_failures("companies") == {"c2": "INVALID_FIELD_VALUE"}
+    assert "c2" not in stack.state("companies")
+    rows = stack.wh.query(
+        f"select error_fields, error_message from {stack.wh.table('dbt_sync_failures')} where record_key = 'c2'"
+    )
+    assert len(rows) == 1 and "name" in str(rows[0]["error_fields"]) and rows[0]["error_message"]
+    # fixed in the model: the failure closes, the record is written
+    stack.dest.invalid.clear()
+    stack.companies(4)
+    result = stack.run("companies")
+    assert result.syncs[0].status == SUCCESS
+    assert stack.open_failures("companies") == {} and "c2" in stack.state("companies")
+
+
+def test_transient_errors_are_retried_inside_the_run(stack: EngineStack) -> None:
+    stack.companies(5)
+    stack.dest.fail_next("5xx", Fault("timeout", applied=True))
+    result = stack.run("companies")
+    sync = result.syncs[0]
+    assert sync.status == SUCCESS and sync.retries == 2
+    applied = next(c for c in stack.dest.calls if c.raised == "timeout")
+    # the timed-out request was applied: its resend met (updated) what it had created
+    assert (sync.created, sync.updated) == (5 - len(applied.keys), len(applied.keys))
+    assert len(stack.dest.records("companies")) == 5
+    assert len(stack.state("companies")) == 5
+
+
+def test_a_destination_that_goes_down_stops_the_sync_and_the_next_run_sends_the_rest(stack: EngineStack) -> None:
+    stack.companies(9)
+
+    lock, seen = threading.Lock(), []
+
+    def down_after_first(call: Call) -> None:
+        with lock:  # two batches are in flight at once: count here, not in the calls the fake logs
+            seen.append(call)
+            if len(seen) > 1:
+                raise TransientError("fake 503", code="HTTP_503")
+
+    stack.dest.on_write = down_after_first
+    result = stack.run("companies", "people")
+    companies, people = result.syncs
+    assert companies.status == ERROR and companies.error_codes == {"DESTINATION_UNAVAILABLE": 1}
+    assert people.skip_cause is SkipCause.UPSTREAM_FAILED
+    first = seen[0].keys
+    assert sorted(stack.state("companies")) == sorted(first), "what the CRM confirmed is committed"
+    assert stack.open_failures("companies") == {}, "unanswered records are not record failures"
+    stack.dest.on_write = None
+    before = len(stack.dest.calls)
+    result = stack.run("companies")
+    assert result.syncs[0].status == SUCCESS
+    resent = [k for c in stack.dest.calls[before:] for k in c.keys]
+    assert sorted(resent) == sorted(set(f"c{i}" for i in range(9)) - set(first))
+
+
+def test_a_create_whose_outcome_is_unknown_is_found_by_its_match_key_not_created_twice(stack: EngineStack) -> None:
+    """A create request timed out after the CRM applied it: the engine looks the records up by the match
+    key and records their ids, instead of creating them again."""
+    stack.companies(3)
+    stack.dest.fail_next(Fault("timeout", applied=True))
+    result = stack.run("companies_create")
+    sync = result.syncs[0]
+    assert sync.status == SUCCESS and sync.created == 3, sync
+    stored = stack.dest.records("companies")
+    assert sorted(f["company_key"] for f in stored.values()) == ["c0", "c1", "c2"]
+    state = stack.state("companies_create")
+    assert {key: stored[i]["company_key"] for key, i in state.items() if i} == {k: k for k in ("c0", "c1", "c2")}
+    timed_out = next(c for c in stack.dest.calls if c.raised == "timeout")
+    resent = [k for c in stack.dest.calls if c is not timed_out and c.operation is Operation.CREATE for k in c.keys]
+    assert not set(resent) & set(timed_out.keys), "a create that may have been applied is never resent"
+
+
+def test_the_next_batch_is_sent_while_the_previous_one_commits(stack: EngineStack) -> None:
+    """Sending and committing overlap: batch 3 goes out while batch 1's commit is still running, and the
+    commits still land in send order."""
+    stack.companies(9)
+    sent_third = threading.Event()
+    overlapped: list[bool] = []
+
+    def watch(call: Call) -> None:
+        if len(stack.dest.calls) == 2:  # this is the third request
+            sent_third.set()
+
+    stack.dest.on_write = watch
+    real_commit = stack.wh.commit
+
+    def slow_first_commit(sync_name: str, *args: Any, **kwargs: Any) -> Any:
+        if not overlapped:
+            overlapped.append(sent_third.wait(10))
+        return real_commit(sync_name, *args, **kwargs)
+
+    stack.wh.commit = slow_first_commit  # type: ignore[method-assign]
+    result = stack.run("companies")
+    assert result.syncs[0].status == SUCCESS
+    assert overlapped == [True], "batch 3 was only sent after batch 1 had committed"
+    batches = [c.keys for c in stack.dest.calls]
+    assert [keys for sync, keys, _ in stack.commits if keys] == batches
+
+
+def test_a_sync_another_run_holds_is_skipped_as_locked_and_so_are_its_dependants(stack: EngineStack) -> None:
+    stack.companies(2)
+    stack.people(2)
+    other = SyncLock(stack.wh, "companies", holder_name("another-run"))
+    other.acquire()
+    try:
+        result = stack.run("companies", "people")
+    finally:
+        other.release()
+    companies, people = result.syncs
+    assert (companies.status, companies.skip_cause) == (SKIPPED, SkipCause.LOCKED)
+    assert (people.status, people.skip_cause) == (SKIPPED, SkipCause.UPSTREAM_SKIPPED)
+    assert stack.dest.calls == []
+
+
+def test_a_cancelled_run_stops_sending_and_skips_what_has_not_started(stack: EngineStack) -> None:
+    stack.companies(9)
+    stack.people(2)
+    cancellation = Cancellation()
+
+    def cancel_on_first(call: Call) -> None:
+        cancellation.cancel()
+
+    stack.dest.on_write = cancel_on_first
+    result = stack.run("companies", "people", cancellation=cancellation)
+    companies, people = result.syncs
+    assert companies.status == CANCELLED
+    assert (people.status, people.skip_cause) == (SKIPPED, SkipCause.CANCELLED)
+    sent = {k for c in stack.dest.calls for k in c.keys}
+    assert set(stack.state("companies")) <= sent, "only what the CRM confirmed is recorded"
+    assert len(sent) < 9, "nothing new goes out after the cancellation"
+    assert result.cancelled
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    bad=st.sets(st.integers(0, 11), max_size=4),
+    batch_size=st.integers(1, 6),
+    faults=st.lists(
+        st.one_of(
+            st.builds(Fault, kind=st.sampled_from(["5xx", "timeout"]), applied=st.booleans()),
+            st.builds(Fault, kind=st.just("5xx"), partial=st.integers(0, 3)),
+            st.builds(Fault, kind=st.just("lock"), shrink=st.just(True), above=st.integers(0, 3)),
+        ),
+        max_size=2,  # fewer than FAST_RETRY.max_attempts: the destination is never down for good
+    ),
+    locked=st.sets(st.integers(0, 11), max_size=3),
+)
+def test_every_row_ends_once_as_confirmed_or_failed(
+    stack: EngineStack, bad: set[int], batch_size: int, faults: list[Fault], locked: set[int]
+) -> None:
+    """Any mix of refusals, row locks, request faults and batch sizes: each row of the model is either in
+    the state with the id the CRM holds it under, or an open failure; never both, never neither."""
+    reset(stack.wh)
+    stack.commits.clear()
+    stack.dest = FakeDestination("crm", batch_size=batch_size, invalid={"name": {"BAD"}})
+    stack.dest.fail_next(*faults)
+    stack.dest.lock_rows([f"c{i}" for i in locked], times=1)
+    stack.companies(12, bad=sorted(bad))
+    result = stack.run("companies")
+    sync = result.syncs[0]
+    assert sync.status == (PARTIAL if bad else SUCCESS)
+    state, failures = stack.state("companies"), stack.open_failures("companies")
+    assert not set(state) & set(failures)
+    assert set(state) | set(failures) == {f"c{i}" for i in range(12)}
+    assert set(failures) == {f"c{i}" for i in bad}
+    stored = stack.dest.records("companies")
+    for key, dest_id in state.items():
+        assert dest_id in stored and stored[dest_id]["company_key"] == key
+    keys = [fields["company_key"] for fields in stored.values()]
+    assert len(keys) == len(set(keys)), "an upsert never creates a record twice"
+    sent = [k for c in stack.dest.calls if c.raised is None for k in c.keys]
+    committed = [k for sync_name, ks, fs in stack.commits if sync_name == "companies" for k in (*ks, *fs)]
+    assert set(committed) >= set(sent)
+
