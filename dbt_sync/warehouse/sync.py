@@ -144,14 +144,6 @@ class SyncHandle:
 
     # -- the changeset ----------------------------------------------------------
 
-    def has_changeset(self) -> bool:
-        """Whether a capture (new or still pending from an earlier run) exists for this sync."""
-        wh = self._wh
-        wh._ensure_once()
-        with wh._transaction():
-            tables = wh._table_names()
-        return bool({wh.changes_table(self.name, "changes"), wh.changes_table(self.name, "pending")} & tables)
-
     def has_capture(self) -> bool:
         """Whether a capture newer than the last claimed one exists (the post-hook's, not yet claimed)."""
         wh = self._wh

@@ -207,6 +207,10 @@ def reset(wh: Warehouse) -> None:
             wh.execute(f"delete from {wh.table(table)}")
 
 
+def chunks(keys: list[str], size: int) -> list[list[str]]:
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
 def _literal(value: Any) -> str:
     return "null" if value is None else "'" + str(value).replace("'", "''") + "'"
 
@@ -259,11 +263,14 @@ def test_stages_run_in_order_and_each_batch_commits_in_send_order(stack: EngineS
     calls = stack.writes()
     objects = [c.object_name for c in calls]
     assert objects == ["companies"] * 3 + ["contacts"] * 3, "a stage starts when the one before it is done"
-    company_batches = [c.keys for c in calls if c.object_name == "companies"]
-    assert [len(b) for b in company_batches] == [3, 3, 1]
+    # the changeset is sent in key order, batch_size records a batch; two batches are in flight at once,
+    # so their requests may reach the CRM in either order, but their commits follow the send order
+    company_batches = chunks([f"c{i}" for i in range(7)], 3)
+    assert sorted(c.keys for c in calls if c.object_name == "companies") == company_batches
     commits = [keys for sync, keys, _ in stack.commits if sync == "companies" and keys]
     assert commits == company_batches, "one commit per batch, in the order the batches were sent"
-    people_batches = [c.keys for c in calls if c.object_name == "contacts"]
+    people_batches = chunks([f"p{i}" for i in range(9)], 4)
+    assert sorted(c.keys for c in calls if c.object_name == "contacts") == people_batches
     assert [keys for sync, keys, _ in stack.commits if sync == "people" and keys] == people_batches
     stored = stack.dest.records("companies")
     state = stack.state("companies")
@@ -404,8 +411,41 @@ def test_the_next_batch_is_sent_while_the_previous_one_commits(stack: EngineStac
     result = stack.run("companies")
     assert result.syncs[0].status == SUCCESS
     assert overlapped == [True], "batch 3 was only sent after batch 1 had committed"
-    batches = [c.keys for c in stack.dest.calls]
-    assert [keys for sync, keys, _ in stack.commits if keys] == batches
+    assert [keys for sync, keys, _ in stack.commits if keys] == chunks([f"c{i}" for i in range(9)], 3)
+
+
+def test_a_failed_commit_in_the_middle_stops_the_sync_and_the_next_run_resends_the_rest(
+    stack: EngineStack,
+) -> None:
+    """The warehouse refuses the second batch's commit: nothing commits after it, at most the batches
+    already in flight go out, and the next run sends every record not committed (the CRM takes them as
+    updates: nothing is created twice)."""
+    stack.companies(12)
+    real_commit = stack.wh.commit
+    commits = 0
+
+    def failing_second(sync_name: str, *args: Any, **kwargs: Any) -> Any:
+        nonlocal commits
+        commits += 1
+        if commits == 2:
+            raise RuntimeError("warehouse refused the commit")
+        return real_commit(sync_name, *args, **kwargs)
+
+    stack.wh.commit = failing_second  # type: ignore[method-assign]
+    result = stack.run("companies")
+    sync = result.syncs[0]
+    assert sync.status == ERROR and "warehouse refused the commit" in (sync.message or "")
+    assert len(stack.dest.calls) <= 4, "after a failed commit, no new batch goes out"
+    first = sorted(f"c{i}" for i in range(12))[:3]  # the changeset goes in key order
+    assert sorted(stack.state("companies")) == first, "only the first batch committed"
+    stack.wh.commit = real_commit  # type: ignore[method-assign]
+    before = len(stack.dest.calls)
+    result = stack.run("companies")
+    assert result.syncs[0].status == SUCCESS
+    resent = {k for c in stack.dest.calls[before:] for k in c.keys}
+    assert resent == {f"c{i}" for i in range(12)} - set(first)
+    assert len(stack.dest.records("companies")) == 12
+    assert sorted(stack.state("companies")) == sorted(f"c{i}" for i in range(12))
 
 
 def test_a_sync_another_run_holds_is_skipped_as_locked_and_so_are_its_dependants(stack: EngineStack) -> None:
