@@ -83,6 +83,14 @@ models:
             match: company_key
             batch_size: 3
             fields: {company_key: company_id, name: name}
+          - name: companies_mirror
+            destination: crm
+            object: companies
+            mode: mirror
+            primary_key: company_id
+            match: company_key
+            delete_threshold: 1.0
+            fields: {company_key: company_id, name: name}
           - name: companies_create
             destination: crm
             object: companies
@@ -132,7 +140,7 @@ models:
 }
 
 SYNCS = ("companies", "people", "people_strict", "people_after")
-ALL_SYNCS = (*SYNCS, "companies_create")
+ALL_SYNCS = (*SYNCS, "companies_create", "companies_mirror")
 AUDIT_TABLES = ("dbt_sync_failures", "dbt_sync_locks", "dbt_sync_runs", "dbt_sync_inflight")
 
 
@@ -446,6 +454,31 @@ def test_a_failed_commit_in_the_middle_stops_the_sync_and_the_next_run_resends_t
     assert resent == {f"c{i}" for i in range(12)} - set(first)
     assert len(stack.dest.records("companies")) == 12
     assert sorted(stack.state("companies")) == sorted(f"c{i}" for i in range(12))
+
+
+def test_a_mirror_writes_before_it_deletes_and_relinks_a_record_gone_from_the_crm(stack: EngineStack) -> None:
+    """A record someone deleted in the CRM is written again (its stored id is gone: found by the match key
+    or created); a row that left the model is deleted, after every write of the run."""
+    stack.companies(4)
+    first = stack.run("companies_mirror")
+    assert first.syncs[0].status == SUCCESS
+    state = stack.state("companies_mirror")
+    gone_id = state["c1"]
+    assert gone_id is not None
+    stack.dest.remove("companies", gone_id)
+    stack.set_rows("companies", ("company_id", "name"), [("c0", "Co 0"), ("c1", "Renamed"), ("c2", "Co 2")])
+    before = len(stack.dest.calls)
+    result = stack.run("companies_mirror")
+    sync = result.syncs[0]
+    assert sync.status == SUCCESS and sync.deleted == 1, sync
+    operations = [c.operation for c in stack.dest.calls[before:]]
+    assert operations.index(Operation.DELETE) == len(operations) - 1, operations
+    stored = stack.dest.records("companies")
+    assert sorted(f["company_key"] for f in stored.values()) == ["c0", "c1", "c2"]
+    state = stack.state("companies_mirror")
+    assert sorted(state) == ["c0", "c1", "c2"] and state["c1"] != gone_id
+    assert stored[str(state["c1"])]["name"] == "Renamed"
+    assert stack.open_failures("companies_mirror") == {}
 
 
 def test_a_sync_another_run_holds_is_skipped_as_locked_and_so_are_its_dependants(stack: EngineStack) -> None:
