@@ -14,6 +14,7 @@ import json
 from importlib.resources import files
 from typing import Any
 
+from dbt_sync.alerts.render import human_time
 from dbt_sync.secrets import redact
 
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -44,7 +45,7 @@ def render(data: dict[str, Any]) -> str:
         f"<style>{_asset('uPlot.min.css')}</style>",
         f"<style>{_asset('report.css')}</style>",
         "</head><body>",
-        f'<header id="top"><h1>{html.escape(title)}</h1><p>Generated {html.escape(str(data["generated_at"]))}'
+        f'<header id="top"><h1>{html.escape(title)}</h1><p>Generated {html.escape(human_time(data["generated_at"]))}'
         f"{html.escape(target)}; {html.escape(window)}. Read from the dbt_sync audit and alert tables.</p></header>",
         '<main id="report"><noscript>This report needs JavaScript to draw its tables and charts.</noscript></main>',
         f'<script type="application/json" id="dbt-sync-report-data">{embed_json(data)}</script>',

@@ -269,6 +269,7 @@
   root.appendChild(el("h2", { text: "Plan" }));
   root.appendChild(el("div", { cls: "graph" }, [graph()]));
   DATA.syncs.forEach(function (s) { root.appendChild(syncSection(s)); });
+  document.body.setAttribute("data-ready-ms", String(Math.round(performance.now())));
   document.body.setAttribute("data-ready", "true");
   if (location.hash) {
     var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
