@@ -8,6 +8,7 @@ from dbt_sync.destinations.base import (
     Destination,
     DestinationError,
     FieldSpec,
+    RateLimited,
     TransientError,
 )
 from dbt_sync.engine.mapping import MODE_SENDS, MODE_WRITES
@@ -212,6 +213,6 @@ def _why_limit(spec: SyncSpec, destination: Destination) -> str:
     if spec.options.get("all_or_none"):
         return "an all_or_none batch is one sObject Collections request of at most 200 records"
     if _bulk_threshold(spec, destination) is None:
-        concurrency = getattr(getattr(destination, "config", None), "concurrency", 1)
+        concurrency = destination.concurrency if isinstance(destination, RateLimited) else 1
         return f"sObject Collections take 200 records a request, {concurrency} request(s) at once (concurrency)"
     return "one Bulk API 2.0 job per batch, of at most max(10000, bulk_threshold + 1) records"

@@ -144,14 +144,6 @@ class SyncHandle:
 
     # -- the changeset ----------------------------------------------------------
 
-    def has_changeset(self) -> bool:
-        """Whether a capture (new or still pending from an earlier run) exists for this sync."""
-        wh = self._wh
-        wh._ensure_once()
-        with wh._transaction():
-            tables = wh._table_names()
-        return bool({wh.changes_table(self.name, "changes"), wh.changes_table(self.name, "pending")} & tables)
-
     def has_capture(self) -> bool:
         """Whether a capture newer than the last claimed one exists (the post-hook's, not yet claimed)."""
         wh = self._wh
@@ -168,9 +160,9 @@ class SyncHandle:
         """:meth:`Warehouse.peek_changeset` for this sync (``--dry-run``)."""
         return self._wh.peek_changeset(self.name, model_unique_id, capture=capture, fresh=fresh)
 
-    def pages(self, chunk_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
+    def pages(self, page_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
         """:meth:`Warehouse.iter_changes` for this sync."""
-        return self._wh.iter_changes(self.name, chunk_size)
+        return self._wh.iter_changes(self.name, page_size)
 
     # -- the state (dbt_sync_state) and failures --------------------------------
 
