@@ -127,7 +127,7 @@ def test_report_in_a_browser(dbt_project_factory: Any, http_server: Any, tmp_pat
     folded = masking.fold(text)
     assert sorted(form for form in masking.variants(masked) if form in folded) == []
     assert [s for s in secrets if s in text] == []
-    # self-contained: nothing is loaded from elsewhere; small (docs/report.md: about 90 KB, 53 KB of it uPlot)
+    # self-contained: nothing is loaded from elsewhere; small (docs/report.md: about 80 KB, 53 KB of it uPlot)
     assert not re.search(r"<(?:script|link|img)[^>]+(?:src|href)=", text)
     print(f"report page: {len(text.encode('utf-8'))} bytes")
     assert len(text.encode("utf-8")) < 150_000
