@@ -174,3 +174,11 @@ def test_a_secret_is_not_echoed_in_a_type_error(tmp_path: Path) -> None:
     assert code == 2
     assert "destinations.hubspot.access_token: expected a string, got a secret." in out
     assert "123456789012" not in out
+
+
+def test_config_and_spec_problems_are_reported_together(tmp_path: Path) -> None:
+    code, out = validate(tmp_path, changed("channels.mail.security", "startls"),
+                         syncs=sf_sync("contacts_sf", mode="upsret"))
+    assert code == 2
+    assert "channels.mail.security: 'startls' is not allowed." in out
+    assert f"{LOC}.mode: 'upsret' is not a mode. Did you mean 'upsert'?" in out
