@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,13 @@ class ColumnResolution:
 
     columns: list[str]
     resolved: dict[str, str | None]
+    #: each relation column's type as the adapter reports it (``get_columns_in_relation``), lower-cased
+    types: dict[str, str] = field(default_factory=dict)
+
+    def type_of(self, name: str) -> str | None:
+        """The type of the column ``name`` refers to, or None when it refers to none."""
+        column = self.resolved.get(name)
+        return self.types.get(column) if column is not None else None
 
     @property
     def missing(self) -> list[str]:

@@ -358,7 +358,7 @@ class Warehouse:
         return {str(r["sync_name"]) for r in self.query_macro("open_failure_syncs_sql")}
 
     def resolve_columns(self, model_unique_id: str, names: Sequence[str]) -> ColumnResolution | None:
-        """Which columns of the built relation ``names`` refer to, as the warehouse resolves them.
+        """Which columns of the built relation ``names`` refer to, as the warehouse resolves them, and their types.
 
         Runs the ``dbt_sync.resolve_columns`` macro (the capture's own rule:
         the name as written, else its lower-case form on PostgreSQL and
@@ -374,6 +374,7 @@ class Warehouse:
         return ColumnResolution(
             columns=[str(c) for c in found["columns"]],
             resolved={str(k): (None if v is None else str(v)) for k, v in found["resolved"].items()},
+            types={str(k): str(v) for k, v in (found.get("types") or {}).items()},
         )
 
     def table(self, identifier: str) -> str:
