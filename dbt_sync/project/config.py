@@ -75,6 +75,8 @@ class SyncConfig:
     destinations: Mapping[str, DestinationConfig] = field(default_factory=dict)
     channels: Mapping[str, ChannelConfig] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    #: where the ``dbt-sync report`` page is published (alerts link to ``<report_url>#sync-<name>``)
+    report_url: str | None = None
 
     def destination(self, name: str, where: str = "") -> DestinationConfig:
         try:
@@ -216,6 +218,7 @@ def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
         destinations={str(n): DestinationConfig(str(n), s["type"], dict(s)) for n, s in destinations.items()},
         channels={str(n): ChannelConfig(str(n), s["type"], dict(s)) for n, s in channels.items()},
         defaults=doc.get("defaults") or {},
+        report_url=doc.get("report_url") or None,
     )
 
 

@@ -130,6 +130,10 @@ ChannelTimeout = Annotated[
 ]
 
 
+def _report_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://")) and "#" not in value
+
+
 def _address_list(value: Any) -> bool:
     return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
 
@@ -260,6 +264,10 @@ class DbtSyncFile(Strict):
     destinations: dict[str, DestinationSettings] | None = None
     channels: dict[str, ChannelSettings] | None = None
     defaults: Defaults | None = None
+    report_url: Annotated[str | None, _rule(_report_url, "an http(s) URL without a #fragment")] = Field(
+        default=None,
+        description="Where the `dbt-sync report` page is published; alerts link to <report_url>#sync-<name>.",
+    )
 
 
 DESTINATION_MODELS: dict[str, type[Strict]] = {"salesforce": SalesforceSettings, "hubspot": HubSpotSettings}
