@@ -22,34 +22,24 @@ from typing import Any
 from dbt_sync.errors import Problem, SpecError, did_you_mean
 from dbt_sync.manifest import Manifest, Model
 from dbt_sync.project.config import SyncConfig
+from dbt_sync.project.spec_models import (
+    MODES as MODES,
+)
+from dbt_sync.project.spec_models import (
+    NAME_PATTERN,
+    AlertsEntry,
+    AssociationEntry,
+    FailurePayloadEntry,
+    FieldEntry,
+    SyncEntry,
+    yaml_path,
+)
+from dbt_sync.project.spec_models import parse_entry as parse_shape
 
 META_KEY = "dbt_sync"
-MODES = ("upsert", "update", "create", "mirror")
-SPEC_KEYS = (
-    "name",
-    "destination",
-    "object",
-    "mode",
-    "primary_key",
-    "match",
-    "fields",
-    "associations",
-    "depends_on",
-    "batch_size",
-    "enabled",
-    "alerts",
-    "delete_threshold",
-    "failure_payload",
-    "options",
-    "block_on_upstream_failures",
-)
-FIELD_KEYS = ("column", "value", "lookup")
-LOOKUP_KEYS = ("object", "match", "column", "relationship")
-ASSOCIATION_KEYS = ("to", "column", "match", "type_id", "category", "label")
-ASSOCIATION_CATEGORIES = ("HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED")
-ALERT_KEYS = ("channels", "failed_records", "failed_share", "remind_after_hours", "enabled")
+#: the keys of one sync entry, as :class:`dbt_sync.project.spec_models.SyncEntry` declares them
+SPEC_KEYS = tuple(SyncEntry.model_fields)
 PAYLOAD_KEYS = ("exclude", "mask")
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 DEFAULT_DELETE_THRESHOLD = 0.5
 
 
@@ -179,17 +169,6 @@ class _Collector:
         self.problems.append(Problem(location, message))
 
 
-def _unknown_keys(raw: Mapping[str, Any], allowed: Sequence[str], loc: str, problems: _Collector) -> bool:
-    """Report keys outside ``allowed``; True when there were any."""
-    bad = False
-    for key in raw:
-        if key not in allowed:
-            hint = did_you_mean(str(key), allowed)
-            problems.add(f"{loc}.{key}", f"unknown key.{hint} Allowed: {', '.join(allowed)}.")
-            bad = True
-    return bad
-
-
 def _meta_entries(model: Model) -> tuple[str, Any] | None:
     """Where the model's dbt_sync meta lives and its raw value."""
     if META_KEY in model.config_meta:
@@ -304,19 +283,20 @@ def _parse_entry(
     problems: _Collector,
     check_columns: bool,
 ) -> SyncSpec | None:
+    """One sync: its shape through :func:`dbt_sync.project.spec_models.parse_entry`, then the rules that need
+    the model's columns, ``dbt_sync.yml`` and the destination's own rules."""
     if not isinstance(entry, Mapping):
         problems.add(loc, f"expected a mapping describing one sync, got {type(entry).__name__}.")
         return None
     before = len(problems.problems)
-    _unknown_keys(entry, SPEC_KEYS, loc, problems)
+    values, shape_problems = parse_shape(entry)
+    for parts, message in shape_problems:
+        problems.add(yaml_path(loc, parts), message)
     known = _columns_of(model) if check_columns else None
 
-    destination = entry.get("destination")
+    destination: str = values.get("destination", "")
     destination_type: str | None = None
-    if not isinstance(destination, str) or not destination:
-        problems.add(f"{loc}.destination", "required: the name of a destination defined in dbt_sync.yml.")
-        destination = ""
-    elif config is not None:
+    if destination and config is not None:
         if destination in config.destinations:
             destination_type = config.destinations[destination].type
         else:
@@ -327,37 +307,20 @@ def _parse_entry(
                 f"Destinations in {config.path or 'dbt_sync.yml'}: {known_dest}.",
             )
 
-    obj = entry.get("object")
-    if not isinstance(obj, str) or not obj:
-        problems.add(f"{loc}.object", "required: the destination object, e.g. Contact or contacts.")
-        obj = ""
+    obj: str = values.get("object", "")
+    mode: str = values.get("mode", "upsert")
 
-    mode = entry.get("mode", "upsert")
-    if mode not in MODES:
-        problems.add(
-            f"{loc}.mode", f"{mode!r} is not a mode.{did_you_mean(str(mode), MODES)} Allowed: {', '.join(MODES)}."
-        )
-        mode = "upsert"
-
-    name = entry.get("name") or default_sync_name(model.name, destination or "destination", obj or "object")
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    name = values.get("name") or default_sync_name(model.name, destination or "destination", obj or "object")
+    if "name" not in values and "name" in entry and entry["name"]:
+        name = str(entry["name"])  # already reported by the shape
+    elif not NAME_PATTERN.match(name):
         problems.add(
             f"{loc}.name",
             f"{name!r} is not a valid sync name: use lower-case letters, digits and underscores, "
             "starting with a letter, at most 63 characters (it names warehouse tables).",
         )
-        name = str(name)
 
-    raw_pk = entry.get("primary_key")
-    primary_key: list[str] = []
-    if raw_pk is None:
-        problems.add(f"{loc}.primary_key", "required: the model column(s) identifying a row.")
-    elif isinstance(raw_pk, str):
-        primary_key = [raw_pk]
-    elif isinstance(raw_pk, list) and raw_pk:
-        primary_key = raw_pk
-    else:
-        problems.add(f"{loc}.primary_key", "expected a column name or a non-empty list of column names.")
+    primary_key: list[Any] = values.get("primary_key", [])
     pk_cols = [
         c
         for i, col in enumerate(primary_key)
@@ -368,11 +331,8 @@ def _parse_entry(
         )
     ]
 
-    fields = _parse_fields(model, loc, entry.get("fields"), destination_type, known, problems)
-    match = entry.get("match")
-    if match is not None and not isinstance(match, str):
-        problems.add(f"{loc}.match", "expected the name of a destination field.")
-        match = None
+    fields = _parse_fields(model, loc, values.get("fields", {}), known, problems)
+    match: str | None = values.get("match")
     field_names = [f.name for f in fields]
     if match is None and mode in ("upsert", "update", "mirror"):
         problems.add(
@@ -387,20 +347,14 @@ def _parse_entry(
             "Map it under fields so its value is sent.",
         )
 
-    associations = _parse_associations(model, loc, entry.get("associations"), destination_type, known, problems)
-    depends_on = _string_list(entry.get("depends_on"), f"{loc}.depends_on", problems)
-    batch_size = _positive_int(entry.get("batch_size"), f"{loc}.batch_size", problems)
-    enabled = _bool(entry.get("enabled", True), f"{loc}.enabled", problems)
-    block = _bool(entry.get("block_on_upstream_failures", False), f"{loc}.block_on_upstream_failures", problems)
+    associations = _parse_associations(model, loc, values.get("associations") or [], known, problems)
     project_default = config.defaults.get("delete_threshold") if config is not None else None
     default_threshold = DEFAULT_DELETE_THRESHOLD if project_default is None else project_default
-    delete_threshold = _share(entry.get("delete_threshold", default_threshold), f"{loc}.delete_threshold", problems)
-    alerts = _parse_alerts(entry.get("alerts"), f"{loc}.alerts", config, problems)
-    payload = _parse_payload(model, entry.get("failure_payload"), f"{loc}.failure_payload", known, problems)
-    options = entry.get("options") or {}
-    if not isinstance(options, Mapping):
-        problems.add(f"{loc}.options", "expected a mapping of destination-specific options.")
-        options = {}
+    delete_threshold = values.get("delete_threshold")
+    if "delete_threshold" not in entry:
+        delete_threshold = _share(default_threshold, f"{loc}.delete_threshold", problems)
+    alerts = _parse_alerts(values.get("alerts"), f"{loc}.alerts", config, problems)
+    payload = _parse_payload(model, values.get("failure_payload"), f"{loc}.failure_payload", known, problems)
     if destination_type is not None:
         for problem in spec_rules(destination_type)(entry, loc):
             problems.add(problem.location, problem.message)
@@ -420,14 +374,14 @@ def _parse_entry(
         match=match,
         fields=tuple(fields),
         associations=tuple(associations),
-        depends_on=tuple(depends_on),
-        batch_size=batch_size,
-        enabled=enabled if enabled is not None else True,
+        depends_on=tuple(values.get("depends_on") or ()),
+        batch_size=values.get("batch_size"),
+        enabled=values.get("enabled", True),
         alerts=alerts,
         delete_threshold=delete_threshold if delete_threshold is not None else DEFAULT_DELETE_THRESHOLD,
         failure_payload=payload,
-        options=dict(options),
-        block_on_upstream_failures=bool(block),
+        options=dict(values.get("options") or {}),
+        block_on_upstream_failures=values.get("block_on_upstream_failures", False),
         tags=model.tags,
         given_keys=frozenset(str(k) for k in entry),
     )
@@ -436,220 +390,90 @@ def _parse_entry(
 def _parse_fields(
     model: Model,
     loc: str,
-    raw: Any,
-    destination_type: str | None,
+    raw: Mapping[str, str | FieldEntry],
     known: dict[str, str] | None,
     problems: _Collector,
 ) -> list[FieldMapping]:
     where = f"{loc}.fields"
-    if not isinstance(raw, Mapping) or not raw:
-        problems.add(
-            where, "required: a mapping of destination field -> model column (or {column}, {value}, {lookup})."
-        )
-        return []
     out: list[FieldMapping] = []
     for name, source in raw.items():
         floc = f"{where}.{name}"
         if isinstance(source, str):
-            col = _check_column(source, floc, model, known, problems)
-            out.append(FieldMapping(name=str(name), column=col))
-            continue
-        if not isinstance(source, Mapping):
-            problems.add(floc, "expected a column name, {column: c}, {value: constant} or {lookup: {...}}.")
-            continue
-        kinds = [k for k in FIELD_KEYS if k in source]
-        extra = _unknown_keys(source, FIELD_KEYS, floc, problems)
-        if len(kinds) != 1:
-            if not extra:
-                problems.add(floc, "give exactly one of: column, value, lookup.")
-            continue
-        kind = kinds[0]
-        if kind == "column":
-            col = _check_column(source["column"], f"{floc}.column", model, known, problems)
-            out.append(FieldMapping(name=str(name), column=col))
-        elif kind == "value":
-            value = source["value"]
-            if isinstance(value, (Mapping, list)):
-                problems.add(f"{floc}.value", "a constant must be a string, number, boolean or null.")
-                continue
-            out.append(FieldMapping(name=str(name), constant=value, is_constant=True))
-        else:
-            lookup = _parse_lookup(model, f"{floc}.lookup", source["lookup"], known, problems)
-            if lookup is not None:
-                out.append(FieldMapping(name=str(name), lookup=lookup))
+            out.append(FieldMapping(name=name, column=_check_column(source, floc, model, known, problems)))
+        elif "column" in source.model_fields_set:
+            col = _check_column(source.column, f"{floc}.column", model, known, problems)
+            out.append(FieldMapping(name=name, column=col))
+        elif "value" in source.model_fields_set:
+            out.append(FieldMapping(name=name, constant=source.value, is_constant=True))
+        elif source.lookup is not None:
+            lookup = source.lookup
+            column = _check_column(lookup.column, f"{floc}.lookup.column", model, known, problems)
+            if column is not None:
+                out.append(FieldMapping(name=name, lookup=LookupSpec(
+                    object=lookup.object, match=lookup.match, column=column, relationship=lookup.relationship)))
     return out
-
-
-def _parse_lookup(
-    model: Model, loc: str, raw: Any, known: dict[str, str] | None, problems: _Collector
-) -> LookupSpec | None:
-    if not isinstance(raw, Mapping):
-        problems.add(loc, "expected {object, match, column}: the parent object, its external id field, our column.")
-        return None
-    ok = not _unknown_keys(raw, LOOKUP_KEYS, loc, problems)
-    for key in ("object", "match"):
-        if not isinstance(raw.get(key), str) or not raw.get(key):
-            problems.add(
-                f"{loc}.{key}", f"required: the parent's {'object' if key == 'object' else 'external id field'}."
-            )
-            ok = False
-    relationship = raw.get("relationship")
-    if relationship is not None and (not isinstance(relationship, str) or not relationship):
-        problems.add(f"{loc}.relationship", "expected the relationship name, e.g. Parent_Account__r.")
-        ok = False
-    column = _check_column(raw.get("column"), f"{loc}.column", model, known, problems)
-    if not ok or column is None:
-        return None
-    return LookupSpec(object=raw["object"], match=raw["match"], column=column, relationship=raw.get("relationship"))
 
 
 def _parse_associations(
     model: Model,
     loc: str,
-    raw: Any,
-    destination_type: str | None,
+    raw: Sequence[AssociationEntry | None],
     known: dict[str, str] | None,
     problems: _Collector,
 ) -> list[AssociationSpec]:
-    if raw is None:
-        return []
-    where = f"{loc}.associations"
-    if not isinstance(raw, list):
-        problems.add(where, "expected a list of {to, column, match?, type_id?, category?, label?}.")
-        return []
     out: list[AssociationSpec] = []
     for i, item in enumerate(raw):
-        aloc = f"{where}[{i}]"
-        if not isinstance(item, Mapping):
-            problems.add(aloc, "expected a mapping {to, column, ...}.")
+        if item is None:  # its shape is already reported
             continue
-        bad = _unknown_keys(item, ASSOCIATION_KEYS, aloc, problems)
-        to = item.get("to")
-        if not isinstance(to, str) or not to:
-            problems.add(f"{aloc}.to", "required: the object type to associate with, e.g. companies.")
-            bad = True
-        column = _check_column(item.get("column"), f"{aloc}.column", model, known, problems)
-        type_id = item.get("type_id")
-        if type_id is not None and (not _is_int(type_id) or type_id <= 0):
-            problems.add(f"{aloc}.type_id", "expected a positive integer association type id, e.g. 279.")
-            bad = True
-        category = item.get("category", "HUBSPOT_DEFINED")
-        if category not in ASSOCIATION_CATEGORIES:
-            problems.add(
-                f"{aloc}.category", f"{category!r} is not allowed. Allowed: {', '.join(ASSOCIATION_CATEGORIES)}."
-            )
-            bad = True
-        match = item.get("match")
-        if match is not None and not isinstance(match, str):
-            problems.add(f"{aloc}.match", "expected the target's unique property name.")
-            bad = True
-        label = item.get("label")
-        if label is not None and (not isinstance(label, str) or not label):
-            problems.add(f"{aloc}.label", "expected the association label's name, e.g. Billing contact.")
-            bad = True
-        if bad or column is None or not isinstance(to, str):
+        column = _check_column(item.column, f"{loc}.associations[{i}].column", model, known, problems)
+        if column is None:
             continue
         out.append(
-            AssociationSpec(
-                to=to, column=column, match=match, type_id=type_id, category=category, label=item.get("label")
-            )
+            AssociationSpec(to=item.to, column=column, match=item.match, type_id=item.type_id,
+                            category=item.category, label=item.label)
         )
     return out
 
 
-def _parse_alerts(raw: Any, loc: str, config: SyncConfig | None, problems: _Collector) -> AlertSpec:
+def _parse_alerts(raw: AlertsEntry | None, loc: str, config: SyncConfig | None, problems: _Collector) -> AlertSpec:
     if raw is None:
         return AlertSpec()
-    if not isinstance(raw, Mapping):
-        problems.add(loc, "expected a mapping with channels, failed_records, failed_share, remind_after_hours.")
-        return AlertSpec()
-    _unknown_keys(raw, ALERT_KEYS, loc, problems)
-    channels = raw.get("channels")
-    names: tuple[str, ...] | None = None
-    if channels is not None:
-        names = tuple(_string_list(channels, f"{loc}.channels", problems))
-        if config is not None:
-            for i, name in enumerate(names):
-                if name not in config.channels:
-                    known = ", ".join(sorted(config.channels)) or "none defined"
-                    problems.add(
-                        f"{loc}.channels[{i}]",
-                        f"unknown channel '{name}'.{did_you_mean(name, config.channels)} Channels: {known}.",
-                    )
-    remind = raw.get("remind_after_hours")
-    if remind is not None and (not _is_number(remind) or remind <= 0):
-        problems.add(f"{loc}.remind_after_hours", "expected a positive number of hours.")
-        remind = None
-    failed_records = raw.get("failed_records")
-    if failed_records is not None and (not _is_int(failed_records) or failed_records < 0):
-        problems.add(f"{loc}.failed_records", "expected a whole number >= 0.")
-        failed_records = None
+    names = tuple(raw.channels) if raw.channels is not None else None
+    if names is not None and config is not None:
+        for i, name in enumerate(names):
+            if name not in config.channels:
+                known = ", ".join(sorted(config.channels)) or "none defined"
+                problems.add(
+                    f"{loc}.channels[{i}]",
+                    f"unknown channel '{name}'.{did_you_mean(name, config.channels)} Channels: {known}.",
+                )
     return AlertSpec(
         channels=names,
-        failed_records=failed_records,
-        failed_share=_share(raw.get("failed_share"), f"{loc}.failed_share", problems),
-        remind_after_hours=remind,
-        enabled=bool(_bool(raw.get("enabled", True), f"{loc}.enabled", problems)),
+        failed_records=raw.failed_records,
+        failed_share=raw.failed_share,
+        remind_after_hours=raw.remind_after_hours,
+        enabled=raw.enabled,
     )
 
 
 def _parse_payload(
-    model: Model, raw: Any, loc: str, known: dict[str, str] | None, problems: _Collector
+    model: Model, raw: FailurePayloadEntry | None, loc: str, known: dict[str, str] | None, problems: _Collector
 ) -> PayloadPolicy:
     if raw is None:
         return PayloadPolicy()
-    if not isinstance(raw, Mapping):
-        problems.add(loc, "expected {exclude: [columns], mask: [columns]}.")
-        return PayloadPolicy()
-    _unknown_keys(raw, PAYLOAD_KEYS, loc, problems)
     lists = {}
     for key in PAYLOAD_KEYS:
-        cols = _string_list(raw.get(key), f"{loc}.{key}", problems)
+        cols = getattr(raw, key) or []
         for i, col in enumerate(cols):
             _check_column(col, f"{loc}.{key}[{i}]", model, known, problems)
         lists[key] = tuple(cols)
     return PayloadPolicy(exclude=lists["exclude"], mask=lists["mask"])
 
 
-def _string_list(raw: Any, loc: str, problems: _Collector) -> list[str]:
-    if raw is None:
-        return []
-    if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
-        return list(raw)
-    problems.add(loc, "expected a name or a list of names.")
-    return []
-
-
-def _is_int(raw: Any) -> bool:
-    return isinstance(raw, int) and not isinstance(raw, bool)
-
-
-def _is_number(raw: Any) -> bool:
-    return isinstance(raw, (int, float)) and not isinstance(raw, bool)
-
-
-def _positive_int(raw: Any, loc: str, problems: _Collector) -> int | None:
-    if raw is None:
-        return None
-    if not _is_int(raw) or raw <= 0:
-        problems.add(loc, f"expected a positive whole number, got {raw!r}.")
-        return None
-    return raw
-
-
-def _bool(raw: Any, loc: str, problems: _Collector) -> bool | None:
-    if isinstance(raw, bool):
-        return raw
-    problems.add(loc, f"expected true or false, got {raw!r}.")
-    return None
-
-
 def _share(raw: Any, loc: str, problems: _Collector) -> float | None:
     if raw is None:
         return None
-    if not _is_number(raw) or not 0 <= raw <= 1:
+    if not isinstance(raw, (int, float)) or isinstance(raw, bool) or not 0 <= raw <= 1:
         problems.add(loc, f"expected a share between 0 and 1 (e.g. 0.05 for 5%), got {raw!r}.")
         return None
     return float(raw)

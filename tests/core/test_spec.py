@@ -187,6 +187,18 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     }
 
 
+def test_one_bad_field_or_association_does_not_hide_the_others(tmp_path: Path) -> None:
+    """The shape is checked per destination field and per association, so the rest are still checked."""
+    fields = {"key": "id", "a": {"colum": "id"}, "b": "emial", "c": {"value": [1]}}
+    associations = [3, {"to": "companies", "column": "acount_id"}, {"to": "deals", "column": "id", "category": "X"}]
+    found = problems_for(tmp_path, hs_sync("h", fields=fields, associations=associations))
+    assert {p.split(":")[1].strip() for p in found} == {
+        f"dim_contacts.config.meta.dbt_sync.{where}"
+        for where in ("fields.a.colum", "fields.b", "fields.c.value", "associations[0]", "associations[1].column",
+                      "associations[2].category")
+    }, found
+
+
 def test_undocumented_models_defer_column_checks_to_run_time(tmp_path: Path) -> None:
     b = ProjectBuilder(tmp_path)
     b.model("dim_contacts", sf_sync("a", fields={"External_Id__c": "id", "Email": "anything"}), columns=())
