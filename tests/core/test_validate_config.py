@@ -174,3 +174,24 @@ def test_a_secret_is_not_echoed_in_a_type_error(tmp_path: Path) -> None:
     assert code == 2
     assert "destinations.hubspot.access_token: expected a string, got a secret." in out
     assert "123456789012" not in out
+
+
+def test_config_and_spec_problems_are_reported_together(tmp_path: Path) -> None:
+    code, out = validate(tmp_path, changed("channels.mail.security", "startls"),
+                         syncs=sf_sync("contacts_sf", mode="upsret"))
+    assert code == 2
+    assert "channels.mail.security: 'startls' is not allowed." in out
+    assert f"{LOC}.mode: 'upsret' is not a mode. Did you mean 'upsert'?" in out
+
+
+@pytest.mark.parametrize(("sync", "expected"), [
+    (sf_sync("contacts_sf", fields={"External_Id__c": "id", "AccountId": {"lookup": {
+        "object": "Account", "match": "External_Id__c", "column": "account_id", "relationship": 5}}}),
+     f"{LOC}.fields.AccountId.lookup.relationship: expected the relationship name"),
+    (hs_sync("contacts_hs", associations=[{"to": "companies", "column": "account_id", "label": ["Billing"]}]),
+     f"{LOC}.associations[0].label: expected the association label's name"),
+], ids=["lookup_relationship", "association_label"])
+def test_spec_values_read_only_when_sending_are_checked_by_validate(tmp_path: Path, sync: Any, expected: str) -> None:
+    code, out = validate(tmp_path, syncs=sync)
+    assert code == 2
+    assert expected in out

@@ -88,3 +88,14 @@ def test_alerts_link_to_the_sync_in_the_published_report() -> None:
     unset = build_payload(FAILURE, sync, th.run("r1", sync, at=now), reason="failing", failures_sql=None,
                           failing_since=now, failing_seconds=None, dominant_error=None, created_at=now)
     assert unset["report_url"] is None and "Report" not in render_text(unset)
+
+
+def test_report_command_checks_its_options() -> None:
+    from click.testing import CliRunner
+
+    from dbt_sync.cli import main
+
+    done = CliRunner().invoke(main, ["report", "--days", "0"])
+    assert done.exit_code == 2 and "--days" in done.output
+    helped = CliRunner().invoke(main, ["report", "--help"])
+    assert helped.exit_code == 0 and "target/dbt_sync_report.html" in helped.output
