@@ -126,6 +126,8 @@ def _constant(value: Any) -> bool:
 class FieldEntry(Strict):
     """``fields.<Field>`` as a mapping: exactly one of ``column``, ``value`` (a constant) or ``lookup``."""
 
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
     column: Column = None
     value: Annotated[Any, Field(json_schema_extra={"type": ["string", "number", "boolean", "null"]}),
                      _rule(_constant, "a constant must be a string, number, boolean or null.")] = None

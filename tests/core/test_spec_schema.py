@@ -91,12 +91,13 @@ def test_example_spec_fits_the_schema_and_the_models(name: str, spec: Any) -> No
     {**SYNC, "enabled": "yes"},
     {**SYNC, "delete_threshold": 1.5},
     {**SYNC, "fields": {"Ext__c": {"colum": "id"}}},
+    {**SYNC, "fields": {"Ext__c": {"column": "id", "value": 1}}},
     {**SYNC, "fields": {"Ext__c": {"lookup": {"object": "Account", "column": "account_id"}}}},
     {**SYNC, "associations": [{"to": "companies", "column": "a", "category": "MINE"}]},
     {**SYNC, "alerts": {"failed_records": -1}},
     {**SYNC, "failure_payload": {"mask": ["email"], "hide": ["phone"]}},
     {k: v for k, v in SYNC.items() if k != "destination"},
-], ids=["unknown-key", "mode", "batch_size", "enabled", "share", "field-key", "lookup-match", "category",
+], ids=["unknown-key", "mode", "batch_size", "enabled", "share", "field-key", "two-sources", "lookup-match", "category",
         "failed_records", "payload-key", "no-destination"])
 def test_an_editor_flags_what_validate_refuses(mistake: dict[str, Any]) -> None:
     assert not Draft202012Validator(json.loads(SCHEMA_FILE.read_text())).is_valid(mistake)
