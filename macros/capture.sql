@@ -26,6 +26,9 @@
 {#- The same capture for a model built without the hook: looks the node up
     in the graph. Returns the statements; Python runs them in a transaction. -#}
 {% macro capture_model_sql(model_unique_id) -%}
+  {{- return(adapter.dispatch('capture_model_sql', 'dbt_sync')(model_unique_id)) -}}
+{%- endmacro %}
+{% macro default__capture_model_sql(model_unique_id) -%}
   {%- set node = graph.nodes.get(model_unique_id) -%}
   {%- if node is none -%}
     {{- exceptions.raise_compiler_error("dbt_sync: no model " ~ model_unique_id ~ " in this project") -}}
@@ -117,6 +120,9 @@
 
 {#- Statements that rebuild the changesets of the given syncs of one model. -#}
 {% macro capture_sql(relation, specs) -%}
+  {{- return(adapter.dispatch('capture_sql', 'dbt_sync')(relation, specs)) -}}
+{%- endmacro %}
+{% macro default__capture_sql(relation, specs) -%}
   {%- if specs | length == 0 -%}{{ return([]) }}{%- endif -%}
   {%- set types = dbt_sync.column_types(relation) -%}
   {%- set statements = [] -%}

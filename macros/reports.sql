@@ -36,5 +36,8 @@
 
 {#- What to paste for every column of every open failure. -#}
 {% macro open_failures_all_sql() -%}
+  {{- return(adapter.dispatch('open_failures_all_sql', 'dbt_sync')()) -}}
+{%- endmacro %}
+{% macro default__open_failures_all_sql() -%}
   {{- return('select * from ' ~ dbt_sync.audit_relation('dbt_sync_open_failures')) -}}
 {%- endmacro %}

@@ -588,16 +588,15 @@ class Warehouse:
         failure's ``first_failed_at``.
         """
         now = utcnow()
-        name = self._lit(sync_name)
         with self._transaction():
             closing = [*deletions, *resolved]
             if closing:
                 resolve_sql = self._template(
-                    "failures_resolve_sql", sync_name_sql=_ROWS, keys_sql=_KEYS, resolved_at_sql=self._lit(now)
-                )
+                    "failures_resolve_sql", sync_name=sync_name, keys_sql=_KEYS, resolved_at_sql=_ROWS
+                ).replace(_ROWS, self._lit(now))
                 for i in range(0, len(closing), _IN_LIST_SIZE):
                     keys = literals.list_literal(closing[i:i + _IN_LIST_SIZE], self.adapter_type)
-                    self._execute(resolve_sql.replace(_ROWS, name).replace(_KEYS, keys))
+                    self._execute(resolve_sql.replace(_KEYS, keys))
             unique: dict[str, Confirmed] = {s[0]: s for s in successes}
             if unique:
                 rows = [literals.row_literal((sync_name, k, h, d, now), self.adapter_type)
@@ -605,10 +604,10 @@ class Warehouse:
                 for chunk in literals.chunk_rows(rows):
                     for sql in self._template("state_upsert_sql", rows_sql=_ROWS):
                         self._execute(sql.replace(_ROWS, ", ".join(chunk)))
-            delete_sql = self._template("state_delete_sql", sync_name_sql=_ROWS, keys_sql=_KEYS)
+            delete_sql = self._template("state_delete_sql", sync_name=sync_name, keys_sql=_KEYS)
             for i in range(0, len(deletions), _IN_LIST_SIZE):
                 keys = literals.list_literal(deletions[i:i + _IN_LIST_SIZE], self.adapter_type)
-                self._execute(delete_sql.replace(_ROWS, name).replace(_KEYS, keys))
+                self._execute(delete_sql.replace(_KEYS, keys))
             if failures:
                 self._insert_failures(sync_name, run_id, failures, now)
 
@@ -622,35 +621,32 @@ class Warehouse:
         """
         if not keys:
             return
-        name = self._lit(sync_name)
-        sql = self._template("state_unsettle_sql", sync_name_sql=_ROWS, keys_sql=_KEYS)
+        sql = self._template("state_unsettle_sql", sync_name=sync_name, keys_sql=_KEYS)
         with self._transaction():
             for i in range(0, len(keys), _IN_LIST_SIZE):
                 in_list = literals.list_literal(keys[i:i + _IN_LIST_SIZE], self.adapter_type)
-                self._execute(sql.replace(_ROWS, name).replace(_KEYS, in_list))
+                self._execute(sql.replace(_KEYS, in_list))
 
     def holders(self, sync_name: str, destination_ids: Sequence[str]) -> dict[str, set[str]]:
         """Destination id -> the record keys of ``sync_name`` whose state holds it."""
         out: dict[str, set[str]] = {}
-        name = self._lit(sync_name)
-        sql = self._template("state_holders_sql", sync_name_sql=_ROWS, ids_sql=_KEYS)
+        sql = self._template("state_holders_sql", sync_name=sync_name, ids_sql=_KEYS)
         ids = sorted(set(destination_ids))
         for i in range(0, len(ids), _IN_LIST_SIZE):
             in_list = literals.list_literal(ids[i:i + _IN_LIST_SIZE], self.adapter_type)
-            for row in self.read(sql.replace(_ROWS, name).replace(_KEYS, in_list)):
+            for row in self.read(sql.replace(_KEYS, in_list)):
                 out.setdefault(str(row["destination_id"]), set()).add(str(row["record_key"]))
         return out
 
     def _insert_failures(
         self, sync_name: str, run_id: str, failures: Sequence[FailureRow], now: dt.datetime
     ) -> None:
-        name = self._lit(sync_name)
         keys = sorted({f.record_key for f in failures if f.record_key is not None})
         previous: dict[str, dict[str, Any]] = {}
-        prev_sql = self._template("previous_failures_sql", sync_name_sql=_ROWS, keys_sql=_KEYS)
+        prev_sql = self._template("previous_failures_sql", sync_name=sync_name, keys_sql=_KEYS)
         for i in range(0, len(keys), _IN_LIST_SIZE):
             in_list = literals.list_literal(keys[i:i + _IN_LIST_SIZE], self.adapter_type)
-            for row in self._fetch(prev_sql.replace(_ROWS, name).replace(_KEYS, in_list)):
+            for row in self._fetch(prev_sql.replace(_KEYS, in_list)):
                 previous[str(row["record_key"])] = row
         rows = []
         for f in failures:
