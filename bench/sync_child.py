@@ -119,7 +119,7 @@ def instrument() -> None:
     W.iter_changes = _timed_pages(W.iter_changes)  # type: ignore[method-assign]
     for name in ("commit", "start_run", "finish_run", "ensure_tables", "pending_retry_syncs"):
         setattr(W, name, _timed("audit", getattr(W, name)))
-    for name in ("lock", "heartbeat", "release", "state_count", "destination_ids", "has_changeset"):
+    for name in ("lock", "heartbeat", "release", "state_count", "destination_ids"):
         setattr(SyncHandle, name, _timed("audit", getattr(SyncHandle, name)))
     evaluate.evaluate_alerts = _timed("audit", evaluate.evaluate_alerts)  # type: ignore[assignment]
     api.load_project = _timed("startup", api.load_project)  # type: ignore[assignment]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+
 from dbt_sync.destinations import open_destination
 from dbt_sync.destinations.base import (
     AssociationCheck,
     Destination,
     DestinationError,
     FieldSpec,
+    RateLimited,
     TransientError,
 )
 from dbt_sync.engine.mapping import MODE_SENDS, MODE_WRITES
@@ -19,9 +22,25 @@ from dbt_sync.spec import SyncSpec
 LOGIN_FAILURES = frozenset({"AUTHENTICATION_FAILED", "TOKEN_EXPIRED", "OAUTH_REFRESH_FAILED"})
 
 
-def field_specs(spec: SyncSpec, project: Project) -> list[FieldSpec]:
+#: the built relation's column types for a model: ``(model unique_id, column names) -> {name: type or None}``,
+#: None when the model has not been built
+RelationTypes = Callable[[str, Sequence[str]], Mapping[str, str | None] | None]
+
+
+def field_specs(spec: SyncSpec, project: Project, relation_types: RelationTypes | None = None) -> list[FieldSpec]:
+    """The sync's fields with the type of each source column.
+
+    The type is the one the model's yml documents (``data_type``); for a
+    column it documents none, the built relation's (``relation_types``,
+    from the adapter's ``get_columns_in_relation``), when given.
+    """
     model = project.manifest.models[spec.model_unique_id]
-    types = {c.name.lower(): c.data_type for c in model.columns.values()}
+    types: dict[str, str | None] = {c.name.lower(): c.data_type for c in model.columns.values()}
+    columns = [m.source_column for m in spec.fields if m.source_column]
+    undocumented = [c for c in columns if not types.get(c.lower())]
+    if undocumented and relation_types is not None:
+        built = relation_types(spec.model_unique_id, undocumented) or {}
+        types.update({name.lower(): found for name, found in built.items() if found})
     out = []
     for mapping in spec.fields:
         column = mapping.source_column
@@ -49,12 +68,17 @@ def association_checks(spec: SyncSpec) -> list[AssociationCheck]:
     ]
 
 
-def check_destinations(project: Project, only: set[str] | None = None) -> None:
+def check_destinations(
+    project: Project, only: set[str] | None = None, relation_types: RelationTypes | None = None
+) -> None:
     """Raise :class:`SpecError` listing every mapping problem found in any destination,
     or :class:`UnreachableError` (one line naming the URL and the setting) when a
     destination cannot be reached.
 
     ``only``: the names of the syncs to check (default: every enabled sync).
+    ``relation_types``: where the types of columns the yml does not document
+    come from (see :func:`field_specs`); without it those columns' types are
+    not checked.
 
     Each destination is opened (and logged in to) once, whatever the number
     of its syncs; once it refuses the credentials, or cannot be reached, its
@@ -80,8 +104,8 @@ def check_destinations(project: Project, only: set[str] | None = None) -> None:
                 opened[spec.destination] = destination
             try:
                 found = destination.check_mapping(
-                    spec.object, MODE_WRITES[spec.mode], spec.match, field_specs(spec, project), spec.location,
-                    associations=association_checks(spec),
+                    spec.object, MODE_WRITES[spec.mode], spec.match, field_specs(spec, project, relation_types),
+                    spec.location, associations=association_checks(spec),
                 )
             except DestinationError as exc:
                 problems.append(Problem(spec.location, f"cannot check against {spec.destination}: {exc}"))
@@ -212,6 +236,6 @@ def _why_limit(spec: SyncSpec, destination: Destination) -> str:
     if spec.options.get("all_or_none"):
         return "an all_or_none batch is one sObject Collections request of at most 200 records"
     if _bulk_threshold(spec, destination) is None:
-        concurrency = getattr(getattr(destination, "config", None), "concurrency", 1)
+        concurrency = destination.concurrency if isinstance(destination, RateLimited) else 1
         return f"sObject Collections take 200 records a request, {concurrency} request(s) at once (concurrency)"
     return "one Bulk API 2.0 job per batch, of at most max(10000, bulk_threshold + 1) records"

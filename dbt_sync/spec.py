@@ -493,6 +493,10 @@ def _parse_lookup(
                 f"{loc}.{key}", f"required: the parent's {'object' if key == 'object' else 'external id field'}."
             )
             ok = False
+    relationship = raw.get("relationship")
+    if relationship is not None and (not isinstance(relationship, str) or not relationship):
+        problems.add(f"{loc}.relationship", "expected the relationship name, e.g. Parent_Account__r.")
+        ok = False
     column = _check_column(raw.get("column"), f"{loc}.column", model, known, problems)
     if not ok or column is None:
         return None
@@ -538,6 +542,10 @@ def _parse_associations(
         match = item.get("match")
         if match is not None and not isinstance(match, str):
             problems.add(f"{aloc}.match", "expected the target's unique property name.")
+            bad = True
+        label = item.get("label")
+        if label is not None and (not isinstance(label, str) or not label):
+            problems.add(f"{aloc}.label", "expected the association label's name, e.g. Billing contact.")
             bad = True
         if bad or column is None or not isinstance(to, str):
             continue

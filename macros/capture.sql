@@ -106,15 +106,18 @@
 
 
 {#- {name: relation column or none} for each name, resolved against the
-    built relation (dbt_sync.resolve_column). Python's engine calls it to
-    check a spec before capturing. -#}
+    built relation (dbt_sync.resolve_column), and every column's type
+    (dbt_sync.column_types). Python's engine calls it to check a spec before
+    capturing; validate --check-destinations for the types of undocumented
+    columns. -#}
 {% macro resolve_columns(relation, names) -%}
-  {%- set columns = dbt_sync.column_types(relation).keys() | list -%}
+  {%- set types = dbt_sync.column_types(relation) -%}
+  {%- set columns = types.keys() | list -%}
   {%- set resolved = {} -%}
   {%- for name in names -%}
     {%- do resolved.update({name: dbt_sync.resolve_column(name, columns)}) -%}
   {%- endfor -%}
-  {{- return({'columns': columns, 'resolved': resolved}) -}}
+  {{- return({'columns': columns, 'resolved': resolved, 'types': types}) -}}
 {%- endmacro %}
 
 

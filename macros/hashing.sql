@@ -34,17 +34,12 @@
   {{- return("cast(" ~ column ~ " as text)") -}}
 {%- endmacro %}
 
-{#- Redshift: no boolean -> varchar cast, and a bare varchar cast means
-    varchar(256), which would truncate; strings are used as they are. -#}
+{#- Redshift: PostgreSQL's text for booleans, timestamps and dates; no
+    boolean -> varchar cast, and a bare varchar cast means varchar(256), which
+    would truncate, so strings are used as they are. -#}
 {% macro redshift__text_expr(column, data_type) -%}
-  {%- if data_type.startswith('bool') -%}
-    {{- return("case when " ~ column ~ " then 'true' when not " ~ column ~ " then 'false' end") -}}
-  {%- elif data_type in ('timestamp with time zone', 'timestamptz') -%}
-    {{- return("to_char(" ~ column ~ " at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')") -}}
-  {%- elif data_type.startswith('timestamp') -%}
-    {{- return("to_char(" ~ column ~ ", 'YYYY-MM-DD HH24:MI:SS.US')") -}}
-  {%- elif data_type == 'date' -%}
-    {{- return("to_char(" ~ column ~ ", 'YYYY-MM-DD')") -}}
+  {%- if data_type.startswith('bool') or data_type.startswith('timestamp') or data_type == 'date' -%}
+    {{- return(dbt_sync.postgres__text_expr(column, data_type)) -}}
   {%- elif data_type.startswith('character') or data_type.startswith('varchar')
         or data_type.startswith('text') or data_type.startswith('char') or data_type == 'string' -%}
     {{- return(column) -}}

@@ -155,6 +155,7 @@ class _Evaluator:
             created_at=self.now,
             open_failures=open_failures,
             failing_kind=decision.new.failing_kind if decision.kind != h.RECOVERY else None,
+            report_url=getattr(self.config, "report_url", None),
         )
 
     def deliver_all(self, rows: list[AlertRow], budget_seconds: float) -> list[dict[str, Any]]:

@@ -67,6 +67,11 @@ def duration(seconds: float | None) -> str | None:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
+def sync_report_url(report_url: str | None, sync_name: str) -> str | None:
+    """The link to one sync's part of the published report (its anchor ``#sync-<name>``); None without one."""
+    return f"{report_url}#sync-{sync_name}" if report_url else None
+
+
 def build_payload(
     kind: str,
     sync: SyncResult,
@@ -80,8 +85,13 @@ def build_payload(
     created_at: dt.datetime,
     open_failures: OpenFailures | None = None,
     failing_kind: str | None = None,
+    report_url: str | None = None,
 ) -> dict[str, Any]:
     """The alert's content, channel-independent and JSON-serializable (redacted).
+
+    ``report_url``: where the ``dbt-sync report`` page is published
+    (``dbt_sync.yml``'s ``report_url``); the payload then links to the sync's
+    part of it, ``<report_url>#sync-<name>``.
 
     Its fields are documented in docs/alerts.md and, as a JSON Schema, in
     docs/alert-payload.schema.json.
@@ -130,6 +140,7 @@ def build_payload(
         "failing_seconds": None if failing_seconds is None else int(failing_seconds),
         "failing_for": duration(failing_seconds),
         "failures_sql": failures_sql,
+        "report_url": sync_report_url(report_url, sync.name),
         "created_at": iso(created_at),
     }
     redacted: dict[str, Any] = redact_obj(payload)
@@ -194,6 +205,8 @@ def _facts(payload: dict[str, Any]) -> list[tuple[str, str]]:
         facts.append(("Failing now", f"{open_failures['count']} of {open_failures['records']} records"))
     if payload.get("message"):
         facts.append(("Message", payload["message"]))
+    if payload.get("report_url"):
+        facts.append(("Report", payload["report_url"]))
     return facts
 
 
@@ -252,9 +265,10 @@ def render_html(payload: dict[str, Any]) -> str:
         '<table style="border-collapse: collapse;">',
     ]
     for key, value in _facts(payload):
+        value_html = f'<a href="{e(str(value))}">{e(str(value))}</a>' if key == "Report" else e(str(value))
         parts.append(
             f'<tr><th style="text-align: left; padding: 2px 12px 2px 0; vertical-align: top;">{e(key)}</th>'
-            f'<td style="padding: 2px 0;">{e(str(value))}</td></tr>'
+            f'<td style="padding: 2px 0;">{value_html}</td></tr>'
         )
     parts.append("</table>")
     if payload["errors"]:
@@ -335,6 +349,9 @@ def render_slack(payload: dict[str, Any]) -> dict[str, Any]:
                                                                       3000)}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": _clip(f, 2000)} for f in fields]},
     ]
+    if payload.get("report_url"):
+        link = f"<{_mrkdwn(payload['report_url'])}|Open the report for {_mrkdwn(payload['sync'])}>"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(link, 3000)}})
     if payload.get("message"):
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
                                                    "text": _clip("*Message*\n" + _mrkdwn(payload["message"]), 3000)}})

@@ -27,8 +27,6 @@ from dbt_sync.secrets import redact, redact_obj
 if TYPE_CHECKING:
     from dbt_sync.warehouse.warehouse import Warehouse
 
-HEALTH_TABLE = "dbt_sync_health"
-ALERTS_TABLE = "dbt_sync_alerts"
 
 PENDING = "pending"
 SENT = "sent"

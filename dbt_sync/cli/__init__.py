@@ -9,7 +9,7 @@ Exit codes: 0 everything synced (or valid); 1 some records failed;
 2 a sync failed as a whole, or bad input / usage.
 """
 
-from dbt_sync.cli import alerts, audit, plan, run, validate  # noqa: F401  (registers the commands)
+from dbt_sync.cli import alerts, audit, plan, report, run, validate  # noqa: F401  (registers the commands)
 from dbt_sync.cli.base import main
 from dbt_sync.cli.plugins import add_plugin_commands
 

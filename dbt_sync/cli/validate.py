@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from dbt_sync.api import build_options
+from dbt_sync.api import build_options, open_warehouse
 from dbt_sync.cli.base import handle_errors, main, project_options, select_exclude_options, selected_names
-from dbt_sync.project import load_project
+from dbt_sync.project import ProjectOptions, load_project
 from dbt_sync.secrets import redact
 
 
@@ -44,7 +45,8 @@ def validate(
       dbt parse && dbt-sync validate
       dbt-sync validate --check-destinations --select destination:hubspot
     """
-    project = load_project(build_options(project_dir, profiles_dir, target, vars, config_path))
+    options = build_options(project_dir, profiles_dir, target, vars, config_path)
+    project = load_project(options)
     chosen = selected_names(project, select, exclude)
     specs = [s for s in project.specs if chosen is None or s.name in chosen]
     from dbt_sync.checks import value_warnings
@@ -53,9 +55,35 @@ def validate(
     if check_destinations:
         from dbt_sync.checks import check_destinations as run_checks
 
-        run_checks(project, only=chosen)
+        with BuiltColumns(options) as built:
+            run_checks(project, only=chosen, relation_types=built.types)
     for warning in [*project.warnings, *warnings]:
         click.echo(redact(f"Warning: {warning}"), err=True)
     models = {s.model_unique_id for s in specs}
     scope = "" if chosen is None else " selected"
     click.echo(f"OK: {len(specs)}{scope} sync(s) in {len(models)} model(s) are valid.")
+
+
+class BuiltColumns:
+    """The built relations' column types, for models whose yml documents none.
+
+    Opens the warehouse (through the dbt profile) on first use only, so a
+    project whose synced columns are all documented never connects to it.
+    """
+
+    def __init__(self, options: ProjectOptions) -> None:
+        self.options = options
+        self.warehouse: Any = None
+
+    def __enter__(self) -> BuiltColumns:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.warehouse is not None:
+            self.warehouse.close()
+
+    def types(self, model_unique_id: str, names: Sequence[str]) -> dict[str, str | None] | None:
+        if self.warehouse is None:
+            self.warehouse = open_warehouse(self.options)
+        found = self.warehouse.resolve_columns(model_unique_id, names)
+        return None if found is None else {name: found.type_of(name) for name in names}

@@ -69,6 +69,32 @@ class Association:
     label: str | None = None
 
 
+_REQUIRED: Any = object()
+
+
+def column_value(row: Mapping[str, Any], column: str, default: Any = _REQUIRED) -> Any:
+    """``row[column]`` of a changeset row, matching the name case-insensitively when it is not there as written.
+
+    Warehouses may fold the case of column names (``EMAIL`` for ``email``).
+    A missing column returns ``default``, or raises ``KeyError`` without one.
+    """
+    try:
+        return row[column]
+    except KeyError:
+        pass
+    lowered = column.lower()
+    try:
+        return row[lowered]
+    except KeyError:
+        pass
+    for name, value in row.items():
+        if name.lower() == lowered:
+            return value
+    if default is _REQUIRED:
+        raise KeyError(column)
+    return default
+
+
 @dataclass
 class Record:
     """One row of a changeset, already mapped to destination field names.

@@ -123,8 +123,6 @@ class SyncLock:
         self.heartbeat_seconds = heartbeat_seconds
         self.held = False
         self.lost = False
-        #: the previous holder, when this lock was taken over from a dead or stale one
-        self.taken_over: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -180,11 +178,6 @@ class SyncLock:
                 f"sync {self.sync_name}: another run took its lock over (no heartbeat could be written for "
                 f"{self.stale_seconds:g} s); this run stopped sending."
             )
-
-    def heartbeat(self, every_seconds: float = 0.0) -> None:
-        """Refresh the heartbeat now (the background thread does it anyway)."""
-        if self.held and not self.warehouse.sync(self.sync_name).heartbeat(self.holder):
-            self.lost = True
 
     def release(self) -> None:
         """Stop the heartbeat and delete the lock row; raises if the warehouse cannot be reached (still held)."""

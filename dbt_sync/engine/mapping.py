@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from dbt_sync import masking
-from dbt_sync.destinations.base import Association, Lookup, Operation, Record
+from dbt_sync.destinations.base import Association, Lookup, Operation, Record, column_value
 from dbt_sync.spec import SyncSpec
 
 KEY = "_dbt_sync_key"
@@ -82,36 +82,19 @@ def operation_for(mode: str, op: str) -> Operation | None:
     return write
 
 
-def _get(row: Mapping[str, Any], column: str) -> Any:
-    """A column's value; warehouses may fold the case of column names."""
-    try:
-        return row[column]
-    except KeyError:
-        pass
-    lowered = column.lower()
-    try:
-        return row[lowered]
-    except KeyError:
-        pass
-    for name, value in row.items():
-        if name.lower() == lowered:
-            return value
-    raise KeyError(column)
-
-
 def to_change(spec: SyncSpec, row: Mapping[str, Any], target_ids: Mapping[tuple[str, str], str]) -> Change:
     """Map one changeset row; ``target_ids`` resolves association targets written by other syncs."""
-    op = str(_get(row, OP))
-    key_value = _get(row, KEY)
-    row_hash = _get(row, HASH)
-    payload = {col: _get(row, col) for col in spec.sent_columns} if op not in ("delete", "gone") else {}
+    op = str(column_value(row, OP))
+    key_value = column_value(row, KEY)
+    row_hash = column_value(row, HASH)
+    payload = {col: column_value(row, col) for col in spec.sent_columns} if op not in ("delete", "gone") else {}
     if op in INVALID_OPS:
         code, template = INVALID_OPS[op]
         pk = ", ".join(spec.primary_key)
         key = str(key_value) if key_value is not None else f"<null:{row_hash}>"
         return Change(key, row_hash, op, None, None, payload, invalid=(code, template.format(pk=pk)))
     key = str(key_value)
-    destination_id = _get(row, DESTINATION_ID)
+    destination_id = column_value(row, DESTINATION_ID)
     operation = operation_for(spec.mode, op)
     if op in ("delete", "gone"):
         record = Record(key=key, fields={}, destination_id=destination_id)
@@ -123,7 +106,7 @@ def to_change(spec: SyncSpec, row: Mapping[str, Any], target_ids: Mapping[tuple[
         if mapping.is_constant:
             fields[mapping.name] = mapping.constant
         elif mapping.lookup is not None:
-            value = _get(row, mapping.lookup.column)
+            value = column_value(row, mapping.lookup.column)
             if value is None:
                 fields[mapping.name] = None  # clears the relationship
             else:
@@ -137,10 +120,10 @@ def to_change(spec: SyncSpec, row: Mapping[str, Any], target_ids: Mapping[tuple[
                     )
                 )
         elif mapping.column is not None:
-            fields[mapping.name] = _get(row, mapping.column)
+            fields[mapping.name] = column_value(row, mapping.column)
     associations = []
     for assoc in spec.associations:
-        value = _get(row, assoc.column)
+        value = column_value(row, assoc.column)
         if value is None:
             continue
         associations.append(

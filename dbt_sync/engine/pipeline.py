@@ -13,7 +13,6 @@ of one sync shares.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 from collections import defaultdict, deque
@@ -27,17 +26,14 @@ from dbt_sync.destinations import metering
 from dbt_sync.destinations.base import (
     Associations,
     Destination,
-    DestinationError,
-    Lookups,
     Operation,
     RecordOutcome,
-    TransientError,
 )
 from dbt_sync.engine import identity, inflight
 from dbt_sync.engine.committer import Committer
 from dbt_sync.engine.context import RunContext, SyncAborted, SyncCancelled
 from dbt_sync.engine.locks import SyncLock
-from dbt_sync.engine.mapping import MODE_WRITES, SETTLE_OPS, Change, failure_payload, scrub, to_change
+from dbt_sync.engine.mapping import SETTLE_OPS, Change, failure_payload, scrub, to_change
 from dbt_sync.engine.results import SyncResult
 from dbt_sync.engine.sender import UNKNOWN_OUTCOME, Sender
 from dbt_sync.secrets import redact
@@ -80,6 +76,49 @@ class PendingCommit:
         taken = (self.successes, self.deletions, self.failures, self.resolved, self.gone_targets)
         self.successes, self.deletions, self.failures, self.resolved, self.gone_targets = [], [], [], [], []
         return taken
+
+    def account(
+        self,
+        spec: SyncSpec,
+        operation: Operation,
+        batch: Sequence[Change],
+        outcomes: Sequence[RecordOutcome],
+        result: SyncResult,
+    ) -> None:
+        """Count one answered batch in ``result`` and gather what its commit writes.
+
+        Records the destination never answered (``unsent``) are left for the
+        next run: neither counted nor failed.
+        """
+        counts = result.op(operation.value)
+        for change, outcome in zip(batch, outcomes, strict=True):
+            if outcome.unsent:  # the destination never answered: left for the next run, not a failure
+                continue
+            counts.attempted += 1
+            if outcome.success:
+                counts.succeeded += 1
+                if operation is Operation.DELETE:
+                    self.deletions.append(change.key)
+                    result.deleted += 1
+                    continue
+                previous = change.record.destination_id if change.record else None
+                self.successes.append(Confirmed(change.key, change.row_hash, outcome.destination_id or previous))
+                if outcome.created or (outcome.created is None and operation is Operation.CREATE):
+                    result.created += 1
+                else:
+                    result.updated += 1
+            else:
+                counts.failed += 1
+                code = outcome.error_code or "UNKNOWN_ERROR"
+                message = scrub(spec, change.payload, redact(outcome.message or ""))
+                self.gone_targets.extend(outcome.missing_targets)
+                if code == inflight.IN_DOUBT:
+                    message = inflight.in_doubt_message(
+                        spec.name, change.key, "was sent in a create request that timed out (" + message + ")"
+                    )
+                result.failed += 1
+                result.count_error(code, message)
+                self.failures.append(failure_row(spec, change, code, message, outcome.fields, operation.value))
 
 
 @dataclass
@@ -180,7 +219,7 @@ class SendPipeline:
         for change in changes:
             if change.invalid is not None:
                 code, message = change.invalid
-                acc.failures.append(self._failure(spec, change, code, message, ()))
+                acc.failures.append(failure_row(spec, change, code, message, ()))
                 result.failed += 1
                 result.count_error(code, message)
             elif change.operation is Operation.CREATE and change.key in ctx.unsettled:
@@ -189,7 +228,7 @@ class SendPipeline:
                 else:
                     # a dead run may have created it: never create it twice (see engine/inflight.py)
                     message = inflight.in_doubt_message(spec.name, change.key)
-                    acc.failures.append(self._failure(spec, change, inflight.IN_DOUBT, message, (), "create"))
+                    acc.failures.append(failure_row(spec, change, inflight.IN_DOUBT, message, (), "create"))
                     result.failed += 1
                     result.count_error(inflight.IN_DOUBT, message)
             elif change.operation is None:
@@ -208,7 +247,7 @@ class SendPipeline:
                 by_op[change.operation].append(change)
 
         if settle and not self.options.dry_run:
-            by_op[Operation.CREATE].extend(self._settle_unconfirmed(ctx, settle, acc))
+            by_op[Operation.CREATE].extend(identity.settle_unconfirmed(ctx, settle, acc))
         if not self.options.dry_run:
             # a crash before these outcomes are committed must not leave the old hash looking confirmed
             self.warehouse.sync(spec.name).unsettle(
@@ -244,7 +283,7 @@ class SendPipeline:
             self._send_ops(ctx, {op: [c for c, _ in pairs] for op, pairs in conflicted.items()}, PendingCommit())
         else:
             for op, pairs in conflicted.items():
-                self._account(spec, op, [c for c, _ in pairs], [o for _, o in pairs], result, acc)
+                acc.account(spec, op, [c for c, _ in pairs], [o for _, o in pairs], result)
             if acc.any() and not self.options.dry_run and ctx.committer is not None:
                 ctx.committer.submit(functools.partial(self._commit, spec, *acc.take()))
 
@@ -294,82 +333,13 @@ class SendPipeline:
 
     def _finish(self, ctx: SendState, operation: Operation, sent: SentBatch, acc: PendingCommit) -> None:
         """Account one sent batch and queue its commit (with anything gathered before it)."""
-        outcomes = self._repair(ctx, operation, sent.batch, sent.future.result())
-        self._account(ctx.spec, operation, sent.batch, outcomes, ctx.result, acc)
+        outcomes = identity.repair(ctx, operation, sent.batch, sent.future.result())
+        acc.account(ctx.spec, operation, sent.batch, outcomes, ctx.result)
         # creates whose outcome is still unknown stay in flight: the next run settles them first
         keep = [o.key for o in outcomes if o.error_code in (inflight.IN_DOUBT, UNKNOWN_OUTCOME)]
         assert ctx.committer is not None
         ctx.committer.submit(functools.partial(self._commit, ctx.spec, *acc.take(), sent.inflight_batch, keep))
         self.progress.advance(ctx.spec.name, len(sent.batch))
-
-    def _repair(
-        self, ctx: SendState, operation: Operation, batch: Sequence[Change], outcomes: Sequence[RecordOutcome]
-    ) -> list[RecordOutcome]:
-        """Answers that change which CRM record a row is, handled in the same run.
-
-        * a stored id the CRM no longer knows: written again without it (found
-          by the match key, or created);
-        * a delete of a record that is already gone: done;
-        * a create that met its own record (match key): the record is adopted;
-        * a create whose outcome is unknown: looked up by the match key; if not
-          found it stays unconfirmed (in flight) and the next run settles it first.
-        """
-        spec = ctx.spec
-        out = list(outcomes)
-        if spec.mode == "mirror" and operation in (Operation.UPDATE, Operation.UPSERT):
-            for i, (change, outcome) in enumerate(zip(batch, out, strict=True)):
-                if identity.is_duplicate(outcome) and change.key not in ctx.retried:
-                    # the value may belong to a record this run's deletes remove: decided after them
-                    ctx.conflicted.setdefault(operation, []).append((change, outcome))
-                    ctx.retried.add(change.key)
-                    out[i] = dataclasses.replace(outcome, unsent=True)
-        if operation is Operation.DELETE:
-            return [RecordOutcome.ok(o.key, o.destination_id) if identity.is_gone(o) else o for o in out]
-        if operation is Operation.UPDATE:
-            relink = [
-                i for i, (c, o) in enumerate(zip(batch, out, strict=True))
-                if c.record is not None and c.record.destination_id and identity.is_gone(o)
-            ]
-            retry_op = Operation.UPSERT if MODE_WRITES[spec.mode] is Operation.UPSERT else Operation.UPDATE
-            if relink and (retry_op is Operation.UPSERT or spec.match):
-                records = [
-                    dataclasses.replace(record, destination_id=None)
-                    for i in relink if (record := batch[i].record) is not None
-                ]
-                for i, outcome in zip(relink, ctx.sender.send(retry_op, records), strict=True):
-                    out[i] = outcome
-            return out
-        if operation is Operation.CREATE and spec.match:
-            doubtful = [i for i, o in enumerate(out) if identity.is_duplicate(o) or o.error_code == UNKNOWN_OUTCOME]
-            if doubtful:
-                found = self._find(ctx, [batch[i] for i in doubtful])
-                for i in doubtful:
-                    key = batch[i].key
-                    if key in found:
-                        out[i] = RecordOutcome.ok(key, found[key], created=out[i].error_code == UNKNOWN_OUTCOME)
-        return out
-
-    def _settle_unconfirmed(self, ctx: SendState, changes: list[Change], acc: PendingCommit) -> list[Change]:
-        """Creates left unconfirmed (match key): the ones found are adopted; the rest are to be created."""
-        found = self._find(ctx, changes)
-        rest = []
-        for change in changes:
-            if change.key in found:
-                acc.successes.append(Confirmed(change.key, change.row_hash, found[change.key]))
-                ctx.result.created += 1
-            else:
-                rest.append(change)
-        return rest
-
-    def _find(self, ctx: SendState, changes: Sequence[Change]) -> dict[str, str]:
-        records = [c.record for c in changes if c.record is not None]
-        if not isinstance(ctx.destination, Lookups) or not records:
-            return {}
-        try:
-            return dict(ctx.destination.find(ctx.spec.object, ctx.spec.match, records))
-        except (TransientError, DestinationError) as exc:
-            log.warning("sync %s: looking records up by %s failed: %s", ctx.spec.name, ctx.spec.match, redact(str(exc)))
-            return {}
 
     def _check_continue(self, lock: SyncLock | None) -> None:
         """Raise if this sync must stop sending: the run was cancelled, or another run took its lock."""
@@ -450,63 +420,6 @@ class SendPipeline:
                 ]
                 self.warehouse.sync(target.name).commit(self.run_id, (), sorted(keys), failures)
 
-    def _account(
-        self,
-        spec: SyncSpec,
-        operation: Operation,
-        batch: Sequence[Change],
-        outcomes: Sequence[RecordOutcome],
-        result: SyncResult,
-        acc: PendingCommit,
-    ) -> None:
-        counts = result.op(operation.value)
-        for change, outcome in zip(batch, outcomes, strict=True):
-            if outcome.unsent:  # the destination never answered: left for the next run, not a failure
-                continue
-            counts.attempted += 1
-            if outcome.success:
-                counts.succeeded += 1
-                if operation is Operation.DELETE:
-                    acc.deletions.append(change.key)
-                    result.deleted += 1
-                    continue
-                previous = change.record.destination_id if change.record else None
-                acc.successes.append(Confirmed(change.key, change.row_hash, outcome.destination_id or previous))
-                if outcome.created or (outcome.created is None and operation is Operation.CREATE):
-                    result.created += 1
-                else:
-                    result.updated += 1
-            else:
-                counts.failed += 1
-                code = outcome.error_code or "UNKNOWN_ERROR"
-                message = scrub(spec, change.payload, redact(outcome.message or ""))
-                acc.gone_targets.extend(outcome.missing_targets)
-                if code == inflight.IN_DOUBT:
-                    message = inflight.in_doubt_message(
-                        spec.name, change.key, "was sent in a create request that timed out (" + message + ")"
-                    )
-                result.failed += 1
-                result.count_error(code, message)
-                acc.failures.append(self._failure(spec, change, code, message, outcome.fields, operation.value))
-
-    def _failure(
-        self,
-        spec: SyncSpec,
-        change: Change,
-        code: str,
-        message: str,
-        fields: Sequence[str],
-        operation: str | None = None,
-    ) -> FailureRow:
-        return FailureRow(
-            record_key=change.key,
-            operation=operation or change.op,
-            error_code=code,
-            error_message=scrub(spec, change.payload, redact(message)),
-            error_fields=[scrub(spec, change.payload, str(f)) for f in fields],
-            payload=failure_payload(spec, change.payload) if change.payload else None,
-        )
-
     def _batch_size(self, spec: SyncSpec, destination: Destination, operation: Operation) -> int:
         limit = destination.max_batch_size(operation, spec.options)
         return max(1, min(spec.batch_size or limit, limit))
@@ -530,3 +443,21 @@ def _operation_order(op: Operation) -> int:
     # deletes last: a record that moved keys is written before its old key is removed
     return {Operation.CREATE: 0, Operation.UPSERT: 0, Operation.UPDATE: 1, Operation.DELETE: 2}[op]
 
+
+def failure_row(
+    spec: SyncSpec,
+    change: Change,
+    code: str,
+    message: str,
+    fields: Sequence[str],
+    operation: str | None = None,
+) -> FailureRow:
+    """The failure row of ``change``: message and fields scrubbed of masked values, payload masked per the spec."""
+    return FailureRow(
+        record_key=change.key,
+        operation=operation or change.op,
+        error_code=code,
+        error_message=scrub(spec, change.payload, redact(message)),
+        error_fields=[scrub(spec, change.payload, str(f)) for f in fields],
+        payload=failure_payload(spec, change.payload) if change.payload else None,
+    )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from dbt_sync.errors import Problem, ProjectError, SpecError, yaml_problem
+from dbt_sync.errors import ConfigError, Problem, ProjectError, SpecError, yaml_problem
 from dbt_sync.manifest import Manifest, RunResults, load_manifest, load_run_results
 from dbt_sync.project.config import SyncConfig, load_config
 
@@ -70,8 +70,10 @@ def target_dir(project_dir: Path) -> Path:
 def load_project(options: ProjectOptions, *, require_config: bool = True, check_columns: bool = True) -> Project:
     """Everything dbt-sync reads about a project; ``warnings`` says when the manifest is stale.
 
-    Raises :class:`ProjectError`, :class:`ConfigError` or :class:`SpecError`
-    (which then also lists a stale manifest, the likely cause).
+    Raises :class:`ProjectError`, :class:`ConfigError` (which then also lists
+    the specs' problems that need no ``dbt_sync.yml``, so one run shows every
+    problem) or :class:`SpecError` (which then also lists a stale manifest,
+    the likely cause).
     """
     from dbt_sync.spec import load_specs
 
@@ -82,7 +84,15 @@ def load_project(options: ProjectOptions, *, require_config: bool = True, check_
         check_target(options.project_dir, options.profiles_dir, options.target)
     manifest = load_manifest(tdir)
     run_results = load_run_results(tdir)
-    config = load_config(options.project_dir, options.config_path, required=require_config)
+    try:
+        config = load_config(options.project_dir, options.config_path, required=require_config)
+    except ConfigError as exc:
+        # every problem at once: the specs' own too (those that need no dbt_sync.yml)
+        try:
+            load_specs(manifest, None, check_columns=check_columns)
+        except SpecError as spec_exc:
+            raise ConfigError(f"{exc}\n{spec_exc}") from None
+        raise
     stale = stale_manifest(manifest, options.project_dir)
     try:
         specs = load_specs(manifest, config if config.path else None, check_columns=check_columns)

@@ -75,6 +75,8 @@ class SyncConfig:
     destinations: Mapping[str, DestinationConfig] = field(default_factory=dict)
     channels: Mapping[str, ChannelConfig] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    #: where the ``dbt-sync report`` page is published (alerts link to ``<report_url>#sync-<name>``)
+    report_url: str | None = None
 
     def destination(self, name: str, where: str = "") -> DestinationConfig:
         try:
@@ -216,6 +218,7 @@ def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
         destinations={str(n): DestinationConfig(str(n), s["type"], dict(s)) for n, s in destinations.items()},
         channels={str(n): ChannelConfig(str(n), s["type"], dict(s)) for n, s in channels.items()},
         defaults=doc.get("defaults") or {},
+        report_url=doc.get("report_url") or None,
     )
 
 
@@ -258,10 +261,10 @@ def validate_document(doc: Mapping[str, Any]) -> list[str]:
     problems += [f"{p}: {m}" for p, m in located]
     defaults = doc.get("defaults")
     alert_defaults = defaults.get("alerts") if isinstance(defaults, dict) else None
-    names = channels if isinstance(doc.get("channels"), dict) else {}
+    names = doc["channels"] if isinstance(doc.get("channels"), dict) else {}
     if isinstance(alert_defaults, dict) and isinstance(alert_defaults.get("channels"), list):
         for i, name in enumerate(alert_defaults["channels"]):
-            if name not in (doc.get("channels") or {}):
+            if isinstance(name, str) and name not in names:  # not a string: the model said so
                 problems.append(
                     f"defaults.alerts.channels[{i}]: unknown channel '{name}'.{did_you_mean(str(name), names)}"
                 )
@@ -307,8 +310,8 @@ def _without_unset(settings: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in settings.items():
         if isinstance(value, UnsetEnvVar):
-            if key in required:
-                out[key] = f"<{value.name}>"
+            if key in required:  # a stand-in of the right shape
+                out[key] = "https://env-var.invalid/" if key.endswith("url") else f"<{value.name}>"
             elif key == "type":
                 out[key] = value
             continue

@@ -19,8 +19,11 @@ destination would. ``docs/dbt_sync.schema.json`` is generated from
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.functional_validators import BeforeValidator
@@ -29,6 +32,8 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from dbt_sync.errors import did_you_mean
 
 SCHEMA_ID = "https://github.com/dbt-sync/dbt-sync/docs/dbt_sync.schema.json"
+
+_HOST = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*\.?")
 
 #: secret-looking keys: their values never appear in an error message
 _SECRET_HINTS = ("password", "secret", "token", "key", "session", "webhook_url")
@@ -40,11 +45,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, frozen=True)
 
 
-def _rule(check: Any, allowed: str) -> Any:
-    """A before-validator that keeps the file's historic wording: ``expected <allowed>, got <value>.``"""
+def _rule(check: Any, allowed: str, null: bool = True) -> Any:
+    """A before-validator that keeps the file's historic wording: ``expected <allowed>, got <value>.``
+
+    ``null``: whether an explicit null (``key:`` with no value) is allowed (it means "the default").
+    """
 
     def validate(value: Any) -> Any:
-        if value is not None and not check(value):
+        if (value is not None or not null) and not check(value):
             raise PydanticCustomError("dbt_sync_value", "expected {allowed}, got {got}.",
                                       {"allowed": allowed, "got": repr(value)})
         return value
@@ -77,18 +85,53 @@ Seconds = Annotated[
 Flag = Annotated[bool | None, _rule(lambda v: isinstance(v, bool), "true or false")]
 
 
-def _numeric_text(value: Any) -> bool:
-    """What a channel's number setting may be: a number >= 0, or text that reads as one (``port: '587'``)."""
+def _numeric_text(value: Any, strict: bool = False) -> bool:
+    """What a channel's number setting may be: a number >= 0 (> 0 when ``strict``), or text that reads as one
+    (``port: '587'``)."""
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
             return False
-    return _number(value) and value >= 0
+    return _number(value) and (value > 0 if strict else value >= 0)
 
+
+#: a PEM file of CA certificates to trust; empty: the system's
+CaBundle = Annotated[
+    str | None, _rule(lambda v: isinstance(v, str) and (v == "" or os.path.isfile(v)), "the path of an existing file")
+]
+
+#: a host name or an IP address (smtplib cannot connect to anything else, e.g. an empty label in ``smtp..example``)
+HostName = Annotated[str, _rule(
+    lambda v: isinstance(v, str) and (_HOST.fullmatch(v) is not None or ":" in v), "a host name or an IP address",
+    null=False,
+)]
+
+#: an http(s) URL (requests refuses anything else)
+def _http_url(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return parts.scheme in ("http", "https") and (_HOST.fullmatch(host) is not None or ":" in host)
+
+
+HttpUrl = Annotated[str, _rule(_http_url, "an http:// or https:// URL", null=False)]
 
 #: a channel's number setting (read with ``float()`` when sending)
-ChannelNumber = Annotated[float | str | None, _rule(_numeric_text, "a number >= 0")]
+ChannelNumber = Annotated[float | str | None, _rule(_numeric_text, "a number >= 0", null=False)]
+#: a channel's timeout: requests and smtplib refuse 0
+ChannelTimeout = Annotated[
+    float | str | None, _rule(lambda v: _numeric_text(v, strict=True), "a number of seconds > 0", null=False)
+]
+
+
+def _report_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://")) and "#" not in value
 
 
 def _address_list(value: Any) -> bool:
@@ -118,7 +161,7 @@ class SalesforceSettings(Strict):
     instance_url: str | None = None
     domain: str | None = None
     login_url: str | None = None
-    ca_bundle: str | None = None
+    ca_bundle: CaBundle = None
     api_version: str | float | None = Field(default=None, description="e.g. '59.0'; 46.0 or newer")
     bulk_threshold: int | bool | None = Field(
         default=None, description="records above which a batch goes through Bulk API 2.0; false: never (default 2000)"
@@ -140,7 +183,7 @@ class HubSpotSettings(Strict):
     tier: Literal["free", "starter", "professional", "enterprise", "api_add_on"] | None = None
     rate_limit: int | None = Field(default=None, gt=0, description="requests per 10 s (default: by tier)")
     timeout: float | None = Field(default=None, gt=0, description="seconds per HTTP request (default 60)")
-    ca_bundle: str | None = None
+    ca_bundle: CaBundle = None
 
 
 DestinationSettings = Annotated[SalesforceSettings | HubSpotSettings, Field(discriminator="type")]
@@ -151,10 +194,10 @@ DestinationSettings = Annotated[SalesforceSettings | HubSpotSettings, Field(disc
 class _Channel(Strict):
     """Settings every channel type takes (see ``dbt_sync.alerts.channels.base``)."""
 
-    timeout_seconds: ChannelNumber = None
+    timeout_seconds: ChannelTimeout = None
     attempts: ChannelNumber = None
     backoff_seconds: ChannelNumber = None
-    ca_bundle: str | None = None
+    ca_bundle: CaBundle = None
     verify_tls: bool | None = None
 
 
@@ -162,7 +205,7 @@ class EmailChannel(_Channel):
     """``type: email``: SMTP with ``security`` starttls (default, port 587), tls (465) or none (25)."""
 
     type: Literal["email"]
-    host: str
+    host: HostName
     port: ChannelNumber = None
     security: Literal["starttls", "tls", "none"] | None = None
     username: str | None = None
@@ -176,14 +219,14 @@ class SlackChannel(_Channel):
     """``type: slack``: a Slack incoming webhook (a secret)."""
 
     type: Literal["slack"]
-    webhook_url: str
+    webhook_url: HttpUrl
 
 
 class WebhookChannel(_Channel):
     """``type: webhook``: a signed JSON POST."""
 
     type: Literal["webhook"]
-    url: str
+    url: HttpUrl
     secret: str | None = None
     headers: dict[str, str] | None = None
 
@@ -221,6 +264,10 @@ class DbtSyncFile(Strict):
     destinations: dict[str, DestinationSettings] | None = None
     channels: dict[str, ChannelSettings] | None = None
     defaults: Defaults | None = None
+    report_url: Annotated[str | None, _rule(_report_url, "an http(s) URL without a #fragment")] = Field(
+        default=None,
+        description="Where the `dbt-sync report` page is published; alerts link to <report_url>#sync-<name>.",
+    )
 
 
 DESTINATION_MODELS: dict[str, type[Strict]] = {"salesforce": SalesforceSettings, "hubspot": HubSpotSettings}
@@ -315,6 +362,9 @@ def _describe(root: type[BaseModel], detail: ErrorDetails) -> tuple[str, str]:
     if kind == "missing":
         return path, "required."
     if kind == "dbt_sync_value":
+        ctx = detail.get("ctx") or {}
+        if _is_secret(key) and "allowed" in ctx:
+            return path, f"expected {ctx['allowed']}, got a secret."
         return path, detail["msg"]
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return path, "expected a mapping."

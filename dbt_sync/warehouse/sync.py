@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,13 @@ class ColumnResolution:
 
     columns: list[str]
     resolved: dict[str, str | None]
+    #: each relation column's type as the adapter reports it (``get_columns_in_relation``), lower-cased
+    types: dict[str, str] = field(default_factory=dict)
+
+    def type_of(self, name: str) -> str | None:
+        """The type of the column ``name`` refers to, or None when it refers to none."""
+        column = self.resolved.get(name)
+        return self.types.get(column) if column is not None else None
 
     @property
     def missing(self) -> list[str]:
@@ -144,14 +151,6 @@ class SyncHandle:
 
     # -- the changeset ----------------------------------------------------------
 
-    def has_changeset(self) -> bool:
-        """Whether a capture (new or still pending from an earlier run) exists for this sync."""
-        wh = self._wh
-        wh._ensure_once()
-        with wh._transaction():
-            tables = wh._table_names()
-        return bool({wh.changes_table(self.name, "changes"), wh.changes_table(self.name, "pending")} & tables)
-
     def has_capture(self) -> bool:
         """Whether a capture newer than the last claimed one exists (the post-hook's, not yet claimed)."""
         wh = self._wh
@@ -168,9 +167,9 @@ class SyncHandle:
         """:meth:`Warehouse.peek_changeset` for this sync (``--dry-run``)."""
         return self._wh.peek_changeset(self.name, model_unique_id, capture=capture, fresh=fresh)
 
-    def pages(self, chunk_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
+    def pages(self, page_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
         """:meth:`Warehouse.iter_changes` for this sync."""
-        return self._wh.iter_changes(self.name, chunk_size)
+        return self._wh.iter_changes(self.name, page_size)
 
     # -- the state (dbt_sync_state) and failures --------------------------------
 

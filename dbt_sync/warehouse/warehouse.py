@@ -358,7 +358,7 @@ class Warehouse:
         return {str(r["sync_name"]) for r in self.query_macro("open_failure_syncs_sql")}
 
     def resolve_columns(self, model_unique_id: str, names: Sequence[str]) -> ColumnResolution | None:
-        """Which columns of the built relation ``names`` refer to, as the warehouse resolves them.
+        """Which columns of the built relation ``names`` refer to, as the warehouse resolves them, and their types.
 
         Runs the ``dbt_sync.resolve_columns`` macro (the capture's own rule:
         the name as written, else its lower-case form on PostgreSQL and
@@ -374,6 +374,7 @@ class Warehouse:
         return ColumnResolution(
             columns=[str(c) for c in found["columns"]],
             resolved={str(k): (None if v is None else str(v)) for k, v in found["resolved"].items()},
+            types={str(k): str(v) for k, v in (found.get("types") or {}).items()},
         )
 
     def table(self, identifier: str) -> str:
@@ -513,25 +514,25 @@ class Warehouse:
         return {str(r[next(iter(r))]): int(list(r.values())[1]) for r in rows}
 
     def _iter_preview(self, sync_name: str, model_unique_id: str, fresh: bool,
-                      chunk_size: int) -> Iterator[list[dict[str, Any]]]:
+                      page_size: int) -> Iterator[list[dict[str, Any]]]:
         after = 0
         while True:
             rows = self.read(self._macro(
                 "changeset_preview_sql", model_unique_id=model_unique_id, sync_name=sync_name,
-                after_seq=after, page_size=chunk_size, fresh=fresh,
+                after_seq=after, page_size=page_size, fresh=fresh,
             ), utc=False)  # model values as the warehouse holds them
-            after += chunk_size
+            after += page_size
             if not rows:
                 return
             for row in rows:
                 row["_dbt_sync_op"] = row.pop("_dbt_sync_current_op")
                 row["_dbt_sync_destination_id"] = row.pop("_dbt_sync_current_destination_id")
             yield rows
-            if len(rows) < chunk_size:
+            if len(rows) < page_size:
                 return
 
-    def iter_changes(self, sync_name: str, chunk_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
-        """Pages of the claimed changeset, in key order, at most ``chunk_size``
+    def iter_changes(self, sync_name: str, page_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the claimed changeset, in key order, at most ``page_size``
         rows each, skipping records already synced since the capture.
 
         Pages are windows of the dense ``_dbt_sync_seq`` (assigned in key
@@ -543,7 +544,7 @@ class Warehouse:
         if self.read_only and sync_name in self._peeked:  # a dry run reads what peek_changeset found, in place
             peeked, model_unique_id, fresh = self._peeked[sync_name]
             if peeked is None:
-                yield from self._iter_preview(sync_name, model_unique_id, fresh, chunk_size)
+                yield from self._iter_preview(sync_name, model_unique_id, fresh, page_size)
                 return
             kind = peeked
         table = self.changes_table(sync_name, kind)
@@ -555,9 +556,9 @@ class Warehouse:
         after = 0
         while after < last:
             rows = self.query_macro(  # model values as the warehouse holds them
-                "changes_page_sql", utc=False, sync_name=sync_name, after_seq=after, page_size=chunk_size, kind=kind
+                "changes_page_sql", utc=False, sync_name=sync_name, after_seq=after, page_size=page_size, kind=kind
             )
-            after += chunk_size
+            after += page_size
             if not rows:
                 continue
             for row in rows:

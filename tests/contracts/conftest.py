@@ -179,7 +179,10 @@ def _hubspot(emu: HubSpotEmulator) -> Harness:
 
 def _fake() -> Harness:
     dest = FakeDestination(
-        "contract_fake", invalid={"phone": {"not-a-phone"}}, schema={"contacts": {"email", "name", "title", "phone"}}
+        "contract_fake",
+        invalid={"phone": {"not-a-phone"}},
+        schema={"contacts": {"email", "name", "title", "phone"}},
+        unique={"contacts": {"email"}},
     )
     return Harness(
         kind="fake",

@@ -10,9 +10,12 @@ failures; an empty batch sends nothing; text survives the round trip; ``find`` f
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dbt_sync.destinations.base import (
     Destination,
@@ -265,3 +268,51 @@ def test_a_delete_of_a_record_the_crm_never_had_is_done_or_reported_gone(contrac
     out = contract.write(Operation.DELETE, [contract.record("never1"), contract.record("v1")])
     assert out[0].success or identity.is_gone(out[0]), out[0]
     assert out[1].success and contract.read_all() == {}
+
+
+def test_an_update_that_takes_another_records_unique_value_is_a_duplicate(contract: Harness) -> None:
+    """Mirror syncs rely on this: a key that moved to another row meets its old record (engine/identity.py)."""
+    created = successes(contract.write(Operation.UPSERT, [contract.record("y1"), contract.record("y2")]))
+    moved = contract.record("y2", destination_id=created[1].destination_id)
+    moved.fields[contract.match] = contract.match_value("y1")
+    still = contract.record("y1", "still", destination_id=created[0].destination_id)
+    out = contract.write(Operation.UPDATE, [moved, still], match=None)
+    assert not out[0].success and identity.is_duplicate(out[0]), out[0]
+    assert out[1].success
+
+
+_examples = itertools.count()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(["new", "existing", "refused"]), min_size=2, max_size=12))
+def test_any_mix_of_new_existing_and_refused_records(contract: Harness, kinds: list[str]) -> None:
+    """Whatever the mix: one outcome per record in input order; new records are created, existing ones
+    updated under their id, refused ones fail alone with a code and the field, and the CRM holds exactly
+    the records that succeeded."""
+    run = next(_examples)
+    keys = [f"h{run}n{i}" for i in range(len(kinds))]
+    existing = [k for k, kind in zip(keys, kinds, strict=True) if kind == "existing"]
+    ids: dict[str, str | None] = {}
+    if existing:
+        seeded = successes(contract.write(Operation.UPSERT, [contract.record(k) for k in existing]))
+        ids = {o.key: o.destination_id for o in seeded}
+    before = len(contract.read_all())
+    records = [
+        contract.refused_record(k) if kind == "refused" else contract.record(k, f"v{run}")
+        for k, kind in zip(keys, kinds, strict=True)
+    ]
+    out = contract.write(Operation.UPSERT, records)
+    assert [o.key for o in out] == keys
+    field, _ = contract.refused
+    for kind, outcome in zip(kinds, out, strict=True):
+        if kind == "refused":
+            assert not outcome.success and outcome.error_code and outcome.message
+            assert field.lower() in [f.lower() for f in outcome.fields]
+        else:
+            assert outcome.success, outcome
+            assert outcome.created is (kind == "new")
+            if kind == "existing":
+                assert outcome.destination_id == ids[outcome.key]
+            assert (contract.read(outcome.destination_id) or {}).get(contract.text_field) == f"v{run}"
+    assert len(contract.read_all()) == before + kinds.count("new")

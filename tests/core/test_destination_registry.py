@@ -46,6 +46,14 @@ def test_each_type_opens_its_class_with_the_capabilities_the_engine_uses(kind: s
         dest.close()
 
 
+@pytest.mark.parametrize("kind", sorted(SETTINGS))
+def test_each_type_brings_its_config_model_and_spec_rules(kind: str) -> None:
+    entry = destination_type(kind)
+    assert entry.config_model is not None and entry.spec_rules is not None
+    entry.config_model.model_validate(SETTINGS[kind])  # a valid entry passes its own model
+    assert entry.spec_problems({}, "models/x.yml") == []
+
+
 def test_unknown_type_names_the_destination_and_the_known_types() -> None:
     with pytest.raises(DestinationError) as err:
         open_destination(DestinationConfig(name="crm", type="pipedrive", settings={}))

@@ -146,11 +146,27 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     ("channels.ops.verify_tls", "no", "channels.ops.verify_tls: expected true or false, got 'no'."),
     ("destinations.salesforce.api_version", "v59", "destinations.salesforce: 'api_version' must look like '59.0'"),
     ("destinations.hubspot.rate_limit", 0, "destinations.hubspot.rate_limit:"),
-], ids=["port", "to", "headers", "verify_tls", "api_version", "rate_limit"])
+    # found by test_validate_agrees_with_run: each failed only when an alert was sent, or at the first login
+    ("channels.mail.port", None, "channels.mail.port: expected a number >= 0, got None."),
+    ("channels.ops.timeout_seconds", 0, "channels.ops.timeout_seconds: expected a number of seconds > 0, got 0."),
+    ("channels.ops.url", "127.0.0.1:9/hook", "channels.ops.url: expected an http:// or https:// URL"),
+    ("channels.mail.host", "smtp..example.com", "channels.mail.host: expected a host name or an IP address"),
+    ("channels.ops.ca_bundle", "/no/such/ca.pem", "channels.ops.ca_bundle: expected the path of an existing file"),
+    ("destinations.salesforce.ca_bundle", "/no/such/ca.pem", "destinations.salesforce.ca_bundle: expected the path"),
+], ids=["port", "to", "headers", "verify_tls", "api_version", "rate_limit", "port_null", "timeout_zero", "url",
+        "host", "channel_ca_bundle", "salesforce_ca_bundle"])
 def test_values_run_would_refuse_are_refused_when_read(tmp_path: Path, path: str, value: Any, expected: str) -> None:
     code, out = validate(tmp_path, changed(path, value))
     assert code == 2
     assert expected in out
+
+
+def test_a_secret_url_is_not_echoed_when_it_is_no_url(tmp_path: Path) -> None:
+    config = changed("channels.slack", {"type": "slack", "webhook_url": "hooks.slack.invalid/T0SECRET"})
+    code, out = validate(tmp_path, config)
+    assert code == 2
+    assert "channels.slack.webhook_url: expected an http:// or https:// URL, got a secret." in out
+    assert "T0SECRET" not in out
 
 
 def test_a_secret_is_not_echoed_in_a_type_error(tmp_path: Path) -> None:
@@ -158,3 +174,24 @@ def test_a_secret_is_not_echoed_in_a_type_error(tmp_path: Path) -> None:
     assert code == 2
     assert "destinations.hubspot.access_token: expected a string, got a secret." in out
     assert "123456789012" not in out
+
+
+def test_config_and_spec_problems_are_reported_together(tmp_path: Path) -> None:
+    code, out = validate(tmp_path, changed("channels.mail.security", "startls"),
+                         syncs=sf_sync("contacts_sf", mode="upsret"))
+    assert code == 2
+    assert "channels.mail.security: 'startls' is not allowed." in out
+    assert f"{LOC}.mode: 'upsret' is not a mode. Did you mean 'upsert'?" in out
+
+
+@pytest.mark.parametrize(("sync", "expected"), [
+    (sf_sync("contacts_sf", fields={"External_Id__c": "id", "AccountId": {"lookup": {
+        "object": "Account", "match": "External_Id__c", "column": "account_id", "relationship": 5}}}),
+     f"{LOC}.fields.AccountId.lookup.relationship: expected the relationship name"),
+    (hs_sync("contacts_hs", associations=[{"to": "companies", "column": "account_id", "label": ["Billing"]}]),
+     f"{LOC}.associations[0].label: expected the association label's name"),
+], ids=["lookup_relationship", "association_label"])
+def test_spec_values_read_only_when_sending_are_checked_by_validate(tmp_path: Path, sync: Any, expected: str) -> None:
+    code, out = validate(tmp_path, syncs=sync)
+    assert code == 2
+    assert expected in out

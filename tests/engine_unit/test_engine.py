@@ -83,6 +83,14 @@ models:
             match: company_key
             batch_size: 3
             fields: {company_key: company_id, name: name}
+          - name: companies_mirror
+            destination: crm
+            object: companies
+            mode: mirror
+            primary_key: company_id
+            match: company_key
+            delete_threshold: 1.0
+            fields: {company_key: company_id, name: name}
           - name: companies_create
             destination: crm
             object: companies
@@ -132,7 +140,7 @@ models:
 }
 
 SYNCS = ("companies", "people", "people_strict", "people_after")
-ALL_SYNCS = (*SYNCS, "companies_create")
+ALL_SYNCS = (*SYNCS, "companies_create", "companies_mirror")
 AUDIT_TABLES = ("dbt_sync_failures", "dbt_sync_locks", "dbt_sync_runs", "dbt_sync_inflight")
 
 
@@ -207,6 +215,10 @@ def reset(wh: Warehouse) -> None:
             wh.execute(f"delete from {wh.table(table)}")
 
 
+def chunks(keys: list[str], size: int) -> list[list[str]]:
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
 def _literal(value: Any) -> str:
     return "null" if value is None else "'" + str(value).replace("'", "''") + "'"
 
@@ -259,11 +271,14 @@ def test_stages_run_in_order_and_each_batch_commits_in_send_order(stack: EngineS
     calls = stack.writes()
     objects = [c.object_name for c in calls]
     assert objects == ["companies"] * 3 + ["contacts"] * 3, "a stage starts when the one before it is done"
-    company_batches = [c.keys for c in calls if c.object_name == "companies"]
-    assert [len(b) for b in company_batches] == [3, 3, 1]
+    # the changeset is sent in key order, batch_size records a batch; two batches are in flight at once,
+    # so their requests may reach the CRM in either order, but their commits follow the send order
+    company_batches = chunks([f"c{i}" for i in range(7)], 3)
+    assert sorted(c.keys for c in calls if c.object_name == "companies") == company_batches
     commits = [keys for sync, keys, _ in stack.commits if sync == "companies" and keys]
     assert commits == company_batches, "one commit per batch, in the order the batches were sent"
-    people_batches = [c.keys for c in calls if c.object_name == "contacts"]
+    people_batches = chunks([f"p{i}" for i in range(9)], 4)
+    assert sorted(c.keys for c in calls if c.object_name == "contacts") == people_batches
     assert [keys for sync, keys, _ in stack.commits if sync == "people" and keys] == people_batches
     stored = stack.dest.records("companies")
     state = stack.state("companies")
@@ -404,8 +419,66 @@ def test_the_next_batch_is_sent_while_the_previous_one_commits(stack: EngineStac
     result = stack.run("companies")
     assert result.syncs[0].status == SUCCESS
     assert overlapped == [True], "batch 3 was only sent after batch 1 had committed"
-    batches = [c.keys for c in stack.dest.calls]
-    assert [keys for sync, keys, _ in stack.commits if keys] == batches
+    assert [keys for sync, keys, _ in stack.commits if keys] == chunks([f"c{i}" for i in range(9)], 3)
+
+
+def test_a_failed_commit_in_the_middle_stops_the_sync_and_the_next_run_resends_the_rest(
+    stack: EngineStack,
+) -> None:
+    """The warehouse refuses the second batch's commit: nothing commits after it, at most the batches
+    already in flight go out, and the next run sends every record not committed (the CRM takes them as
+    updates: nothing is created twice)."""
+    stack.companies(12)
+    real_commit = stack.wh.commit
+    commits = 0
+
+    def failing_second(sync_name: str, *args: Any, **kwargs: Any) -> Any:
+        nonlocal commits
+        commits += 1
+        if commits == 2:
+            raise RuntimeError("warehouse refused the commit")
+        return real_commit(sync_name, *args, **kwargs)
+
+    stack.wh.commit = failing_second  # type: ignore[method-assign]
+    result = stack.run("companies")
+    sync = result.syncs[0]
+    assert sync.status == ERROR and "warehouse refused the commit" in (sync.message or "")
+    assert len(stack.dest.calls) <= 4, "after a failed commit, no new batch goes out"
+    first = sorted(f"c{i}" for i in range(12))[:3]  # the changeset goes in key order
+    assert sorted(stack.state("companies")) == first, "only the first batch committed"
+    stack.wh.commit = real_commit  # type: ignore[method-assign]
+    before = len(stack.dest.calls)
+    result = stack.run("companies")
+    assert result.syncs[0].status == SUCCESS
+    resent = {k for c in stack.dest.calls[before:] for k in c.keys}
+    assert resent == {f"c{i}" for i in range(12)} - set(first)
+    assert len(stack.dest.records("companies")) == 12
+    assert sorted(stack.state("companies")) == sorted(f"c{i}" for i in range(12))
+
+
+def test_a_mirror_writes_before_it_deletes_and_relinks_a_record_gone_from_the_crm(stack: EngineStack) -> None:
+    """A record someone deleted in the CRM is written again (its stored id is gone: found by the match key
+    or created); a row that left the model is deleted, after every write of the run."""
+    stack.companies(4)
+    first = stack.run("companies_mirror")
+    assert first.syncs[0].status == SUCCESS
+    state = stack.state("companies_mirror")
+    gone_id = state["c1"]
+    assert gone_id is not None
+    stack.dest.remove("companies", gone_id)
+    stack.set_rows("companies", ("company_id", "name"), [("c0", "Co 0"), ("c1", "Renamed"), ("c2", "Co 2")])
+    before = len(stack.dest.calls)
+    result = stack.run("companies_mirror")
+    sync = result.syncs[0]
+    assert sync.status == SUCCESS and sync.deleted == 1, sync
+    operations = [c.operation for c in stack.dest.calls[before:]]
+    assert operations.index(Operation.DELETE) == len(operations) - 1, operations
+    stored = stack.dest.records("companies")
+    assert sorted(f["company_key"] for f in stored.values()) == ["c0", "c1", "c2"]
+    state = stack.state("companies_mirror")
+    assert sorted(state) == ["c0", "c1", "c2"] and state["c1"] != gone_id
+    assert stored[str(state["c1"])]["name"] == "Renamed"
+    assert stack.open_failures("companies_mirror") == {}
 
 
 def test_a_sync_another_run_holds_is_skipped_as_locked_and_so_are_its_dependants(stack: EngineStack) -> None:

@@ -27,10 +27,10 @@ def set_people(wh: Warehouse, rows: Sequence[Sequence[Any]]) -> None:
     wh.execute(f"create or replace table analytics.people as select {casts} from {source}")
 
 
-def changeset(wh: Warehouse, sync: str, chunk_size: int = 5000) -> list[dict[str, Any]]:
+def changeset(wh: Warehouse, sync: str, page_size: int = 5000) -> list[dict[str, Any]]:
     """Claim and read a whole changeset."""
     wh.claim_changeset(sync)
-    return [row for page in wh.iter_changes(sync, chunk_size=chunk_size) for row in page]
+    return [row for page in wh.iter_changes(sync, page_size=page_size) for row in page]
 
 
 def by_key(rows: list[dict[str, Any]]) -> dict[str | None, dict[str, Any]]:

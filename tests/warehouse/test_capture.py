@@ -109,13 +109,13 @@ def test_pending_is_kept_without_new_capture_and_synced_rows_are_skipped(people_
         set_people(wh, [row(i) for i in range(1, 8)])
         wh.capture(PEOPLE_UID)
         assert wh.claim_changeset("people_mirror") == {"insert": 7}
-        pages = list(wh.iter_changes("people_mirror", chunk_size=3))
+        pages = list(wh.iter_changes("people_mirror", page_size=3))
         assert [len(p) for p in pages] == [3, 3, 1]
         # the run dies after committing the first page
         confirm_all(wh, "people_mirror", pages[0])
         # no new capture: pending kept; the three already synced are not counted as changes to send
         assert wh.claim_changeset("people_mirror") == {"insert": 4}
-        rest = [r["_dbt_sync_key"] for p in wh.iter_changes("people_mirror", chunk_size=3) for r in p]
+        rest = [r["_dbt_sync_key"] for p in wh.iter_changes("people_mirror", page_size=3) for r in p]
         assert rest == [r["_dbt_sync_key"] for r in pages[1] + pages[2]]
 
 

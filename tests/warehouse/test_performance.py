@@ -105,7 +105,7 @@ def test_chunked_read_memory_stays_flat(bench_project: Any) -> None:
         peak, pages, total, largest = start, 0, 0, 0
         keys_in_order = True
         last_key = ""
-        for page in wh.iter_changes("mid_sync", chunk_size=5000):
+        for page in wh.iter_changes("mid_sync", page_size=5000):
             pages += 1
             total += len(page)
             largest = max(largest, len(page))

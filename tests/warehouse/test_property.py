@@ -53,7 +53,7 @@ def test_changeset_is_model_minus_confirmed(people_project: Any, versions: list[
         for version, succeed in zip(versions, outcomes, strict=True):
             set_people(wh, as_rows(version))
             wh.capture(PEOPLE_UID)
-            rows = changeset(wh, "people_mirror", chunk_size=3)
+            rows = changeset(wh, "people_mirror", page_size=3)
             model = {f"acme|{k}": sent(v) for k, v in version.items()}
             expected = {k: ("update" if k in confirmed else "insert")
                         for k, v in model.items() if confirmed.get(k) != v}

@@ -44,7 +44,7 @@ def test_hook_changeset_partial_commit_and_next_changeset(dbt_project_factory: A
         wh.ensure_tables()  # idempotent
         versions = wh.query(f"select version from {wh.table('dbt_sync_schema_version')}")
         assert sorted(v["version"] for v in versions) == [1, 2, 3]
-        rows = changeset(wh, "accounts_to_hubspot", chunk_size=4)
+        rows = changeset(wh, "accounts_to_hubspot", page_size=4)
         assert {r["_dbt_sync_op"] for r in rows} == {"insert"} and len(rows) == 6
         ok, bad = rows[:4], rows[4:]
         wh.start_run("run-1", "accounts_to_hubspot", model="dim_accounts", destination="hubspot",
@@ -89,7 +89,7 @@ def test_hook_changeset_partial_commit_and_next_changeset(dbt_project_factory: A
         assert wh.peek_changeset("accounts_to_salesforce", accounts) == {"update": 2, "insert": 1}
         assert wh.peek_changeset("accounts_to_salesforce", accounts, capture=True) == {"update": 2, "insert": 1}
         assert {r["_dbt_sync_key"]: r["_dbt_sync_op"]
-                for p in wh.iter_changes("accounts_to_salesforce", chunk_size=2) for r in p} == salesforce
+                for p in wh.iter_changes("accounts_to_salesforce", page_size=2) for r in p} == salesforce
         # --full-refresh sends every row again, by the ids the state keeps (so updates, not inserts)
         assert wh.peek_changeset("accounts_to_salesforce", accounts, fresh=True) == {"update": 6, "insert": 1}
         wh.read_only = False

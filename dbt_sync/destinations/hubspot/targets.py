@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from dbt_sync.destinations.base import column_value
+
 
 def association_targets(
     associations: Sequence[Any],
@@ -30,7 +32,7 @@ def association_targets(
     """
     out: dict[tuple[str, str], str] = {}
     for assoc in associations:
-        values = {str(v) for row in page if (v := column_value(row, assoc.column)) is not None}
+        values = {str(v) for row in page if (v := column_value(row, assoc.column, None)) is not None}
         if not values:
             continue
         for target in writers:
@@ -40,11 +42,3 @@ def association_targets(
                     if dest_id:
                         out.setdefault((assoc.to.lower(), key), dest_id)
     return out
-
-
-def column_value(row: Mapping[str, Any], column: str) -> Any:
-    """``row[column]``, matching the column name case-insensitively when it is not there as written."""
-    if column in row:
-        return row[column]
-    lowered = column.lower()
-    return next((v for k, v in row.items() if k.lower() == lowered), None)
