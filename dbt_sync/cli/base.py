@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 import click
 import yaml
 
-from dbt_sync import __version__
 from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line, yaml_problem
 from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact
+from dbt_sync.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("dbt_sync")

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dbt_sync import __version__
 from dbt_sync.clock import utcnow_iso
 from dbt_sync.errors import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
 from dbt_sync.secrets import redact, redact_obj
+from dbt_sync.version import __version__
 
 if sys.version_info >= (3, 11):
     from enum import StrEnum
