@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=None, help="memory: comma-separated changed-row counts")
     parser.add_argument("--loop-rows", type=int, default=None,
                         help="alternatives: rows for the per-record loop (default 10,000)")
+    parser.add_argument("--initial-rows", type=int, default=None,
+                        help="alternatives: rows of dbt-sync's initial load beside the loop (default 10,000)")
     parser.add_argument("--profile", action="store_true", help="steady-state: cProfile the first measured run")
     args = parser.parse_args(argv)
     q = args.quick
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench import alternatives
 
         data = alternatives.run(args.warehouse, rows=args.rows or (20_000 if q else 1_000_000),
-                                loop_rows=args.loop_rows or (300 if q else 10_000), runs=args.runs)
+                                loop_rows=args.loop_rows or (300 if q else 10_000), runs=args.runs,
+                                initial_rows=args.initial_rows or (2_000 if q else 10_000))
     name = f"{args.scenario}-{args.warehouse}" + ("-quick" if q else "")
     path = write_result(name, {"args": vars(args), **data})
     log(f"wrote {path}")

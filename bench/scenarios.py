@@ -216,7 +216,8 @@ def initial_load(target: str, hs_rows: int, rest_rows: int, sf_rows: int, runs: 
             results = []
             for i in range(runs):
                 emu.call("reset")
-                time.sleep(10.5)  # let the emulator's 10 s window empty
+                if i:
+                    time.sleep(10.5)  # let the emulator's 10 s window empty of the previous run's requests
                 log(f"hubspot initial load {hs_rows} rows at 190/10s, run {i + 1}")
                 run = _measured(emu, project, "contacts_hs", vars=vars, full_refresh=True)
                 run["records_per_second"] = hs_rows / run["wall"]
@@ -225,9 +226,17 @@ def initial_load(target: str, hs_rows: int, rest_rows: int, sf_rows: int, runs: 
                 results.append(run)
                 log(f"  push {run['push']:.1f}s = {run['push_records_per_second']:.0f} rec/s, 429s {run['http_429']}")
             ceiling = 190 / 10 * 100
-            med = median([r["push_records_per_second"] for r in results])
+            for r in results:
+                # The sending phase is everything after start-up and capture: the engine commits each batch
+                # while the limiter holds the next request, so the union of write() intervals leaves those
+                # commits out and can exceed the ceiling.
+                r["sending_phase_seconds"] = r["wall"] - r["startup"] - r["capture"]
+                r["sending_phase_records_per_second"] = hs_rows / r["sending_phase_seconds"]
+            med = median([r["sending_phase_records_per_second"] for r in results])
             out["hubspot"] = {"rows": hs_rows, "runs": results, "ceiling_records_per_second": ceiling,
-                              "median_push_records_per_second": med, "share_of_ceiling": med / ceiling,
+                              "median_sending_phase_records_per_second": med, "share_of_ceiling": med / ceiling,
+                              "median_push_records_per_second":
+                                  median([r["push_records_per_second"] for r in results]),
                               "median_end_to_end_records_per_second":
                                   median([r["records_per_second"] for r in results]),
                               "http_429_total": sum(r["http_429"] for r in results), "target_share_min": 0.95}

@@ -62,6 +62,9 @@
 
 {#- A sync's open failures per error code: (error_code, failures). -#}
 {% macro open_failures_by_code_sql(sync_name) -%}
+  {{- return(adapter.dispatch('open_failures_by_code_sql', 'dbt_sync')(sync_name)) -}}
+{%- endmacro %}
+{% macro default__open_failures_by_code_sql(sync_name) -%}
   {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {{- return('select error_code, count(*) as failures from '
              ~ dbt_sync.audit_relation('dbt_sync_open_failures')
@@ -72,6 +75,9 @@
 {#- The denominator of a sync's failed share: its records confirmed in the
     state plus its failing records that are not there (one column, n). -#}
 {% macro sync_records_count_sql(sync_name) -%}
+  {{- return(adapter.dispatch('sync_records_count_sql', 'dbt_sync')(sync_name)) -}}
+{%- endmacro %}
+{% macro default__sync_records_count_sql(sync_name) -%}
   {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {%- set sql -%}
 select count(*) as n from (
@@ -86,6 +92,9 @@ select count(*) as n from (
 
 {#- A few of a sync's open failures, newest first, for an alert. -#}
 {% macro open_failures_sample_sql(sync_name, size) -%}
+  {{- return(adapter.dispatch('open_failures_sample_sql', 'dbt_sync')(sync_name, size)) -}}
+{%- endmacro %}
+{% macro default__open_failures_sample_sql(sync_name, size) -%}
   {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {{- return('select record_key, error_code, error_message from '
              ~ dbt_sync.audit_relation('dbt_sync_open_failures')
@@ -96,6 +105,9 @@ select count(*) as n from (
 
 {#- What an alert gives people to paste: every open failure of one sync. -#}
 {% macro open_failures_listing_sql(sync_name) -%}
+  {{- return(adapter.dispatch('open_failures_listing_sql', 'dbt_sync')(sync_name)) -}}
+{%- endmacro %}
+{% macro default__open_failures_listing_sql(sync_name) -%}
   {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {{- return('select record_key, operation, error_code, error_message, error_fields, attempt, first_failed_at\n'
              ~ 'from ' ~ dbt_sync.audit_relation('dbt_sync_open_failures') ~ '\n'

@@ -37,6 +37,9 @@
 {#- Statements run before the version table exists (no lock can be taken on
     it yet). Safe to run twice. -#}
 {% macro bootstrap_sql() -%}
+  {{- return(adapter.dispatch('bootstrap_sql', 'dbt_sync')()) -}}
+{%- endmacro %}
+{% macro default__bootstrap_sql() -%}
   {#- the schema rendered as the audit relations render it (dbt's relation quoting) -#}
   {%- set schema = dbt_sync.audit_relation('dbt_sync_schema_version').without_identifier().include(database=false) -%}
   {{- return([
@@ -143,6 +146,9 @@
     stored values as UTC. Columns already converted (or tables not created)
     yield nothing, so running it again is harmless. -#}
 {% macro utc_timestamp_columns_sql(columns) -%}
+  {{- return(adapter.dispatch('utc_timestamp_columns_sql', 'dbt_sync')(columns)) -}}
+{%- endmacro %}
+{% macro default__utc_timestamp_columns_sql(columns) -%}
   {%- set wanted = [] -%}
   {%- for table, column in columns -%}
     {%- do wanted.append("(lower(table_name) = " ~ dbt_sync.string_literal(table) ~ " and lower(column_name) = "
@@ -188,6 +194,9 @@
     cases not closed since (resolved_at, schema version 3: the row left the
     model, or its record was deleted by the mirror). -#}
 {% macro open_failures_view_sql(resolved=true) -%}
+  {{- return(adapter.dispatch('open_failures_view_sql', 'dbt_sync')(resolved)) -}}
+{%- endmacro %}
+{% macro default__open_failures_view_sql(resolved=true) -%}
   {%- set state = dbt_sync.audit_relation('dbt_sync_state').include(database=false) -%}
   {%- set failures = dbt_sync.audit_relation('dbt_sync_failures').include(database=false) -%}
   {%- set sql -%}

@@ -26,6 +26,9 @@
 {#- The same capture for a model built without the hook: looks the node up
     in the graph. Returns the statements; Python runs them in a transaction. -#}
 {% macro capture_model_sql(model_unique_id) -%}
+  {{- return(adapter.dispatch('capture_model_sql', 'dbt_sync')(model_unique_id)) -}}
+{%- endmacro %}
+{% macro default__capture_model_sql(model_unique_id) -%}
   {%- set node = graph.nodes.get(model_unique_id) -%}
   {%- if node is none -%}
     {{- exceptions.raise_compiler_error("dbt_sync: no model " ~ model_unique_id ~ " in this project") -}}
@@ -120,6 +123,9 @@
 
 {#- Statements that rebuild the changesets of the given syncs of one model. -#}
 {% macro capture_sql(relation, specs) -%}
+  {{- return(adapter.dispatch('capture_sql', 'dbt_sync')(relation, specs)) -}}
+{%- endmacro %}
+{% macro default__capture_sql(relation, specs) -%}
   {%- if specs | length == 0 -%}{{ return([]) }}{%- endif -%}
   {%- set types = dbt_sync.column_types(relation) -%}
   {%- set statements = [] -%}
@@ -129,10 +135,37 @@
     {%- set changes_name = dbt_sync.changes_table_name(spec['name'], 'changes') -%}
     {%- do statements.append('drop table if exists ' ~ new) -%}
     {%- do statements.append('create table ' ~ new ~ ' as ' ~ dbt_sync.changeset_select(relation, resolved, types)) -%}
+    {%- do statements.extend(dbt_sync.changeset_index_sql(new)) -%}
     {%- do statements.append('drop table if exists ' ~ dbt_sync.audit_relation(changes_name)) -%}
     {%- do statements.append('alter table ' ~ new ~ ' rename to ' ~ dbt_sync.quote_identifier(changes_name)) -%}
   {%- endfor -%}
   {{- return(statements) -}}
+{%- endmacro %}
+
+
+{#- Statements that make reading a changeset page by page linear: each
+    page selects a window of _dbt_sync_seq (dbt_sync.changes_page_sql), so
+    without an index every page is a full scan of the changeset and reading
+    it is quadratic in its size. The index is built on the new table and
+    follows it through the renames to changes and pending (an unnamed index:
+    PostgreSQL picks a name free in the schema). ANALYZE gives the planner
+    the table's statistics for the page query's join with the state. DuckDB
+    needs none (its zone maps prune the window); Redshift has no indexes
+    (it would otherwise inherit the postgres variant). -#}
+{% macro changeset_index_sql(relation) -%}
+  {{- return(adapter.dispatch('changeset_index_sql', 'dbt_sync')(relation)) -}}
+{%- endmacro %}
+
+{% macro default__changeset_index_sql(relation) -%}
+  {{- return([]) -}}
+{%- endmacro %}
+
+{% macro postgres__changeset_index_sql(relation) -%}
+  {{- return(['create index on ' ~ relation ~ ' (_dbt_sync_seq)', 'analyze ' ~ relation]) -}}
+{%- endmacro %}
+
+{% macro redshift__changeset_index_sql(relation) -%}
+  {{- return(dbt_sync.default__changeset_index_sql(relation)) -}}
 {%- endmacro %}
 
 

@@ -36,6 +36,9 @@
 
 {#- What to paste for every column of every open failure. -#}
 {% macro open_failures_all_sql() -%}
+  {{- return(adapter.dispatch('open_failures_all_sql', 'dbt_sync')()) -}}
+{%- endmacro %}
+{% macro default__open_failures_all_sql() -%}
   {{- return('select * from ' ~ dbt_sync.audit_relation('dbt_sync_open_failures')) -}}
 {%- endmacro %}
 
@@ -96,6 +99,9 @@
 
 {#- What the report gives people to paste for a sync's run history. -#}
 {% macro runs_listing_sql(sync_name) -%}
+  {{- return(adapter.dispatch('runs_listing_sql', 'dbt_sync')(sync_name)) -}}
+{%- endmacro %}
+{% macro default__runs_listing_sql(sync_name) -%}
   {{- return('select run_id, status, started_at, finished_at, planned, created, updated, deleted, failed, '
              ~ 'error_message\nfrom ' ~ dbt_sync.audit_relation('dbt_sync_runs') ~ '\n'
              ~ 'where sync_name = ' ~ dbt_sync.sql_value(sync_name) ~ '\norder by started_at desc') -}}

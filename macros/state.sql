@@ -1,13 +1,19 @@
 {#- SQL the Python warehouse layer runs for dbt-sync runs: claiming a
     changeset, reading it page by page, committing confirmed records,
-    recording failures and runs. Each macro RETURNS sql (a string or a list);
-    Python executes it in its own transaction. Values arrive already rendered
-    as SQL literals by dbt_sync.warehouse.literals. -#}
+    recording failures and runs. Each macro RETURNS sql (a string or a list),
+    is dispatched per adapter, and Python executes it in its own transaction.
+    Values are Python values rendered here by dbt_sync.sql_value, except the
+    batch writes' rows, key lists and their time (rows_sql, keys_sql,
+    ids_sql, resolved_at_sql), rendered by dbt_sync.warehouse.literals with the same
+    rules and spliced into a statement rendered once per sync. -#}
 
 
 {#- Move the latest capture to the pending slot read by a run. When there is
     no new capture, the pending changeset is kept as it is. -#}
 {% macro claim_sql(sync_name) -%}
+  {{- return(adapter.dispatch('claim_sql', 'dbt_sync')(sync_name)) -}}
+{%- endmacro %}
+{% macro default__claim_sql(sync_name) -%}
   {%- set pending_name = dbt_sync.changes_table_name(sync_name, 'pending') -%}
   {{- return([
     'drop table if exists ' ~ dbt_sync.audit_relation(pending_name),
@@ -20,6 +26,9 @@
 {#- kind: which changeset table to read: 'pending' (claimed by a run) or
     'changes' (the latest capture, read in place by --dry-run). -#}
 {% macro changeset_max_seq_sql(sync_name, kind='pending') -%}
+  {{- return(adapter.dispatch('changeset_max_seq_sql', 'dbt_sync')(sync_name, kind)) -}}
+{%- endmacro %}
+{% macro default__changeset_max_seq_sql(sync_name, kind='pending') -%}
   {{- return('select max(_dbt_sync_seq) from '
              ~ dbt_sync.audit_relation(dbt_sync.changes_table_name(sync_name, kind))) -}}
 {%- endmacro %}
@@ -28,6 +37,9 @@
 {#- Rows per operation that are still to send (the same rows the pages
     return): what a run reports as its changes to send. -#}
 {% macro changeset_counts_sql(sync_name, kind='pending') -%}
+  {{- return(adapter.dispatch('changeset_counts_sql', 'dbt_sync')(sync_name, kind)) -}}
+{%- endmacro %}
+{% macro default__changeset_counts_sql(sync_name, kind='pending') -%}
   {{- return('select _dbt_sync_current_op, count(*) from ('
              ~ dbt_sync.changes_to_send_sql(sync_name, kind, '') ~ ') as to_send group by _dbt_sync_current_op') -}}
 {%- endmacro %}
@@ -55,6 +67,9 @@
     _dbt_sync_current_op / _dbt_sync_current_destination_id reflect the
     state now, not at capture time. window_sql: extra conditions on p. -#}
 {% macro changes_to_send_sql(sync_name, kind, window_sql) -%}
+  {{- return(adapter.dispatch('changes_to_send_sql', 'dbt_sync')(sync_name, kind, window_sql)) -}}
+{%- endmacro %}
+{% macro default__changes_to_send_sql(sync_name, kind, window_sql) -%}
   {%- set sql -%}
 select
     p.*,
@@ -92,6 +107,9 @@ where not (p._dbt_sync_op in ('insert', 'update') and s.row_hash is not null and
 
 {#- One page of the preview, in the shape of changes_page_sql. -#}
 {% macro changeset_preview_sql(model_unique_id, sync_name, after_seq, page_size, fresh=false) -%}
+  {{- return(adapter.dispatch('changeset_preview_sql', 'dbt_sync')(model_unique_id, sync_name, after_seq, page_size, fresh)) -}}
+{%- endmacro %}
+{% macro default__changeset_preview_sql(model_unique_id, sync_name, after_seq, page_size, fresh=false) -%}
   {%- set sql -%}
 select c.*, c._dbt_sync_op as _dbt_sync_current_op, c._dbt_sync_destination_id as _dbt_sync_current_destination_id
 from ({{ dbt_sync.changeset_preview_select(model_unique_id, sync_name, fresh) }}) as c
@@ -104,6 +122,9 @@ order by c._dbt_sync_seq
 
 {#- Rows per operation of the preview, in the shape of changeset_counts_sql. -#}
 {% macro changeset_preview_counts_sql(model_unique_id, sync_name, fresh=false) -%}
+  {{- return(adapter.dispatch('changeset_preview_counts_sql', 'dbt_sync')(model_unique_id, sync_name, fresh)) -}}
+{%- endmacro %}
+{% macro default__changeset_preview_counts_sql(model_unique_id, sync_name, fresh=false) -%}
   {{- return('select _dbt_sync_op, count(*) from ('
              ~ dbt_sync.changeset_preview_select(model_unique_id, sync_name, fresh)
              ~ ') as c group by _dbt_sync_op') -}}
@@ -139,7 +160,11 @@ order by c._dbt_sync_seq
 {%- endmacro %}
 
 
-{% macro state_delete_sql(sync_name_sql, keys_sql) -%}
+{% macro state_delete_sql(sync_name, keys_sql) -%}
+  {{- return(adapter.dispatch('state_delete_sql', 'dbt_sync')(sync_name, keys_sql)) -}}
+{%- endmacro %}
+{% macro default__state_delete_sql(sync_name, keys_sql) -%}
+  {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {{- return('delete from ' ~ dbt_sync.audit_relation('dbt_sync_state') ~ ' where sync_name = '
              ~ sync_name_sql ~ ' and record_key in (' ~ keys_sql ~ ')') -}}
 {%- endmacro %}
@@ -149,14 +174,22 @@ order by c._dbt_sync_seq
     their confirmed hash is forgotten (the destination id stays), so the next
     capture includes them whatever the model says, until a commit confirms
     them. -#}
-{% macro state_unsettle_sql(sync_name_sql, keys_sql) -%}
+{% macro state_unsettle_sql(sync_name, keys_sql) -%}
+  {{- return(adapter.dispatch('state_unsettle_sql', 'dbt_sync')(sync_name, keys_sql)) -}}
+{%- endmacro %}
+{% macro default__state_unsettle_sql(sync_name, keys_sql) -%}
+  {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {{- return('update ' ~ dbt_sync.audit_relation('dbt_sync_state') ~ ' set row_hash = null where sync_name = '
              ~ sync_name_sql ~ ' and record_key in (' ~ keys_sql ~ ')') -}}
 {%- endmacro %}
 
 
 {#- Which record keys of a sync hold the given destination ids. -#}
-{% macro state_holders_sql(sync_name_sql, ids_sql) -%}
+{% macro state_holders_sql(sync_name, ids_sql) -%}
+  {{- return(adapter.dispatch('state_holders_sql', 'dbt_sync')(sync_name, ids_sql)) -}}
+{%- endmacro %}
+{% macro default__state_holders_sql(sync_name, ids_sql) -%}
+  {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {{- return('select record_key, destination_id from ' ~ dbt_sync.audit_relation('dbt_sync_state')
              ~ ' where sync_name = ' ~ sync_name_sql ~ ' and destination_id in (' ~ ids_sql ~ ')') -}}
 {%- endmacro %}
@@ -164,7 +197,11 @@ order by c._dbt_sync_seq
 
 {#- Close the failures of records that need no more attempts (their row left
     the model, or the mirror deleted their record). -#}
-{% macro failures_resolve_sql(sync_name_sql, keys_sql, resolved_at_sql) -%}
+{% macro failures_resolve_sql(sync_name, keys_sql, resolved_at_sql) -%}
+  {{- return(adapter.dispatch('failures_resolve_sql', 'dbt_sync')(sync_name, keys_sql, resolved_at_sql)) -}}
+{%- endmacro %}
+{% macro default__failures_resolve_sql(sync_name, keys_sql, resolved_at_sql) -%}
+  {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {{- return('update ' ~ dbt_sync.audit_relation('dbt_sync_failures') ~ ' set resolved_at = ' ~ resolved_at_sql
              ~ ' where sync_name = ' ~ sync_name_sql ~ ' and record_key in (' ~ keys_sql ~ ')'
              ~ ' and resolved_at is null') -}}
@@ -173,7 +210,11 @@ order by c._dbt_sync_seq
 
 {#- Latest failure of each given key and the state's synced_at, to carry
     attempt and first_failed_at over consecutive failures. -#}
-{% macro previous_failures_sql(sync_name_sql, keys_sql) -%}
+{% macro previous_failures_sql(sync_name, keys_sql) -%}
+  {{- return(adapter.dispatch('previous_failures_sql', 'dbt_sync')(sync_name, keys_sql)) -}}
+{%- endmacro %}
+{% macro default__previous_failures_sql(sync_name, keys_sql) -%}
+  {%- set sync_name_sql = dbt_sync.sql_value(sync_name) -%}
   {%- set sql -%}
 select f.record_key, f.attempt, f.first_failed_at, f.failed_at, s.synced_at
 from (
@@ -192,6 +233,9 @@ where f.latest_rank = 1
 
 {#- Generic multi-row insert into one audit table. -#}
 {% macro insert_sql(table, columns, rows_sql) -%}
+  {{- return(adapter.dispatch('insert_sql', 'dbt_sync')(table, columns, rows_sql)) -}}
+{%- endmacro %}
+{% macro default__insert_sql(table, columns, rows_sql) -%}
   {{- return('insert into ' ~ dbt_sync.audit_relation(table) ~ ' (' ~ (columns | join(', '))
              ~ ') values ' ~ rows_sql) -}}
 {%- endmacro %}
@@ -199,6 +243,9 @@ where f.latest_rank = 1
 
 {#- Generic update of one audit table; assignments and where are SQL. -#}
 {% macro update_sql(table, assignments, where) -%}
+  {{- return(adapter.dispatch('update_sql', 'dbt_sync')(table, assignments, where)) -}}
+{%- endmacro %}
+{% macro default__update_sql(table, assignments, where) -%}
   {%- set sets = [] -%}
   {%- for column in assignments -%}{%- do sets.append(column ~ ' = ' ~ assignments[column]) -%}{%- endfor -%}
   {{- return('update ' ~ dbt_sync.audit_relation(table) ~ ' set ' ~ (sets | join(', ')) ~ ' where ' ~ where) -}}

@@ -12,6 +12,7 @@ the adapter's macro resolver and macro context generator so
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from argparse import Namespace
@@ -139,6 +140,10 @@ def load_runtime(
     manifest.build_flat_graph()
     adapter.set_macro_resolver(manifest)
     adapter.connections.set_query_header(generate_query_header_context(config, manifest))
+    # The manifest and dbt's other start-up objects live as long as the run: move them out of the cyclic
+    # garbage collector's generations, so its full collections stop re-scanning them (undone by
+    # Warehouse.close, which calls gc.unfreeze()).
+    gc.freeze()
     return DbtRuntime(config=config, adapter=adapter, manifest=manifest, profiles_dir=profiles_path)
 
 

@@ -22,9 +22,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import gc
 import json
 import logging
 import math
+import os
 import struct
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,7 +36,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
 
 from dbt_sync.clock import utcnow
-from dbt_sync.errors import DbtSyncError
+from dbt_sync.errors import ConfigError, DbtSyncError
 from dbt_sync.secrets import redact
 from dbt_sync.warehouse import literals
 from dbt_sync.warehouse.runtime import DbtRuntime, ensure_invocation_context, load_runtime
@@ -49,6 +51,37 @@ META_COLUMNS = ("_dbt_sync_seq", "_dbt_sync_key", "_dbt_sync_hash", "_dbt_sync_o
 _ROWS = "__DBT_SYNC_ROWS__"
 _KEYS = "__DBT_SYNC_KEYS__"
 _IN_LIST_SIZE = 1000
+
+#: DuckDB runs inside the dbt-sync process, so its memory and threads are bounded there
+#: (docs/warehouse.md, "DuckDB memory and threads"): setting -> (environment variable, default).
+#: The variable wins; else a value the profile's ``settings`` gives; else the default.
+DUCKDB_SESSION_SETTINGS: dict[str, tuple[str, str]] = {
+    "memory_limit": ("DBT_SYNC_DUCKDB_MEMORY_LIMIT", "256MB"),
+    "threads": ("DBT_SYNC_DUCKDB_THREADS", "2"),
+}
+
+
+def duckdb_session_settings(profile_settings: Mapping[str, Any] | None,
+                            environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The DuckDB settings dbt-sync applies to its own session: ``{name: value}``
+    for ``memory_limit`` (a DuckDB size such as ``"256MB"``) and ``threads``.
+
+    Raises :class:`~dbt_sync.errors.ConfigError` naming the variable when
+    ``DBT_SYNC_DUCKDB_THREADS`` is not a positive whole number.
+    """
+    env = os.environ if environ is None else environ
+    profile = profile_settings or {}
+    out: dict[str, str] = {}
+    for name, (variable, default) in DUCKDB_SESSION_SETTINGS.items():
+        value = env.get(variable, "").strip()
+        if not value:
+            if name in profile:
+                continue  # the profile's own value, applied by dbt-duckdb when it connects
+            value = default
+        if name == "threads" and not (value.isdigit() and int(value) > 0):
+            raise ConfigError(f"{variable}={value!r}: DuckDB threads must be a positive whole number")
+        out[name] = value
+    return out
 
 
 class WarehouseUnavailable(DbtSyncError):
@@ -216,6 +249,7 @@ class Warehouse:
             warehouse = cls(runtime)
             with warehouse._transaction():  # connect now: a refused connection or locked file is said here
                 warehouse._fetch("select 1 as connected")
+            warehouse._apply_session_settings()
             return warehouse
         except Exception as exc:
             clear = runtime.explain(exc)
@@ -225,12 +259,26 @@ class Warehouse:
                 runtime.adapter.cleanup_connections()
             raise clear from exc
 
+    def _apply_session_settings(self) -> None:
+        """Bound DuckDB's memory and threads in this process (see :func:`duckdb_session_settings`)."""
+        if self.adapter_type != "duckdb":
+            return
+        settings = duckdb_session_settings(getattr(self._runtime.config.credentials, "settings", None))
+        with self._transaction():
+            for sql in self._macro("session_settings_sql", settings=settings):
+                try:
+                    self._execute(sql)
+                except Exception as exc:
+                    variable = next(v for k, (v, _) in DUCKDB_SESSION_SETTINGS.items() if sql.startswith(f"set {k} "))
+                    raise ConfigError(f"{variable}: DuckDB rejected {sql!r}: {exc}") from exc
+
     def close(self) -> None:
         """Close every connection (and, on DuckDB, release the database file)."""
         self.adapter.cleanup_connections()
         close_all = getattr(type(self.adapter.connections), "close_all_connections", None)
         if close_all is not None:
             close_all()
+        gc.unfreeze()  # the manifest frozen by load_runtime can be collected again
 
     def __enter__(self) -> Warehouse:
         return self
@@ -589,16 +637,15 @@ class Warehouse:
         failure's ``first_failed_at``.
         """
         now = utcnow()
-        name = self._lit(sync_name)
         with self._transaction():
             closing = [*deletions, *resolved]
             if closing:
                 resolve_sql = self._template(
-                    "failures_resolve_sql", sync_name_sql=_ROWS, keys_sql=_KEYS, resolved_at_sql=self._lit(now)
-                )
+                    "failures_resolve_sql", sync_name=sync_name, keys_sql=_KEYS, resolved_at_sql=_ROWS
+                ).replace(_ROWS, self._lit(now))
                 for i in range(0, len(closing), _IN_LIST_SIZE):
                     keys = literals.list_literal(closing[i:i + _IN_LIST_SIZE], self.adapter_type)
-                    self._execute(resolve_sql.replace(_ROWS, name).replace(_KEYS, keys))
+                    self._execute(resolve_sql.replace(_KEYS, keys))
             unique: dict[str, Confirmed] = {s[0]: s for s in successes}
             if unique:
                 rows = [literals.row_literal((sync_name, k, h, d, now), self.adapter_type)
@@ -606,10 +653,10 @@ class Warehouse:
                 for chunk in literals.chunk_rows(rows):
                     for sql in self._template("state_upsert_sql", rows_sql=_ROWS):
                         self._execute(sql.replace(_ROWS, ", ".join(chunk)))
-            delete_sql = self._template("state_delete_sql", sync_name_sql=_ROWS, keys_sql=_KEYS)
+            delete_sql = self._template("state_delete_sql", sync_name=sync_name, keys_sql=_KEYS)
             for i in range(0, len(deletions), _IN_LIST_SIZE):
                 keys = literals.list_literal(deletions[i:i + _IN_LIST_SIZE], self.adapter_type)
-                self._execute(delete_sql.replace(_ROWS, name).replace(_KEYS, keys))
+                self._execute(delete_sql.replace(_KEYS, keys))
             if failures:
                 self._insert_failures(sync_name, run_id, failures, now)
 
@@ -623,35 +670,32 @@ class Warehouse:
         """
         if not keys:
             return
-        name = self._lit(sync_name)
-        sql = self._template("state_unsettle_sql", sync_name_sql=_ROWS, keys_sql=_KEYS)
+        sql = self._template("state_unsettle_sql", sync_name=sync_name, keys_sql=_KEYS)
         with self._transaction():
             for i in range(0, len(keys), _IN_LIST_SIZE):
                 in_list = literals.list_literal(keys[i:i + _IN_LIST_SIZE], self.adapter_type)
-                self._execute(sql.replace(_ROWS, name).replace(_KEYS, in_list))
+                self._execute(sql.replace(_KEYS, in_list))
 
     def holders(self, sync_name: str, destination_ids: Sequence[str]) -> dict[str, set[str]]:
         """Destination id -> the record keys of ``sync_name`` whose state holds it."""
         out: dict[str, set[str]] = {}
-        name = self._lit(sync_name)
-        sql = self._template("state_holders_sql", sync_name_sql=_ROWS, ids_sql=_KEYS)
+        sql = self._template("state_holders_sql", sync_name=sync_name, ids_sql=_KEYS)
         ids = sorted(set(destination_ids))
         for i in range(0, len(ids), _IN_LIST_SIZE):
             in_list = literals.list_literal(ids[i:i + _IN_LIST_SIZE], self.adapter_type)
-            for row in self.read(sql.replace(_ROWS, name).replace(_KEYS, in_list)):
+            for row in self.read(sql.replace(_KEYS, in_list)):
                 out.setdefault(str(row["destination_id"]), set()).add(str(row["record_key"]))
         return out
 
     def _insert_failures(
         self, sync_name: str, run_id: str, failures: Sequence[FailureRow], now: dt.datetime
     ) -> None:
-        name = self._lit(sync_name)
         keys = sorted({f.record_key for f in failures if f.record_key is not None})
         previous: dict[str, dict[str, Any]] = {}
-        prev_sql = self._template("previous_failures_sql", sync_name_sql=_ROWS, keys_sql=_KEYS)
+        prev_sql = self._template("previous_failures_sql", sync_name=sync_name, keys_sql=_KEYS)
         for i in range(0, len(keys), _IN_LIST_SIZE):
             in_list = literals.list_literal(keys[i:i + _IN_LIST_SIZE], self.adapter_type)
-            for row in self._fetch(prev_sql.replace(_ROWS, name).replace(_KEYS, in_list)):
+            for row in self._fetch(prev_sql.replace(_KEYS, in_list)):
                 previous[str(row["record_key"])] = row
         rows = []
         for f in failures:

@@ -9,7 +9,9 @@ writes SQL in Python or reaches into the warehouse fails here at once:
   ``dbt_sync/destinations/salesforce/`` is the CRM's query language, not
   warehouse SQL);
 * no module outside the warehouse package reads or calls a ``_private``
-  attribute of a warehouse object (``Warehouse``, ``SyncHandle``).
+  attribute of a warehouse object (``Warehouse``, ``SyncHandle``);
+* every statement macro (``macros/*.sql``, named ``*_sql``) goes through
+  ``adapter.dispatch``, so an adapter can have its own variant.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "dbt_sync"
-#: where SQL text belongs (the warehouse layer) or is not warehouse SQL (emulators of the CRMs)
-EXEMPT = ("warehouse", "emulators")
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "dbt_sync"
+ADAPTERS = ("default", "postgres", "redshift", "duckdb")
+#: where SQL text belongs: the warehouse layer (the emulators are their own distribution, outside dbt_sync/)
+EXEMPT = ("warehouse",)
 SOQL_ALLOWED = ("destinations/salesforce",)
 
 #: statement shapes: a keyword followed by what makes it a statement, not an English sentence
@@ -182,3 +186,23 @@ def test_the_private_access_check_sees_each_shape() -> None:
         "wh._lit", "self.warehouse._transaction", "wh.sync(n)._wh", "self.wh._macro",
         "getattr(wh, '_inflight_ready', False)",
     ]
+
+
+def _statement_macros() -> list[tuple[str, str]]:
+    """(file, name) of every macro named ``*_sql`` that is not an adapter's variant or a ``_helper``."""
+    out = []
+    for path in sorted((ROOT / "macros").glob("*.sql")):
+        for name in re.findall(r"\{%-?\s*macro\s+(\w+)\s*\(", path.read_text(encoding="utf-8")):
+            if name.endswith("_sql") and not name.startswith("_") and name.split("__")[0] not in ADAPTERS:
+                out.append((path.name, name))
+    return out
+
+
+def test_every_statement_macro_is_dispatched_per_adapter() -> None:
+    macros = _statement_macros()
+    assert len(macros) > 40  # the check reads the macros at all
+    undispatched = [
+        f"{file}: {name}" for file, name in macros
+        if f"adapter.dispatch('{name}', 'dbt_sync')" not in (ROOT / "macros" / file).read_text(encoding="utf-8")
+    ]
+    assert not undispatched, "statement macros without adapter.dispatch: " + ", ".join(undispatched)
