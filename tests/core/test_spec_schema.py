@@ -11,7 +11,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from dbt_sync.project.spec_models import json_schema, parse_entry, schema_text
+from dbt_sync.project.spec_models import SyncEntry, json_schema, parse_entry, schema_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "docs" / "sync_spec.schema.json"
@@ -102,3 +102,8 @@ def test_example_spec_fits_the_schema_and_the_models(name: str, spec: Any) -> No
 def test_an_editor_flags_what_validate_refuses(mistake: dict[str, Any]) -> None:
     assert not Draft202012Validator(json.loads(SCHEMA_FILE.read_text())).is_valid(mistake)
     assert parse_entry(mistake)[1] != []
+
+
+def test_the_keys_table_of_docs_spec_lists_every_key_of_the_model() -> None:
+    table = (ROOT / "docs" / "spec.md").read_text(encoding="utf-8").split("## Keys")[1].split("\n## ")[0]
+    assert sorted(re.findall(r"^\| `(\w+)` \|", table, re.M)) == sorted(SyncEntry.model_fields)
