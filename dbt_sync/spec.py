@@ -355,6 +355,7 @@ def _parse_entry(
         delete_threshold = _share(default_threshold, f"{loc}.delete_threshold", problems)
     alerts = _parse_alerts(values.get("alerts"), f"{loc}.alerts", config, problems)
     payload = _parse_payload(model, values.get("failure_payload"), f"{loc}.failure_payload", known, problems)
+    _check_rejected_parts(model, loc, entry, values, config, known, problems)
     if destination_type is not None:
         for problem in spec_rules(destination_type)(entry, loc):
             problems.add(problem.location, problem.message)
@@ -439,14 +440,7 @@ def _parse_alerts(raw: AlertsEntry | None, loc: str, config: SyncConfig | None, 
     if raw is None:
         return AlertSpec()
     names = tuple(raw.channels) if raw.channels is not None else None
-    if names is not None and config is not None:
-        for i, name in enumerate(names):
-            if name not in config.channels:
-                known = ", ".join(sorted(config.channels)) or "none defined"
-                problems.add(
-                    f"{loc}.channels[{i}]",
-                    f"unknown channel '{name}'.{did_you_mean(name, config.channels)} Channels: {known}.",
-                )
+    _check_channels(names or (), loc, config, problems)
     return AlertSpec(
         channels=names,
         failed_records=raw.failed_records,
@@ -454,6 +448,62 @@ def _parse_alerts(raw: AlertsEntry | None, loc: str, config: SyncConfig | None, 
         remind_after_hours=raw.remind_after_hours,
         enabled=raw.enabled,
     )
+
+
+def _check_channels(names: Sequence[str], loc: str, config: SyncConfig | None, problems: _Collector) -> None:
+    if config is None:
+        return
+    for i, name in enumerate(names):
+        if name not in config.channels:
+            known = ", ".join(sorted(config.channels)) or "none defined"
+            problems.add(
+                f"{loc}.channels[{i}]",
+                f"unknown channel '{name}'.{did_you_mean(name, config.channels)} Channels: {known}.",
+            )
+
+
+def _names(raw: Any) -> list[str]:
+    """A name or a list of names as a list; [] for anything else (its shape is reported already)."""
+    if isinstance(raw, str):
+        return [raw]
+    return list(raw) if isinstance(raw, list) and all(isinstance(x, str) for x in raw) else []
+
+
+def _check_rejected_parts(
+    model: Model,
+    loc: str,
+    entry: Mapping[Any, Any],
+    values: Mapping[str, Any],
+    config: SyncConfig | None,
+    known: dict[str, str] | None,
+    problems: _Collector,
+) -> None:
+    """The columns and channels named inside a part whose shape was rejected, so every problem shows at once."""
+    raw_fields = entry.get("fields")
+    if isinstance(raw_fields, Mapping):
+        for name, source in raw_fields.items():
+            if str(name) in values.get("fields", {}) or not isinstance(source, Mapping):
+                continue
+            floc = f"{loc}.fields.{name}"
+            kinds = [k for k in ("column", "value", "lookup") if k in source]
+            if kinds == ["column"]:
+                _check_column(source["column"], f"{floc}.column", model, known, problems)
+            elif kinds == ["lookup"] and isinstance(source["lookup"], Mapping):
+                _check_column(source["lookup"].get("column"), f"{floc}.lookup.column", model, known, problems)
+    raw_associations = entry.get("associations")
+    parsed = values.get("associations")
+    if isinstance(raw_associations, list) and parsed is not None:
+        for i, (item, typed) in enumerate(zip(raw_associations, parsed, strict=True)):
+            if typed is None and isinstance(item, Mapping):
+                _check_column(item.get("column"), f"{loc}.associations[{i}].column", model, known, problems)
+    payload = entry.get("failure_payload")
+    if "failure_payload" not in values and isinstance(payload, Mapping):
+        for key in PAYLOAD_KEYS:
+            for i, col in enumerate(_names(payload.get(key))):
+                _check_column(col, f"{loc}.failure_payload.{key}[{i}]", model, known, problems)
+    alerts = entry.get("alerts")
+    if "alerts" not in values and isinstance(alerts, Mapping):
+        _check_channels(_names(alerts.get("channels")), f"{loc}.alerts", config, problems)
 
 
 def _parse_payload(

@@ -199,6 +199,25 @@ def test_one_bad_field_or_association_does_not_hide_the_others(tmp_path: Path) -
     }, found
 
 
+def test_a_rejected_part_still_has_its_columns_and_channels_checked(tmp_path: Path) -> None:
+    """A typo inside a lookup, an association, failure_payload or alerts does not hide the columns
+    (and channels) that part names."""
+    fields = {"key": "id", "parent": {"lookup": {"object": "Account", "match": "Ext__c", "colum": "x",
+                                                 "column": "acount_id"}}}
+    syncs = [
+        sf_sync("s", fields={"External_Id__c": "id", **fields}, failure_payload={"mask": ["emial"], "hide": []},
+                alerts={"channels": ["opps"], "failed_record": 1}),
+        hs_sync("h", associations=[{"to": "companies", "column": "acount_id", "category": "X"}]),
+    ]
+    found = problems_for(tmp_path, syncs)
+    assert {p.split(":")[1].strip() for p in found} == {
+        f"dim_contacts.config.meta.dbt_sync{where}"
+        for where in ("[0].fields.parent.lookup.colum", "[0].fields.parent.lookup.column",
+                      "[0].failure_payload.hide", "[0].failure_payload.mask[0]", "[0].alerts.failed_record",
+                      "[0].alerts.channels[0]", "[1].associations[0].category", "[1].associations[0].column")
+    }, found
+
+
 def test_undocumented_models_defer_column_checks_to_run_time(tmp_path: Path) -> None:
     b = ProjectBuilder(tmp_path)
     b.model("dim_contacts", sf_sync("a", fields={"External_Id__c": "id", "Email": "anything"}), columns=())
