@@ -45,6 +45,26 @@ from dbt_sync.warehouse.sync import ColumnResolution, SyncHandle
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("dbt_sync.warehouse")
 
+#: DuckDB database (adapter type, path) -> the lock its catalog-changing transactions take in this process
+_CATALOG_LOCKS: dict[tuple[str, str], threading.RLock] = {}
+_CATALOG_LOCKS_GUARD = threading.Lock()
+
+
+def catalog_lock(adapter_type: str, database_path: str) -> threading.RLock:
+    """The one lock of this process for transactions that change a DuckDB database's catalog.
+
+    DuckDB checks concurrent transactions optimistically: two open
+    transactions that create, drop, rename or alter the same catalog entry
+    (e.g. a capture rebuilding ``dbt_sync_changes__<sync>`` for every sync of
+    a model while a sibling sync's thread renames its own to the pending
+    slot) make the later one fail with "Catalog write-write conflict".
+    Taking this lock before such a transaction begins and until it ends
+    serializes them (docs/warehouse.md, "Concurrent syncs on DuckDB").
+    """
+    key = (adapter_type, database_path)
+    with _CATALOG_LOCKS_GUARD:
+        return _CATALOG_LOCKS.setdefault(key, threading.RLock())
+
 #: Changeset columns dbt-sync adds in front of the model's sent columns.
 META_COLUMNS = ("_dbt_sync_seq", "_dbt_sync_key", "_dbt_sync_hash", "_dbt_sync_op", "_dbt_sync_destination_id")
 
@@ -221,6 +241,12 @@ class Warehouse:
         self._ensured = False
         self._inflight_ready = False
         self._inflight_lock = threading.Lock()
+        credentials = runtime.config.credentials
+        #: serializes catalog-changing transactions on DuckDB (see :func:`catalog_lock`); other adapters lock rows
+        self._catalog: contextlib.AbstractContextManager[Any] = (
+            catalog_lock(self.adapter_type, str(getattr(credentials, "path", "")))
+            if self.adapter_type == "duckdb" else contextlib.nullcontext()
+        )
         #: a --dry-run: create nothing, claim nothing, write nothing (see :meth:`peek_changeset`)
         self.read_only = False
         self._peeked: dict[str, tuple[str | None, str, bool]] = {}
@@ -312,8 +338,10 @@ class Warehouse:
         yield
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with self._connection():
+    def _transaction(self, catalog: bool = False) -> Iterator[None]:
+        """One transaction on this thread's connection; ``catalog``: it creates, drops, renames or alters
+        tables, so on DuckDB it holds the database's catalog lock from before it begins until it ends."""
+        with self._catalog if catalog else contextlib.nullcontext(), self._connection():
             conns = self.adapter.connections
             conns.begin()
             try:
@@ -442,7 +470,7 @@ class Warehouse:
         for the bootstrap DDL, so one failed attempt is retried.
         """
         for attempt in range(2):
-            with self._connection():
+            with self._catalog, self._connection():
                 try:
                     self._macro("ensure_audit_tables", commit=True)
                 except Exception:
@@ -463,7 +491,7 @@ class Warehouse:
 
     def ensure_alert_tables(self) -> None:
         """Create the alert tables (``dbt_sync.ensure_alert_tables``) or add the columns they lack; idempotent."""
-        with self._connection():
+        with self._catalog, self._connection():
             try:
                 self._macro("ensure_alert_tables")
             except Exception:
@@ -475,7 +503,7 @@ class Warehouse:
         self._ensure_once()
         if self._inflight_ready:
             return
-        with self._inflight_lock:  # syncs of one run start side by side; DuckDB refuses concurrent DDL
+        with self._inflight_lock, self._catalog:  # syncs of one run start side by side
             if not self._inflight_ready:
                 self.run_macro("inflight_table_sql", relation=self.table("dbt_sync_inflight"))
                 self._inflight_ready = True
@@ -495,7 +523,7 @@ class Warehouse:
         For models built without ``{{ dbt_sync.capture() }}``.
         """
         self._ensure_once()
-        with self._transaction():
+        with self._transaction(catalog=True):  # rebuilds the changesets of every sync of the model
             for sql in self._macro("capture_model_sql", model_unique_id=model_unique_id):
                 self._execute(sql)
 
@@ -513,7 +541,7 @@ class Warehouse:
         self._ensure_once()
         changes = self.changes_table(sync_name, "changes")
         pending = self.changes_table(sync_name, "pending")
-        with self._transaction():
+        with self._transaction(catalog=True):
             tables = self._table_names()
             if changes in tables:
                 for sql in self._template("claim_sql", sync_name=sync_name):
@@ -766,13 +794,13 @@ class Warehouse:
     def full_refresh(self, sync_name: str) -> None:
         """Send every record again (the next capture has them all), keeping which CRM record each key is."""
         self._ensure_once()
-        with self._transaction():
+        with self._transaction(catalog=True):
             self._run("full_refresh_sql", sync_name=sync_name)
 
     def reset(self, sync_name: str) -> None:
         """Forget a sync's state and changesets: the next capture sends every row."""
         self._ensure_once()
-        with self._transaction():
+        with self._transaction(catalog=True):
             self._run("reset_sql", sync_name=sync_name)
 
     # -- reading -------------------------------------------------------------

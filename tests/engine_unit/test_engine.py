@@ -14,6 +14,7 @@ as ``dbt run`` would have. The destination is
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -155,13 +156,14 @@ class EngineStack:
 
     def run(self, *syncs: str, cancellation: Cancellation | None = None, **options: Any) -> RunResult:
         options.setdefault("retry_policy", FAST_RETRY)
+        options.setdefault("recapture", True)
         plan = api.plan_with_retries(self.project, self.wh, list(syncs or SYNCS), (), True)
         engine = Engine(
             plan=plan,
             warehouse=self.wh,
             config=self.project.config,
             all_specs=self.project.specs,
-            options=RunOptions(threads=4, recapture=True, **options),
+            options=RunOptions(threads=4, **options),
             progress=Progress.silent(),
             destination_factory=lambda name: self.dest.reopen(),
             cancellation=cancellation or Cancellation(),
@@ -309,6 +311,37 @@ def test_a_sync_that_fails_as_a_whole_skips_its_dependants_with_the_cause(stack:
     # the skips are recorded as data: the next run, with the destination back, runs them all
     result = stack.run()
     assert {s.name: s.status for s in result.syncs} == dict.fromkeys(SYNCS, SUCCESS)
+
+
+def test_a_sync_capturing_its_model_does_not_fail_a_sibling_claiming_its_changeset_on_duckdb(
+    stack: EngineStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After ``--full-refresh`` of one sync, the next run captures its model again, which rebuilds the
+    changesets of every sync of the model while a sibling of the same stage, in another thread, claims
+    its own: two transactions changing one catalog entry, which DuckDB aborted with "Catalog
+    write-write conflict" (the first sync failed, its dependants were skipped)."""
+    stack.companies(2)
+    stack.people(3)
+    assert {s.name: s.status for s in stack.run("companies", "people", "people_strict").syncs} == dict.fromkeys(
+        ("companies", "people", "people_strict"), SUCCESS
+    )
+    wh = stack.wh
+    real_execute = wh._execute
+
+    def slow_rename(sql: str) -> None:  # hold each rename's transaction open a moment: the race, every time
+        real_execute(sql)
+        if " rename to " in sql:
+            time.sleep(0.3)
+
+    monkeypatch.setattr(wh, "_execute", slow_rename)
+    for _ in range(2):
+        stack.people(3)
+        wh.capture("model.engine_unit.eu_people")  # the post-hook of a `dbt run`: both syncs have a capture
+        wh.sync("people").full_refresh()  # `dbt-sync run --full-refresh --select people`: its capture is gone
+        result = stack.run("people", "people_strict", recapture=False)
+        assert {s.name: (s.status, s.message) for s in result.syncs} == dict.fromkeys(
+            ("people", "people_strict"), (SUCCESS, None)
+        )
 
 
 def test_record_failures_skip_only_the_dependants_that_ask_to_be_blocked(stack: EngineStack) -> None:
