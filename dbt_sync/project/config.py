@@ -90,6 +90,12 @@ class SyncConfig:
             ) from None
 
 
+def secret_env_name(name: str) -> bool:
+    """An environment variable whose value is a secret wherever it is used: ``DBT_ENV_SECRET_*`` (dbt's
+    convention) or a name ending like a secret key (``..._PASSWORD``, ``..._TOKEN``, ``..._SECRET``, ``..._KEY``)."""
+    return name.upper().startswith("DBT_ENV_SECRET_") or secrets.is_secret_key(name)
+
+
 class _Renderer:
     """Renders ``{{ env_var(...) }}`` in every string of the yaml document."""
 
@@ -104,7 +110,11 @@ class _Renderer:
 
     def env_var(self, name: str, default: Any = None) -> str:
         if name in self.environ:
-            return self.environ[name]
+            value = self.environ[name]
+            if secret_env_name(name):
+                # masked from here on, even where a mistake puts it under another key (`auth: {{ env_var(...) }}`)
+                secrets.register([value])
+            return value
         if default is not None:
             return str(default)
         self.missing = name
@@ -204,13 +214,13 @@ def load_config(
 
 
 def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
+    secrets.register(_secret_values(doc))  # before any message can quote a value
     problems = validate_document(doc)
     if len(problems) == 1:
         raise ConfigError(f"{path}: invalid dbt-sync config: {problems[0]}")
     if problems:
         raise ConfigError(f"{path}: invalid dbt-sync config:\n" + "\n".join(f"  - {p}" for p in problems))
 
-    secrets.register(_secret_values(doc))
     destinations = doc.get("destinations") or {}
     channels = doc.get("channels") or {}
     return SyncConfig(

@@ -195,3 +195,25 @@ def test_spec_values_read_only_when_sending_are_checked_by_validate(tmp_path: Pa
     code, out = validate(tmp_path, syncs=sync)
     assert code == 2
     assert expected in out
+
+
+@pytest.mark.parametrize("env_name", ["DBT_SYNC_SF_PASSWORD", "DBT_ENV_SECRET_HUBSPOT", "MY_API_TOKEN"])
+@pytest.mark.parametrize("path", ["destinations.salesforce.auth", "destinations.hubspot.tier"])
+def test_a_secret_env_var_under_the_wrong_key_is_not_echoed(tmp_path: Path, env_name: str, path: str) -> None:
+    """A secret-named variable (dbt's DBT_ENV_SECRET_*, or *_PASSWORD/_TOKEN/_SECRET/_KEY) is masked wherever
+    a mistake puts it; so is a secret key's value quoted under another key."""
+    value = "Zq8" + "x7Kp2mW9"
+    b = ProjectBuilder(tmp_path)
+    b.write_config(yaml.safe_dump(changed(path, "{{ env_var('" + env_name + "') }}")))
+    b.model("dim_contacts", [sf_sync("contacts_sf"), hs_sync("contacts_hs")])
+    b.write()
+    result = CliRunner().invoke(main, ["validate", "--project-dir", str(tmp_path)], env={env_name: value},
+                                catch_exceptions=False)
+    assert result.exit_code == 2 and path in result.output, result.output
+    assert value not in result.output, result.output
+
+    secrets.clear()
+    reused = changed(path, "pat-na1-secret")  # the HubSpot access token's value, under a key that refuses it
+    code, out = validate(tmp_path, reused)
+    assert code == 2 and path in out, out
+    assert "pat-na1-secret" not in out, out
