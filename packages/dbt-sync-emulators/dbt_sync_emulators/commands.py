@@ -26,7 +26,8 @@ from dbt_sync.errors import PortInUseError
     "--work-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where to put the demo project and its DuckDB file (default: a new temporary folder).",
+    help="Where to put the demo project and its DuckDB file (default: a new temporary folder); a demo run there "
+    "before is started over.",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handle_errors
