@@ -90,6 +90,25 @@ class SyncConfig:
             ) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (YAML 1.2 requires unique keys;
+    PyYAML keeps the last silently, so a second ``destinations:`` would drop the first without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                first = seen[key]
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (first on line {first.line + 1}); keep one",
+                    key_node.start_mark,
+                )
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
 def secret_env_name(name: str) -> bool:
     """An environment variable whose value is a secret wherever it is used: ``DBT_ENV_SECRET_*`` (dbt's
     convention) or a name ending like a secret key (``..._PASSWORD``, ``..._TOKEN``, ``..._SECRET``, ``..._KEY``)."""
@@ -200,7 +219,7 @@ def load_config(
             )
         return SyncConfig(path=None)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:

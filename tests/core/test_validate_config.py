@@ -217,3 +217,27 @@ def test_a_secret_env_var_under_the_wrong_key_is_not_echoed(tmp_path: Path, env_
     code, out = validate(tmp_path, reused)
     assert code == 2 and path in out, out
     assert "pat-na1-secret" not in out, out
+
+
+def test_depends_on_a_sync_with_its_own_problem_is_not_called_unknown(tmp_path: Path) -> None:
+    """Regression: a sync with any error of its own was reported as missing by every depends_on naming it."""
+    broken = sf_sync("contacts_sf", options={"bulk_threshold": "lots"})
+    code, out = validate(tmp_path, syncs=[broken, hs_sync("contacts_hs", depends_on=["contacts_sf"])])
+    assert code == 2 and "dbt_sync[0].options.bulk_threshold" in out, out
+    assert "no sync named 'contacts_sf'" not in out, out
+    # a name that is declared nowhere is still unknown
+    code, out = validate(tmp_path, syncs=[broken, hs_sync("contacts_hs", depends_on=["contacts_sff"])])
+    assert code == 2 and "depends_on[0]: no sync named 'contacts_sff'" in out, out
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    """Regression: a second `destinations:` silently replaced the first (PyYAML keeps the last key)."""
+    b = ProjectBuilder(tmp_path)
+    text = yaml.safe_dump(CONFIG) + "destinations: {}\n"
+    b.write_config(text)
+    b.model("dim_contacts", [sf_sync("contacts_sf"), hs_sync("contacts_hs")])
+    b.write()
+    out = CliRunner().invoke(main, ["validate", "--project-dir", str(tmp_path)], catch_exceptions=False)
+    assert out.exit_code == 2, out.output
+    assert "not valid YAML" in out.output and "key 'destinations' is given twice (first on line" in out.output, \
+        out.output
