@@ -187,6 +187,7 @@ def load_specs(
     """Every sync declared in the project's models; raises :class:`SpecError` listing all problems."""
     problems = _Collector(manifest.adapter_type)
     specs: list[SyncSpec] = []
+    declared: set[str] = set()  # names of syncs whose own problems are reported: not "no sync named"
     for model in sorted(manifest.models.values(), key=lambda m: m.unique_id):
         if not model.enabled:
             continue
@@ -207,8 +208,10 @@ def load_specs(
             spec = _parse_entry(model, location, entry, config, problems, check_columns)
             if spec is not None:
                 specs.append(spec)
+            elif isinstance(entry, Mapping):
+                declared.add(_declared_name(model.name, entry))
     _check_unique_names(specs, problems)
-    _check_depends_on(specs, problems)
+    _check_depends_on(specs, problems, declared)
     if problems.problems:
         raise SpecError(problems.problems)
     return specs
@@ -542,11 +545,23 @@ def _check_unique_names(specs: Sequence[SyncSpec], problems: _Collector) -> None
             seen[spec.name] = spec
 
 
-def _check_depends_on(specs: Iterable[SyncSpec], problems: _Collector) -> None:
+def _declared_name(model_name: str, entry: Mapping[str, Any]) -> str:
+    """The name an entry that did not parse declares (its ``name``, else the default one)."""
+    if isinstance(entry.get("name"), str) and entry["name"]:
+        return str(entry["name"])
+    parts = [entry.get("destination"), entry.get("object")]
+    destination, obj = (p if isinstance(p, str) and p else None for p in parts)
+    return default_sync_name(model_name, destination or "destination", obj or "object")
+
+
+def _check_depends_on(specs: Iterable[SyncSpec], problems: _Collector, declared: Iterable[str] = ()) -> None:
     specs = list(specs)
     names = {s.name for s in specs}
+    invalid = set(declared) - names
     for spec in specs:
         for i, dep in enumerate(spec.depends_on):
+            if dep in invalid:
+                continue  # it exists; its own problems are reported at its location
             if dep not in names:
                 problems.add(
                     f"{spec.location}.depends_on[{i}]",

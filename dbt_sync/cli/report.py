@@ -15,7 +15,7 @@ from dbt_sync.report import DEFAULT_DAYS, DEFAULT_OUTPUT, build_report
 @main.command()
 @project_options
 @select_exclude_options
-@click.option("--days", type=click.IntRange(min=1), default=DEFAULT_DAYS, show_default=True,
+@click.option("--days", type=click.IntRange(min=1, max=36_500), default=DEFAULT_DAYS, show_default=True,
               help="Show runs and alerts of this many days back.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help=f"Where to write the page (default: {DEFAULT_OUTPUT.as_posix()} in the project).")

@@ -90,6 +90,31 @@ class SyncConfig:
             ) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (YAML 1.2 requires unique keys;
+    PyYAML keeps the last silently, so a second ``destinations:`` would drop the first without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                first = seen[key]
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (first on line {first.line + 1}); keep one",
+                    key_node.start_mark,
+                )
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def secret_env_name(name: str) -> bool:
+    """An environment variable whose value is a secret wherever it is used: ``DBT_ENV_SECRET_*`` (dbt's
+    convention) or a name ending like a secret key (``..._PASSWORD``, ``..._TOKEN``, ``..._SECRET``, ``..._KEY``)."""
+    return name.upper().startswith("DBT_ENV_SECRET_") or secrets.is_secret_key(name)
+
+
 class _Renderer:
     """Renders ``{{ env_var(...) }}`` in every string of the yaml document."""
 
@@ -104,7 +129,11 @@ class _Renderer:
 
     def env_var(self, name: str, default: Any = None) -> str:
         if name in self.environ:
-            return self.environ[name]
+            value = self.environ[name]
+            if secret_env_name(name):
+                # masked from here on, even where a mistake puts it under another key (`auth: {{ env_var(...) }}`)
+                secrets.register([value])
+            return value
         if default is not None:
             return str(default)
         self.missing = name
@@ -190,7 +219,7 @@ def load_config(
             )
         return SyncConfig(path=None)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -204,13 +233,13 @@ def load_config(
 
 
 def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
+    secrets.register(_secret_values(doc))  # before any message can quote a value
     problems = validate_document(doc)
     if len(problems) == 1:
         raise ConfigError(f"{path}: invalid dbt-sync config: {problems[0]}")
     if problems:
         raise ConfigError(f"{path}: invalid dbt-sync config:\n" + "\n".join(f"  - {p}" for p in problems))
 
-    secrets.register(_secret_values(doc))
     destinations = doc.get("destinations") or {}
     channels = doc.get("channels") or {}
     return SyncConfig(

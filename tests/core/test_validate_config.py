@@ -195,3 +195,49 @@ def test_spec_values_read_only_when_sending_are_checked_by_validate(tmp_path: Pa
     code, out = validate(tmp_path, syncs=sync)
     assert code == 2
     assert expected in out
+
+
+@pytest.mark.parametrize("env_name", ["DBT_SYNC_SF_PASSWORD", "DBT_ENV_SECRET_HUBSPOT", "MY_API_TOKEN"])
+@pytest.mark.parametrize("path", ["destinations.salesforce.auth", "destinations.hubspot.tier"])
+def test_a_secret_env_var_under_the_wrong_key_is_not_echoed(tmp_path: Path, env_name: str, path: str) -> None:
+    """A secret-named variable (dbt's DBT_ENV_SECRET_*, or *_PASSWORD/_TOKEN/_SECRET/_KEY) is masked wherever
+    a mistake puts it; so is a secret key's value quoted under another key."""
+    value = "Zq8" + "x7Kp2mW9"
+    b = ProjectBuilder(tmp_path)
+    b.write_config(yaml.safe_dump(changed(path, "{{ env_var('" + env_name + "') }}")))
+    b.model("dim_contacts", [sf_sync("contacts_sf"), hs_sync("contacts_hs")])
+    b.write()
+    result = CliRunner().invoke(main, ["validate", "--project-dir", str(tmp_path)], env={env_name: value},
+                                catch_exceptions=False)
+    assert result.exit_code == 2 and path in result.output, result.output
+    assert value not in result.output, result.output
+
+    secrets.clear()
+    reused = changed(path, "pat-na1-secret")  # the HubSpot access token's value, under a key that refuses it
+    code, out = validate(tmp_path, reused)
+    assert code == 2 and path in out, out
+    assert "pat-na1-secret" not in out, out
+
+
+def test_depends_on_a_sync_with_its_own_problem_is_not_called_unknown(tmp_path: Path) -> None:
+    """Regression: a sync with any error of its own was reported as missing by every depends_on naming it."""
+    broken = sf_sync("contacts_sf", options={"bulk_threshold": "lots"})
+    code, out = validate(tmp_path, syncs=[broken, hs_sync("contacts_hs", depends_on=["contacts_sf"])])
+    assert code == 2 and "dbt_sync[0].options.bulk_threshold" in out, out
+    assert "no sync named 'contacts_sf'" not in out, out
+    # a name that is declared nowhere is still unknown
+    code, out = validate(tmp_path, syncs=[broken, hs_sync("contacts_hs", depends_on=["contacts_sff"])])
+    assert code == 2 and "depends_on[0]: no sync named 'contacts_sff'" in out, out
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    """Regression: a second `destinations:` silently replaced the first (PyYAML keeps the last key)."""
+    b = ProjectBuilder(tmp_path)
+    text = yaml.safe_dump(CONFIG) + "destinations: {}\n"
+    b.write_config(text)
+    b.model("dim_contacts", [sf_sync("contacts_sf"), hs_sync("contacts_hs")])
+    b.write()
+    out = CliRunner().invoke(main, ["validate", "--project-dir", str(tmp_path)], catch_exceptions=False)
+    assert out.exit_code == 2, out.output
+    assert "not valid YAML" in out.output and "key 'destinations' is given twice (first on line" in out.output, \
+        out.output

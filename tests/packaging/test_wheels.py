@@ -145,3 +145,11 @@ def test_demo_from_the_installed_wheels(wheels: dict[str, Path], venv: Path, tmp
     # the two records the demo data gets wrong on purpose, with Salesforce's codes, then fixed and retried
     assert "INVALID_EMAIL_ADDRESS" in output and "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" in output, output[-4000:]
     assert "No failed records: every record is in sync." in output, output[-4000:]
+
+    # regression: a second demo in the same folder kept the first one's warehouse state while the emulators
+    # started empty (0 contacts created, "Foreign key external ID ... not found", exit 1)
+    again = dbt_sync("demo", "--work-dir", str(tmp_path / "demo"), timeout=400)
+    output = again.stdout + again.stderr
+    assert again.returncode == 0, output[-4000:]
+    assert "Starting over: removing" in output and "Salesforce now holds 8 contacts; HubSpot holds 8." in output, \
+        output[-4000:]

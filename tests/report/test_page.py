@@ -97,5 +97,9 @@ def test_report_command_checks_its_options() -> None:
 
     done = CliRunner().invoke(main, ["report", "--days", "0"])
     assert done.exit_code == 2 and "--days" in done.output
+    # regression: a day count past the calendar said "Internal error: OverflowError"
+    for days in ("1000000", "99999999999"):
+        huge = CliRunner().invoke(main, ["report", "--days", days])
+        assert huge.exit_code == 2 and "not in the range 1<=x<=36500" in huge.output, huge.output
     helped = CliRunner().invoke(main, ["report", "--help"])
     assert helped.exit_code == 0 and "target/dbt_sync_report.html" in helped.output

@@ -78,9 +78,10 @@ def _fail(name: str, message: str) -> DestinationError:
     return DestinationError(f"destination '{name}': {message}", code="INVALID_CONFIG")
 
 
-def _number(name: str, key: str, value: Any, kind: type, minimum: float) -> Any:
+def _number(name: str, key: str, value: Any, kind: type, minimum: float, also: str = "") -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-        raise _fail(name, f"'{key}' must be a number >= {minimum} (got {type(value).__name__})")
+        shown = repr(value) if isinstance(value, (int, float, bool)) or value is None else type(value).__name__
+        raise _fail(name, f"'{key}' must be a number >= {minimum}{also} (got {shown})")
     if kind is int and not isinstance(value, int):
         raise _fail(name, f"'{key}' must be a whole number")
     return kind(value)
@@ -90,7 +91,7 @@ def parse_bulk_threshold(name: str, value: Any) -> int | None:
     """``bulk_threshold``: a record count, or ``false``/``0``/``null`` to never use Bulk."""
     if value is None or value is False or value == 0:
         return None
-    return int(_number(name, "bulk_threshold", value, int, 1))
+    return int(_number(name, "bulk_threshold", value, int, 1, ", or 0 or false to never use Bulk"))
 
 
 def parse_config(name: str, config: Mapping[str, Any]) -> SalesforceConfig:

@@ -26,7 +26,8 @@ from dbt_sync.errors import PortInUseError
     "--work-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where to put the demo project and its DuckDB file (default: a new temporary folder).",
+    help="Where to put the demo project and its DuckDB file (default: a new temporary folder); a demo run there "
+    "before is started over.",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handle_errors
@@ -42,9 +43,9 @@ def demo(work_dir: Path | None, debug: bool) -> None:
 
 
 @click.command()
-@click.option("--salesforce-port", type=int, default=8443, show_default=True)
-@click.option("--hubspot-port", type=int, default=8080, show_default=True)
-@click.option("--latency", type=float, default=0.0, help="Seconds added to every emulated API call.")
+@click.option("--salesforce-port", type=click.IntRange(0, 65535), default=8443, show_default=True)
+@click.option("--hubspot-port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--latency", type=click.FloatRange(min=0.0), default=0.0, help="Seconds added to every API call.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handle_errors
 def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool) -> None:
@@ -58,6 +59,11 @@ def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool
     """
     from dbt_sync_emulators.sandbox import DBT_SYNC_YML, running_sandbox
 
+    if salesforce_port == hubspot_port != 0:
+        raise click.BadParameter(
+            f"{hubspot_port} is also --salesforce-port: the two emulators need two ports (0 picks a free one).",
+            param_hint="--hubspot-port",
+        )
     for option, port in (("--salesforce-port", salesforce_port), ("--hubspot-port", hubspot_port)):
         _check_port_free(option, port)
     _stop_on_signals()

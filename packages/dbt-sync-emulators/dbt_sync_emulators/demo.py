@@ -81,7 +81,14 @@ def run_demo(work_dir: Path, say: Callable[[str], None] = print) -> int:
     started = time.monotonic()
     work_dir.mkdir(parents=True, exist_ok=True)
     project = prepare(work_dir)
-    env = {"DBT_SYNC_TARGET": "duckdb", "DBT_SYNC_DUCKDB_PATH": str(work_dir / "demo.duckdb")}
+    database = work_dir / "demo.duckdb"
+    # the emulators start empty every time: so must the warehouse, or its state would point at records
+    # the CRMs no longer hold (a second demo in one folder starts over)
+    for leftover in (database, database.with_name(database.name + ".wal")):
+        if leftover.exists():
+            say(f"Starting over: removing {leftover} from an earlier demo.")
+            leftover.unlink()
+    env = {"DBT_SYNC_TARGET": "duckdb", "DBT_SYNC_DUCKDB_PATH": str(database)}
     with running_sandbox() as sandbox:
         env.update(sandbox.env())
         os.environ.update(env)

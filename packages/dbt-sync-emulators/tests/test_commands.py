@@ -77,3 +77,20 @@ def test_sandbox_on_a_port_in_use_is_one_clear_line(option: str) -> None:
     assert "Internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert len(lines) == 1 and lines[0].startswith(f"Error: 127.0.0.1:{port} ({option}): cannot listen there"), lines
     assert "Ctrl-C to stop" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--salesforce-port", "70000"], "'--salesforce-port': 70000 is not in the range 0<=x<=65535"),
+        (["--salesforce-port", "18500", "--hubspot-port", "18500"], "--hubspot-port: 18500 is also --salesforce-port"),
+        (["--latency", "-1"], "'--latency': -1.0 is not in the range x>=0.0"),
+    ],
+)
+def test_sandbox_refuses_impossible_ports_and_latency_in_one_line(args: list[str], named: str) -> None:
+    """Regression: a port over 65535 or the same port twice said `Internal error`; a negative latency passed."""
+    from click.testing import CliRunner
+
+    done = CliRunner().invoke(main, ["sandbox", *args])
+    assert done.exit_code == 2, done.output
+    assert named in done.output and "Internal error" not in done.output, done.output
