@@ -65,6 +65,7 @@ def catalog_lock(adapter_type: str, database_path: str) -> threading.RLock:
     with _CATALOG_LOCKS_GUARD:
         return _CATALOG_LOCKS.setdefault(key, threading.RLock())
 
+
 #: Changeset columns dbt-sync adds in front of the model's sent columns.
 META_COLUMNS = ("_dbt_sync_seq", "_dbt_sync_key", "_dbt_sync_hash", "_dbt_sync_op", "_dbt_sync_destination_id")
 
