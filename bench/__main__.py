@@ -4,6 +4,8 @@ Scenarios: steady-state (includes no-change and the Salesforce Bulk initial load
 memory, hook-overhead, alternatives. ``--quick`` uses small sizes for a smoke run.
 ``fidelity [--rows N]`` checks that every value arrives exactly (docs/fidelity.md).
 ``crash [--trials N] [--warehouse duckdb|postgres]`` runs the kill -9 campaign (docs/engine.md).
+``drt [--sf-rows 10000,100000] [--steady-rows N] [--hs-rows N]`` compares dbt-sync with drt (bench/drt.py).
+``paging [--sizes 100000,1000000,10000000]`` times PostgreSQL page queries against the changeset size.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ def main(argv: list[str] | None = None) -> int:
         from bench import fidelity
 
         return fidelity.main(args_in[1:])
+    if args_in[:1] == ["drt"]:
+        from bench import drt
+
+        return drt.main(args_in[1:])
+    if args_in[:1] == ["paging"]:
+        from bench import paging
+
+        return paging.main(args_in[1:])
     if args_in[:1] == ["crash"]:
         from bench import crash
 

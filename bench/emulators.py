@@ -91,6 +91,11 @@ def _command(sf: Any, hs: Any, cmd: str, args: dict[str, Any]) -> Any:
             hs._log.clear()
             hs._status.clear()
         return None
+    if cmd == "contents":  # the mapped fields of every record, for checking a run's result
+        if args["system"] == "salesforce":
+            return [[r.get(f) for f in CONTACT_FIELDS] for r in sf.records("Contact")]
+        props = ("email", "contact_key", "firstname", "lastname", "lead_score")
+        return [[r["properties"].get(p) for p in props] for r in hs.records("contacts")]
     if cmd == "count":
         if args["system"] == "salesforce":
             return len(sf.records(args["object"]))
