@@ -233,7 +233,7 @@ def _pair(name: str, ours: list[dict[str, Any]], theirs: list[dict[str, Any]], *
     return {**extra, "median": m, "all_correct": correct, "dbt_sync": ours, "drt": theirs}
 
 
-def run(sf_rows: list[int], steady_rows: int, hs_rows: int, runs: int) -> dict[str, Any]:
+def run(sf_rows: list[int], steady_rows: int, hs_rows: int, runs: int, name: str = "drt") -> dict[str, Any]:
     drt_bin()
     install_shim()
     version = subprocess.run([str(DRT_VENV / "bin" / "python"), "-c",
@@ -241,7 +241,7 @@ def run(sf_rows: list[int], steady_rows: int, hs_rows: int, runs: int) -> dict[s
                              capture_output=True, text=True).stdout.strip()
     out: dict[str, Any] = {"warehouse": "duckdb", "drt_version": version, "runs": runs,
                            "load_before": os.getloadavg()}
-    with emulators.start(hubspot_rate_limit=190) as emu, warehouse_project("duckdb", "drt") as project:
+    with emulators.start(hubspot_rate_limit=190) as emu, warehouse_project("duckdb", name) as project:
         root = drt_project(project)
         # -- Salesforce Bulk API 2.0 initial load
         for rows in sf_rows:
@@ -322,9 +322,10 @@ def main(argv: list[str]) -> int:
     if args.quick:
         args.sf_rows, args.steady_rows, args.hs_rows, args.runs = "300", 1000, 20, 1
     sizes = [int(s) for s in str(args.sf_rows).split(",") if int(s)]
-    data = run(sizes, args.steady_rows, args.hs_rows, args.runs)
     parts = [name for name, on in (("salesforce", sizes or args.steady_rows), ("hubspot", args.hs_rows)) if on]
     name = "drt-" + "-".join(parts) + ("-quick" if args.quick else "")
+    # one project directory per selection, so a HubSpot-only run and a Salesforce-only run can overlap
+    data = run(sizes, args.steady_rows, args.hs_rows, args.runs, name=name.replace("-", "_"))
     path = write_result(name, {"args": vars(args), **data})
     log(f"wrote {path}")
     summary = {k: v["median"] | {"all_correct": v["all_correct"]} for k, v in data.items()
