@@ -9,7 +9,7 @@ indexes ``_dbt_sync_seq``) and times ``--pages`` page queries spread evenly from
 last, each one the product's own ``changes_page_sql`` macro run through ``Warehouse.query_macro`` (what
 ``iter_changes`` runs for every page: 5,000 rows, fetched into Python). It also records the page
 query's plan for the last page (index scan or not) and PostgreSQL's own execution time for it
-(``explain analyze``).
+(``explain analyze``) for the first, middle and last pages.
 
 This is a micro-benchmark of the read path, not a whole ``dbt-sync run`` of 10M records (that would
 push 10M records through the emulator: hours on the 2-core machine). Linear reading means the time per
@@ -54,19 +54,22 @@ def child(project_dir: str, vars: dict[str, Any], size: int, pages: int) -> dict
             want = min(PAGE, size - page * PAGE)
             if len(rows) != want:
                 raise RuntimeError(f"page {page}: {len(rows)} rows, expected {want}")
-        sql = wh.render_macro("changes_page_sql", sync_name=SYNC, after_seq=last_page * PAGE, page_size=PAGE,
-                              kind="pending")
-        plan = [str(next(iter(r.values()))) for r in wh.query("explain (analyze, buffers off) " + sql)]
+        plans = {}
+        for page in sorted({0, last_page // 2, last_page}):  # PostgreSQL's own execution time of the query
+            sql = wh.render_macro("changes_page_sql", sync_name=SYNC, after_seq=page * PAGE, page_size=PAGE,
+                                  kind="pending")
+            plans[page] = [str(next(iter(r.values()))) for r in wh.query("explain (analyze, buffers off) " + sql)]
+        plan = plans[last_page]
         pending = wh.changes_table(SYNC, "pending")
     finally:
         wh.close()
-    execution = next((float(line.split(":")[1].split()[0]) for line in plan if line.startswith("Execution Time")),
-                     None)
+    server_ms = {page: next(float(line.split(":")[1].split()[0]) for line in lines
+                            if line.strip().startswith("Execution Time")) for page, lines in plans.items()}
     scans = [line.strip() for line in plan if pending in line]
     return {"claimed": counts, "claim_seconds": claim, "pages": timings,
             "last_page_plan_scans": scans,
             "last_page_uses_index": bool(scans) and all("Index" in s for s in scans),
-            "last_page_server_ms": execution}
+            "server_ms_by_page": server_ms, "last_page_server_ms": server_ms[last_page]}
 
 
 def run(sizes: list[int], pages: int) -> dict[str, Any]:

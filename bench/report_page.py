@@ -1,6 +1,6 @@
 """How long ``dbt-sync report`` takes to write, and the page to load, with a large history.
 
-``python -m bench.report_page [--runs 1000] [--failures 100000] [--repeat 3]``
+``python -m bench.report_page [--runs 1000] [--failures 100000] [--repeat 3] [--out FILE]``
 
 A copy of integration_tests on DuckDB (``dbt deps`` + ``dbt parse``, no
 build) gets ``--runs`` runs (one every 30 minutes), ``--failures`` open
@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--failures", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "report-page-latest.json",
+                        help="where the JSON goes")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -119,7 +121,7 @@ def main() -> None:
         "ready_ms": ready_ms,
         "wall_ms": [round(w) for w in wall_ms],
     }
-    out = ROOT / "bench" / "results" / "report-page-latest.json"
+    out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

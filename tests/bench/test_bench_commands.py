@@ -1,55 +1,77 @@
-"""The benchmark commands of docs/benchmarks.md at a tiny size, through
-``bench/run``'s own entry point (``python -m bench``), so they cannot rot.
+"""Every benchmark command of docs/benchmarks.md at a tiny size, through
+``bench/run``'s own entry point (``python -m bench``), so none of them rots.
 
-CI runs the scenarios that fit in seconds: ``alternatives`` (the per-record
-loop once crashed on DECIMAL values) and ``initial-load`` on HubSpot alone
-(the share of the 190/10 s ceiling). The others each rebuild a dbt project
-several times (tens of seconds on a busy machine); ``DBT_SYNC_BENCH_SMOKE=all``
-adds them to this test.
+CI runs every scenario command (each rebuilds a small dbt project a few times,
+so each takes tens of seconds on the 2-core machine): steady state on both
+warehouses, the initial loads (HubSpot, Salesforce Bulk and REST), memory on
+both warehouses, alternatives, hook overhead, PostgreSQL paging and the report
+page. ``DBT_SYNC_BENCH_SMOKE=all`` adds three more: hook overhead on
+PostgreSQL (the same code as on DuckDB), one crash trial (``bench/run crash``
+wraps tests/engine/test_crash.py, which CI already runs with 5 trials) and the
+drt comparison (it needs drt-core in its own virtual environment from
+``bench/setup``, about a minute to install).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import bench.common
 from bench.__main__ import main
+from bench.project import REPO_ROOT
 
-CI_SCENARIOS = {
-    "alternatives": ["alternatives", "--rows", "200", "--loop-rows", "5", "--initial-rows", "200", "--runs", "1"],
-    "initial-load-hubspot": ["initial-load", "--hs-rows", "200", "--sf-rows", "0", "--rest-rows", "0", "--runs", "1"],
+PG = pytest.mark.postgres
+SCENARIOS: dict[str, tuple[list[str], list[pytest.MarkDecorator]]] = {
+    "alternatives": (["alternatives", "--rows", "200", "--loop-rows", "5", "--initial-rows", "200", "--runs", "1"],
+                     []),
+    "initial-load": (["initial-load", "--hs-rows", "200", "--sf-rows", "300", "--rest-rows", "200", "--runs", "1"],
+                     []),
+    "steady-state-duckdb": (["steady-state", "--warehouse", "duckdb", "--rows", "500", "--runs", "1"], []),
+    "steady-state-postgres": (["steady-state", "--warehouse", "postgres", "--rows", "500", "--runs", "1"], [PG]),
+    "memory-duckdb": (["memory", "--warehouse", "duckdb", "--sizes", "300", "--runs", "1"], []),
+    "memory-postgres": (["memory", "--warehouse", "postgres", "--sizes", "300", "--runs", "1"], [PG]),
+    "hook-overhead-duckdb": (["hook-overhead", "--warehouse", "duckdb", "--rows", "500", "--runs", "1"], []),
+    "paging": (["paging", "--sizes", "6000", "--pages", "2"], [PG]),
 }
-MORE_SCENARIOS = {
-    "steady-state-duckdb": ["steady-state", "--warehouse", "duckdb", "--rows", "500", "--runs", "1"],
-    "steady-state-postgres": ["steady-state", "--warehouse", "postgres", "--rows", "500", "--runs", "1"],
-    "initial-load": ["initial-load", "--hs-rows", "200", "--sf-rows", "300", "--rest-rows", "200", "--runs", "1"],
-    "memory": ["memory", "--sizes", "300", "--runs", "1"],
-    "hook-overhead-duckdb": ["hook-overhead", "--warehouse", "duckdb", "--rows", "500", "--runs", "1"],
-    "hook-overhead-postgres": ["hook-overhead", "--warehouse", "postgres", "--rows", "500", "--runs", "1"],
-    "crash": ["crash", "--trials", "1"],
-}
-SCENARIOS = {**CI_SCENARIOS, **(MORE_SCENARIOS if os.environ.get("DBT_SYNC_BENCH_SMOKE") == "all" else {})}
+if os.environ.get("DBT_SYNC_BENCH_SMOKE") == "all":
+    SCENARIOS.update({
+        "hook-overhead-postgres": (["hook-overhead", "--warehouse", "postgres", "--rows", "500", "--runs", "1"],
+                                   [PG]),
+        "crash": (["crash", "--trials", "1"], []),
+        "drt": (["drt", "--quick"], []),
+    })
+
+
+def _params() -> list[Any]:
+    return [pytest.param(name, id=name, marks=marks) for name, (_, marks) in SCENARIOS.items()]
+
+
+def _result(tmp_path: Path) -> dict[str, Any]:
+    (result,) = [p for p in tmp_path.glob("*.json") if not p.name.endswith("-latest.json")]
+    data: dict[str, Any] = json.loads(result.read_text())
+    return data
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(SCENARIOS))
+@pytest.mark.parametrize("name", _params())
 def test_benchmark_command_runs_at_a_tiny_size(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bench.common, "RESULTS", tmp_path)  # keep bench/results/ for real measurements
-    assert main(SCENARIOS[name]) == 0
-    if name == "crash":
-        return
-    (result,) = [p for p in tmp_path.glob("*.json") if not p.name.endswith("-latest.json")]
-    data = json.loads(result.read_text())
+    args = SCENARIOS[name][0]
+    assert main(args) == 0
+    data = _result(tmp_path)
     if name == "alternatives":
         a = data["at_10k_20ms"]
         assert a["loop"][0]["rows"] == 5 and a["ratio"] > 0
         repush = data["steady_state"]["repush"][0]
         assert repush["rows"] > 0 and repush["failed"] == 0
-    if name.startswith("initial-load"):
+    elif name == "initial-load":
         hs = data["hubspot"]
         (run,) = hs["runs"]
         assert run["http_429"] == 0
@@ -58,3 +80,33 @@ def test_benchmark_command_runs_at_a_tiny_size(name: str, tmp_path: Path, monkey
         assert run["sending_phase_seconds"] == pytest.approx(phase)
         assert phase >= run["push"] > 0
         assert hs["share_of_ceiling"] == pytest.approx(200 / phase / 1900)
+        assert data["salesforce_bulk"]["runs"][0]["records_sent"] == 300
+        for concurrency in (1, 4):
+            assert data["salesforce_rest"][f"concurrency_{concurrency}"]["runs"][0]["records_sent"] == 200
+    elif name.startswith("steady-state"):
+        assert data["rows_read_equals_changed"] is True
+        assert data["no_change"]["salesforce_requests_per_run"] == [0]
+    elif name.startswith("memory"):
+        assert data["sizes"]["300"]["median_peak_rss_mb"] > 0
+    elif name.startswith("hook-overhead"):
+        assert data["median_plain"] > 0 and data["median_changed"] > 0
+    elif name == "paging":
+        pages = data["sizes"]["6000"]
+        assert pages["last_page_uses_index"] is True
+        assert pages["claimed"] == {"insert": 6000}
+        assert [p["rows"] for p in pages["pages"]] == [5000, 1000]
+    elif name == "crash":
+        assert data["trials"] == 1 and (data["lost"], data["duplicated"], data["stale"]) == (0, 0, 0)
+    elif name == "drt":
+        parts = [v for v in data.values() if isinstance(v, dict) and "median" in v]
+        assert len(parts) == 3 and all(p["all_correct"] for p in parts)
+        assert all(p["median"]["drt_cpu"] > 0 and p["median"]["dbt_sync_cpu"] > 0 for p in parts)
+
+
+@pytest.mark.slow
+def test_report_page_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    out = tmp_path / "report-page.json"
+    subprocess.run([sys.executable, "-m", "bench.report_page", "--runs", "5", "--failures", "20", "--repeat", "1",
+                    "--out", str(out)], cwd=REPO_ROOT, check=True, capture_output=True, timeout=600)
+    data = json.loads(out.read_text())
+    assert data["open_failures"] == 20 and data["ready_ms_median"] > 0
