@@ -24,6 +24,7 @@ from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult
 from dbt_sync.engine.retry import RetryPolicy
 from dbt_sync.engine.scheduler import Engine
+from dbt_sync.errors import ConfigError
 from dbt_sync.plan import Plan, build_plan
 from dbt_sync.project import Project, ProjectOptions, load_project
 
@@ -50,19 +51,55 @@ def build_options(
     target: str | None = None,
     vars: dict[str, Any] | None = None,
     config_path: str | None = None,
+    profile: str | None = None,
+    target_path: str | os.PathLike[str] | None = None,
 ) -> ProjectOptions:
-    """Where the dbt project, profiles and ``dbt_sync.yml`` are, as the CLI flags and :func:`run` name them.
+    """Where the dbt project, profiles, artifacts and ``dbt_sync.yml`` are, as the CLI flags and :func:`run`
+    name them.
 
     Paths are resolved against the current directory; ``profiles_dir`` None
     means dbt's own default (``DBT_PROFILES_DIR``, the project, ``~/.dbt``).
+    A value not given is taken from dbt's environment variable, as dbt does
+    (``profile``: ``DBT_PROFILE``, else ``profile:`` of dbt_project.yml;
+    ``target_path``: ``DBT_TARGET_PATH``, else ``target-path`` of
+    dbt_project.yml, else ``target``; relative to the project directory).
     """
+    project = Path(project_dir).resolve()
+    if target_path is None and os.environ.get("DBT_TARGET_PATH"):
+        target_path = os.environ["DBT_TARGET_PATH"]
+    where = None
+    if target_path is not None and str(target_path):
+        where = Path(target_path)
+        where = where if where.is_absolute() else project / where
     return ProjectOptions(
-        project_dir=Path(project_dir).resolve(),
+        project_dir=project,
         profiles_dir=Path(profiles_dir).resolve() if profiles_dir else None,
         target=target,
         vars=vars,
         config_path=config_path,
+        profile=profile or os.environ.get("DBT_PROFILE") or None,
+        target_path=where,
     )
+
+
+def env_flag(name: str) -> bool:
+    """A boolean environment variable read as the CLI (click, and so dbt) reads one.
+
+    Unset or empty is False; ``1``/``true``/``t``/``yes``/``y``/``on`` are True and
+    ``0``/``false``/``f``/``no``/``n``/``off`` False (any case). Anything else raises
+    :class:`~dbt_sync.errors.ConfigError` naming the variable.
+    """
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return False
+    import click
+
+    try:
+        return bool(click.BOOL.convert(value, None, None))
+    except click.BadParameter:
+        raise ConfigError(
+            f"{name}={value!r} is not a boolean: use true or false (also 1/0, yes/no, on/off)."
+        ) from None
 
 
 def open_warehouse(options: ProjectOptions) -> Any:
@@ -74,6 +111,8 @@ def open_warehouse(options: ProjectOptions) -> Any:
         profiles_dir=str(options.profiles_dir) if options.profiles_dir else None,
         target=options.target,
         vars=options.vars,
+        profile=options.profile,
+        target_path=options.target_path,
     )
 
 
@@ -84,11 +123,13 @@ def run(
     target: str | None = None,
     vars: dict[str, Any] | None = None,
     config_path: str | None = None,
+    profile: str | None = None,
+    target_path: str | os.PathLike[str] | None = None,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     all_syncs: bool = False,
     threads: int | None = None,
-    full_refresh: bool = False,
+    full_refresh: bool | None = None,
     dry_run: bool = False,
     allow_mass_delete: bool = False,
     recapture: bool = False,
@@ -102,6 +143,10 @@ def run(
 ) -> RunResult:
     """Plan and run the project's syncs; see ``dbt-sync run --help`` for the options.
 
+    An option left at None is read from its environment variable, as the CLI
+    and dbt do: ``profile`` (``DBT_PROFILE``), ``target_path``
+    (``DBT_TARGET_PATH``), ``full_refresh`` (``DBT_FULL_REFRESH``).
+
     ``lock_stale_seconds`` below 3 heartbeats (``lock_heartbeat_seconds``,
     10 s) raises :class:`~dbt_sync.errors.ConfigError`. ``cancellation``:
     call its ``cancel()`` from any thread to stop the run cleanly (the CLI
@@ -109,7 +154,9 @@ def run(
     """
     check_stale_seconds(lock_stale_seconds, lock_heartbeat_seconds)
     masking.clear()  # the masked values of an earlier run in this process are not needed any more
-    options = build_options(project_dir, profiles_dir, target, vars, config_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path, profile, target_path)
+    if full_refresh is None:
+        full_refresh = env_flag("DBT_FULL_REFRESH")
     project = load_project(options)
     with open_warehouse(options) as warehouse:
         warehouse.read_only = dry_run  # a dry run leaves the warehouse exactly as it found it

@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from pathlib import Path
-from typing import Any
 
 import click
 
 from dbt_sync.api import run as run_syncs
-from dbt_sync.cli.base import handle_errors, main, project_options, selection_options, stdout_gone
+from dbt_sync.cli import params
+from dbt_sync.cli.base import handle_errors, main, stdout_gone
 from dbt_sync.engine.cancel import Cancellation, on_signals
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult, SyncResult, SyncStatus
 from dbt_sync.output import table, to_json
+from dbt_sync.project import ProjectOptions
 from dbt_sync.secrets import redact
 
 
 @main.command()
-@project_options
-@selection_options
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Syncs run at once (default: the profile's).")
-@click.option(
-    "--full-refresh",
-    is_flag=True,
-    help="Resend every row of the selected syncs (records keep their ids; mirror deletes still apply).",
-)
+@params.project
+@params.selection
+@params.threads
+@params.full_refresh
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing, change nothing in the warehouse.")
 @click.option("--allow-mass-delete", is_flag=True, help="Let mirror syncs delete more than their delete_threshold.")
 @click.option("--recapture", is_flag=True, help="Compute changesets now instead of using the post-hook's capture.")
@@ -46,15 +42,10 @@ from dbt_sync.secrets import redact
     help="Consider a sync's lock abandoned after this many seconds without heartbeat (written every 10 s; "
     "at least 30). A holder that died on this machine is replaced at once.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the run results as JSON on stdout.")
+@params.as_json("the run results")
 @handle_errors
 def run(
-    project_dir: Path,
-    profiles_dir: Path | None,
-    target: str | None,
-    vars: dict[str, Any] | None,
-    config_path: str | None,
-    debug: bool,
+    options: ProjectOptions,
     select: tuple[str, ...],
     exclude: tuple[str, ...],
     all_syncs: bool,
@@ -71,8 +62,9 @@ def run(
 
     By default only syncs whose model the latest dbt invocation built, plus
     syncs with records waiting for a retry, run. Results are also written to
-    target/dbt_sync_results.json (a dry run writes target/dbt_sync_dry_run.json
-    and leaves the warehouse as it was).
+    dbt_sync_results.json in dbt's target directory (target/ unless
+    --target-path says otherwise; a dry run writes dbt_sync_dry_run.json
+    there and leaves the warehouse as it was).
 
     \b
     Examples:
@@ -90,11 +82,13 @@ def run(
     cancellation = Cancellation()
     with on_signals(cancellation):
         result = run_syncs(
-            project_dir,
-            profiles_dir=profiles_dir,
-            target=target,
-            vars=vars,
-            config_path=config_path,
+            options.project_dir,
+            profiles_dir=options.profiles_dir,
+            target=options.target,
+            vars=options.vars,
+            config_path=options.config_path,
+            profile=options.profile,
+            target_path=options.target_path,
             select=select,
             exclude=exclude,
             all_syncs=all_syncs,
