@@ -19,6 +19,7 @@ from typing import Any
 from dbt_sync import masking
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.context import RunOptions
+from dbt_sync.engine.events import RunListener
 from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, check_stale_seconds
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult
@@ -139,6 +140,7 @@ def run(
     cancellation: Cancellation | None = None,
     retry_policy: RetryPolicy | None = None,
     progress: Progress | None = None,
+    listeners: Sequence[RunListener] = (),
     write_results: bool = True,
 ) -> RunResult:
     """Plan and run the project's syncs; see ``dbt-sync run --help`` for the options.
@@ -151,6 +153,9 @@ def run(
     10 s) raises :class:`~dbt_sync.errors.ConfigError`. ``cancellation``:
     call its ``cancel()`` from any thread to stop the run cleanly (the CLI
     does on SIGTERM/SIGINT); the result's ``exit_code`` is then 128 + signal.
+    ``listeners``: :class:`~dbt_sync.engine.events.RunListener` objects that
+    receive the run's events (``progress`` is one too); ``run_finished``
+    comes last, after alerts and the results file.
     """
     check_stale_seconds(lock_stale_seconds, lock_heartbeat_seconds)
     masking.clear()  # the masked values of an earlier run in this process are not needed any more
@@ -180,6 +185,7 @@ def run(
             invocation_id=_invocation_id(project),
             target=target or _target_name(warehouse),
             progress=progress or Progress.auto(),
+            listeners=listeners,
             cancellation=cancellation or Cancellation(),
         )
         result = engine.execute()
@@ -191,6 +197,7 @@ def run(
             result.alerts = evaluate_alerts(project, warehouse, result)
     if write_results:
         write_results_file(result, project.target_dir)
+    engine.events.run_finished(result)
     return result
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.connections import Connections
+from dbt_sync.engine.events import RunEvents
 from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, SyncLock
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.retry import RetryPolicy
@@ -52,6 +53,8 @@ class RunContext:
     run_id: str
     invocation_id: str | None
     progress: Progress
+    #: the run's event hub (progress is one of its listeners); see engine/events.py
+    events: RunEvents
     cancellation: Cancellation
     connections: Connections
     holder: str
