@@ -141,8 +141,10 @@ Examples:
   dbt-sync demo                           try it with DuckDB and local CRM emulators
 
 \b
-Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input,
-3 a sync held by another run, 130 / 143 cancelled by SIGINT / SIGTERM.
+Exit codes: 0 all synced, 1 some records failed (0 with run
+--warn-on-record-failures), 2 a sync failed or bad input, 3 a sync held by
+another run, 130 / 143 cancelled by SIGINT / SIGTERM (dbt-sync run --help
+maps them to dbt's).
 """,
 )
 @click.version_option(__version__, prog_name="dbt-sync")

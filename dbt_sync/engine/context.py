@@ -33,6 +33,8 @@ class RunOptions:
     lock_stale_seconds: float = DEFAULT_STALE_SECONDS
     #: seconds between two heartbeats of a held lock; lock_stale_seconds must be at least 3 of them
     lock_heartbeat_seconds: float = HEARTBEAT_SECONDS
+    #: False: record failures alone do not fail the run (``RunResult.exit_code_for``)
+    record_failures_fatal: bool = True
 
 
 @dataclass

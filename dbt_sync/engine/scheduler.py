@@ -102,6 +102,7 @@ class Engine:
             invocation_id=self.invocation_id,
             target=self.target,
             dry_run=self.options.dry_run,
+            record_failures_fatal=self.options.record_failures_fatal,
         )
         self.events.run_started(
             RunStarted(
