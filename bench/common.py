@@ -54,6 +54,7 @@ def machine() -> dict[str, Any]:
         "versions": versions,
         "commit": commit,
         "emulator_tcp_nodelay": os.environ.get("BENCH_EMULATOR_NODELAY", "1") != "0",
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
     }
 
 

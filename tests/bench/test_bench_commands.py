@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 import bench.common
+import bench.project
 from bench.__main__ import main
 from bench.project import REPO_ROOT
 
@@ -63,6 +64,7 @@ def _result(tmp_path: Path) -> dict[str, Any]:
 @pytest.mark.parametrize("name", _params())
 def test_benchmark_command_runs_at_a_tiny_size(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bench.common, "RESULTS", tmp_path)  # keep bench/results/ for real measurements
+    monkeypatch.setattr(bench.project, "DATA", tmp_path / "data")  # and bench/data/ for a run going on beside
     args = SCENARIOS[name][0]
     assert main(args) == 0
     data = _result(tmp_path)
