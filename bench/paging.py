@@ -111,7 +111,10 @@ def main(argv: list[str]) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000,10000000", help="changed rows, comma-separated")
     parser.add_argument("--pages", type=int, default=40, help="page queries timed per size, first to last")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.pages = "6000,12000", 3
     data = run([int(s) for s in args.sizes.split(",")], args.pages)
     path = write_result("paging-postgres", {"args": vars(args), **data})
     log(f"wrote {path}")
