@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dbt_sync import masking
+from dbt_sync import masking, telemetry
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.context import RunOptions
 from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, check_stale_seconds
@@ -111,7 +111,8 @@ def run(
     masking.clear()  # the masked values of an earlier run in this process are not needed any more
     options = build_options(project_dir, profiles_dir, target, vars, config_path)
     project = load_project(options)
-    with open_warehouse(options) as warehouse:
+    # OpenTelemetry (off unless configured) ends first: the run's last spans are flushed before it returns
+    with open_warehouse(options) as warehouse, telemetry.start(project.config.opentelemetry) as tel:
         warehouse.read_only = dry_run  # a dry run leaves the warehouse exactly as it found it
         the_plan = plan_with_retries(project, warehouse, select, exclude, all_syncs)
         engine = Engine(
@@ -134,6 +135,7 @@ def run(
             target=target or _target_name(warehouse),
             progress=progress or Progress.auto(),
             cancellation=cancellation or Cancellation(),
+            telemetry=tel,
         )
         result = engine.execute()
         result.warnings[:0] = project.warnings
