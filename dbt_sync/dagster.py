@@ -32,14 +32,15 @@ run's ``run_id``, ``exit_code`` and ``dbt_invocation_id``. Records' values
 never reach the metadata or the logs (the per-code error samples and dry-run
 samples of the results file are left out); secrets are masked as everywhere.
 
-Whether the asset succeeds follows the CLI's exit code
-(:attr:`dbt_sync.engine.results.RunResult.exit_code`): 0 materializes; 2 (the
-sync failed as a whole), 3 (another run holds its lock) and a cancelled run
-fail the asset, so Dagster skips the syncs that need it; 1 (some records
-failed) fails the asset too unless ``record_failures_ok=True``, which
-materializes it with the failures in its metadata (as Hightouch's Dagster and
-Airflow integrations do with ``fail_on_warning=False``). A failed asset's
-:class:`dagster.Failure` carries the same metadata.
+Whether the asset succeeds follows the CLI's exit code, by the rule the CLI
+uses (:meth:`dbt_sync.engine.results.RunResult.exit_code_for`): 0
+materializes; 2 (the sync failed as a whole), 3 (another run holds its lock)
+and a cancelled run fail the asset, so Dagster does not run the syncs that
+need it; 1 (some records failed) fails the asset too unless
+``record_failures_fatal=False`` (or ``DBT_SYNC_WARN_ON_RECORD_FAILURES`` is
+true, as for ``dbt-sync run``), which materializes it with the failures in its
+metadata (what Hightouch's integrations call ``fail_on_warning=False``). A
+failed asset's :class:`dagster.Failure` carries the same metadata.
 """
 
 import json
@@ -56,13 +57,13 @@ except ImportError as exc:  # pragma: no cover - only without the extra
         f"dbt_sync.dagster needs Dagster and dagster-dbt ({exc}): pip install 'dbt-sync[dagster]'"
     ) from None
 
+from dbt_sync.api import build_options
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult, SyncResult
 from dbt_sync.engine.retry import RetryPolicy
 from dbt_sync.errors import EXIT_OK, EXIT_RECORD_FAILURES
 from dbt_sync.manifest import load_manifest
 from dbt_sync.plan import build_plan
-from dbt_sync.project import target_dir
 from dbt_sync.secrets import redact
 from dbt_sync.spec import load_specs
 
@@ -75,8 +76,8 @@ _RECORD_VALUE_FIELDS = frozenset({"error_samples", "samples"})
 class DbtSyncConfig(dg.Config):
     """Run configuration of one sync asset: the ``dbt-sync run`` flags that change what is sent."""
 
-    #: resend every row of the sync (``--full-refresh``)
-    full_refresh: bool = False
+    #: resend every row of the sync (``--full-refresh``); None: ``DBT_FULL_REFRESH`` decides, as for the CLI
+    full_refresh: bool | None = None
     #: let a mirror sync delete more than its ``delete_threshold`` (``--allow-mass-delete``)
     allow_mass_delete: bool = False
 
@@ -88,24 +89,26 @@ def build_dbt_sync_assets(
     target: str | None = None,
     vars: dict[str, Any] | None = None,
     config_path: str | None = None,
+    profile: str | None = None,
+    target_path: str | os.PathLike[str] | None = None,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     dagster_dbt_translator: Any | None = None,
     key_prefix: Sequence[str] = ("dbt_sync",),
     group_name: str | None = "dbt_sync",
-    record_failures_ok: bool = False,
+    record_failures_fatal: bool | None = None,
     lock_wait_seconds: float = 0.0,
     retry_policy: RetryPolicy | None = None,
 ) -> list[Any]:
     """One Dagster asset (``dagster.AssetsDefinition``) per enabled sync of the project, in plan order.
 
     ``project_dir``: the dbt project; its ``manifest.json`` (in dbt's target
-    path: ``DBT_TARGET_PATH``, ``target-path``, else ``target/``) must exist,
-    as for ``@dbt_assets`` (``dbt parse`` writes it). Reading it needs no
-    ``dbt_sync.yml`` and no credentials; each materialization reads
-    ``dbt_sync.yml`` (and its environment variables) when it runs.
-    ``profiles_dir``, ``target``, ``vars``, ``config_path``: as
-    :func:`dbt_sync.run` takes them. ``select`` / ``exclude``: which syncs get
+    path: ``target_path``, ``DBT_TARGET_PATH``, ``target-path``, else
+    ``target/``) must exist, as for ``@dbt_assets`` (``dbt parse`` writes it).
+    Reading it needs no ``dbt_sync.yml`` and no credentials; each
+    materialization reads ``dbt_sync.yml`` (and its environment variables) when
+    it runs. ``profiles_dir``, ``target``, ``vars``, ``config_path``,
+    ``profile``, ``target_path``: as :func:`dbt_sync.run` takes them. ``select`` / ``exclude``: which syncs get
     an asset (``dbt-sync run`` selector syntax); an edge through a sync left
     out still orders the two it joins.
 
@@ -114,8 +117,10 @@ def build_dbt_sync_assets(
     asset key. Each sync's key is ``key_prefix + [sync name]``
     (``dbt_sync/contacts_to_hubspot``), in ``group_name``.
 
-    ``record_failures_ok``: materialize a sync whose run had record failures
-    (exit code 1) instead of failing its asset. ``lock_wait_seconds``: how
+    ``record_failures_fatal=False``: materialize a sync whose run had record
+    failures (exit code 1) instead of failing its asset (None:
+    ``DBT_SYNC_WARN_ON_RECORD_FAILURES`` decides when the asset runs, as for
+    :func:`dbt_sync.run`). ``lock_wait_seconds``: how
     long a materialization waits for another run holding the sync
     (``dbt-sync run --wait``); ``retry_policy``: the request retries.
 
@@ -123,8 +128,8 @@ def build_dbt_sync_assets(
     :class:`dbt_sync.errors.SpecError` / :class:`dbt_sync.errors.PlanError`
     (invalid specs, a dependency cycle), as ``dbt-sync plan`` does.
     """
-    root = Path(project_dir).resolve()
-    manifest = load_manifest(target_dir(root))
+    options = build_options(project_dir, profiles_dir, target, vars, config_path, profile, target_path)
+    manifest = load_manifest(options.target_dir)
     specs = load_specs(manifest, None)
     plan = build_plan(specs, manifest, None, select=select, exclude=exclude, all_syncs=True)
     translator = dagster_dbt_translator if dagster_dbt_translator is not None else DagsterDbtTranslator()
@@ -138,6 +143,9 @@ def build_dbt_sync_assets(
         "target": target,
         "vars": vars,
         "config_path": config_path,
+        "profile": profile,
+        "target_path": target_path,
+        "record_failures_fatal": record_failures_fatal,
         "lock_wait_seconds": lock_wait_seconds,
         "retry_policy": retry_policy,
     }
@@ -147,7 +155,7 @@ def build_dbt_sync_assets(
         deps = [model_key, *(dg.AssetKey([*prefix, name]) for name in sorted(upstream.get(spec.name, ())))]
         assets.append(
             _sync_asset(
-                root,
+                options.project_dir,
                 spec.name,
                 key=dg.AssetKey([*prefix, spec.name]),
                 deps=deps,
@@ -162,7 +170,6 @@ def build_dbt_sync_assets(
                     "dbt_sync/object": spec.object,
                     "dbt_sync/mode": spec.mode,
                 },
-                record_failures_ok=record_failures_ok,
                 run_options=run_options,
             )
         )
@@ -178,7 +185,6 @@ def _sync_asset(
     group_name: str | None,
     description: str,
     metadata: Mapping[str, str],
-    record_failures_ok: bool,
     run_options: Mapping[str, Any],
 ) -> Any:
     @dg.asset(
@@ -202,7 +208,7 @@ def _sync_asset(
                 metadata=_run_metadata(result),
             ) from None
         figures = sync_metadata(result, sync)
-        if sync_succeeded(result, record_failures_ok):
+        if result.exit_code == EXIT_OK:  # the CLI's rule, with the run's record_failures_fatal
             return dg.MaterializeResult(metadata=figures)
         raise dg.Failure(description=_failure_description(result, sync), metadata=figures)
 
@@ -235,12 +241,6 @@ def _run_one(
     for warning in result.warnings:
         context.log.warning(redact(warning))
     return result
-
-
-def sync_succeeded(result: RunResult, record_failures_ok: bool = False) -> bool:
-    """Whether a run of one sync materializes its asset: the CLI's exit code is 0, or 1 with ``record_failures_ok``."""
-    code = result.exit_code
-    return code == EXIT_OK or (record_failures_ok and code == EXIT_RECORD_FAILURES)
 
 
 def sync_metadata(result: RunResult, sync: SyncResult) -> dict[str, Any]:
