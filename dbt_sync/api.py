@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dbt_sync import masking
+from dbt_sync import masking, telemetry
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.context import RunOptions
 from dbt_sync.engine.events import RunListener
@@ -173,7 +173,8 @@ def run(
     if record_failures_fatal is None:
         record_failures_fatal = not env_flag(WARN_ON_RECORD_FAILURES_ENV)
     project = load_project(options)
-    with open_warehouse(options) as warehouse:
+    # OpenTelemetry (off unless configured) ends first: the run's last spans are flushed before it returns
+    with open_warehouse(options) as warehouse, telemetry.start(project.config.opentelemetry) as tel:
         warehouse.read_only = dry_run  # a dry run leaves the warehouse exactly as it found it
         the_plan = plan_with_retries(project, warehouse, select, exclude, all_syncs)
         engine = Engine(
@@ -198,6 +199,7 @@ def run(
             progress=progress or Progress.auto(),
             listeners=listeners,
             cancellation=cancellation or Cancellation(),
+            telemetry=tel,
         )
         result = engine.execute()
         result.warnings[:0] = project.warnings

@@ -44,7 +44,7 @@ from dbt_sync.project.models import CHANNEL_REQUIRED_KEYS, DbtSyncFile, problems
 CONFIG_FILE = "dbt_sync.yml"
 CONFIG_ENV = "DBT_SYNC_CONFIG"
 
-TOP_LEVEL_KEYS = ("version", "destinations", "channels", "defaults")
+TOP_LEVEL_KEYS = ("version", "destinations", "channels", "defaults", "report_url", "opentelemetry")
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,8 @@ class SyncConfig:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     #: where the ``dbt-sync report`` page is published (alerts link to ``<report_url>#sync-<name>``)
     report_url: str | None = None
+    #: ``opentelemetry``: OTLP export settings (dbt_sync/telemetry.py); empty: the environment's only
+    opentelemetry: Mapping[str, Any] = field(default_factory=dict)
 
     def destination(self, name: str, where: str = "") -> DestinationConfig:
         try:
@@ -312,6 +314,9 @@ def load_config(
 
 def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
     secrets.register(_secret_values(doc))  # before any message can quote a value
+    otel = doc.get("opentelemetry")
+    if isinstance(otel, dict) and isinstance(otel.get("headers"), dict):
+        secrets.register(str(v) for v in otel["headers"].values())  # credentials of the collector
     problems = validate_document(doc)
     if len(problems) == 1:
         raise ConfigError(f"{path}: invalid dbt-sync config: {problems[0]}")
@@ -326,6 +331,7 @@ def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
         channels={str(n): ChannelConfig(str(n), s["type"], dict(s)) for n, s in channels.items()},
         defaults=doc.get("defaults") or {},
         report_url=doc.get("report_url") or None,
+        opentelemetry={k: v for k, v in (doc.get("opentelemetry") or {}).items() if v is not None},
     )
 
 
