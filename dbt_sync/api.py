@@ -107,7 +107,10 @@ def env_flag(name: str) -> bool:
 
 def open_warehouse(options: ProjectOptions) -> Any:
     """The user's warehouse through their dbt profile and adapter."""
+    from dbt_sync.secrets import register_env
     from dbt_sync.warehouse import Warehouse
+
+    register_env()  # a DBT_ENV_SECRET* of profiles.yml is masked in a connection error, as dbt does
 
     return Warehouse.open(
         str(options.project_dir),
