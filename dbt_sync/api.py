@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dbt_sync import masking
+from dbt_sync import masking, telemetry
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.context import RunOptions
 from dbt_sync.engine.events import RunListener
@@ -32,6 +32,8 @@ from dbt_sync.project import Project, ProjectOptions, load_project
 RESULTS_FILE = "dbt_sync_results.json"
 #: what ``--dry-run`` writes instead, leaving the last real run's results in place
 DRY_RUN_RESULTS_FILE = "dbt_sync_dry_run.json"
+#: true: record failures alone exit 0 (``dbt-sync run --warn-on-record-failures``)
+WARN_ON_RECORD_FAILURES_ENV = "DBT_SYNC_WARN_ON_RECORD_FAILURES"
 
 
 def dbt_package_dir() -> Path:
@@ -105,7 +107,10 @@ def env_flag(name: str) -> bool:
 
 def open_warehouse(options: ProjectOptions) -> Any:
     """The user's warehouse through their dbt profile and adapter."""
+    from dbt_sync.secrets import register_env
     from dbt_sync.warehouse import Warehouse
+
+    register_env()  # a DBT_ENV_SECRET* of profiles.yml is masked in a connection error, as dbt does
 
     return Warehouse.open(
         str(options.project_dir),
@@ -131,6 +136,7 @@ def run(
     all_syncs: bool = False,
     threads: int | None = None,
     full_refresh: bool | None = None,
+    record_failures_fatal: bool | None = None,
     dry_run: bool = False,
     allow_mass_delete: bool = False,
     recapture: bool = False,
@@ -147,7 +153,9 @@ def run(
 
     An option left at None is read from its environment variable, as the CLI
     and dbt do: ``profile`` (``DBT_PROFILE``), ``target_path``
-    (``DBT_TARGET_PATH``), ``full_refresh`` (``DBT_FULL_REFRESH``).
+    (``DBT_TARGET_PATH``), ``full_refresh`` (``DBT_FULL_REFRESH``),
+    ``record_failures_fatal`` (False when ``DBT_SYNC_WARN_ON_RECORD_FAILURES``
+    is true; see :meth:`RunResult.exit_code_for`).
 
     ``lock_stale_seconds`` below 3 heartbeats (``lock_heartbeat_seconds``,
     10 s) raises :class:`~dbt_sync.errors.ConfigError`. ``cancellation``:
@@ -162,8 +170,11 @@ def run(
     options = build_options(project_dir, profiles_dir, target, vars, config_path, profile, target_path)
     if full_refresh is None:
         full_refresh = env_flag("DBT_FULL_REFRESH")
+    if record_failures_fatal is None:
+        record_failures_fatal = not env_flag(WARN_ON_RECORD_FAILURES_ENV)
     project = load_project(options)
-    with open_warehouse(options) as warehouse:
+    # OpenTelemetry (off unless configured) ends first: the run's last spans are flushed before it returns
+    with open_warehouse(options) as warehouse, telemetry.start(project.config.opentelemetry) as tel:
         warehouse.read_only = dry_run  # a dry run leaves the warehouse exactly as it found it
         the_plan = plan_with_retries(project, warehouse, select, exclude, all_syncs)
         engine = Engine(
@@ -181,12 +192,14 @@ def run(
                 lock_stale_seconds=lock_stale_seconds,
                 lock_heartbeat_seconds=lock_heartbeat_seconds,
                 retry_policy=retry_policy or _default_policy(project),
+                record_failures_fatal=record_failures_fatal,
             ),
             invocation_id=_invocation_id(project),
             target=target or _target_name(warehouse),
             progress=progress or Progress.auto(),
             listeners=listeners,
             cancellation=cancellation or Cancellation(),
+            telemetry=tel,
         )
         result = engine.execute()
         result.warnings[:0] = project.warnings

@@ -20,7 +20,7 @@ import click
 from dbt_sync.cli.params import LOGGING_NAMES
 from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line
 from dbt_sync.logs import JsonLines, JsonLogHandler
-from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact
+from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact, register_env
 from dbt_sync.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -90,6 +90,7 @@ def handle_errors(func: F) -> F:
         debug = bool(kwargs.get("debug"))
         log_format = str(kwargs.get("log_format") or "default").lower()
         quiet = bool(kwargs.get("quiet"))
+        register_env()  # dbt's DBT_ENV_SECRET* values are masked in everything the command prints
         for name in LOGGING_NAMES:  # the logging options are this wrapper's, unless the command names them
             if name not in takes:
                 kwargs.pop(name, None)
@@ -206,8 +207,10 @@ Examples:
   dbt-sync demo                           try it with DuckDB and local CRM emulators
 
 \b
-Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input,
-3 a sync held by another run, 130 / 143 cancelled by SIGINT / SIGTERM.
+Exit codes: 0 all synced, 1 some records failed (0 with run
+--warn-on-record-failures), 2 a sync failed or bad input, 3 a sync held by
+another run, 130 / 143 cancelled by SIGINT / SIGTERM (dbt-sync run --help
+maps them to dbt's).
 """,
 )
 @click.version_option(__version__, prog_name="dbt-sync")

@@ -247,6 +247,15 @@ full_refresh = click.option(
     "Also DBT_FULL_REFRESH, as for dbt.",
 )
 
+warn_on_record_failures = click.option(
+    "--warn-on-record-failures/--fail-on-record-failures",
+    envvar="DBT_SYNC_WARN_ON_RECORD_FAILURES",
+    default=False,
+    help="Exit 0 when records failed but no sync failed as a whole: the failures are still printed, written "
+    "to the results and recorded in dbt_sync_failures (for an orchestrator that should not fail the task "
+    "on them). A sync that failed as a whole still exits 2. Also DBT_SYNC_WARN_ON_RECORD_FAILURES.",
+)
+
 
 def as_json(what: str) -> Callable[[F], F]:
     """``--json``: print ``what`` as JSON on stdout."""

@@ -25,6 +25,7 @@ from dbt_sync.secrets import redact
 @params.selection
 @params.threads
 @params.full_refresh
+@params.warn_on_record_failures
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing, change nothing in the warehouse.")
 @click.option("--allow-mass-delete", is_flag=True, help="Let mirror syncs delete more than their delete_threshold.")
 @click.option("--recapture", is_flag=True, help="Compute changesets now instead of using the post-hook's capture.")
@@ -53,6 +54,7 @@ def run(
     all_syncs: bool,
     threads: int | None,
     full_refresh: bool,
+    warn_on_record_failures: bool,
     dry_run: bool,
     allow_mass_delete: bool,
     recapture: bool,
@@ -76,10 +78,16 @@ def run(
       dbt-sync run --dry-run --all
 
     \b
-    Exit codes: 0 every record synced; 1 some records failed; 2 a sync failed
-    as a whole or bad input; 3 a sync was not run because another dbt-sync run
-    holds it; 130 / 143 cancelled by SIGINT / SIGTERM (it stops sending,
-    records what the CRM confirmed, releases its locks).
+    Exit codes (dbt's code for the nearest case in brackets):
+      0        every record synced [0]
+      1        the run completed, some records failed [1: a node failed];
+               0 with --warn-on-record-failures
+      2        a sync failed as a whole, or nothing could run: bad input,
+               profile, warehouse [1: a handled error; 2: could not run]
+      3        a sync was not run: another dbt-sync run holds it [none]
+      130/143  cancelled by SIGINT / SIGTERM [2]: it stops sending, records
+               what the CRM confirmed, releases its locks
+    Priority: cancelled, then 2, then 3, then 1.
 
     \b
     Output: the summary on stdout, progress and logs on stderr. --json: the
@@ -109,6 +117,7 @@ def run(
             recapture=recapture,
             lock_wait_seconds=lock_wait,
             lock_stale_seconds=lock_stale_seconds,
+            record_failures_fatal=not warn_on_record_failures,
             progress=progress,
             listeners=listeners,
             cancellation=cancellation,
@@ -200,6 +209,11 @@ def render_summary(result: RunResult) -> str:
         "Done. records: "
         + ", ".join(f"{k} {v}" for k, v in totals.items())
         + ("; syncs: " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) if statuses else "")
-        + f". Exit code {result.exit_code}."
+        + f". Exit code {result.exit_code}"
+        + (
+            f" (records failed; --warn-on-record-failures makes that exit {result.exit_code})."
+            if result.exit_code != result.exit_code_for(record_failures_fatal=True)
+            else "."
+        )
     )
     return redact("\n".join(lines))
