@@ -1,14 +1,20 @@
-"""``--log-format json`` and ``--quiet`` from the real CLI on DuckDB against both emulators.
+"""``--log-format json``, ``--quiet`` and lifecycle webhook events from the real CLI on DuckDB against both
+emulators.
 
 The first run of integration_tests creates records in both CRMs and has
 record failures (two contacts Salesforce refuses, one HubSpot refuses), so
-its log holds info, warn-free and error-level events. Every line of stderr
-must parse on its own and follow docs/log-events.schema.json; the sync and
-run events must carry what the results file holds.
+its log holds info and error-level events. Every line of stderr must parse
+on its own and follow docs/log-events.schema.json; the sync and run events
+must carry what the results file holds. Two webhook channels ask for
+lifecycle events: one receives them (a local server checks each body's
+HMAC signature and docs/lifecycle-event.schema.json, and that no record
+value is in it), the other answers 503, which is a warning, not a failure.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -17,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
 
 from tests.engine.conftest import stack_for
@@ -25,6 +32,10 @@ pytestmark = pytest.mark.slow
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "log-events.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA)
+LIFECYCLE = Draft202012Validator(
+    json.loads((Path(__file__).resolve().parents[2] / "docs" / "lifecycle-event.schema.json").read_text())
+)
+SECRET = "lifecycle-signing-secret-7f3a"
 
 
 def parse_lines(text: str) -> list[dict[str, Any]]:
@@ -46,8 +57,17 @@ def cli(env: dict[str, str], project: Any, *args: str) -> subprocess.CompletedPr
     )
 
 
-def test_json_logs_parse_line_by_line_and_carry_the_results(dbt_project_factory: Any) -> None:
+def test_json_logs_parse_line_by_line_and_carry_the_results(dbt_project_factory: Any, http_server: Any) -> None:
     project = dbt_project_factory("duckdb", "json_logs")
+    config = yaml.safe_load((project.path / "dbt_sync.yml").read_text())
+    config["channels"] = {
+        "monitor": {"type": "webhook", "url": http_server.url + "/monitor", "secret": SECRET,
+                    "events": ["run.completed", "sync.completed"], "attempts": 2, "backoff_seconds": 0.01},
+        "down": {"type": "webhook", "url": http_server.url + "/down", "events": ["run.completed"],
+                 "attempts": 2, "backoff_seconds": 0.01, "timeout_seconds": 2},
+    }
+    (project.path / "dbt_sync.yml").write_text(yaml.safe_dump(config))
+    http_server.status["/down"] = 503
     with stack_for(project) as stack:
         env = {**os.environ, **project.env, **stack.sandbox.env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         env.pop("DBT_QUIET", None)
@@ -92,6 +112,38 @@ def test_json_logs_parse_line_by_line_and_carry_the_results(dbt_project_factory:
         assert results["totals"]["failed"] == 3
         failing = {e["data"]["sync"]["name"] for e in events if e["info"]["level"] == "error"}
         assert failing == {"contacts_to_salesforce", "contacts_to_hubspot"}
+
+        # -- lifecycle events: signed, documented, the results' figures, no record values ------------------
+        received = [r for r in http_server.to("/monitor") if "X-DbtSync-Event" in r.headers]
+        bodies = []
+        for request in received:
+            expected = "sha256=" + hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(request.headers["X-DbtSync-Signature"], expected)
+            body = json.loads(request.body)
+            assert not sorted(LIFECYCLE.iter_errors(body), key=str), body
+            assert body["event"] == request.headers["X-DbtSync-Event"]
+            assert body["event_id"] == request.headers["X-DbtSync-Event-Id"]
+            assert body["run"]["run_id"] == run_id
+            bodies.append(body)
+        ran = [entry for entry in results["syncs"] if entry["skip_cause"] != "plan"]
+        per_sync = {b["sync"]["name"]: b["sync"] for b in bodies if b["event"] == "sync.completed"}
+        assert sorted(per_sync) == sorted(entry["name"] for entry in ran), "one sync.completed per sync that ran"
+        (run_completed,) = [b for b in bodies if b["event"] == "run.completed"]
+        assert run_completed["run"]["exit_code"] == 1 and run_completed["run"]["totals"] == results["totals"]
+        figures = ("status", "planned", "created", "updated", "deleted", "failed", "attempted", "succeeded",
+                   "error_codes", "operations")
+        for entry in ran:
+            assert {k: per_sync[entry["name"]][k] for k in figures} == {k: entry[k] for k in figures}
+        assert [s["name"] for s in run_completed["syncs"]] == [s["name"] for s in results["syncs"]]
+        header, rows = project.read_seed("raw_contacts")
+        values = {row[header.index(c)] for row in rows for c in ("email", "first_name", "last_name", "phone")}
+        raw = b"".join(r.body for r in received).decode()
+        assert not [v for v in values if len(v) >= 4 and v in raw], "no record value in a lifecycle event"
+        # the channel that refused it: a warning in the results and the log, the run's exit code unchanged
+        assert len(http_server.to("/down")) >= 2
+        (warning,) = [w for w in results["warnings"] if "lifecycle" in w]
+        assert "run.completed" in warning and "down" in warning and "503" in warning
+        assert [e["data"]["warning"] for e in events if e["info"]["name"] == "RunWarning"] == [warning]
 
         # -- --json --quiet with json logs: the results document on stdout, on one line; on stderr only the
         # error-level events (the failing sync's end) ----------------------------------------------------
