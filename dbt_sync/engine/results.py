@@ -11,7 +11,8 @@ import enum
 import json
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,25 @@ class SyncResult:
     def top_errors(self, n: int = 3) -> list[tuple[str, int]]:
         return Counter(self.error_codes).most_common(n)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SyncResult:
+        """A sync's result read back from one entry of :meth:`RunResult.to_dict`'s ``syncs``.
+
+        Keys that are not fields (``attempted``, ``succeeded``: computed) are
+        ignored, missing ones take their defaults; ``status`` and
+        ``skip_cause`` become their enums (``ValueError`` for a value that is
+        not a member).
+        """
+        names = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in names}
+        values["status"] = SyncStatus(values.get("status", SyncStatus.SUCCESS))
+        cause = values.get("skip_cause")
+        values["skip_cause"] = SkipCause(cause) if cause is not None else None
+        values["operations"] = {
+            name: OperationCounts(**counts) for name, counts in (values.get("operations") or {}).items()
+        }
+        return cls(**values)
+
 
 @dataclass
 class RunResult:
@@ -159,13 +179,23 @@ class RunResult:
     def exit_code(self) -> int:
         """0 all synced; 1 record failures; 2 a sync failed as a whole; 3 a sync was locked by another run;
         128 + signal (130 SIGINT, 143 SIGTERM) when the run was cancelled."""
+        return self.exit_code_for()
+
+    def exit_code_for(self, *, fail_on_record_failures: bool = True) -> int:
+        """The exit code by the CLI's rules (:attr:`exit_code`), the one rule every caller applies.
+
+        ``fail_on_record_failures`` False makes record failures alone not a
+        failure: what would be 1 is 0 (the orchestrator integrations'
+        option); a whole-sync failure (2), a locked sync (3) and a
+        cancellation (128 + signal) are unchanged.
+        """
         if self.cancelled:
             return 128 + (self.cancelled_by if self.cancelled_by is not None else 2)
         if any(s.status == ERROR for s in self.syncs):
             return EXIT_ERROR
         if any(s.skip_cause is SkipCause.LOCKED for s in self.syncs):
             return EXIT_LOCKED
-        if any(s.failed for s in self.syncs):
+        if fail_on_record_failures and any(s.failed for s in self.syncs):
             return EXIT_RECORD_FAILURES
         return EXIT_OK
 
