@@ -26,9 +26,11 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 
 from dbt_sync.errors import EXIT_RECORD_FAILURES
 from dbt_sync.orchestration import (
+    LOCATION_OPTIONS,
     SyncTask,
     figures,
     outcome,
+    run_option_names,
     skipped_figures,
     sync_entry,
     sync_tasks,
@@ -38,8 +40,6 @@ from dbt_sync.orchestration import (
 
 #: the XCom key the figures are pushed under (Airflow's return value key, so ``operator.output`` reads them)
 XCOM_KEY = "return_value"
-#: ``--lock-stale-seconds``' default (dbt_sync.engine.locks.DEFAULT_STALE_SECONDS)
-_DEFAULT_STALE_SECONDS = 600.0
 
 __all__ = ["XCOM_KEY", "DbtSyncRunOperator", "dbt_sync_task_group"]
 
@@ -47,8 +47,14 @@ __all__ = ["XCOM_KEY", "DbtSyncRunOperator", "dbt_sync_task_group"]
 class DbtSyncRunOperator(BaseOperator):
     """Run dbt-sync's syncs as ``dbt-sync run`` does, in the worker's process (:func:`dbt_sync.run`).
 
-    Parameters are those of ``dbt-sync run`` (``all_syncs`` is ``--all``,
-    ``lock_wait_seconds`` is ``--wait``); ``project_dir``, ``profiles_dir``,
+    Takes every option of :func:`dbt_sync.run` (those of ``dbt-sync run``:
+    ``project_dir``, ``profiles_dir``, ``profile``, ``target``, ``target_path``,
+    ``vars``, ``config_path``, ``select``, ``exclude``, ``all_syncs`` for
+    ``--all``, ``threads``, ``full_refresh``, ``record_failures_fatal``,
+    ``dry_run``, ``allow_mass_delete``, ``recapture``, ``lock_wait_seconds`` for
+    ``--wait``, ``lock_stale_seconds``, ...; the ones ``dbt_sync.run`` reads
+    from the environment when left unset read it from the worker's), then
+    Airflow's (``retries``, ``pool``, ...). ``project_dir``, ``profiles_dir``,
     ``target``, ``vars``, ``config_path``, ``select`` and ``exclude`` are
     templated. ``dbt_sync.yml``'s environment variables are read from the
     worker's environment.
@@ -56,43 +62,42 @@ class DbtSyncRunOperator(BaseOperator):
     **XCom**: the run's figures under ``return_value`` (also when the task
     fails): the fields of ``target/dbt_sync_results.json``
     (``RunResult.to_dict``: ``exit_code``, ``totals``, and per sync ``status``,
-    ``planned``, ``created``, ``updated``, ``deleted``, ``failed``,
-    ``attempted``, ``succeeded``, ``error_codes``, ``operations``,
+    ``skip_cause``, ``planned``, ``created``, ``updated``, ``deleted``,
+    ``failed``, ``attempted``, ``succeeded``, ``error_codes``, ``operations``,
     ``api_usage``, ``failures_sql``, ...), secrets masked, without
     ``error_samples`` and ``samples``, which can quote record values. The task
     log shows one line per sync (status, counts, error codes, where the failed
     records are), never record values; dbt-sync's log lines pass the same
     secret masking as the CLI's.
 
-    **Success or failure** is the CLI's exit code rule
-    (:meth:`~dbt_sync.engine.results.RunResult.exit_code_for`): 0 succeeds;
+    **Success or failure** is the CLI's exit code, computed by the same rule
+    (:attr:`~dbt_sync.engine.results.RunResult.exit_code`): 0 succeeds;
     2 (a sync failed as a whole, or bad input), 3 (a sync held by another
     dbt-sync run) and 128 + signal (cancelled) raise :class:`AirflowException`,
     so the task's ``retries`` apply; 1 (records failed) raises
     :class:`AirflowFailException`, not retried: a retry would send the same
-    records, which the next run retries anyway. A run that
-    succeeded but planned no sync that ran (every sync skipped, e.g. its model
-    was not rebuilt) marks the task skipped.
+    records, which the next run retries anyway. A run that succeeded but ran
+    no sync (every one skipped, e.g. its model was not rebuilt) marks the task
+    skipped.
 
-    ``fail_on_record_failures`` (default True, as the exit code) False lets a
-    run whose only problem is failed records succeed; they stay in the
-    failures table and are retried by the next run. This is the option of
-    Hightouch's provider (airflow-provider-hightouch 4.0.0:
+    ``record_failures_fatal=False`` (``dbt-sync run --warn-on-record-failures``;
+    default: the worker's ``DBT_SYNC_WARN_ON_RECORD_FAILURES``, else True)
+    lets a run whose only problem is failed records succeed; they stay in the
+    log, the figures and the failures table, and the next run retries them.
+    Hightouch's provider has this switch (airflow-provider-hightouch 4.0.0:
     ``HightouchTriggerSyncOperator(error_on_warning=False)``, passed to
-    ``HightouchHook.poll_sync(fail_on_warning=...)``, where a sync run that
-    ends with status ``warning``, "completed with errors", some rows rejected,
-    succeeds unless it is True; every other status but ``success`` fails).
-    There it defaults to not failing; here the default is the CLI's.
+    ``HightouchHook.poll_sync(fail_on_warning=...)``: a sync run that ends with
+    status ``warning``, "completed with errors" as some rows were rejected,
+    succeeds unless it is True, and every other status but ``success``
+    fails); there it defaults to not failing, here to the CLI's rule.
 
     ``sync_task`` (set by :func:`dbt_sync_task_group`) makes the task run
-    exactly that sync (``--select sync:<name>``); before running, the task reads
-    the figures of the tasks of the syncs it needs (``needed_task_ids``:
+    exactly that sync (``--select sync:<name>``). Before running, the task
+    reads the figures of the tasks of the syncs it needs (``needed_task_ids``:
     sync name -> task id) and is skipped, with the reason, where the engine
-    would skip the sync in one ``dbt-sync run`` (a sync it needs failed as a
-    whole, was held by another run or skipped for that reason, or had failed
-    records and it sets ``block_on_upstream_failures``); a needed task that
-    left no figures counts as failed. Those tasks use trigger rule
-    ``all_done`` so that this rule, not Airflow's, decides.
+    would skip the sync in one ``dbt-sync run``
+    (:func:`dbt_sync.orchestration.upstream_block`); a needed task that left
+    no figures counts as failed.
     """
 
     template_fields: Sequence[str] = (
@@ -116,19 +121,13 @@ class DbtSyncRunOperator(BaseOperator):
         config_path: str | None = None,
         select: Sequence[str] = (),
         exclude: Sequence[str] = (),
-        all_syncs: bool = False,
-        threads: int | None = None,
-        full_refresh: bool = False,
-        dry_run: bool = False,
-        allow_mass_delete: bool = False,
-        recapture: bool = False,
-        lock_wait_seconds: float = 0.0,
-        lock_stale_seconds: float = _DEFAULT_STALE_SECONDS,
-        fail_on_record_failures: bool = True,
         sync_task: SyncTask | None = None,
         needed_task_ids: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
+        names = run_option_names()
+        #: the other options of dbt_sync.run() given (record_failures_fatal, all_syncs, threads, ...)
+        self.run_options = {key: kwargs.pop(key) for key in list(kwargs) if key in names}
         super().__init__(**kwargs)
         self.project_dir = os.fspath(project_dir)
         self.profiles_dir = os.fspath(profiles_dir) if profiles_dir is not None else None
@@ -137,15 +136,6 @@ class DbtSyncRunOperator(BaseOperator):
         self.config_path = config_path
         self.select = list(sync_task.select if sync_task else select)
         self.exclude = [] if sync_task else list(exclude)
-        self.all_syncs = all_syncs
-        self.threads = threads
-        self.full_refresh = full_refresh
-        self.dry_run = dry_run
-        self.allow_mass_delete = allow_mass_delete
-        self.recapture = recapture
-        self.lock_wait_seconds = lock_wait_seconds
-        self.lock_stale_seconds = lock_stale_seconds
-        self.fail_on_record_failures = fail_on_record_failures
         self.sync_task = sync_task
         self.needed_task_ids = dict(needed_task_ids or {})
         self._cancellation: Any = None
@@ -162,7 +152,7 @@ class DbtSyncRunOperator(BaseOperator):
         result = self._run()
         if self.do_xcom_push:
             ti.xcom_push(key=XCOM_KEY, value=figures(result))
-        end = outcome(result, fail_on_record_failures=self.fail_on_record_failures)
+        end = outcome(result)
         for line in end.summary.splitlines():
             self.log.info("%s", line)
         if end.exit_code == EXIT_RECORD_FAILURES:
@@ -199,14 +189,7 @@ class DbtSyncRunOperator(BaseOperator):
                     config_path=self.config_path,
                     select=self.select,
                     exclude=self.exclude,
-                    all_syncs=self.all_syncs,
-                    threads=self.threads,
-                    full_refresh=self.full_refresh,
-                    dry_run=self.dry_run,
-                    allow_mass_delete=self.allow_mass_delete,
-                    recapture=self.recapture,
-                    lock_wait_seconds=self.lock_wait_seconds,
-                    lock_stale_seconds=self.lock_stale_seconds,
+                    **self.run_options,
                     progress=Progress.silent(),
                     cancellation=self._cancellation,
                 )
@@ -253,7 +236,7 @@ def dbt_sync_task_group(
 
     ``operator_kwargs`` go to every sync's task: the ``dbt-sync run`` options of
     :class:`DbtSyncRunOperator` (``profiles_dir``, ``target``, ``all_syncs``,
-    ``fail_on_record_failures``, ...) and Airflow's (``retries``, ``pool``, ...).
+    ``record_failures_fatal``, ...) and Airflow's (``retries``, ``pool``, ...).
     Each sync runs on whichever worker takes its task; a sync held by another
     run ends its task with exit code 3 (``lock_wait_seconds`` waits instead).
     Raises dbt-sync's errors for a project that cannot be planned (no
@@ -262,7 +245,7 @@ def dbt_sync_task_group(
     """
     from airflow.providers.standard.operators.empty import EmptyOperator
 
-    tasks = sync_tasks(project_dir, select=select, exclude=exclude)
+    tasks = sync_tasks(project_dir, select=select, exclude=exclude, **_location(operator_kwargs))
     clash = [task.name for task in tasks if task.task_id == done_task_id]
     if clash:
         raise ValueError(f"sync {clash[0]} has the task id {done_task_id!r} of the last task: pass done_task_id=...")
@@ -282,6 +265,11 @@ def dbt_sync_task_group(
         done = EmptyOperator(task_id=done_task_id, trigger_rule=TriggerRule.NONE_FAILED)
         list(operators.values()) >> done
     return group
+
+
+def _location(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options that say where the project's artifacts are (``target_path``, ...), for :func:`sync_tasks`."""
+    return {key: options[key] for key in LOCATION_OPTIONS if options.get(key) is not None}
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ without Airflow installed.
   (:func:`dbt_sync.engine.scheduler.upstream_block`), from their tasks'
   figures.
 * :func:`outcome`: whether the task failed, by the CLI's exit code rule
-  (:meth:`dbt_sync.engine.results.RunResult.exit_code_for`), with a summary
+  (:attr:`dbt_sync.engine.results.RunResult.exit_code`), with a summary
   that names no record value.
 """
 
@@ -36,6 +36,13 @@ from dbt_sync.errors import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILUR
 #: per-sync keys of the results file left out of :func:`figures`: CRM error texts and dry-run records,
 #: which can quote record values
 RECORD_VALUE_KEYS = ("error_samples", "samples")
+
+#: parameters of :func:`dbt_sync.run` that are not options of ``dbt-sync run`` (the caller's runtime)
+RUNTIME_PARAMETERS = frozenset(
+    {"project_dir", "cancellation", "retry_policy", "progress", "listeners", "write_results", "lock_heartbeat_seconds"}
+)
+#: the options that say where the project's artifacts are, which :func:`sync_tasks` takes too
+LOCATION_OPTIONS = ("target_path",)
 
 EXIT_MEANINGS = {
     EXIT_OK: "every record synced",
@@ -78,13 +85,27 @@ def task_id_for(sync_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", sync_name)
 
 
+def run_option_names() -> frozenset[str]:
+    """The options of ``dbt-sync run`` as :func:`dbt_sync.run` names them: its parameters but the runtime's."""
+    import inspect
+
+    from dbt_sync import api
+
+    return frozenset(inspect.signature(api.run).parameters) - RUNTIME_PARAMETERS
+
+
 def sync_tasks(
-    project_dir: str | os.PathLike[str] = ".", *, select: Sequence[str] = (), exclude: Sequence[str] = ()
+    project_dir: str | os.PathLike[str] = ".",
+    *,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    target_path: str | os.PathLike[str] | None = None,
 ) -> list[SyncTask]:
     """The enabled syncs ``select`` / ``exclude`` choose (dbt selector syntax, as ``dbt-sync run``), in plan order.
 
-    Reads the manifest in the project's target directory (``DBT_TARGET_PATH``,
-    else ``target-path``, else ``target/``) and the specs in it; the ordering
+    Reads the manifest in the project's target directory (``target_path``,
+    else ``DBT_TARGET_PATH``, else ``target-path``, else ``target/``) and the
+    specs in it; the ordering
     rule is the plan's (:mod:`dbt_sync.plan`). Every enabled sync is a task,
     as with ``--all``: whether its model was rebuilt is decided when the task
     runs. Raises :class:`~dbt_sync.errors.ProjectError` (no manifest),
@@ -96,7 +117,7 @@ def sync_tasks(
     from dbt_sync.project import target_dir
     from dbt_sync.spec import load_specs
 
-    manifest = load_manifest(target_dir(Path(project_dir).resolve()))
+    manifest = load_manifest(target_dir(Path(project_dir).resolve(), target_path))
     specs = load_specs(manifest, None)
     plan = build_plan(specs, manifest, None, select=select, exclude=exclude, all_syncs=True)
     after: dict[str, list[str]] = {}
@@ -174,16 +195,17 @@ def upstream_block(
     """
     from dbt_sync.engine.scheduler import upstream_block as engine_rule
 
-    done: dict[str, SyncResult] = {}
-    for name in task.upstream:
+    for name in task.upstream:  # in order, as the engine: the first sync that blocks names the cause
         entry = upstream_figures.get(name)
         if entry is None:
             return (
                 SkipCause.UPSTREAM_FAILED,
                 f"upstream sync {name} has no results: its task failed before the sync ran, or did not run",
             )
-        done[name] = SyncResult.from_dict(entry)
-    return engine_rule(task.block_on_upstream_failures, task.upstream, done)
+        block = engine_rule(task.block_on_upstream_failures, (name,), {name: SyncResult.from_dict(entry)})
+        if block is not None:
+            return block
+    return None
 
 
 @dataclass(frozen=True)
@@ -199,17 +221,16 @@ class Outcome:
         return self.exit_code != EXIT_OK
 
 
-def outcome(result: RunResult, *, fail_on_record_failures: bool = True) -> Outcome:
+def outcome(result: RunResult) -> Outcome:
     """The task's outcome for ``result``: failed exactly when ``dbt-sync run`` would exit non-zero.
 
-    The code is :meth:`RunResult.exit_code_for` (the CLI's rule);
-    ``fail_on_record_failures`` False lets record failures alone pass.
-    ``skipped`` is set when the run passed and every sync it planned was
+    The code is :attr:`RunResult.exit_code` (the CLI's rule, with the run's
+    ``record_failures_fatal``). ``skipped`` is set when the run passed and every sync it planned was
     skipped (none ran). ``summary`` is one line per sync: status, record
     counts, error codes, the skip or failure message, and where the failed
     records are (``failures_sql``); no record values.
     """
-    code = result.exit_code_for(fail_on_record_failures=fail_on_record_failures)
+    code = result.exit_code
     lines = [f"dbt-sync run {result.run_id}: exit code {code} ({describe_exit_code(code)})"]
     for sync in result.syncs:
         counts = ", ".join(

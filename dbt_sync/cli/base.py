@@ -1,123 +1,28 @@
-"""The ``dbt-sync`` command group and the options its commands share."""
+"""The ``dbt-sync`` command group, and how every command reports errors and logs.
+
+The options the commands take are defined once, in :mod:`dbt_sync.cli.params`.
+"""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import sys
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import yaml
 
-from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line, yaml_problem
+from dbt_sync.cli.params import LOGGING_NAMES
+from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line
 from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact
 from dbt_sync.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("dbt_sync")
-
-
-def _parse_vars(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
-    if not value:
-        return None
-    try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError as exc:
-        raise click.BadParameter(f"not valid YAML: {yaml_problem(exc)}") from None
-    if not isinstance(parsed, dict):
-        raise click.BadParameter("expected a YAML mapping, e.g. '{key: value}'.")
-    return parsed
-
-
-def nearest_project_dir() -> Path:
-    """The current directory or the nearest parent with a ``dbt_project.yml``, else the current directory.
-
-    dbt's own default (``dbt.cli.resolvers.default_project_dir``), so dbt-sync
-    works from any folder of the project as dbt does.
-    """
-    here = Path.cwd()
-    return next((folder for folder in (here, *here.parents) if (folder / "dbt_project.yml").is_file()), here)
-
-
-def project_options(func: F) -> F:
-    """The dbt-style options every project command takes."""
-    options = [
-        click.option(
-            "--project-dir",
-            envvar="DBT_PROJECT_DIR",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=nearest_project_dir,
-            show_default="the current directory or the nearest parent holding dbt_project.yml, as dbt",
-            help="The dbt project (where dbt_project.yml and dbt_sync.yml live).",
-        ),
-        click.option(
-            "--profiles-dir",
-            envvar="DBT_PROFILES_DIR",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=None,
-            help="Where profiles.yml is, as for dbt.",
-        ),
-        click.option("--target", "-t", envvar="DBT_TARGET", default=None, help="dbt target to use, as for dbt."),
-        click.option("--vars", callback=_parse_vars, default=None, help="dbt vars as a YAML mapping."),
-        click.option(
-            "--config",
-            "config_path",
-            envvar="DBT_SYNC_CONFIG",
-            default=None,
-            help="Path to dbt_sync.yml (default: in the project directory).",
-        ),
-        click.option("--debug", is_flag=True, envvar="DBT_SYNC_DEBUG", help="Show tracebacks and debug logs."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-class SelectorOption(click.Option):
-    """A repeatable option that, as dbt's ``--select``, also takes the words that follow it.
-
-    ``--select a b --exclude c`` is ``--select a --select b --exclude c``, as
-    in dbt (whose ``MultiOption`` does the same; importing dbt's CLI just for
-    it would cost every command several seconds). A word that starts with
-    ``-`` ends the list.
-    """
-
-    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
-        super().add_to_parser(parser, ctx)
-        for name in self.opts:
-            option = parser._long_opt.get(name) or parser._short_opt.get(name)
-            if option is None:
-                continue
-            process = option.process
-
-            def take_following(value: str, state: Any, process: Any = process) -> None:
-                process(value, state)
-                while state.rargs and not state.rargs[0].startswith("-"):
-                    process(state.rargs.pop(0), state)
-
-            option.process = take_following
-
-
-def select_exclude_options(func: F) -> F:
-    """``--select`` / ``--exclude`` in dbt's selector syntax, over syncs."""
-    options = [
-        click.option(
-            "--select", "-s", cls=SelectorOption, multiple=True,
-            help="Syncs to include (dbt selector syntax; several separated by spaces).",
-        ),
-        click.option(
-            "--exclude", cls=SelectorOption, multiple=True,
-            help="Syncs to leave out (dbt selector syntax; several separated by spaces).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 def selected_names(project: Any, select: tuple[str, ...], exclude: tuple[str, ...]) -> set[str] | None:
@@ -129,28 +34,21 @@ def selected_names(project: Any, select: tuple[str, ...], exclude: tuple[str, ..
     return select_syncs(project.specs, project.manifest, select, exclude)
 
 
-def selection_options(func: F) -> F:
-    """``--select`` / ``--exclude`` and ``--all``, for the commands that plan (``plan``, ``run``)."""
-    func = select_exclude_options(func)
-    options = [
-        click.option(
-            "--all",
-            "all_syncs",
-            is_flag=True,
-            help="Plan every enabled sync, not only those whose model the latest dbt invocation built.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
 def handle_errors(func: F) -> F:
-    """Turn dbt-sync errors into one clear message and an exit code; no traceback unless --debug."""
+    """Turn dbt-sync errors into one clear message and an exit code; no traceback unless --debug.
+
+    Sets up logging from the logging options (:data:`dbt_sync.cli.params.LOGGING`) and consumes them:
+    ``func`` receives one only when it names it as a parameter.
+    """
+
+    takes = set(inspect.signature(func).parameters)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = bool(kwargs.get("debug"))
+        for name in LOGGING_NAMES:  # the logging options are this wrapper's, unless the command names them
+            if name not in takes:
+                kwargs.pop(name, None)
         _setup_logging(debug)
         try:
             return func(*args, **kwargs)
@@ -243,8 +141,10 @@ Examples:
   dbt-sync demo                           try it with DuckDB and local CRM emulators
 
 \b
-Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input,
-3 a sync held by another run, 130 / 143 cancelled by SIGINT / SIGTERM.
+Exit codes: 0 all synced, 1 some records failed (0 with run
+--warn-on-record-failures), 2 a sync failed or bad input, 3 a sync held by
+another run, 130 / 143 cancelled by SIGINT / SIGTERM (dbt-sync run --help
+maps them to dbt's).
 """,
 )
 @click.version_option(__version__, prog_name="dbt-sync")

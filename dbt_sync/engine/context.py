@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.connections import Connections
+from dbt_sync.engine.events import RunEvents
 from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, SyncLock
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.retry import RetryPolicy
@@ -32,6 +33,8 @@ class RunOptions:
     lock_stale_seconds: float = DEFAULT_STALE_SECONDS
     #: seconds between two heartbeats of a held lock; lock_stale_seconds must be at least 3 of them
     lock_heartbeat_seconds: float = HEARTBEAT_SECONDS
+    #: False: record failures alone do not fail the run (``RunResult.exit_code_for``)
+    record_failures_fatal: bool = True
 
 
 @dataclass
@@ -52,6 +55,8 @@ class RunContext:
     run_id: str
     invocation_id: str | None
     progress: Progress
+    #: the run's event hub (progress is one of its listeners); see engine/events.py
+    events: RunEvents
     cancellation: Cancellation
     connections: Connections
     holder: str

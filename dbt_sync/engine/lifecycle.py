@@ -22,6 +22,7 @@ from dbt_sync.clock import utcnow_iso
 from dbt_sync.destinations import metering
 from dbt_sync.destinations.base import Destination, DestinationError
 from dbt_sync.engine.context import RunContext, SyncAborted, SyncCancelled
+from dbt_sync.engine.events import SyncStarted
 from dbt_sync.engine.locks import LockHeld, LockLost, SyncLock
 from dbt_sync.engine.pipeline import SendPipeline
 from dbt_sync.engine.results import (
@@ -51,7 +52,7 @@ class SyncLifecycle:
         self.options = run.options
         self.run_id = run.run_id
         self.invocation_id = run.invocation_id
-        self.progress = run.progress
+        self.events = run.events
         self.cancellation = run.cancellation
         self.connections = run.connections
         self._holder = run.holder
@@ -73,6 +74,7 @@ class SyncLifecycle:
         result = result_for(spec, SUCCESS)
         started = time.monotonic()
         result.started_at = utcnow_iso()
+        self.events.sync_started(SyncStarted.of(self.run_id, spec, result.started_at))
         result.failures_sql = self.failures_sql(spec.name)
         lock: SyncLock | None = None
         run_row = False
@@ -163,7 +165,7 @@ class SyncLifecycle:
                     log.warning("could not release the lock of sync %s yet: %s", spec.name, redact(str(exc)))
                     with self._guard:
                         self._unreleased.append(lock)
-            self.progress.finish(spec.name, result)
+            self.events.sync_finished(result)
         return result
 
     def _warehouse_lost(self) -> str | None:

@@ -146,7 +146,7 @@ class SendPipeline:
         self.warehouse = run.warehouse
         self.options = run.options
         self.run_id = run.run_id
-        self.progress = run.progress
+        self.events = run.events
         self.cancellation = run.cancellation
         self.all_specs = run.all_specs
 
@@ -170,7 +170,7 @@ class SendPipeline:
             policy=self.options.retry_policy,
             resend_unanswered=not inflight.applies(spec),
         )
-        self.progress.start(spec.name, expected)
+        self.events.sending(spec.name, expected)
         unsettled: set[str] = set()
         if inflight.tracks(spec) and not self.options.dry_run:
             # creates a dead run (or an unknown answer) left unconfirmed: settled before anything else
@@ -303,7 +303,7 @@ class SendPipeline:
                         result.samples.append(
                             {"operation": operation.value, "key": change.key, **failure_payload(spec, change.payload)}
                         )
-                    self.progress.advance(spec.name, len(batch))
+                    self.events.advance(spec.name, len(batch))
                     continue
                 committer.raise_if_failed()  # nothing more goes out after a failed commit
                 if ctx.sender.down is not None:
@@ -339,7 +339,7 @@ class SendPipeline:
         keep = [o.key for o in outcomes if o.error_code in (inflight.IN_DOUBT, UNKNOWN_OUTCOME)]
         assert ctx.committer is not None
         ctx.committer.submit(functools.partial(self._commit, ctx.spec, *acc.take(), sent.inflight_batch, keep))
-        self.progress.advance(ctx.spec.name, len(sent.batch))
+        self.events.advance(ctx.spec.name, len(sent.batch))
 
     def _check_continue(self, lock: SyncLock | None) -> None:
         """Raise if this sync must stop sending: the run was cancelled, or another run took its lock."""

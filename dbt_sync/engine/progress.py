@@ -13,6 +13,7 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING
 
+from dbt_sync.engine.events import RunListener, SyncProgress
 from dbt_sync.secrets import redact
 
 if TYPE_CHECKING:
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
 BAR_WIDTH = 24
 
 
-class Progress:
+class Progress(RunListener):
+    """A :class:`~dbt_sync.engine.events.RunListener` writing progress for people (to stderr by default)."""
+
     def __init__(self, stream: IO[str] | None = None, interactive: bool = False, quiet: bool = False) -> None:
         self.stream = stream or sys.stderr
         self.interactive = interactive
@@ -41,6 +44,23 @@ class Progress:
     @classmethod
     def silent(cls) -> Progress:
         return cls(quiet=True)
+
+    # -- as a run listener ------------------------------------------------------
+
+    def sync_progress(self, event: SyncProgress) -> None:
+        if event.done == 0 and event.increment == 0:
+            self.start(event.name, event.total)
+        else:
+            self.advance(event.name, event.increment)
+
+    def sync_finished(self, result: SyncResult) -> None:
+        from dbt_sync.engine.results import SkipCause
+
+        if result.skip_cause is SkipCause.PLAN:
+            return  # left out by the plan: the summary lists it, a line per unbuilt model is noise
+        self.finish(result.name, result)
+
+    # -- the lines --------------------------------------------------------------
 
     def start(self, name: str, total: int) -> None:
         with self._lock:

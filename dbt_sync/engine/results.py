@@ -174,20 +174,30 @@ class RunResult:
     results_path: Path | None = None
     #: problems that did not change what was synced (e.g. the results file could not be written)
     warnings: list[str] = field(default_factory=list)
+    #: False: record failures alone do not fail the run (see :meth:`exit_code_for`)
+    record_failures_fatal: bool = True
 
     @property
     def exit_code(self) -> int:
-        """0 all synced; 1 record failures; 2 a sync failed as a whole; 3 a sync was locked by another run;
-        128 + signal (130 SIGINT, 143 SIGTERM) when the run was cancelled."""
-        return self.exit_code_for()
+        """The exit code of this run: :meth:`exit_code_for` with :attr:`record_failures_fatal`."""
+        return self.exit_code_for(self.record_failures_fatal)
 
-    def exit_code_for(self, *, fail_on_record_failures: bool = True) -> int:
-        """The exit code by the CLI's rules (:attr:`exit_code`), the one rule every caller applies.
+    def exit_code_for(self, record_failures_fatal: bool = True) -> int:
+        """The exit code of this run, by the one rule the CLI, the Python API and the orchestrator
+        integrations share.
 
-        ``fail_on_record_failures`` False makes record failures alone not a
-        failure: what would be 1 is 0 (the orchestrator integrations'
-        option); a whole-sync failure (2), a locked sync (3) and a
-        cancellation (128 + signal) are unchanged.
+        Highest first: ``128 + signal`` when the run was cancelled (130 SIGINT, 143
+        SIGTERM); ``2`` when a sync failed as a whole (dbt's "could not run");
+        ``3`` when a selected sync was not run because another run holds it;
+        ``1`` when some records failed (dbt's "a node failed": the run completed
+        and each failure is in ``dbt_sync_failures``); else ``0``.
+
+        ``record_failures_fatal=False`` makes record failures alone exit ``0``
+        (``dbt-sync run --warn-on-record-failures``, ``DBT_SYNC_WARN_ON_RECORD_FAILURES``;
+        what Hightouch's Airflow provider calls ``error_on_warning=False``): they
+        are still printed, written to the results and recorded in the audit tables,
+        and every other code is unchanged, so a sync that failed as a whole stays
+        fatal. Returns an int in {0, 1, 2, 3} or 128 + a signal number.
         """
         if self.cancelled:
             return 128 + (self.cancelled_by if self.cancelled_by is not None else 2)
@@ -195,8 +205,8 @@ class RunResult:
             return EXIT_ERROR
         if any(s.skip_cause is SkipCause.LOCKED for s in self.syncs):
             return EXIT_LOCKED
-        if fail_on_record_failures and any(s.failed for s in self.syncs):
-            return EXIT_RECORD_FAILURES
+        if any(s.failed for s in self.syncs):
+            return EXIT_RECORD_FAILURES if record_failures_fatal else EXIT_OK
         return EXIT_OK
 
     @property
@@ -221,6 +231,7 @@ class RunResult:
                 "dbt_invocation_id": self.invocation_id,
                 "target": self.target,
                 "dry_run": self.dry_run,
+                "record_failures_fatal": self.record_failures_fatal,
             },
             "started_at": self.started_at,
             "finished_at": self.finished_at,

@@ -31,6 +31,7 @@ from dbt_sync.engine import inflight
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.connections import Connections
 from dbt_sync.engine.context import RunContext, RunOptions
+from dbt_sync.engine.events import RunEvents, RunListener, RunStarted
 from dbt_sync.engine.lifecycle import SyncLifecycle, result_for
 from dbt_sync.engine.locks import holder_name
 from dbt_sync.engine.progress import Progress
@@ -51,7 +52,11 @@ class Engine:
     """Runs a plan's stages in order, the syncs of a stage in ``options.threads`` threads.
 
     ``destination_factory`` (optional) builds destinations by name instead
-    of the destination registry (tests pass in-memory ones).
+    of the destination registry (tests pass in-memory ones). ``progress``
+    and ``listeners`` receive the run's events through :attr:`events` (see
+    engine/events.py); :meth:`execute` calls every event but
+    ``run_finished``, which its caller calls once the result is complete
+    (``dbt_sync.api.run`` does, after alerts and the results file).
     """
 
     plan: Plan
@@ -62,12 +67,14 @@ class Engine:
     invocation_id: str | None = None
     target: str | None = None
     progress: Progress = field(default_factory=Progress.auto)
+    listeners: Sequence[RunListener] = ()
     destination_factory: Callable[[str], Destination] | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: set it (e.g. from a signal handler, see engine/cancel.py) to stop the run cleanly
     cancellation: Cancellation = field(default_factory=Cancellation)
 
     def __post_init__(self) -> None:
+        self.events = RunEvents([self.progress, *self.listeners], self.run_id)
         self.connections = Connections(self.config, self.destination_factory)
         self.context = RunContext(
             plan=self.plan,
@@ -77,6 +84,7 @@ class Engine:
             run_id=self.run_id,
             invocation_id=self.invocation_id,
             progress=self.progress,
+            events=self.events,
             cancellation=self.cancellation,
             connections=self.connections,
             holder=holder_name(self.run_id),
@@ -94,9 +102,22 @@ class Engine:
             invocation_id=self.invocation_id,
             target=self.target,
             dry_run=self.options.dry_run,
+            record_failures_fatal=self.options.record_failures_fatal,
+        )
+        self.events.run_started(
+            RunStarted(
+                run_id=self.run_id,
+                started_at=result.started_at,
+                invocation_id=self.invocation_id,
+                target=self.target,
+                dry_run=self.options.dry_run,
+                syncs=tuple(spec.name for stage in self.plan.stages for spec in stage),
+                skipped=tuple(skipped.sync.name for skipped in self.plan.skipped),
+            )
         )
         for skipped in self.plan.skipped:
             result.syncs.append(result_for(skipped.sync, SKIPPED, skipped.reason, SkipCause.PLAN))
+            self.events.sync_finished(result.syncs[-1])
         outcomes: dict[str, SyncResult] = {}
         try:
             if not self.options.dry_run:
@@ -116,6 +137,7 @@ class Engine:
                     if blocked:
                         cause, reason = blocked
                         outcomes[spec.name] = result_for(spec, SKIPPED, reason, cause)
+                        self.events.sync_finished(outcomes[spec.name])
                     else:
                         runnable.append(spec)
                 workers = max(1, min(self.options.threads, len(runnable)))
@@ -127,7 +149,7 @@ class Engine:
         finally:
             self.connections.close()
             self._release_leftover_locks()
-            self.progress.close()
+            self.events.close()
         result.finished_at = utcnow_iso()
         result.cancelled_by = self.cancellation.signal if self.cancellation.cancelled else None
         result.cancelled = self.cancellation.cancelled

@@ -25,13 +25,24 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ProjectOptions:
-    """dbt-style options shared by every command."""
+    """dbt-style options shared by every command (``dbt_sync.api.build_options`` resolves them).
+
+    ``profile``: the profiles.yml profile (None: ``profile:`` of dbt_project.yml);
+    ``target_path``: dbt's target directory (None: :func:`target_dir`'s rules).
+    """
 
     project_dir: Path
     profiles_dir: Path | None = None
     target: str | None = None
     vars: dict[str, Any] | None = None
     config_path: str | None = None
+    profile: str | None = None
+    target_path: Path | None = None
+
+    @property
+    def target_dir(self) -> Path:
+        """dbt's target directory for these options (see :func:`target_dir`)."""
+        return target_dir(self.project_dir, self.target_path)
 
 
 @dataclass
@@ -46,11 +57,17 @@ class Project:
     warnings: list[str] = field(default_factory=list)
 
 
-def target_dir(project_dir: Path) -> Path:
-    """dbt's target directory: DBT_TARGET_PATH, else ``target-path`` in dbt_project.yml, else target/."""
-    env = os.environ.get("DBT_TARGET_PATH")
-    if env:
-        path = Path(env)
+def target_dir(project_dir: Path, target_path: str | os.PathLike[str] | None = None) -> Path:
+    """dbt's target directory, by dbt's precedence: ``target_path`` (``--target-path``), else
+    ``DBT_TARGET_PATH``, else ``target-path`` in dbt_project.yml, else ``target``; a relative path is
+    relative to the project directory, as in dbt.
+
+    Every file dbt-sync reads from or writes to the target directory (``manifest.json``,
+    ``run_results.json``, the results file, the dry-run file, the report) goes through here.
+    """
+    given = target_path if target_path is not None and str(target_path) else os.environ.get("DBT_TARGET_PATH")
+    if given:
+        path = Path(given)
         return path if path.is_absolute() else project_dir / path
     project_file = project_dir / "dbt_project.yml"
     if not project_file.exists():
@@ -77,11 +94,11 @@ def load_project(options: ProjectOptions, *, require_config: bool = True, check_
     """
     from dbt_sync.spec import load_specs
 
-    tdir = target_dir(options.project_dir)
-    if options.target:
+    tdir = options.target_dir
+    if options.target or options.profile:
         from dbt_sync.warehouse.runtime import check_target
 
-        check_target(options.project_dir, options.profiles_dir, options.target)
+        check_target(options.project_dir, options.profiles_dir, options.target, profile=options.profile)
     manifest = load_manifest(tdir)
     run_results = load_run_results(tdir)
     try:

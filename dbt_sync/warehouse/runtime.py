@@ -78,11 +78,15 @@ def load_runtime(
     profiles_dir: str | os.PathLike[str] | None = None,
     target: str | None = None,
     vars: dict[str, Any] | None = None,
+    profile: str | None = None,
+    target_path: str | os.PathLike[str] | None = None,
 ) -> DbtRuntime:
     """Parse the dbt project and return a ready adapter.
 
     ``profiles_dir`` defaults to dbt's own rules (``DBT_PROFILES_DIR``, the
-    project directory when it holds a profiles.yml, then ``~/.dbt``).
+    project directory when it holds a profiles.yml, then ``~/.dbt``);
+    ``profile`` to ``profile:`` of dbt_project.yml; ``target_path`` (where dbt
+    keeps its partial-parse state) to ``DBT_TARGET_PATH``, then dbt_project.yml's.
     """
     project_path = Path(project_dir).resolve()
     profiles_path = resolve_profiles_dir(project_path, profiles_dir)  # before importing dbt: says it at once
@@ -103,7 +107,6 @@ def load_runtime(
         profiles_dir=str(profiles_path),
         target=target,
         vars=vars or {},
-        profile=None,
         threads=None,
         which="run-operation",
         log_level="none",
@@ -114,6 +117,11 @@ def load_runtime(
         partial_parse=True,
         static_parser=True,
     )
+    # left out when not given, so dbt's own reading of DBT_PROFILE / DBT_TARGET_PATH applies
+    if profile is not None:
+        args.profile = profile
+    if target_path is not None:
+        args.target_path = str(target_path)
     set_invocation_context(dict(os.environ))
     try:
         set_from_args(args, {})  # reads dbt_project.yml's `flags:` already
@@ -147,8 +155,13 @@ def load_runtime(
     return DbtRuntime(config=config, adapter=adapter, manifest=manifest, profiles_dir=profiles_path)
 
 
-def check_target(project_dir: Path, profiles_dir: str | os.PathLike[str] | None, target: str) -> None:
-    """Refuse a ``--target`` / ``DBT_TARGET`` the project's profile does not define, without connecting.
+def check_target(
+    project_dir: Path, profiles_dir: str | os.PathLike[str] | None, target: str | None, profile: str | None = None
+) -> None:
+    """Refuse a ``--target`` / ``DBT_TARGET`` the profile does not define, or a ``--profile`` /
+    ``DBT_PROFILE`` profiles.yml does not define, without connecting.
+
+    The profile is ``profile`` when given, else ``profile:`` of dbt_project.yml.
 
     For the commands that read only the dbt artifacts (``validate``, ``plan``),
     so that a misspelt target is said at once, as dbt and the warehouse
@@ -168,10 +181,19 @@ def check_target(project_dir: Path, profiles_dir: str | os.PathLike[str] | None,
         profiles = yaml.safe_load(_read_text(profiles_yml))
     except yaml.YAMLError:
         return
-    name = project.get("profile") if isinstance(project, dict) else None
-    profile = profiles.get(name) if isinstance(profiles, dict) and isinstance(name, str) else None
-    outputs = profile.get("outputs") if isinstance(profile, dict) else None
-    if not isinstance(name, str) or not isinstance(outputs, dict) or "{{" in name:
+    if profile is not None:
+        if isinstance(profiles, dict) and profile not in profiles and not any("{{" in str(k) for k in profiles):
+            known = ", ".join(sorted(str(k) for k in profiles if k != "config")) or "none"
+            raise ProfileError(
+                f"{profiles_yml}: Could not find profile named '{profile}' (--profile / DBT_PROFILE). "
+                f"Profiles defined there: {known}."
+            )
+        name: Any = profile
+    else:
+        name = project.get("profile") if isinstance(project, dict) else None
+    settings = profiles.get(name) if isinstance(profiles, dict) and isinstance(name, str) else None
+    outputs = settings.get("outputs") if isinstance(settings, dict) else None
+    if target is None or not isinstance(name, str) or not isinstance(outputs, dict) or "{{" in name:
         return
     if any("{{" in str(key) for key in outputs):
         return

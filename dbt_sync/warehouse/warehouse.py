@@ -264,14 +264,19 @@ class Warehouse:
         profiles_dir: str | None = None,
         target: str | None = None,
         vars: dict[str, Any] | None = None,
+        profile: str | None = None,
+        target_path: str | os.PathLike[str] | None = None,
     ) -> Warehouse:
-        """Load the dbt project at ``project_dir`` with its profile and target.
+        """Load the dbt project at ``project_dir`` with its profile and target (``profile``,
+        ``target_path``: see :func:`~dbt_sync.warehouse.runtime.load_runtime`).
 
         Raises :class:`~dbt_sync.errors.ProfileError`, :class:`~dbt_sync.errors.ProjectError`
         or :class:`~dbt_sync.errors.WarehouseError` (one line naming the file,
         profile and target) when the profile, project or connection cannot be used.
         """
-        runtime = load_runtime(project_dir, profiles_dir=profiles_dir, target=target, vars=vars)
+        runtime = load_runtime(
+            project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile, target_path=target_path
+        )
         try:
             warehouse = cls(runtime)
             with warehouse._transaction():  # connect now: a refused connection or locked file is said here

@@ -27,6 +27,7 @@ from dbt_sync import api
 from dbt_sync.destinations.base import Operation, TransientError
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.context import RunOptions
+from dbt_sync.engine.events import RunListener, RunStarted, SyncProgress, SyncStarted
 from dbt_sync.engine.locks import SyncLock, holder_name
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import CANCELLED, ERROR, PARTIAL, SKIPPED, SUCCESS, RunResult, SkipCause
@@ -154,7 +155,13 @@ class EngineStack:
         self.dest = FakeDestination("crm")
         self.commits: list[tuple[str, list[str], list[str]]] = []
 
-    def run(self, *syncs: str, cancellation: Cancellation | None = None, **options: Any) -> RunResult:
+    def run(
+        self,
+        *syncs: str,
+        cancellation: Cancellation | None = None,
+        listeners: Sequence[RunListener] = (),
+        **options: Any,
+    ) -> RunResult:
         options.setdefault("retry_policy", FAST_RETRY)
         options.setdefault("recapture", True)
         plan = api.plan_with_retries(self.project, self.wh, list(syncs or SYNCS), (), True)
@@ -167,8 +174,11 @@ class EngineStack:
             progress=Progress.silent(),
             destination_factory=lambda name: self.dest.reopen(),
             cancellation=cancellation or Cancellation(),
+            listeners=listeners,
         )
-        return engine.execute()
+        result = engine.execute()
+        engine.events.run_finished(result)
+        return result
 
     def set_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.wh.execute(f"delete from eu_src.{table}")
@@ -589,3 +599,68 @@ def test_every_row_ends_once_as_confirmed_or_failed(
     committed = [k for sync_name, ks, fs in stack.commits if sync_name == "companies" for k in (*ks, *fs)]
     assert set(committed) >= set(sent)
 
+
+
+class Recorder(RunListener):
+    """Every event of a run, in arrival order, with the thread it arrived in."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, Any, str]] = []
+        self._lock = threading.Lock()
+
+    def _add(self, kind: str, name: str, payload: Any) -> None:
+        with self._lock:
+            self.events.append((kind, name, payload, threading.current_thread().name))
+
+    def run_started(self, event: RunStarted) -> None:
+        self._add("run_started", "", event)
+
+    def sync_started(self, event: SyncStarted) -> None:
+        self._add("sync_started", event.name, event)
+
+    def sync_progress(self, event: SyncProgress) -> None:
+        self._add("sync_progress", event.name, event)
+
+    def sync_finished(self, result: Any) -> None:
+        self._add("sync_finished", result.name, result)
+
+    def run_finished(self, result: Any) -> None:
+        self._add("run_finished", "", result)
+
+    def close(self) -> None:
+        self._add("close", "", None)
+
+
+class Broken(RunListener):
+    def sync_progress(self, event: SyncProgress) -> None:
+        raise RuntimeError("a listener's bug")
+
+
+def test_the_run_tells_its_listeners_each_sync_from_start_to_end_in_the_sync_thread(stack: EngineStack) -> None:
+    stack.dest.invalid["name"] = {"BAD"}
+    stack.companies(7, bad=[3])
+    stack.people(5)
+    recorder = Recorder()
+    result = stack.run("companies", "people", "people_strict", "people_after", listeners=[Broken(), recorder])
+    assert result.sync("companies").failed == 1 and result.sync("people").status == SUCCESS, (
+        "a failing listener fails nothing"
+    )
+    assert result.sync("people_strict").skip_cause is SkipCause.UPSTREAM_RECORD_FAILURES
+    kinds = [kind for kind, *_ in recorder.events]
+    assert kinds[0] == "run_started" and kinds[-2:] == ["close", "run_finished"]
+    started: RunStarted = recorder.events[0][2]
+    assert (started.run_id, started.syncs) == (result.run_id, ("companies", "people", "people_strict", "people_after"))
+    assert recorder.events[-1][2] is result
+    finished = [name for kind, name, *_ in recorder.events if kind == "sync_finished"]
+    assert sorted(finished) == sorted(s.name for s in result.syncs), "every sync ends once, skipped ones too"
+    for sync in ("companies", "people"):
+        mine = [(kind, payload, thread) for kind, name, payload, thread in recorder.events if name == sync]
+        assert mine[0][0] == "sync_started" and mine[-1][0] == "sync_finished"
+        assert len({thread for *_, thread in mine}) == 1, "a sync's events arrive in the thread that runs it"
+        progress = [p for k, p, _ in mine if k == "sync_progress"]
+        assert (progress[0].done, progress[0].total) == (0, result.sync(sync).planned)
+        assert [p.done for p in progress] == sorted(p.done for p in progress)
+        assert progress[-1].done == result.sync(sync).attempted == sum(p.increment for p in progress)
+        assert mine[-1][1] is result.sync(sync)
+    # skipped without starting: only their end
+    assert [k for k, name, *_ in recorder.events if name in ("people_strict", "people_after")] == ["sync_finished"] * 2

@@ -3,7 +3,7 @@
 Run with a HubSpot token the emulator refuses: accounts_to_hubspot fails as a
 whole, so the HubSpot syncs that need it are skipped; contacts_to_salesforce
 resends its records (two of which the CRM rejects) and, with
-``fail_on_record_failures=False``, succeeds.
+``record_failures_fatal=False``, succeeds.
 """
 
 import os
@@ -21,5 +21,5 @@ with DAG("dbt_sync_failures", schedule=None, start_date=datetime(2026, 1, 1), ca
         profiles_dir=PROJECT_DIR,
         select=["destination:hubspot", "contacts_to_salesforce"],
         full_refresh=True,
-        fail_on_record_failures=False,
+        record_failures_fatal=False,
     )

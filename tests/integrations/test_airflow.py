@@ -17,7 +17,7 @@ Two DAG runs in one Airflow process:
    the syncs after them still run, as in one ``dbt-sync run``.
 2. ``airflow_failures_dag.py`` with a HubSpot token the emulator refuses: the
    whole-sync failure fails its task and skips the HubSpot syncs that need it
-   (their XCom says why), and ``fail_on_record_failures=False`` lets a sync
+   (their XCom says why), and ``record_failures_fatal=False`` lets a sync
    with rejected records succeed.
 
 No secret and no record value reaches the task logs or XCom.
@@ -170,7 +170,7 @@ def test_example_dag_runs_the_plan_in_airflow(dbt_project_factory: Any, tmp_path
     company_ids = {c["id"] for c in hs["companies"]}
     assert all(any(t == "companies" and i in company_ids for t, i, _ in links) for links in hs_links.values())
 
-    # -- a whole-sync failure skips what needs it; record failures pass with fail_on_record_failures=False ----
+    # -- a whole-sync failure skips what needs it; record failures pass with record_failures_fatal=False ----
     failures = report["dbt_sync_failures"]
     states = {t: v["state"] for t, v in failures["tasks"].items()}
     assert states == {
@@ -186,7 +186,8 @@ def test_example_dag_runs_the_plan_in_airflow(dbt_project_factory: Any, tmp_path
     assert [s["skip_cause"] for s in fx[sync_task("contacts_to_hubspot")]["syncs"]] == ["upstream_failed"]
     assert fx[sync_task("deals_to_hubspot")]["syncs"][0]["status"] == "skipped"
     resent = fx[sync_task("contacts_to_salesforce")]
-    assert resent["exit_code"] == 1 and resent["syncs"][0]["failed"] == 2  # exit code 1 by the CLI; passed here
+    assert resent["syncs"][0]["failed"] == 2 and resent["syncs"][0]["status"] == "partial"
+    assert resent["exit_code"] == 0 and resent["metadata"]["record_failures_fatal"] is False
 
     # -- nothing secret, no record value, in the task logs or XCom ---------------------------------------------
     text = logs + json.dumps(report)
