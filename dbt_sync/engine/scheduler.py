@@ -39,6 +39,7 @@ from dbt_sync.engine.results import CANCELLED, ERROR, SKIPPED, RunResult, SkipCa
 from dbt_sync.plan import Plan
 from dbt_sync.project.config import SyncConfig
 from dbt_sync.spec import SyncSpec
+from dbt_sync.telemetry import DISABLED, Telemetry
 from dbt_sync.warehouse import Warehouse
 
 log = logging.getLogger("dbt_sync.engine")
@@ -72,6 +73,8 @@ class Engine:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: set it (e.g. from a signal handler, see engine/cancel.py) to stop the run cleanly
     cancellation: Cancellation = field(default_factory=Cancellation)
+    #: OpenTelemetry spans and metrics (dbt_sync/telemetry.py: ``telemetry.start``); off by default
+    telemetry: Telemetry = DISABLED
 
     def __post_init__(self) -> None:
         self.events = RunEvents([self.progress, *self.listeners], self.run_id)
@@ -88,6 +91,7 @@ class Engine:
             cancellation=self.cancellation,
             connections=self.connections,
             holder=holder_name(self.run_id),
+            telemetry=self.telemetry,
         )
         self.lifecycle = SyncLifecycle(self.context)
         #: locks whose release failed (the warehouse was away): tried again at the end of the run
@@ -96,6 +100,12 @@ class Engine:
     # -- the run ---------------------------------------------------------------
 
     def execute(self) -> RunResult:
+        with self.telemetry.run(self.run_id, self.invocation_id, self.target, self.options.dry_run) as traced:
+            result = self._execute()
+            traced.finish_run(result)
+        return result
+
+    def _execute(self) -> RunResult:
         result = RunResult(
             run_id=self.run_id,
             started_at=utcnow_iso(),
