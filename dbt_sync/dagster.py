@@ -31,6 +31,9 @@ metadata carries the sync's figures with the field names of
 run's ``run_id``, ``exit_code`` and ``dbt_invocation_id``. Records' values
 never reach the metadata or the logs (the per-code error samples and dry-run
 samples of the results file are left out); secrets are masked as everywhere.
+The run's progress lines go to the step's log. ``target/dbt_sync_results.json``
+is not written: steps of one Dagster run can run at once, and each asset's
+metadata holds its own figures.
 
 Whether the asset succeeds follows the CLI's exit code, by the rule the CLI
 uses (:meth:`dbt_sync.engine.results.RunResult.exit_code_for`): 0
