@@ -106,11 +106,17 @@ def env_flag(name: str) -> bool:
 
 
 def open_warehouse(options: ProjectOptions) -> Any:
-    """The user's warehouse through their dbt profile and adapter."""
+    """The user's warehouse through their dbt profile and adapter.
+
+    Raises :class:`~dbt_sync.errors.ProjectError` when the project's installed dbt
+    package of dbt-sync is another version (:mod:`dbt_sync.project.package`).
+    """
+    from dbt_sync.project.package import check_version
     from dbt_sync.secrets import register_env
     from dbt_sync.warehouse import Warehouse
 
     register_env()  # a DBT_ENV_SECRET* of profiles.yml is masked in a connection error, as dbt does
+    check_version(options.project_dir)  # the package's macros are called: they must be this version's
 
     return Warehouse.open(
         str(options.project_dir),
