@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dbt_sync import masking
+from dbt_sync import masking, telemetry
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.context import RunOptions
 from dbt_sync.engine.events import RunListener
@@ -120,8 +120,17 @@ def env_flag(name: str) -> bool:
 
 
 def open_warehouse(options: ProjectOptions) -> Any:
-    """The user's warehouse through their dbt profile and adapter."""
+    """The user's warehouse through their dbt profile and adapter.
+
+    Raises :class:`~dbt_sync.errors.ProjectError` when the project's installed dbt
+    package of dbt-sync is another version (:mod:`dbt_sync.project.package`).
+    """
+    from dbt_sync.project.package import check_version
+    from dbt_sync.secrets import register_env
     from dbt_sync.warehouse import Warehouse
+
+    register_env()  # a DBT_ENV_SECRET* of profiles.yml is masked in a connection error, as dbt does
+    check_version(options.project_dir)  # the package's macros are called: they must be this version's
 
     return Warehouse.open(
         str(options.project_dir),
@@ -188,7 +197,8 @@ def run(
     if record_failures_fatal is None:
         record_failures_fatal = not env_flag(WARN_ON_RECORD_FAILURES_ENV)
     project = load_project(options)
-    with open_warehouse(options) as warehouse:
+    # OpenTelemetry (off unless configured) ends first: the run's last spans are flushed before it returns
+    with open_warehouse(options) as warehouse, telemetry.start(project.config.opentelemetry) as tel:
         warehouse.read_only = dry_run  # a dry run leaves the warehouse exactly as it found it
         the_plan = plan_with_retries(project, warehouse, select, exclude, all_syncs)
         engine = Engine(
@@ -213,6 +223,7 @@ def run(
             progress=progress or Progress.auto(),
             listeners=listeners,
             cancellation=cancellation or Cancellation(),
+            telemetry=tel,
         )
         result = engine.execute()
         result.warnings[:0] = project.warnings

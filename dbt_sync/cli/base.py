@@ -18,7 +18,7 @@ import click
 
 from dbt_sync.cli.params import LOGGING_NAMES
 from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line
-from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact
+from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact, register_env
 from dbt_sync.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,6 +46,7 @@ def handle_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = bool(kwargs.get("debug"))
+        register_env()  # dbt's DBT_ENV_SECRET* values are masked in everything the command prints
         for name in LOGGING_NAMES:  # the logging options are this wrapper's, unless the command names them
             if name not in takes:
                 kwargs.pop(name, None)

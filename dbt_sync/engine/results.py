@@ -11,7 +11,8 @@ import enum
 import json
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,25 @@ class SyncResult:
 
     def top_errors(self, n: int = 3) -> list[tuple[str, int]]:
         return Counter(self.error_codes).most_common(n)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SyncResult:
+        """A sync's result read back from one entry of :meth:`RunResult.to_dict`'s ``syncs``.
+
+        Keys that are not fields (``attempted``, ``succeeded``: computed) are
+        ignored, missing ones take their defaults; ``status`` and
+        ``skip_cause`` become their enums (``ValueError`` for a value that is
+        not a member).
+        """
+        names = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in names}
+        values["status"] = SyncStatus(values.get("status", SyncStatus.SUCCESS))
+        cause = values.get("skip_cause")
+        values["skip_cause"] = SkipCause(cause) if cause is not None else None
+        values["operations"] = {
+            name: OperationCounts(**counts) for name, counts in (values.get("operations") or {}).items()
+        }
+        return cls(**values)
 
 
 @dataclass

@@ -146,7 +146,10 @@ def load_project(options: ProjectOptions, *, require_config: bool = True, check_
         if stale is None:
             raise
         raise SpecError([*exc.problems, Problem(str(manifest.path), stale)]) from None
-    return Project(options, tdir, manifest, run_results, config, specs, [*warnings, *([stale] if stale else [])])
+    from dbt_sync.project.package import version_problem
+
+    warnings += [w for w in (stale, version_problem(options.project_dir)) if w]
+    return Project(options, tdir, manifest, run_results, config, specs, warnings)
 
 
 def dependency_cycle(specs: list[SyncSpec], manifest: Manifest) -> Problem | None:
