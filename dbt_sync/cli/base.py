@@ -5,13 +5,14 @@ The options the commands take are defined once, in :mod:`dbt_sync.cli.params`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -51,35 +52,75 @@ def handle_errors(func: F) -> F:
             if name not in takes:
                 kwargs.pop(name, None)
         _setup_logging(debug)
-        try:
-            return func(*args, **kwargs)
-        except DbtSyncError as exc:
-            if debug:
-                click.echo(redact(traceback.format_exc()), err=True)
-            click.echo(redact(f"Error: {exc}"), err=True)
-            sys.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
-            raise
-        except BrokenPipeError:  # the reader of stdout went away (`dbt-sync status | head`): not an error
-            stdout_gone()
-            sys.exit(0)
-        except Exception as exc:
-            if debug:
-                click.echo(redact(traceback.format_exc()), err=True)
-            clear = classify(exc)
-            if clear is not None:  # a configuration or environment problem raised below dbt-sync's own checks
-                click.echo(redact(f"Error: {clear}"), err=True)
-                sys.exit(clear.exit_code)
-            click.echo(
-                redact(
-                    f"Internal error: {type(exc).__name__}: {one_line(str(exc))}. "
-                    "Re-run with --debug for the traceback."
-                ),
-                err=True,
-            )
-            sys.exit(EXIT_ERROR)
+        with masked_output():
+            return _run(func, debug, args, kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _run(func: Callable[..., Any], debug: bool, args: Any, kwargs: dict[str, Any]) -> Any:
+    """``func(*args, **kwargs)``, with dbt-sync's errors turned into one line and an exit code."""
+    try:
+        return func(*args, **kwargs)
+    except DbtSyncError as exc:
+        if debug:
+            click.echo(redact(traceback.format_exc()), err=True)
+        click.echo(redact(f"Error: {exc}"), err=True)
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
+        raise
+    except BrokenPipeError:  # the reader of stdout went away (`dbt-sync status | head`): not an error
+        stdout_gone()
+        sys.exit(0)
+    except Exception as exc:
+        if debug:
+            click.echo(redact(traceback.format_exc()), err=True)
+        clear = classify(exc)
+        if clear is not None:  # a configuration or environment problem raised below dbt-sync's own checks
+            click.echo(redact(f"Error: {clear}"), err=True)
+            sys.exit(clear.exit_code)
+        click.echo(
+            redact(
+                f"Internal error: {type(exc).__name__}: {one_line(str(exc))}. "
+                "Re-run with --debug for the traceback."
+            ),
+            err=True,
+        )
+        sys.exit(EXIT_ERROR)
+
+
+class _MaskedStream:
+    """A text stream that masks secrets (:func:`dbt_sync.secrets.redact`) in everything written to it.
+
+    Each ``write`` is masked whole (``click.echo`` writes a message and its
+    newline at once); bytes are refused with ``TypeError`` as a text stream
+    does, and everything else (``encoding``, ``isatty``, ``fileno``, ``flush``)
+    is the wrapped stream's.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._inner.write(redact(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@contextlib.contextmanager
+def masked_output() -> Iterator[None]:
+    """Mask secrets in everything written to stdout and stderr while a command runs, as dbt scrubs every
+    message: a line no code path thought to mask still goes through :func:`dbt_sync.secrets.redact`."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _MaskedStream(sys.stdout), _MaskedStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def stdout_gone() -> None:
