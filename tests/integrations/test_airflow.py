@@ -48,6 +48,8 @@ FAILURES_DAG = Path(__file__).with_name("airflow_failures_dag.py")
 DRIVER = Path(__file__).with_name("airflow_run.py")
 GROUP = "dbt_sync"
 REFUSED_TOKEN = "pat-na1-refused-by-the-emulator"
+#: airflow_run.PROBE_SECRET
+PROBE_SECRET = "probe-secret-7d1f0c"
 #: values of integration_tests' seeds that must never reach a log or XCom (emails, a name, a phone number)
 RECORD_VALUES = ("ada.lovelace@acme-robotics.example", "chloe.dubois(at)elan-etudes.example", "Lindqvist", "555 0107")
 
@@ -191,5 +193,6 @@ def test_example_dag_runs_the_plan_in_airflow(dbt_project_factory: Any, tmp_path
 
     # -- nothing secret, no record value, in the task logs or XCom ---------------------------------------------
     text = logs + json.dumps(report)
-    for value in (*secrets, *RECORD_VALUES):
+    for value in (*secrets, *RECORD_VALUES, PROBE_SECRET):
         assert value not in text
+    assert "log masking probe: ****" in logs  # dbt-sync's log lines are masked in Airflow's task logging
