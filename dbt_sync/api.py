@@ -179,6 +179,7 @@ def run(
     if record_failures_fatal is None:
         record_failures_fatal = not env_flag(WARN_ON_RECORD_FAILURES_ENV)
     project = load_project(options)
+    lifecycle = None if dry_run else _lifecycle_events(project)
     # OpenTelemetry (off unless configured) ends first: the run's last spans are flushed before it returns
     with open_warehouse(options) as warehouse, telemetry.start(project.config.opentelemetry) as tel:
         warehouse.read_only = dry_run  # a dry run leaves the warehouse exactly as it found it
@@ -203,21 +204,34 @@ def run(
             invocation_id=_invocation_id(project),
             target=target or _target_name(warehouse),
             progress=progress or Progress.auto(),
-            listeners=listeners,
+            listeners=[*listeners, *([lifecycle] if lifecycle is not None else [])],
             cancellation=cancellation or Cancellation(),
             telemetry=tel,
         )
-        result = engine.execute()
-        result.warnings[:0] = project.warnings
-        if not dry_run:
-            from dbt_sync.alerts.evaluate import evaluate_alerts
+        try:
+            result = engine.execute()
+            result.warnings[:0] = project.warnings
+            if not dry_run:
+                from dbt_sync.alerts.evaluate import evaluate_alerts
 
-            _reconnect_for_alerts(warehouse)
-            result.alerts = evaluate_alerts(project, warehouse, result)
+                _reconnect_for_alerts(warehouse)
+                result.alerts = evaluate_alerts(project, warehouse, result)
+            if lifecycle is not None:
+                lifecycle.finish(result)  # its warnings belong in the results file
+        finally:
+            if lifecycle is not None:
+                lifecycle.shutdown()
     if write_results:
         write_results_file(result, project.target_dir)
     engine.events.run_finished(result)
     return result
+
+
+def _lifecycle_events(project: Project) -> Any:
+    """The lifecycle-event sender of the project's webhook channels that asked for events, or None."""
+    from dbt_sync.alerts.lifecycle import LifecycleEvents, subscribed
+
+    return LifecycleEvents(subscribed(project.config)) if subscribed(project.config) else None
 
 
 def _reconnect_for_alerts(warehouse: Any) -> None:

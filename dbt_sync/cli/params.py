@@ -141,10 +141,30 @@ debug = click.option(
     help="Show tracebacks and debug logs (also DBT_DEBUG or DBT_SYNC_DEBUG).",
 )
 
+log_format = click.option(
+    "--log-format",
+    envvar="DBT_LOG_FORMAT",
+    type=click.Choice(["text", "debug", "json", "default"], case_sensitive=False),
+    default="default",
+    show_default=True,
+    help="How logs and progress are written, as dbt's: default (progress bars on a terminal), text (plain lines), "
+    "debug (plain lines with microseconds and thread), json (one JSON event per line on stderr; see "
+    "docs/logging.md). Also DBT_LOG_FORMAT.",
+)
+
+quiet = click.option(
+    "--quiet/--no-quiet",
+    "-q",
+    envvar="DBT_QUIET",
+    default=False,
+    help="Only errors (and what --json asks for on stdout): no progress, summary, warnings or info logs, "
+    "as dbt's --quiet. Also DBT_QUIET.",
+)
+
 #: the logging options every project command takes; ``handle_errors`` consumes them (a command whose
 #: function names one of them as a parameter still receives it)
-LOGGING: list[Callable[[F], F]] = [debug]
-LOGGING_NAMES: tuple[str, ...] = ("debug",)
+LOGGING: list[Callable[[F], F]] = [debug, log_format, quiet]
+LOGGING_NAMES: tuple[str, ...] = ("debug", "log_format", "quiet")
 
 #: the options :func:`project` turns into one ``ProjectOptions`` (parameter names as click passes them)
 PROJECT_NAMES: tuple[str, ...] = (

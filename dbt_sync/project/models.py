@@ -222,6 +222,11 @@ class SlackChannel(_Channel):
     webhook_url: HttpUrl
 
 
+#: lifecycle events a webhook channel can receive (opt-in, ``channels.<name>.events``); see docs/alerts.md
+LIFECYCLE_EVENTS = ("run.completed", "sync.completed")
+LifecycleEvent = Literal["run.completed", "sync.completed"]
+
+
 class WebhookChannel(_Channel):
     """``type: webhook``: a signed JSON POST."""
 
@@ -229,6 +234,12 @@ class WebhookChannel(_Channel):
     url: HttpUrl
     secret: str | None = None
     headers: dict[str, str] | None = None
+    events: list[LifecycleEvent] | None = Field(
+        default=None,
+        description="Lifecycle events to POST to this channel besides alerts, signed as alerts are: "
+        "run.completed (once per run, every sync's figures), sync.completed (as each sync ends). "
+        "Default: none.",
+    )
 
 
 ChannelSettings = Annotated[EmailChannel | SlackChannel | WebhookChannel, Field(discriminator="type")]
