@@ -21,6 +21,7 @@ without Airflow installed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -85,6 +86,7 @@ def task_id_for(sync_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", sync_name)
 
 
+@functools.cache
 def run_option_names() -> frozenset[str]:
     """The options of ``dbt-sync run`` as :func:`dbt_sync.run` names them: its parameters but the runtime's."""
     import inspect
