@@ -1,7 +1,7 @@
 """What running syncs as an orchestrator's tasks needs, without importing an orchestrator.
 
-:mod:`dbt_sync.airflow` is built on it; everything here runs (and is tested)
-without Airflow installed.
+:mod:`dbt_sync.airflow` and :mod:`dbt_sync.dagster` are built on it;
+everything here runs (and is tested) without Airflow or Dagster installed.
 
 * :func:`sync_tasks`: the project's syncs as tasks, one per sync, with the
   syncs each needs, read from ``target/manifest.json`` and the specs in it
@@ -59,7 +59,8 @@ class SyncTask:
 
     ``upstream``: every planned sync it needs, directly or through others
     (``Plan.upstream_of``, sorted); ``after``: those it needs directly
-    (the plan's edges to it), which become the task's dependencies.
+    (the plan's edges to it), which become the task's dependencies;
+    ``model_unique_id``: the dbt node of its model (``model.<package>.<name>``).
     """
 
     name: str
@@ -70,6 +71,7 @@ class SyncTask:
     block_on_upstream_failures: bool
     upstream: tuple[str, ...]
     after: tuple[str, ...]
+    model_unique_id: str = ""
 
     @property
     def task_id(self) -> str:
@@ -135,6 +137,7 @@ def sync_tasks(
             block_on_upstream_failures=spec.block_on_upstream_failures,
             upstream=plan.upstream_of(spec.name),
             after=tuple(sorted(after.get(spec.name, ()))),
+            model_unique_id=spec.model_unique_id,
         )
         for spec in plan.syncs
     ]

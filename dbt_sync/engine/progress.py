@@ -47,10 +47,10 @@ class Progress(RunListener):
         self._last_log: dict[str, float] = {}
 
     @classmethod
-    def auto(cls, bars: bool = True) -> Progress:
-        """Bars on an interactive terminal (unless ``bars`` is False), plain lines elsewhere."""
+    def auto(cls) -> Progress:
+        """Bars on an interactive terminal, plain lines elsewhere (CI, a pipe, ``TERM=dumb``)."""
         stream = sys.stderr
-        interactive = bars and stream.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+        interactive = stream.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
         return cls(stream, interactive)
 
     @classmethod
