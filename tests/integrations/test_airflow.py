@@ -37,6 +37,7 @@ from typing import Any
 
 import pytest
 
+from dbt_sync.orchestration import sync_tasks
 from dbt_sync_emulators.sandbox import running_sandbox
 from tests.fixtures.warehouses import REPO_ROOT
 
@@ -115,6 +116,13 @@ def test_example_dag_runs_the_plan_in_airflow(dbt_project_factory: Any, tmp_path
     with running_sandbox() as sandbox:
         env = {**project.env, **sandbox.env(), "DBT_PROJECT_DIR": str(project.path)}
         expected_after = plan_after(project, env)
+        # the group reads the same plan, also from a folder of downloaded artifacts (a dbt Cloud job run's)
+        artifacts, empty_target = tmp_path / "artifacts", tmp_path / "empty_target"
+        artifacts.mkdir(), empty_target.mkdir()
+        shutil.copy(project.path / "target" / "manifest.json", artifacts)
+        from_artifacts = sync_tasks(project.path, target_path=empty_target, artifacts_dir=artifacts)
+        assert from_artifacts == sync_tasks(project.path)
+        assert {t.name: set(t.after) for t in from_artifacts} == expected_after
         report, logs = run_airflow(tmp_path, env, [
             {"file": str(EXAMPLE_DAG)},
             {"file": str(FAILURES_DAG), "env": {"DBT_SYNC_HUBSPOT_TOKEN": REFUSED_TOKEN}},
