@@ -20,7 +20,9 @@ Two DAG runs in one Airflow process:
    (their XCom says why), and ``record_failures_fatal=False`` lets a sync
    with rejected records succeed.
 
-No secret and no record value reaches the task logs or XCom.
+No secret and no record value reaches the task logs or XCom. Without Airflow:
+README shows the example verbatim, and constraints-airflow.txt pins what
+constraints.txt pins at the same versions.
 """
 
 from __future__ import annotations
@@ -59,6 +61,21 @@ def test_readme_shows_the_example_dag_verbatim() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
     assert EXAMPLE_DAG.read_text(encoding="utf-8") in blocks
+
+
+def pins(path: Path) -> dict[str, str]:
+    """name (normalized) -> version of every ``name==version`` line of a constraints file."""
+    found = (re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line.split("#")[0].strip()) for line in path.open())
+    return {re.sub(r"[-_.]+", "-", m[1]).lower(): m[2] for m in found if m}
+
+
+def test_airflow_constraints_pin_what_constraints_txt_pins() -> None:
+    """.venv-airflow runs dbt-sync on the versions CI tests it with; after a change of constraints.txt,
+    ``scripts/ensure-airflow --lock`` resolves constraints-airflow.txt again."""
+    ours, airflow = pins(REPO_ROOT / "constraints.txt"), pins(REPO_ROOT / "constraints-airflow.txt")
+    assert airflow["apache-airflow"].startswith("3.") and "dbt-core" in airflow
+    differ = {name: (ours[name], airflow[name]) for name in ours.keys() & airflow.keys() if ours[name] != airflow[name]}
+    assert not differ, f"constraints-airflow.txt and constraints.txt differ: {differ}: scripts/ensure-airflow --lock"
 
 
 def sync_task(name: str) -> str:
