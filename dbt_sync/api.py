@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dbt_sync import masking
+from dbt_sync import masking, telemetry
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.context import RunOptions
 from dbt_sync.engine.events import RunListener
@@ -56,6 +56,7 @@ def build_options(
     config_path: str | None = None,
     profile: str | None = None,
     target_path: str | os.PathLike[str] | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
 ) -> ProjectOptions:
     """Where the dbt project, profiles, artifacts and ``dbt_sync.yml`` are, as the CLI flags and :func:`run`
     name them.
@@ -65,7 +66,9 @@ def build_options(
     A value not given is taken from dbt's environment variable, as dbt does
     (``profile``: ``DBT_PROFILE``, else ``profile:`` of dbt_project.yml;
     ``target_path``: ``DBT_TARGET_PATH``, else ``target-path`` of
-    dbt_project.yml, else ``target``; relative to the project directory).
+    dbt_project.yml, else ``target``; relative to the project directory;
+    ``artifacts_dir``: ``DBT_SYNC_ARTIFACTS_DIR``, else None, the target
+    directory; relative to the current directory).
     """
     project = Path(project_dir).resolve()
     if target_path is None and os.environ.get("DBT_TARGET_PATH"):
@@ -82,7 +85,18 @@ def build_options(
         config_path=config_path,
         profile=profile or os.environ.get("DBT_PROFILE") or None,
         target_path=where,
+        artifacts_dir=_artifacts_dir(artifacts_dir),
     )
+
+
+#: environment variable of ``--artifacts-dir``
+ARTIFACTS_DIR_ENV = "DBT_SYNC_ARTIFACTS_DIR"
+
+
+def _artifacts_dir(given: str | os.PathLike[str] | None) -> Path | None:
+    """``--artifacts-dir`` (else ``DBT_SYNC_ARTIFACTS_DIR``) resolved against the current directory; None: unset."""
+    value = given if given is not None and str(given) else os.environ.get(ARTIFACTS_DIR_ENV)
+    return Path(value).resolve() if value else None
 
 
 def env_flag(name: str) -> bool:
@@ -106,8 +120,17 @@ def env_flag(name: str) -> bool:
 
 
 def open_warehouse(options: ProjectOptions) -> Any:
-    """The user's warehouse through their dbt profile and adapter."""
+    """The user's warehouse through their dbt profile and adapter.
+
+    Raises :class:`~dbt_sync.errors.ProjectError` when the project's installed dbt
+    package of dbt-sync is another version (:mod:`dbt_sync.project.package`).
+    """
+    from dbt_sync.project.package import check_version
+    from dbt_sync.secrets import register_env
     from dbt_sync.warehouse import Warehouse
+
+    register_env()  # a DBT_ENV_SECRET* of profiles.yml is masked in a connection error, as dbt does
+    check_version(options.project_dir)  # the package's macros are called: they must be this version's
 
     return Warehouse.open(
         str(options.project_dir),
@@ -116,6 +139,7 @@ def open_warehouse(options: ProjectOptions) -> Any:
         vars=options.vars,
         profile=options.profile,
         target_path=options.target_path,
+        artifacts_dir=options.artifacts_dir,
     )
 
 
@@ -128,6 +152,7 @@ def run(
     config_path: str | None = None,
     profile: str | None = None,
     target_path: str | os.PathLike[str] | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     all_syncs: bool = False,
@@ -150,7 +175,9 @@ def run(
 
     An option left at None is read from its environment variable, as the CLI
     and dbt do: ``profile`` (``DBT_PROFILE``), ``target_path``
-    (``DBT_TARGET_PATH``), ``full_refresh`` (``DBT_FULL_REFRESH``),
+    (``DBT_TARGET_PATH``), ``artifacts_dir`` (``DBT_SYNC_ARTIFACTS_DIR``: the
+    folder of ``manifest.json`` and ``run_results.json``, e.g. a dbt Cloud
+    job run's, instead of the target directory), ``full_refresh`` (``DBT_FULL_REFRESH``),
     ``record_failures_fatal`` (False when ``DBT_SYNC_WARN_ON_RECORD_FAILURES``
     is true; see :meth:`RunResult.exit_code_for`).
 
@@ -164,13 +191,15 @@ def run(
     """
     check_stale_seconds(lock_stale_seconds, lock_heartbeat_seconds)
     masking.clear()  # the masked values of an earlier run in this process are not needed any more
-    options = build_options(project_dir, profiles_dir, target, vars, config_path, profile, target_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path, profile, target_path, artifacts_dir)
     if full_refresh is None:
         full_refresh = env_flag("DBT_FULL_REFRESH")
     if record_failures_fatal is None:
         record_failures_fatal = not env_flag(WARN_ON_RECORD_FAILURES_ENV)
     project = load_project(options)
-    with open_warehouse(options) as warehouse:
+    lifecycle = None if dry_run else _lifecycle_events(project)
+    # OpenTelemetry (off unless configured) ends first: the run's last spans are flushed before it returns
+    with open_warehouse(options) as warehouse, telemetry.start(project.config.opentelemetry) as tel:
         warehouse.read_only = dry_run  # a dry run leaves the warehouse exactly as it found it
         the_plan = plan_with_retries(project, warehouse, select, exclude, all_syncs)
         engine = Engine(
@@ -193,20 +222,34 @@ def run(
             invocation_id=_invocation_id(project),
             target=target or _target_name(warehouse),
             progress=progress or Progress.auto(),
-            listeners=listeners,
+            listeners=[*listeners, *([lifecycle] if lifecycle is not None else [])],
             cancellation=cancellation or Cancellation(),
+            telemetry=tel,
         )
-        result = engine.execute()
-        result.warnings[:0] = project.warnings
-        if not dry_run:
-            from dbt_sync.alerts.evaluate import evaluate_alerts
+        try:
+            result = engine.execute()
+            result.warnings[:0] = project.warnings
+            if not dry_run:
+                from dbt_sync.alerts.evaluate import evaluate_alerts
 
-            _reconnect_for_alerts(warehouse)
-            result.alerts = evaluate_alerts(project, warehouse, result)
+                _reconnect_for_alerts(warehouse)
+                result.alerts = evaluate_alerts(project, warehouse, result)
+            if lifecycle is not None:
+                lifecycle.finish(result)  # its warnings belong in the results file
+        finally:
+            if lifecycle is not None:
+                lifecycle.shutdown()
     if write_results:
         write_results_file(result, project.target_dir)
     engine.events.run_finished(result)
     return result
+
+
+def _lifecycle_events(project: Project) -> Any:
+    """The lifecycle-event sender of the project's webhook channels that asked for events, or None."""
+    from dbt_sync.alerts.lifecycle import LifecycleEvents, subscribed
+
+    return LifecycleEvents(subscribed(project.config)) if subscribed(project.config) else None
 
 
 def _reconnect_for_alerts(warehouse: Any) -> None:

@@ -15,7 +15,7 @@ import click
 
 from dbt_sync.api import open_warehouse
 from dbt_sync.cli import params
-from dbt_sync.cli.base import handle_errors, main, selected_names
+from dbt_sync.cli.base import handle_errors, main, selected_names, warn
 from dbt_sync.engine import inflight
 from dbt_sync.errors import DbtSyncError, did_you_mean
 from dbt_sync.output import table, to_json
@@ -108,10 +108,9 @@ def failures(options: ProjectOptions, select: tuple[str, ...], exclude: tuple[st
             known = {str(r["sync_name"]) for r in wh.query_macro("recorded_syncs_sql")}
             for name in sync_names:
                 if name not in known:  # a typo must not read as "nothing is failing"
-                    click.echo(
-                        f"Warning: --sync {name}: no run of a sync named '{name}' is recorded in {runs}."
+                    warn(
+                        f"--sync {name}: no run of a sync named '{name}' is recorded in {runs}."
                         + did_you_mean(name, known),
-                        err=True,
                     )
     if chosen is not None:
         rows = [r for r in rows if r["sync_name"] in chosen]

@@ -11,7 +11,7 @@ Each name here is a click decorator; a command lists the ones it takes::
 
 :func:`project` adds the options that say which project, profile, target
 and target directory (``--project-dir``, ``--profiles-dir``, ``--profile``,
-``--target``, ``--target-path``, ``--vars``, ``--config``) and hands the
+``--target``, ``--target-path``, ``--artifacts-dir``, ``--vars``, ``--config``) and hands the
 command one :class:`~dbt_sync.project.ProjectOptions` as ``options``
 instead; it also adds the logging options (:data:`LOGGING`, ``--debug``),
 which :func:`dbt_sync.cli.base.handle_errors` consumes.
@@ -121,6 +121,16 @@ target_path = click.option(
     "results and report. Overrides `target-path` in dbt_project.yml (default: target), as for dbt.",
 )
 
+artifacts_dir = click.option(
+    "--artifacts-dir",
+    envvar="DBT_SYNC_ARTIFACTS_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Read manifest.json and run_results.json from this folder instead of the target directory, e.g. the "
+    "artifacts of a dbt Cloud job run, to follow a dbt job that ran elsewhere. dbt-sync writes nothing there "
+    "(its results still go to the target directory). Also DBT_SYNC_ARTIFACTS_DIR.",
+)
+
 vars = click.option("--vars", callback=_parse_vars, default=None, help="dbt vars as a YAML mapping.")
 
 config = click.option(
@@ -141,14 +151,34 @@ debug = click.option(
     help="Show tracebacks and debug logs (also DBT_DEBUG or DBT_SYNC_DEBUG).",
 )
 
+log_format = click.option(
+    "--log-format",
+    envvar="DBT_LOG_FORMAT",
+    type=click.Choice(["text", "debug", "json", "default"], case_sensitive=False),
+    default="default",
+    show_default=True,
+    help="How logs and progress are written, as dbt's: default (progress bars on a terminal), text (plain lines), "
+    "debug (plain lines with microseconds and thread), json (one JSON event per line on stderr; see "
+    "docs/logging.md). Also DBT_LOG_FORMAT.",
+)
+
+quiet = click.option(
+    "--quiet/--no-quiet",
+    "-q",
+    envvar="DBT_QUIET",
+    default=False,
+    help="Only errors (and what --json asks for on stdout): no progress, summary, warnings or info logs, "
+    "as dbt's --quiet. Also DBT_QUIET.",
+)
+
 #: the logging options every project command takes; ``handle_errors`` consumes them (a command whose
 #: function names one of them as a parameter still receives it)
-LOGGING: list[Callable[[F], F]] = [debug]
-LOGGING_NAMES: tuple[str, ...] = ("debug",)
+LOGGING: list[Callable[[F], F]] = [debug, log_format, quiet]
+LOGGING_NAMES: tuple[str, ...] = ("debug", "log_format", "quiet")
 
 #: the options :func:`project` turns into one ``ProjectOptions`` (parameter names as click passes them)
 PROJECT_NAMES: tuple[str, ...] = (
-    "project_dir", "profiles_dir", "profile", "target", "target_path", "vars", "config_path",
+    "project_dir", "profiles_dir", "profile", "target", "target_path", "artifacts_dir", "vars", "config_path",
 )
 
 
@@ -173,11 +203,14 @@ def project(func: F) -> F:
             config_path=given["config_path"],
             profile=given["profile"],
             target_path=given["target_path"],
+            artifacts_dir=given["artifacts_dir"],
         )
         return func(*args, **kwargs)
 
     decorated: Any = wrapper
-    for option in reversed([project_dir, profiles_dir, profile, target, target_path, vars, config, *LOGGING]):
+    for option in reversed(
+        [project_dir, profiles_dir, profile, target, target_path, artifacts_dir, vars, config, *LOGGING]
+    ):
         decorated = option(decorated)
     return decorated
 

@@ -9,10 +9,12 @@ import click
 
 from dbt_sync.api import run as run_syncs
 from dbt_sync.cli import params
-from dbt_sync.cli.base import handle_errors, main, stdout_gone
+from dbt_sync.cli.base import handle_errors, main, output, stdout_gone, warn
 from dbt_sync.engine.cancel import Cancellation, on_signals
+from dbt_sync.engine.events import RunListener
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult, SyncResult, SyncStatus
+from dbt_sync.logs import JsonEvents
 from dbt_sync.output import table, to_json
 from dbt_sync.project import ProjectOptions
 from dbt_sync.secrets import redact
@@ -86,7 +88,15 @@ def run(
       130/143  cancelled by SIGINT / SIGTERM [2]: it stops sending, records
                what the CRM confirmed, releases its locks
     Priority: cancelled, then 2, then 3, then 1.
+
+    \b
+    Output: the summary on stdout, progress and logs on stderr. --json: the
+    results document on stdout instead of the summary. --log-format json:
+    one JSON event per line on stderr (run and sync start, progress, sync and
+    run end, warnings, errors) and no summary; with --json the results
+    document is then printed on one line. --quiet: errors only.
     """
+    progress, listeners = _listeners(as_json)
     cancellation = Cancellation()
     with on_signals(cancellation):
         result = run_syncs(
@@ -97,6 +107,7 @@ def run(
             config_path=options.config_path,
             profile=options.profile,
             target_path=options.target_path,
+            artifacts_dir=options.artifacts_dir,
             select=select,
             exclude=exclude,
             all_syncs=all_syncs,
@@ -108,21 +119,36 @@ def run(
             lock_wait_seconds=lock_wait,
             lock_stale_seconds=lock_stale_seconds,
             record_failures_fatal=not warn_on_record_failures,
-            progress=Progress.silent() if as_json else Progress.auto(),
+            progress=progress,
+            listeners=listeners,
             cancellation=cancellation,
         )
     try:
         if as_json:
-            click.echo(to_json(result.to_dict()))
-        else:
+            click.echo(to_json(result.to_dict(), compact=output.json))
+        elif not output.json and not output.quiet:
             click.echo(render_summary(result))
             if result.results_path is not None:
                 click.echo(f"Results written to {result.results_path}")
     except BrokenPipeError:  # `dbt-sync run | head`: the run happened; its exit code still says how it went
         stdout_gone()
-    for warning in result.warnings:
-        click.echo(redact(f"Warning: {warning}"), err=True)
+    if not output.json:  # json format: RunWarning events, written before RunFinished
+        for warning in result.warnings:
+            warn(warning)
     sys.exit(result.exit_code)
+
+
+def _listeners(as_json: bool) -> tuple[Progress, list[RunListener]]:
+    """What the run tells as it goes, per --log-format / --quiet / --json: progress lines, or JSON events."""
+    if output.lines is not None:
+        return Progress.silent(), [JsonEvents(output.lines)]
+    if output.quiet:
+        return Progress(errors_only=True), []
+    if as_json:
+        return Progress.silent(), []
+    if output.log_format in ("text", "debug"):
+        return Progress(interactive=False, detailed=output.log_format == "debug"), []
+    return Progress.auto(), []
 
 
 def _errors(sync: SyncResult) -> str:

@@ -9,9 +9,8 @@ import click
 
 from dbt_sync.api import open_warehouse
 from dbt_sync.cli import params
-from dbt_sync.cli.base import handle_errors, main, selected_names
+from dbt_sync.cli.base import handle_errors, main, selected_names, warn
 from dbt_sync.project import ProjectOptions, load_project
-from dbt_sync.secrets import redact
 
 
 @main.command()
@@ -52,7 +51,7 @@ def validate(
         with BuiltColumns(options) as built:
             run_checks(project, only=chosen, relation_types=built.types)
     for warning in [*project.warnings, *warnings]:
-        click.echo(redact(f"Warning: {warning}"), err=True)
+        warn(str(warning))
     models = {s.model_unique_id for s in specs}
     scope = "" if chosen is None else " selected"
     click.echo(f"OK: {len(specs)}{scope} sync(s) in {len(models)} model(s) are valid.")

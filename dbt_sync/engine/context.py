@@ -14,6 +14,7 @@ from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.retry import RetryPolicy
 from dbt_sync.plan import Plan
 from dbt_sync.spec import SyncSpec
+from dbt_sync.telemetry import DISABLED, Telemetry
 from dbt_sync.warehouse import Warehouse
 
 #: changeset rows read from the warehouse per page
@@ -64,6 +65,8 @@ class RunContext:
     captured: set[str] = field(default_factory=set)
     unreleased: list[SyncLock] = field(default_factory=list)
     _model_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    #: OpenTelemetry spans and metrics of the run (dbt_sync/telemetry.py); off unless configured
+    telemetry: Telemetry = DISABLED
 
     def model_lock(self, model_unique_id: str) -> threading.Lock:
         """The lock serialising this run's captures and column checks of one model."""

@@ -14,7 +14,6 @@ import time
 from typing import IO, TYPE_CHECKING
 
 from dbt_sync.engine.events import RunListener, SyncProgress
-from dbt_sync.secrets import redact
 
 if TYPE_CHECKING:
     from dbt_sync.engine.results import SyncResult
@@ -25,10 +24,22 @@ BAR_WIDTH = 24
 class Progress(RunListener):
     """A :class:`~dbt_sync.engine.events.RunListener` writing progress for people (to stderr by default)."""
 
-    def __init__(self, stream: IO[str] | None = None, interactive: bool = False, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        interactive: bool = False,
+        quiet: bool = False,
+        *,
+        errors_only: bool = False,
+        detailed: bool = False,
+    ) -> None:
+        """``quiet``: write nothing; ``errors_only`` (``--quiet``): only the end of syncs that failed or have
+        failed records; ``detailed`` (``--log-format debug``): microseconds and the thread on every line."""
         self.stream = stream or sys.stderr
-        self.interactive = interactive
+        self.interactive = interactive and not errors_only
         self.quiet = quiet
+        self.errors_only = errors_only
+        self.detailed = detailed
         self._lock = threading.Lock()
         self._bars: dict[str, list[int]] = {}
         self._drawn = 0
@@ -37,6 +48,7 @@ class Progress(RunListener):
 
     @classmethod
     def auto(cls) -> Progress:
+        """Bars on an interactive terminal, plain lines elsewhere (CI, a pipe, ``TERM=dumb``)."""
         stream = sys.stderr
         interactive = stream.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
         return cls(stream, interactive)
@@ -65,8 +77,10 @@ class Progress(RunListener):
     def start(self, name: str, total: int) -> None:
         with self._lock:
             self._bars[name] = [0, total]
+            if self.errors_only:
+                return
             if not self.interactive:
-                self._write(f"{_ts()} START {name}: {total} change(s) to send\n")
+                self._write(f"{self._ts()} START {name}: {total} change(s) to send\n")
                 self._last_log[name] = time.monotonic()
             else:
                 self._draw(force=True)
@@ -77,26 +91,27 @@ class Progress(RunListener):
             if bar is None:
                 return
             bar[0] += n
+            if self.errors_only:
+                return
             if self.interactive:
                 self._draw()
             elif time.monotonic() - self._last_log.get(name, 0) > 5:
                 self._last_log[name] = time.monotonic()
-                self._write(f"{_ts()} ... {name}: {bar[0]}/{bar[1]}\n")
+                self._write(f"{self._ts()} ... {name}: {bar[0]}/{bar[1]}\n")
 
     def finish(self, name: str, result: SyncResult) -> None:
         with self._lock:
             self._bars.pop(name, None)
+            if self.errors_only and not (result.status == "error" or result.failed):
+                return
             if self.interactive:
                 self._clear()
-            line = (
-                f"{_ts()} {result.status.upper():8} {name}: created {result.created}, updated {result.updated}, "
-                f"deleted {result.deleted}, failed {result.failed} in {result.duration_seconds:.1f}s"
-            )
-            if result.message:
-                line += f" ({result.message})"
-            self._write(redact(line) + "\n")
+            self._write(f"{self._ts()} {result.summary_line()}\n")
             if self.interactive:
                 self._draw(force=True)
+
+    def _ts(self) -> str:
+        return _ts_detailed() if self.detailed else _ts()
 
     def close(self) -> None:
         with self._lock:
@@ -131,3 +146,9 @@ class Progress(RunListener):
 
 def _ts() -> str:
     return time.strftime("%H:%M:%S")
+
+
+def _ts_detailed() -> str:
+    now = time.time()
+    clock = time.strftime("%H:%M:%S", time.localtime(now))
+    return f"{clock}.{int(now % 1 * 1_000_000):06d} [{threading.current_thread().name}]"

@@ -11,7 +11,8 @@ import enum
 import json
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,39 @@ class SyncResult:
     def top_errors(self, n: int = 3) -> list[tuple[str, int]]:
         return Counter(self.error_codes).most_common(n)
 
+    def summary_line(self) -> str:
+        """The one line a person reads when the sync ends (redacted)."""
+        line = (
+            f"{self.status.upper():8} {self.name}: created {self.created}, updated {self.updated}, "
+            f"deleted {self.deleted}, failed {self.failed} in {self.duration_seconds:.1f}s"
+        )
+        if self.message:
+            line += f" ({self.message})"
+        return redact(line)
+
+    def to_dict(self) -> dict[str, Any]:
+        """This sync as the results file's ``syncs[]`` entry holds it (not redacted: the caller redacts)."""
+        return {**asdict(self), "attempted": self.attempted, "succeeded": self.succeeded}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SyncResult:
+        """A sync's result read back from one entry of :meth:`RunResult.to_dict`'s ``syncs``.
+
+        Keys that are not fields (``attempted``, ``succeeded``: computed) are
+        ignored, missing ones take their defaults; ``status`` and
+        ``skip_cause`` become their enums (``ValueError`` for a value that is
+        not a member).
+        """
+        names = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in names}
+        values["status"] = SyncStatus(values.get("status", SyncStatus.SUCCESS))
+        cause = values.get("skip_cause")
+        values["skip_cause"] = SkipCause(cause) if cause is not None else None
+        values["operations"] = {
+            name: OperationCounts(**counts) for name, counts in (values.get("operations") or {}).items()
+        }
+        return cls(**values)
+
 
 @dataclass
 class RunResult:
@@ -222,10 +256,10 @@ class RunResult:
                 key: sum(getattr(s, key) for s in self.syncs)
                 for key in ("planned", "created", "updated", "deleted", "failed", "skipped")
             },
-            "syncs": [
-                {**asdict(s), "attempted": s.attempted, "succeeded": s.succeeded} for s in self.syncs
-            ],
+            "syncs": [s.to_dict() for s in self.syncs],
             "alerts": self.alerts,
+            #: problems that did not change what was synced (a lifecycle webhook that refused an event, ...)
+            "warnings": list(self.warnings),
         }
         redacted: dict[str, Any] = redact_obj(data)
         return redacted

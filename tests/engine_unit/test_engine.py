@@ -93,6 +93,15 @@ models:
             match: company_key
             delete_threshold: 1.0
             fields: {company_key: company_id, name: name}
+          - name: companies_masked
+            destination: crm
+            object: companies
+            mode: upsert
+            primary_key: company_id
+            match: company_key
+            batch_size: 2
+            fields: {company_key: company_id, name: name}
+            failure_payload: {mask: [name]}
           - name: companies_create
             destination: crm
             object: companies
@@ -142,7 +151,7 @@ models:
 }
 
 SYNCS = ("companies", "people", "people_strict", "people_after")
-ALL_SYNCS = (*SYNCS, "companies_create", "companies_mirror")
+ALL_SYNCS = (*SYNCS, "companies_create", "companies_mirror", "companies_masked")
 AUDIT_TABLES = ("dbt_sync_failures", "dbt_sync_locks", "dbt_sync_runs", "dbt_sync_inflight")
 
 
@@ -664,3 +673,58 @@ def test_the_run_tells_its_listeners_each_sync_from_start_to_end_in_the_sync_thr
         assert mine[-1][1] is result.sync(sync)
     # skipped without starting: only their end
     assert [k for k, name, *_ in recorder.events if name in ("people_strict", "people_after")] == ["sync_finished"] * 2
+
+
+#: record values: any text, including line breaks, quotes, backslashes, non-ASCII and lone surrogates
+VALUES = st.text(min_size=4, max_size=16).filter(lambda v: v.strip() == v and len(v.strip()) >= 4)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    names=st.lists(VALUES, min_size=1, max_size=4, unique=True),
+    refused=st.sets(st.integers(0, 3)),
+    with_secret=st.booleans(),
+)
+def test_every_json_log_line_parses_and_holds_no_masked_value_or_secret(
+    stack: EngineStack, names: list[str], refused: set[int], with_secret: bool
+) -> None:
+    """Whatever the masked column holds (the fake CRM echoes refused values in its error messages, as the
+    real ones do), each JSON event is one line that parses, and neither the masked values nor the
+    destination's access token appear in any form."""
+    import io
+    import json
+
+    from dbt_sync import masking
+    from dbt_sync.logs import JsonEvents, JsonLines
+
+    reset(stack.wh)
+    masking.clear()
+    secret = "not-used-the-tests-hand-the-engine-a-fake"  # the destination's access_token in dbt_sync.yml
+    if with_secret:
+        names[0] = f"{names[0]} {secret}"
+    bad = {names[i] for i in refused if i < len(names)}
+    stack.dest = FakeDestination("crm", invalid={"name": bad})
+    stack.set_rows("companies", ("company_id", "name"), [(f"c{i}", name) for i, name in enumerate(names)])
+    out = io.StringIO()
+    result = stack.run("companies_masked", listeners=[JsonEvents(JsonLines(out), progress_interval=0)])
+    assert result.syncs[0].failed == len(bad)
+    text = out.getvalue()
+    lines = text.split("\n")
+    assert lines[-1] == "" and len(lines) > 5
+    events = [json.loads(line) for line in lines[:-1]]
+    assert [e["info"]["name"] for e in events][-1] == "RunFinished"
+    assert events[-1]["data"]["syncs"][0]["failed"] == len(bad)
+    # every string the events hold (their keys are dbt-sync's own words: "alerts" holds no record value "ALER")
+    strings = masking.fold("\n".join(_strings(events)))
+    for value in [*names, secret]:
+        assert not {form for form in masking.variants(value) if form in strings}, value
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in _strings(value)]
+    return []
