@@ -119,7 +119,7 @@ def steady_state(target: str, rows: int, runs: int, profile: bool = False, otel:
             run["otel"] = bool(_otel_env(otel, v, sink))
             run["load_1min_before"] = load
             run["model_build_seconds"] = build
-            run["rows_read_equals_changed"] = run["rows_read"] == sum(expected.values())
+            run["rows_read_equals_changed"] = run["rows_read"] == sum(expected_changes(rows, v).values())
             measured.append(run)
             log(f"v{v}: wall {run['wall']:.2f}s capture {run['capture']:.2f} read {run['read']:.2f} "
                 f"push {run['push']:.2f} (emulator {run['push_emulator_cpu']:.2f}) audit {run['audit']:.2f} "
