@@ -102,6 +102,7 @@ def run(target: str, rows: int, loop_rows: int, runs: int, initial_rows: int = 1
         ours, loop = [], []
         for i in range(runs):
             emu.call("reset")
+            project.forget("mem_sf", emu.env())
             log(f"alternatives A, run {i + 1}: dbt-sync, {initial_rows:,} rows at 20 ms")
             r = _measured(emu, project, "mem_sf", vars=vars, full_refresh=True)
             r["records_per_second"] = initial_rows / r["wall"]

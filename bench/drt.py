@@ -250,6 +250,7 @@ def run(sf_rows: list[int], steady_rows: int, hs_rows: int, runs: int, name: str
             ours, theirs = [], []
             for i in range(runs):
                 emu.call("reset")
+                project.forget("mem_sf", emu.env())
                 log(f"bulk initial load {rows:,} rows, run {i + 1}: dbt-sync")
                 r = run_dbt_sync(project, emu, "mem_sf", vars, full_refresh=True)
                 r["check"] = check_salesforce(project, emu, "bench_mem")
@@ -289,6 +290,7 @@ def run(sf_rows: list[int], steady_rows: int, hs_rows: int, runs: int, name: str
             ours, theirs = [], []
             for i in range(runs):
                 emu.call("reset")
+                project.forget("contacts_hs", emu.env())
                 time.sleep(10.5)  # the emulator's 10 s window empties
                 log(f"hubspot initial load {hs_rows:,} rows, run {i + 1}: dbt-sync")
                 r = run_dbt_sync(project, emu, "contacts_hs", vars, full_refresh=True)

@@ -233,6 +233,7 @@ def initial_load(target: str, hs_rows: int, rest_rows: int, sf_rows: int, runs: 
             results = []
             for i in range(runs):
                 emu.call("reset")
+                project.forget("mem_sf", emu.env())
                 log(f"salesforce bulk initial load {sf_rows} rows, run {i + 1}")
                 run = _measured(emu, project, "mem_sf", vars=vars, full_refresh=True)
                 run["records_per_second"] = sf_rows / run["wall"]
@@ -249,6 +250,7 @@ def initial_load(target: str, hs_rows: int, rest_rows: int, sf_rows: int, runs: 
             results = []
             for i in range(runs):
                 emu.call("reset")
+                project.forget("contacts_hs", emu.env())
                 if i:
                     time.sleep(10.5)  # let the emulator's 10 s window empty of the previous run's requests
                 log(f"hubspot initial load {hs_rows} rows at 190/10s, run {i + 1}")
@@ -284,6 +286,7 @@ def initial_load(target: str, hs_rows: int, rest_rows: int, sf_rows: int, runs: 
                 results = []
                 for i in range(runs):
                     emu.call("reset")
+                    project.forget("rest_sf", emu.env())
                     log(f"salesforce REST {rest_rows} rows, 50 ms, concurrency {concurrency}, run {i + 1}")
                     run = _measured(emu, project, "rest_sf", vars=vars, full_refresh=True)
                     run["push_records_per_second"] = rest_rows / run["push"]
@@ -310,6 +313,7 @@ def memory(target: str, sizes: list[int], runs: int) -> dict[str, Any]:
             peaks = []
             for i in range(runs):
                 emu.call("reset")
+                project.forget("mem_sf", emu.env())
                 log(f"memory: {size} changed rows, run {i + 1}")
                 run = _measured(emu, project, "mem_sf", vars=vars, full_refresh=True)
                 peaks.append(run["peak_rss_mb"])
