@@ -304,14 +304,14 @@ class BenchProject:
         return wall, proc.stdout
 
     def forget(self, sync: str, env: dict[str, str]) -> None:
-        """``dbt-sync audit reset SYNC --yes``: what a team does after emptying the CRM, so that the next run is
+        """``dbt-sync reset SYNC --yes``: what a team does after emptying the CRM, so that the next run is
         a true initial load (a full refresh alone keeps each key's record id, and with the emulator reset
         every send by id fails and is sent again as a create: twice the requests)."""
-        cmd = [str(Path(DBT).with_name("dbt-sync")), "audit", "reset", sync, "--yes", "--project-dir", str(self.path),
+        cmd = [str(Path(DBT).with_name("dbt-sync")), "reset", sync, "--yes", "--project-dir", str(self.path),
                "--profiles-dir", str(self.path)]
         proc = subprocess.run(cmd, cwd=self.path, env=self.full_env(env), capture_output=True, text=True)
         if proc.returncode != 0:
-            raise RuntimeError(f"dbt-sync audit reset {sync} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+            raise RuntimeError(f"dbt-sync reset {sync} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
 
     def set_rest_concurrency(self, n: int) -> None:
         """Collections requests in flight at once for destination ``salesforce_rest``."""
