@@ -110,3 +110,28 @@ def test_batch_values_read_back_exactly(dbt_project_factory: Any, target: str) -
     for f in failures[:2]:
         assert again[f.record_key]["attempt"] == 2
         assert again[f.record_key]["first_failed_at"] == by_key[f.record_key]["first_failed_at"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_failed_commit_leaves_nothing_behind(dbt_project_factory: Any, target: str) -> None:
+    """A commit is one transaction: a batch whose failures cannot be written leaves no state row either.
+
+    On PostgreSQL, dbt commits with a ``COMMIT`` statement that psycopg2 does not see; every later
+    statement then committed on its own, so a state write survived the failed failures write.
+    """
+    project = dbt_project_factory(target, name="e2e")
+    sync = f"atomic_{target}"
+    with project.warehouse() as wh:
+        wh.ensure_tables()
+        wh.commit(sync, "run-0", successes=[Confirmed("before", "h", "d")])  # after dbt's own commits
+        broken = dict(wh._template("failures_insert_batch_sql"))
+        broken["apply"] = [*broken.get("apply", []), "select no_such_column from no_such_table"]
+        wh._templates[("failures_insert_batch_sql",)] = broken
+        with pytest.raises(Exception, match="no_such"):
+            wh.commit(sync, "run-1", successes=[Confirmed("k1", "h", "d")],
+                      failures=[FailureRow("k2", "update", "CODE", "message")])
+        rows = wh.query(f"select record_key from {wh.table('dbt_sync_state')} where sync_name = '{sync}'")
+        failed = wh.query(f"select record_key from {wh.table('dbt_sync_failures')} where sync_name = '{sync}'")
+    assert [r["record_key"] for r in rows] == ["before"]
+    assert failed == []
