@@ -6,6 +6,7 @@ memory, hook-overhead, alternatives. ``--quick`` uses small sizes for a smoke ru
 ``per-record-cpu [--warehouse duckdb|postgres] [--runs N] [--compare REF]`` measures the per-record client
 CPU of the HubSpot, REST and Bulk paths (bench/per_record.py).
 ``crash [--trials N] [--warehouse duckdb|postgres]`` runs the kill -9 campaign (docs/engine.md).
+``startup [--runs N]`` measures the fixed start-up CPU on integration_tests (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import crash
 
         return crash.main(args_in[1:])
+    if args_in[:1] == ["startup"]:
+        from bench import startup
+
+        return startup.main(args_in[1:])
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("scenario", choices=["steady-state", "initial-load", "memory", "hook-overhead",
                                              "alternatives"])

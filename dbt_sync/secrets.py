@@ -10,9 +10,10 @@ mistake in our own code, is masked before it leaves the process.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +21,10 @@ from dbt_sync import masking
 
 #: what every secret and masked value becomes, wherever dbt-sync masks it (one mask: :data:`dbt_sync.masking.MASK`)
 MASK = masking.MASK
+
+#: dbt's prefix of secret environment variables (``dbt_common.constants.SECRET_ENV_PREFIX``): the value of every
+#: variable whose name starts with it is masked in everything dbt-sync writes, used or not (:func:`register_env`)
+SECRET_ENV_PREFIX = "DBT_ENV_SECRET"
 
 #: configuration keys whose values are secret wherever they appear
 SECRET_KEYS = frozenset(
@@ -58,13 +63,28 @@ def register(values: Iterable[Any]) -> None:
     """
     global _pattern
     with _lock:
+        before = len(_secrets)
         for value in values:
-            if isinstance(value, str) and len(value) >= 4:
-                _secrets.add(value)
-                _secrets.update(part for part in _url_parts(value) if len(part) >= 4)
-        if _secrets:
+            if isinstance(value, str) and len(value.strip()) >= 4:
+                # matched in folded text (any case): the value, the parts of a URL printed on their own, and
+                # every form it is echoed back in, trimmed, JSON-, URL- or HTML-escaped (as masked columns)
+                _secrets.add(masking.fold(value))
+                _secrets.update(masking.fold(part) for part in _url_parts(value) if len(part) >= 4)
+                _secrets.update(masking.variants(value))
+        if _secrets and len(_secrets) != before:
             ordered = sorted(_secrets, key=len, reverse=True)
             _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def register_env(environ: Mapping[str, str] | None = None) -> None:
+    """Register the value of every environment variable named ``DBT_ENV_SECRET*``, as dbt scrubs them
+    (``dbt_common.exceptions.base.env_secrets``) whether or not anything reads them.
+
+    ``environ``: default ``os.environ``. Called when a command starts, when ``dbt_sync.yml`` is
+    read and when the Python API opens the warehouse.
+    """
+    env = os.environ if environ is None else environ
+    register(value for name, value in env.items() if name.upper().startswith(SECRET_ENV_PREFIX))
 
 
 def _url_parts(value: str) -> list[str]:
@@ -107,7 +127,15 @@ def redact(text: Any) -> str:
     out = text if isinstance(text, str) else str(text)
     pattern = _pattern
     if pattern is not None:
-        out = pattern.sub(MASK, out)
+        folded = masking.fold(out)  # as long as ``out``, character for character: spans carry over
+        first = pattern.search(folded)
+        if first is not None:
+            parts, start = [], 0
+            for match in (first, *pattern.finditer(folded, first.end())):
+                parts += [out[start : match.start()], MASK]
+                start = match.end()
+            parts.append(out[start:])
+            out = "".join(parts)
     return masking.redact(out)
 
 

@@ -5,8 +5,9 @@ Flags and environment variables follow dbt's (``--project-dir`` /
 / ``DBT_TARGET``, ``--vars``, ``--select``, ``--exclude``), so a dbt user
 already knows them.
 
-Exit codes: 0 everything synced (or valid); 1 some records failed;
-2 a sync failed as a whole, or bad input / usage.
+Exit codes: 0 everything synced (or valid); 1 some records failed (0 with
+``run --warn-on-record-failures``); 2 a sync failed as a whole, or bad input /
+usage; 3 a sync held by another run; see ``RunResult.exit_code_for``.
 """
 
 from dbt_sync.cli import alerts, audit, plan, report, run, validate  # noqa: F401  (registers the commands)

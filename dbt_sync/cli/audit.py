@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import click
 
-from dbt_sync.api import build_options, open_warehouse
-from dbt_sync.cli.base import (
-    handle_errors,
-    main,
-    project_options,
-    select_exclude_options,
-    selected_names,
-)
+from dbt_sync.api import open_warehouse
+from dbt_sync.cli import params
+from dbt_sync.cli.base import handle_errors, main, selected_names, warn
 from dbt_sync.engine import inflight
 from dbt_sync.errors import DbtSyncError, did_you_mean
 from dbt_sync.output import table, to_json
-from dbt_sync.project import load_project
+from dbt_sync.project import ProjectOptions, load_project
 from dbt_sync.spec import SyncSpec
 from dbt_sync.warehouse.sync import KeyStatus
 
@@ -47,12 +41,11 @@ def _age_seconds(text: str) -> int:
 
 
 @main.command()
-@project_options
-@select_exclude_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@params.project
+@params.select_exclude
+@params.as_json("the rows")
 @handle_errors
-def status(project_dir: Path, profiles_dir: Path | None, target: str | None, vars: dict[str, Any] | None,
-           config_path: str | None, debug: bool, select: tuple[str, ...], exclude: tuple[str, ...],
+def status(options: ProjectOptions, select: tuple[str, ...], exclude: tuple[str, ...],
            as_json: bool) -> None:
     """The last run of each sync, from the dbt_sync_runs table.
 
@@ -61,7 +54,6 @@ def status(project_dir: Path, profiles_dir: Path | None, target: str | None, var
       dbt-sync status
       dbt-sync status --select destination:hubspot --json
     """
-    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     chosen = _chosen(options, select, exclude)
     with open_warehouse(options) as wh:
         wh.ensure_tables()
@@ -84,16 +76,15 @@ def status(project_dir: Path, profiles_dir: Path | None, target: str | None, var
 
 
 @main.command()
-@project_options
-@select_exclude_options
+@params.project
+@params.select_exclude
 @click.option("--sync", "sync_names", multiple=True, help="Only these syncs.")
 @click.option("--code", "codes", multiple=True, help="Only these error codes.")
 @click.option("--older-than", default=None, help="Only records failing for longer than this (30m, 12h, 2d).")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@params.as_json("the rows")
 @handle_errors
-def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, vars: dict[str, Any] | None,
-             config_path: str | None, debug: bool, select: tuple[str, ...], exclude: tuple[str, ...],
+def failures(options: ProjectOptions, select: tuple[str, ...], exclude: tuple[str, ...],
              sync_names: tuple[str, ...], codes: tuple[str, ...], older_than: str | None, limit: int,
              as_json: bool) -> None:
     """Records whose latest attempt failed and that have not succeeded since.
@@ -105,7 +96,6 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
       dbt-sync failures --older-than 1d --json
       dbt-sync failures --select tag:crm,destination:salesforce
     """
-    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     age = _age_seconds(older_than) if older_than else None
     chosen = _chosen(options, select, exclude)
     with open_warehouse(options) as wh:
@@ -118,10 +108,9 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
             known = {str(r["sync_name"]) for r in wh.query_macro("recorded_syncs_sql")}
             for name in sync_names:
                 if name not in known:  # a typo must not read as "nothing is failing"
-                    click.echo(
-                        f"Warning: --sync {name}: no run of a sync named '{name}' is recorded in {runs}."
+                    warn(
+                        f"--sync {name}: no run of a sync named '{name}' is recorded in {runs}."
                         + did_you_mean(name, known),
-                        err=True,
                     )
     if chosen is not None:
         rows = [r for r in rows if r["sync_name"] in chosen]
@@ -153,12 +142,11 @@ def failures(project_dir: Path, profiles_dir: Path | None, target: str | None, v
 
 
 @main.command()
-@project_options
+@params.project
 @click.argument("sync_name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @handle_errors
-def reset(project_dir: Path, profiles_dir: Path | None, target: str | None, vars: dict[str, Any] | None,
-          config_path: str | None, debug: bool, sync_name: str, yes: bool) -> None:
+def reset(options: ProjectOptions, sync_name: str, yes: bool) -> None:
     """Forget what SYNC_NAME has sent: its next run sends every row again.
 
     The audit history (runs, failures) is kept. For mirror syncs, records
@@ -166,7 +154,6 @@ def reset(project_dir: Path, profiles_dir: Path | None, target: str | None, vars
     Asks first unless --yes; declining (or end of input) resets nothing and
     exits 0.
     """
-    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     _sync_named(load_project(options).specs, sync_name)
     if not yes:
         try:
@@ -184,13 +171,12 @@ def reset(project_dir: Path, profiles_dir: Path | None, target: str | None, vars
 
 
 @main.command()
-@project_options
+@params.project
 @click.argument("sync_name")
 @click.argument("record_key")
 @click.option("--destination-id", default=None, help="The record's id in the CRM, when it was in fact created.")
 @handle_errors
-def resolve(project_dir: Path, profiles_dir: Path | None, target: str | None, vars: dict[str, Any] | None,
-            config_path: str | None, debug: bool, sync_name: str, record_key: str, destination_id: str | None) -> None:
+def resolve(options: ProjectOptions, sync_name: str, record_key: str, destination_id: str | None) -> None:
     """Settle a record reported IN_DOUBT by a create-mode sync without a match key.
 
     A run that died between sending a create and recording its outcome leaves
@@ -203,7 +189,6 @@ def resolve(project_dir: Path, profiles_dir: Path | None, target: str | None, va
       dbt-sync resolve contacts_create C-2001 --destination-id 003xx000004TmiQ
       dbt-sync resolve contacts_create C-2002
     """
-    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     spec = _sync_named(load_project(options).specs, sync_name)
     if not inflight.applies(spec):
         how = f"matches records on {spec.match}" if spec.match else "is not a create"

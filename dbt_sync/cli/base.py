@@ -1,123 +1,70 @@
-"""The ``dbt-sync`` command group and the options its commands share."""
+"""The ``dbt-sync`` command group, and how every command reports errors and logs.
+
+The options the commands take are defined once, in :mod:`dbt_sync.cli.params`.
+"""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import sys
 import traceback
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
 
 import click
-import yaml
 
-from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line, yaml_problem
-from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact
+from dbt_sync.cli.params import LOGGING_NAMES
+from dbt_sync.errors import EXIT_ERROR, DbtSyncError, classify, one_line
+from dbt_sync.logs import JsonLines, JsonLogHandler
+from dbt_sync.secrets import RedactingFilter, RedactingFormatter, redact, register_env
 from dbt_sync.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("dbt_sync")
 
 
-def _parse_vars(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
-    if not value:
-        return None
-    try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError as exc:
-        raise click.BadParameter(f"not valid YAML: {yaml_problem(exc)}") from None
-    if not isinstance(parsed, dict):
-        raise click.BadParameter("expected a YAML mapping, e.g. '{key: value}'.")
-    return parsed
+@dataclass
+class Output:
+    """How the running command writes logs (``--log-format``, ``--quiet``), set by :func:`handle_errors`.
 
-
-def nearest_project_dir() -> Path:
-    """The current directory or the nearest parent with a ``dbt_project.yml``, else the current directory.
-
-    dbt's own default (``dbt.cli.resolvers.default_project_dir``), so dbt-sync
-    works from any folder of the project as dbt does.
-    """
-    here = Path.cwd()
-    return next((folder for folder in (here, *here.parents) if (folder / "dbt_project.yml").is_file()), here)
-
-
-def project_options(func: F) -> F:
-    """The dbt-style options every project command takes."""
-    options = [
-        click.option(
-            "--project-dir",
-            envvar="DBT_PROJECT_DIR",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=nearest_project_dir,
-            show_default="the current directory or the nearest parent holding dbt_project.yml, as dbt",
-            help="The dbt project (where dbt_project.yml and dbt_sync.yml live).",
-        ),
-        click.option(
-            "--profiles-dir",
-            envvar="DBT_PROFILES_DIR",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=None,
-            help="Where profiles.yml is, as for dbt.",
-        ),
-        click.option("--target", "-t", envvar="DBT_TARGET", default=None, help="dbt target to use, as for dbt."),
-        click.option("--vars", callback=_parse_vars, default=None, help="dbt vars as a YAML mapping."),
-        click.option(
-            "--config",
-            "config_path",
-            envvar="DBT_SYNC_CONFIG",
-            default=None,
-            help="Path to dbt_sync.yml (default: in the project directory).",
-        ),
-        click.option("--debug", is_flag=True, envvar="DBT_SYNC_DEBUG", help="Show tracebacks and debug logs."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-class SelectorOption(click.Option):
-    """A repeatable option that, as dbt's ``--select``, also takes the words that follow it.
-
-    ``--select a b --exclude c`` is ``--select a --select b --exclude c``, as
-    in dbt (whose ``MultiOption`` does the same; importing dbt's CLI just for
-    it would cost every command several seconds). A word that starts with
-    ``-`` ends the list.
+    ``lines``: the JSON event lines (stderr) when the format is ``json``, else None.
     """
 
-    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
-        super().add_to_parser(parser, ctx)
-        for name in self.opts:
-            option = parser._long_opt.get(name) or parser._short_opt.get(name)
-            if option is None:
-                continue
-            process = option.process
+    log_format: str = "default"
+    quiet: bool = False
+    lines: JsonLines | None = None
 
-            def take_following(value: str, state: Any, process: Any = process) -> None:
-                process(value, state)
-                while state.rargs and not state.rargs[0].startswith("-"):
-                    process(state.rargs.pop(0), state)
-
-            option.process = take_following
+    @property
+    def json(self) -> bool:
+        return self.log_format == "json"
 
 
-def select_exclude_options(func: F) -> F:
-    """``--select`` / ``--exclude`` in dbt's selector syntax, over syncs."""
-    options = [
-        click.option(
-            "--select", "-s", cls=SelectorOption, multiple=True,
-            help="Syncs to include (dbt selector syntax; several separated by spaces).",
-        ),
-        click.option(
-            "--exclude", cls=SelectorOption, multiple=True,
-            help="Syncs to leave out (dbt selector syntax; several separated by spaces).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+#: the running command's output settings
+output = Output()
+
+
+def warn(text: str) -> None:
+    """A warning for the person or the log reader: ``Warning: ...`` on stderr, a ``RunWarning`` JSON event
+    in json format; nothing with --quiet."""
+    if output.lines is not None:
+        output.lines.emit("RunWarning", "warn", redact(text), {"warning": text})
+    elif not output.quiet:
+        click.echo(redact(f"Warning: {text}"), err=True)
+
+
+def fail(text: str, exit_code: int, error_type: str) -> NoReturn:
+    """End the command with ``text`` on stderr (a ``MainEncounteredError`` event in json format) and ``exit_code``."""
+    if output.lines is not None:
+        output.lines.emit(
+            "MainEncounteredError", "error", redact(text), {"exit_code": exit_code, "error_type": error_type}
+        )
+    else:
+        click.echo(redact(text), err=True)
+    sys.exit(exit_code)
 
 
 def selected_names(project: Any, select: tuple[str, ...], exclude: tuple[str, ...]) -> set[str] | None:
@@ -129,36 +76,31 @@ def selected_names(project: Any, select: tuple[str, ...], exclude: tuple[str, ..
     return select_syncs(project.specs, project.manifest, select, exclude)
 
 
-def selection_options(func: F) -> F:
-    """``--select`` / ``--exclude`` and ``--all``, for the commands that plan (``plan``, ``run``)."""
-    func = select_exclude_options(func)
-    options = [
-        click.option(
-            "--all",
-            "all_syncs",
-            is_flag=True,
-            help="Plan every enabled sync, not only those whose model the latest dbt invocation built.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
 def handle_errors(func: F) -> F:
-    """Turn dbt-sync errors into one clear message and an exit code; no traceback unless --debug."""
+    """Turn dbt-sync errors into one clear message and an exit code; no traceback unless --debug.
+
+    Sets up logging from the logging options (:data:`dbt_sync.cli.params.LOGGING`) and consumes them:
+    ``func`` receives one only when it names it as a parameter.
+    """
+
+    takes = set(inspect.signature(func).parameters)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = bool(kwargs.get("debug"))
-        _setup_logging(debug)
+        log_format = str(kwargs.get("log_format") or "default").lower()
+        quiet = bool(kwargs.get("quiet"))
+        register_env()  # dbt's DBT_ENV_SECRET* values are masked in everything the command prints
+        for name in LOGGING_NAMES:  # the logging options are this wrapper's, unless the command names them
+            if name not in takes:
+                kwargs.pop(name, None)
+        _setup_logging(debug, log_format, quiet)
         try:
             return func(*args, **kwargs)
         except DbtSyncError as exc:
             if debug:
-                click.echo(redact(traceback.format_exc()), err=True)
-            click.echo(redact(f"Error: {exc}"), err=True)
-            sys.exit(exc.exit_code)
+                _traceback()
+            fail(f"Error: {exc}", exc.exit_code, type(exc).__name__)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
         except BrokenPipeError:  # the reader of stdout went away (`dbt-sync status | head`): not an error
@@ -166,21 +108,25 @@ def handle_errors(func: F) -> F:
             sys.exit(0)
         except Exception as exc:
             if debug:
-                click.echo(redact(traceback.format_exc()), err=True)
+                _traceback()
             clear = classify(exc)
             if clear is not None:  # a configuration or environment problem raised below dbt-sync's own checks
-                click.echo(redact(f"Error: {clear}"), err=True)
-                sys.exit(clear.exit_code)
-            click.echo(
-                redact(
-                    f"Internal error: {type(exc).__name__}: {one_line(str(exc))}. "
-                    "Re-run with --debug for the traceback."
-                ),
-                err=True,
+                fail(f"Error: {clear}", clear.exit_code, type(clear).__name__)
+            fail(
+                f"Internal error: {type(exc).__name__}: {one_line(str(exc))}. Re-run with --debug for the traceback.",
+                EXIT_ERROR,
+                type(exc).__name__,
             )
-            sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _traceback() -> None:
+    """The current exception's traceback (--debug): a debug-level ``LogMessage`` event in json format."""
+    if output.lines is not None:
+        output.lines.emit("LogMessage", "debug", redact(traceback.format_exc()), {"logger": "dbt_sync"})
+    else:
+        click.echo(redact(traceback.format_exc()), err=True)
 
 
 def stdout_gone() -> None:
@@ -212,7 +158,16 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def _setup_logging(debug: bool) -> None:
+#: log line layouts per --log-format (json has none: JsonLogHandler writes events)
+_LAYOUTS = {
+    "debug": ("%(asctime)s.%(msecs)03d [%(levelname)s] [%(threadName)s] %(name)s: %(message)s", "%H:%M:%S"),
+}
+_LAYOUT = ("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+
+
+def _setup_logging(debug: bool, log_format: str = "default", quiet: bool = False) -> None:
+    """Logging for this command: dbt-sync's records to stderr, as text lines or JSON events (json format);
+    DEBUG with --debug, ERROR only with --quiet. Sets :data:`output`."""
     # Libraries dbt imports (snowplow_tracker) call logging.basicConfig() at import, which would give the
     # root logger a second stderr handler and print every dbt-sync warning twice; basicConfig does nothing
     # once the root logger has a handler, so give it one that discards (records still propagate: pytest's
@@ -225,12 +180,21 @@ def _setup_logging(debug: bool) -> None:
             if getattr(handler, "stream", None) is sys.stderr and type(handler) is logging.StreamHandler:
                 top.removeHandler(handler)  # basicConfig's, added by an import before this point
     root = logging.getLogger("dbt_sync")
-    if not root.handlers:
-        handler = _StderrHandler()
-        handler.addFilter(RedactingFilter())
-        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-        root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    for old in list(root.handlers):  # this process's earlier command (tests run several) set its own
+        if isinstance(old, (_StderrHandler, JsonLogHandler)):
+            root.removeHandler(old)
+    output.log_format, output.quiet = log_format, quiet
+    output.lines = JsonLines(min_level="error" if quiet else ("debug" if debug else "info")) if log_format == "json" \
+        else None
+    new: logging.Handler
+    if output.lines is not None:
+        new = JsonLogHandler(output.lines)
+    else:
+        new = _StderrHandler()
+        new.setFormatter(RedactingFormatter(*_LAYOUTS.get(log_format, _LAYOUT)))
+    new.addFilter(RedactingFilter())
+    root.addHandler(new)
+    root.setLevel(logging.DEBUG if debug else (logging.ERROR if quiet else logging.INFO))
 
 
 @click.group(
@@ -243,8 +207,10 @@ Examples:
   dbt-sync demo                           try it with DuckDB and local CRM emulators
 
 \b
-Exit codes: 0 all synced, 1 some records failed, 2 a sync failed or bad input,
-3 a sync held by another run, 130 / 143 cancelled by SIGINT / SIGTERM.
+Exit codes: 0 all synced, 1 some records failed (0 with run
+--warn-on-record-failures), 2 a sync failed or bad input, 3 a sync held by
+another run, 130 / 143 cancelled by SIGINT / SIGTERM (dbt-sync run --help
+maps them to dbt's).
 """,
 )
 @click.version_option(__version__, prog_name="dbt-sync")

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import click
 
-from dbt_sync.api import build_options, plan_project
-from dbt_sync.cli.base import handle_errors, main, project_options, selection_options
+from dbt_sync.api import plan_project
+from dbt_sync.cli import params
+from dbt_sync.cli.base import handle_errors, main, warn
 from dbt_sync.output import table, to_json
-from dbt_sync.project import load_project
+from dbt_sync.project import ProjectOptions, load_project
 from dbt_sync.secrets import redact
 
 
 @main.command()
-@project_options
-@selection_options
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@params.project
+@params.selection
+@params.as_json("the plan")
 @handle_errors
 def plan(
-    project_dir: Path,
-    profiles_dir: Path | None,
-    target: str | None,
-    vars: dict[str, Any] | None,
-    config_path: str | None,
-    debug: bool,
+    options: ProjectOptions,
     select: tuple[str, ...],
     exclude: tuple[str, ...],
     all_syncs: bool,
@@ -39,9 +32,9 @@ def plan(
       dbt-sync plan --all --json
       dbt-sync plan --select 'tag:crm,destination:hubspot' --exclude deals_to_hubspot
     """
-    project = load_project(build_options(project_dir, profiles_dir, target, vars, config_path))
+    project = load_project(options)
     for warning in project.warnings:
-        click.echo(redact(f"Warning: {warning}"), err=True)
+        warn(warning)
     the_plan = plan_project(project, select, exclude, all_syncs)
     if as_json:
         click.echo(to_json(the_plan.to_dict()))

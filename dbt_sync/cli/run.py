@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from pathlib import Path
-from typing import Any
 
 import click
 
 from dbt_sync.api import run as run_syncs
-from dbt_sync.cli.base import handle_errors, main, project_options, selection_options, stdout_gone
+from dbt_sync.cli import params
+from dbt_sync.cli.base import handle_errors, main, output, stdout_gone, warn
 from dbt_sync.engine.cancel import Cancellation, on_signals
+from dbt_sync.engine.events import RunListener
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import RunResult, SyncResult, SyncStatus
+from dbt_sync.logs import JsonEvents
 from dbt_sync.output import table, to_json
+from dbt_sync.project import ProjectOptions
 from dbt_sync.secrets import redact
 
 
 @main.command()
-@project_options
-@selection_options
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Syncs run at once (default: the profile's).")
-@click.option(
-    "--full-refresh",
-    is_flag=True,
-    help="Resend every row of the selected syncs (records keep their ids; mirror deletes still apply).",
-)
+@params.project
+@params.selection
+@params.threads
+@params.full_refresh
+@params.warn_on_record_failures
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing, change nothing in the warehouse.")
 @click.option("--allow-mass-delete", is_flag=True, help="Let mirror syncs delete more than their delete_threshold.")
 @click.option("--recapture", is_flag=True, help="Compute changesets now instead of using the post-hook's capture.")
@@ -46,20 +45,16 @@ from dbt_sync.secrets import redact
     help="Consider a sync's lock abandoned after this many seconds without heartbeat (written every 10 s; "
     "at least 30). A holder that died on this machine is replaced at once.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the run results as JSON on stdout.")
+@params.as_json("the run results")
 @handle_errors
 def run(
-    project_dir: Path,
-    profiles_dir: Path | None,
-    target: str | None,
-    vars: dict[str, Any] | None,
-    config_path: str | None,
-    debug: bool,
+    options: ProjectOptions,
     select: tuple[str, ...],
     exclude: tuple[str, ...],
     all_syncs: bool,
     threads: int | None,
     full_refresh: bool,
+    warn_on_record_failures: bool,
     dry_run: bool,
     allow_mass_delete: bool,
     recapture: bool,
@@ -71,8 +66,9 @@ def run(
 
     By default only syncs whose model the latest dbt invocation built, plus
     syncs with records waiting for a retry, run. Results are also written to
-    target/dbt_sync_results.json (a dry run writes target/dbt_sync_dry_run.json
-    and leaves the warehouse as it was).
+    dbt_sync_results.json in dbt's target directory (target/ unless
+    --target-path says otherwise; a dry run writes dbt_sync_dry_run.json
+    there and leaves the warehouse as it was).
 
     \b
     Examples:
@@ -82,19 +78,36 @@ def run(
       dbt-sync run --dry-run --all
 
     \b
-    Exit codes: 0 every record synced; 1 some records failed; 2 a sync failed
-    as a whole or bad input; 3 a sync was not run because another dbt-sync run
-    holds it; 130 / 143 cancelled by SIGINT / SIGTERM (it stops sending,
-    records what the CRM confirmed, releases its locks).
+    Exit codes (dbt's code for the nearest case in brackets):
+      0        every record synced [0]
+      1        the run completed, some records failed [1: a node failed];
+               0 with --warn-on-record-failures
+      2        a sync failed as a whole, or nothing could run: bad input,
+               profile, warehouse [1: a handled error; 2: could not run]
+      3        a sync was not run: another dbt-sync run holds it [none]
+      130/143  cancelled by SIGINT / SIGTERM [2]: it stops sending, records
+               what the CRM confirmed, releases its locks
+    Priority: cancelled, then 2, then 3, then 1.
+
+    \b
+    Output: the summary on stdout, progress and logs on stderr. --json: the
+    results document on stdout instead of the summary. --log-format json:
+    one JSON event per line on stderr (run and sync start, progress, sync and
+    run end, warnings, errors) and no summary; with --json the results
+    document is then printed on one line. --quiet: errors only.
     """
+    progress, listeners = _listeners(as_json)
     cancellation = Cancellation()
     with on_signals(cancellation):
         result = run_syncs(
-            project_dir,
-            profiles_dir=profiles_dir,
-            target=target,
-            vars=vars,
-            config_path=config_path,
+            options.project_dir,
+            profiles_dir=options.profiles_dir,
+            target=options.target,
+            vars=options.vars,
+            config_path=options.config_path,
+            profile=options.profile,
+            target_path=options.target_path,
+            artifacts_dir=options.artifacts_dir,
             select=select,
             exclude=exclude,
             all_syncs=all_syncs,
@@ -105,21 +118,37 @@ def run(
             recapture=recapture,
             lock_wait_seconds=lock_wait,
             lock_stale_seconds=lock_stale_seconds,
-            progress=Progress.silent() if as_json else Progress.auto(),
+            record_failures_fatal=not warn_on_record_failures,
+            progress=progress,
+            listeners=listeners,
             cancellation=cancellation,
         )
     try:
         if as_json:
-            click.echo(to_json(result.to_dict()))
-        else:
+            click.echo(to_json(result.to_dict(), compact=output.json))
+        elif not output.json and not output.quiet:
             click.echo(render_summary(result))
             if result.results_path is not None:
                 click.echo(f"Results written to {result.results_path}")
     except BrokenPipeError:  # `dbt-sync run | head`: the run happened; its exit code still says how it went
         stdout_gone()
-    for warning in result.warnings:
-        click.echo(redact(f"Warning: {warning}"), err=True)
+    if not output.json:  # json format: RunWarning events, written before RunFinished
+        for warning in result.warnings:
+            warn(warning)
     sys.exit(result.exit_code)
+
+
+def _listeners(as_json: bool) -> tuple[Progress, list[RunListener]]:
+    """What the run tells as it goes, per --log-format / --quiet / --json: progress lines, or JSON events."""
+    if output.lines is not None:
+        return Progress.silent(), [JsonEvents(output.lines)]
+    if output.quiet:
+        return Progress(errors_only=True), []
+    if as_json:
+        return Progress.silent(), []
+    if output.log_format in ("text", "debug"):
+        return Progress(interactive=False, detailed=output.log_format == "debug"), []
+    return Progress.auto(), []
 
 
 def _errors(sync: SyncResult) -> str:
@@ -181,6 +210,11 @@ def render_summary(result: RunResult) -> str:
         "Done. records: "
         + ", ".join(f"{k} {v}" for k, v in totals.items())
         + ("; syncs: " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) if statuses else "")
-        + f". Exit code {result.exit_code}."
+        + f". Exit code {result.exit_code}"
+        + (
+            f" (records failed; --warn-on-record-failures makes that exit {result.exit_code})."
+            if result.exit_code != result.exit_code_for(record_failures_fatal=True)
+            else "."
+        )
     )
     return redact("\n".join(lines))

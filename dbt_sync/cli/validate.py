@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import click
 
-from dbt_sync.api import build_options, open_warehouse
-from dbt_sync.cli.base import handle_errors, main, project_options, select_exclude_options, selected_names
+from dbt_sync.api import open_warehouse
+from dbt_sync.cli import params
+from dbt_sync.cli.base import handle_errors, main, selected_names, warn
 from dbt_sync.project import ProjectOptions, load_project
-from dbt_sync.secrets import redact
 
 
 @main.command()
-@project_options
-@select_exclude_options
+@params.project
+@params.select_exclude
 @click.option(
     "--check-destinations",
     is_flag=True,
@@ -24,12 +23,7 @@ from dbt_sync.secrets import redact
 )
 @handle_errors
 def validate(
-    project_dir: Path,
-    profiles_dir: Path | None,
-    target: str | None,
-    vars: dict[str, Any] | None,
-    config_path: str | None,
-    debug: bool,
+    options: ProjectOptions,
     select: tuple[str, ...],
     exclude: tuple[str, ...],
     check_destinations: bool,
@@ -45,7 +39,6 @@ def validate(
       dbt parse && dbt-sync validate
       dbt-sync validate --check-destinations --select destination:hubspot
     """
-    options = build_options(project_dir, profiles_dir, target, vars, config_path)
     project = load_project(options)
     chosen = selected_names(project, select, exclude)
     specs = [s for s in project.specs if chosen is None or s.name in chosen]
@@ -58,7 +51,7 @@ def validate(
         with BuiltColumns(options) as built:
             run_checks(project, only=chosen, relation_types=built.types)
     for warning in [*project.warnings, *warnings]:
-        click.echo(redact(f"Warning: {warning}"), err=True)
+        warn(str(warning))
     models = {s.model_unique_id for s in specs}
     scope = "" if chosen is None else " selected"
     click.echo(f"OK: {len(specs)}{scope} sync(s) in {len(models)} model(s) are valid.")

@@ -12,7 +12,8 @@ Work handed to another thread keeps the sync's meter when submitted with
 Counter names: ``requests``, ``rate_limited`` (HTTP 429 / Salesforce
 ``REQUEST_LIMIT_EXCEEDED`` answers), ``reauthentications`` (Salesforce
 logins after an expired session), ``oauth_refreshes`` (HubSpot token
-refreshes), ``bulk_jobs`` (Salesforce Bulk API 2.0 ingest jobs).
+refreshes), ``bulk_jobs`` (Salesforce Bulk API 2.0 ingest jobs), ``retries`` (the
+engine's request and record retries, counted by engine/sender.py).
 """
 
 from __future__ import annotations
@@ -30,15 +31,22 @@ _current: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("dbt_syn
 
 
 class Meter:
-    """Thread-safe counters of one sync's API usage."""
+    """Thread-safe counters of one sync's API usage.
 
-    def __init__(self) -> None:
+    A meter with a ``parent`` (one batch's, see dbt_sync/telemetry.py) adds
+    every count to its parent too, so the sync's figures stay whole.
+    """
+
+    def __init__(self, parent: Meter | None = None) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
+        self._parent = parent
 
     def add(self, name: str, n: int = 1) -> None:
         with self._lock:
             self._counts[name] = self._counts.get(name, 0) + n
+        if self._parent is not None:
+            self._parent.add(name, n)
 
     def get(self, name: str) -> int:
         with self._lock:
@@ -53,6 +61,11 @@ def metering(meter: Meter) -> Iterator[Meter]:
         yield meter
     finally:
         _current.reset(token)
+
+
+def current() -> Meter | None:
+    """The meter the current thread counts on (None outside a sync)."""
+    return _current.get()
 
 
 def count(name: str, n: int = 1) -> None:

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.connections import Connections
+from dbt_sync.engine.events import RunEvents
 from dbt_sync.engine.locks import DEFAULT_STALE_SECONDS, HEARTBEAT_SECONDS, SyncLock
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.retry import RetryPolicy
 from dbt_sync.plan import Plan
 from dbt_sync.spec import SyncSpec
+from dbt_sync.telemetry import DISABLED, Telemetry
 from dbt_sync.warehouse import Warehouse
 
 #: changeset rows read from the warehouse per page
@@ -32,6 +34,8 @@ class RunOptions:
     lock_stale_seconds: float = DEFAULT_STALE_SECONDS
     #: seconds between two heartbeats of a held lock; lock_stale_seconds must be at least 3 of them
     lock_heartbeat_seconds: float = HEARTBEAT_SECONDS
+    #: False: record failures alone do not fail the run (``RunResult.exit_code_for``)
+    record_failures_fatal: bool = True
 
 
 @dataclass
@@ -52,6 +56,8 @@ class RunContext:
     run_id: str
     invocation_id: str | None
     progress: Progress
+    #: the run's event hub (progress is one of its listeners); see engine/events.py
+    events: RunEvents
     cancellation: Cancellation
     connections: Connections
     holder: str
@@ -59,6 +65,8 @@ class RunContext:
     captured: set[str] = field(default_factory=set)
     unreleased: list[SyncLock] = field(default_factory=list)
     _model_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    #: OpenTelemetry spans and metrics of the run (dbt_sync/telemetry.py); off unless configured
+    telemetry: Telemetry = DISABLED
 
     def model_lock(self, model_unique_id: str) -> threading.Lock:
         """The lock serialising this run's captures and column checks of one model."""

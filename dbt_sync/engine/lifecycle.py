@@ -22,6 +22,7 @@ from dbt_sync.clock import utcnow_iso
 from dbt_sync.destinations import metering
 from dbt_sync.destinations.base import Destination, DestinationError
 from dbt_sync.engine.context import RunContext, SyncAborted, SyncCancelled
+from dbt_sync.engine.events import SyncStarted
 from dbt_sync.engine.locks import LockHeld, LockLost, SyncLock
 from dbt_sync.engine.pipeline import SendPipeline
 from dbt_sync.engine.results import (
@@ -38,6 +39,7 @@ from dbt_sync.engine.results import (
 from dbt_sync.errors import did_you_mean
 from dbt_sync.secrets import redact
 from dbt_sync.spec import SyncSpec
+from dbt_sync.telemetry import Scope
 
 log = logging.getLogger("dbt_sync.engine")
 
@@ -51,7 +53,7 @@ class SyncLifecycle:
         self.options = run.options
         self.run_id = run.run_id
         self.invocation_id = run.invocation_id
-        self.progress = run.progress
+        self.events = run.events
         self.cancellation = run.cancellation
         self.connections = run.connections
         self._holder = run.holder
@@ -61,18 +63,21 @@ class SyncLifecycle:
         self._model_lock = run.model_lock
         self._destination = run.connections.get
         self.pipeline = SendPipeline(run)
+        self.telemetry = run.telemetry
 
     def run_sync(self, spec: SyncSpec) -> SyncResult:
         """Run one sync; its API usage is counted on its own meter (see destinations/metering.py)."""
         meter = metering.Meter()
-        with metering.metering(meter):
-            result = self._run_sync(spec, meter)
+        with metering.metering(meter), self.telemetry.sync(spec) as traced:
+            result = self._run_sync(spec, meter, traced)
+            traced.finish_sync(result)
         return result
 
-    def _run_sync(self, spec: SyncSpec, meter: metering.Meter) -> SyncResult:
+    def _run_sync(self, spec: SyncSpec, meter: metering.Meter, traced: Scope) -> SyncResult:
         result = result_for(spec, SUCCESS)
         started = time.monotonic()
         result.started_at = utcnow_iso()
+        self.events.sync_started(SyncStarted.of(self.run_id, spec, result.started_at))
         result.failures_sql = self.failures_sql(spec.name)
         lock: SyncLock | None = None
         run_row = False
@@ -128,10 +133,12 @@ class SyncLifecycle:
             result.status = ERROR
             result.message = str(exc)
             result.count_error("LOCK_LOST", str(exc))
+            traced.fail("LOCK_LOST")
         except (DestinationError, SyncAborted) as exc:
             result.status = ERROR
             result.message = redact(str(exc))
             result.count_error(getattr(exc, "code", "SYNC_FAILED"), str(exc))
+            traced.fail(getattr(exc, "code", "SYNC_FAILED"))
         except Exception as exc:  # a sync failing must not take the others down
             result.status = ERROR
             lost = self._warehouse_lost()
@@ -141,6 +148,7 @@ class SyncLifecycle:
                     f"before stays, the next run resumes from there. Last error: {type(exc).__name__}: {exc}"
                 )
                 result.count_error("WAREHOUSE_UNAVAILABLE", result.message)
+                traced.fail("WAREHOUSE_UNAVAILABLE")
                 log.debug("sync %s: lost the warehouse", spec.name, exc_info=True)
             else:
                 log.error("sync %s failed: %s: %s (--debug shows the traceback)", spec.name, type(exc).__name__,
@@ -148,6 +156,7 @@ class SyncLifecycle:
                 log.debug("sync %s failed", spec.name, exc_info=True)
                 result.message = redact(f"{type(exc).__name__}: {exc}")
                 result.count_error("INTERNAL_ERROR", result.message)
+                traced.fail("INTERNAL_ERROR")
         finally:
             result.duration_seconds = round(time.monotonic() - started, 3)
             result.finished_at = utcnow_iso()
@@ -163,7 +172,7 @@ class SyncLifecycle:
                     log.warning("could not release the lock of sync %s yet: %s", spec.name, redact(str(exc)))
                     with self._guard:
                         self._unreleased.append(lock)
-            self.progress.finish(spec.name, result)
+            self.events.sync_finished(result)
         return result
 
     def _warehouse_lost(self) -> str | None:

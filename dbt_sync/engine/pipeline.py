@@ -146,9 +146,10 @@ class SendPipeline:
         self.warehouse = run.warehouse
         self.options = run.options
         self.run_id = run.run_id
-        self.progress = run.progress
+        self.events = run.events
         self.cancellation = run.cancellation
         self.all_specs = run.all_specs
+        self.telemetry = run.telemetry
 
     def push(
         self, spec: SyncSpec, destination: Destination, result: SyncResult, lock: SyncLock | None, expected: int
@@ -170,7 +171,7 @@ class SendPipeline:
             policy=self.options.retry_policy,
             resend_unanswered=not inflight.applies(spec),
         )
-        self.progress.start(spec.name, expected)
+        self.events.sending(spec.name, expected)
         unsettled: set[str] = set()
         if inflight.tracks(spec) and not self.options.dry_run:
             # creates a dead run (or an unknown answer) left unconfirmed: settled before anything else
@@ -294,6 +295,7 @@ class SendPipeline:
         for operation in sorted((op for op in by_op if by_op[op]), key=_operation_order):
             batch_size = self._batch_size(spec, ctx.destination, operation)
             pending = by_op[operation]
+            send = self.telemetry.batch_sender(spec, operation, ctx.sender.send)  # one span per batch
             in_flight: deque[SentBatch] = deque()
             for i in range(0, len(pending), batch_size):
                 batch = pending[i : i + batch_size]
@@ -303,7 +305,7 @@ class SendPipeline:
                         result.samples.append(
                             {"operation": operation.value, "key": change.key, **failure_payload(spec, change.payload)}
                         )
-                    self.progress.advance(spec.name, len(batch))
+                    self.events.advance(spec.name, len(batch))
                     continue
                 committer.raise_if_failed()  # nothing more goes out after a failed commit
                 if ctx.sender.down is not None:
@@ -320,7 +322,7 @@ class SendPipeline:
                 if operation is Operation.CREATE and inflight.tracks(spec):
                     batch_id = self.warehouse.sync(spec.name).mark_in_flight(self.run_id, [c.key for c in batch])
                 in_flight.append(
-                    SentBatch(batch, metering.submit(senders, ctx.sender.send, operation, records), batch_id)
+                    SentBatch(batch, metering.submit(senders, send, operation, records), batch_id)
                 )
                 if len(in_flight) >= ctx.window:
                     self._finish(ctx, operation, in_flight.popleft(), acc)
@@ -339,7 +341,7 @@ class SendPipeline:
         keep = [o.key for o in outcomes if o.error_code in (inflight.IN_DOUBT, UNKNOWN_OUTCOME)]
         assert ctx.committer is not None
         ctx.committer.submit(functools.partial(self._commit, ctx.spec, *acc.take(), sent.inflight_batch, keep))
-        self.progress.advance(ctx.spec.name, len(sent.batch))
+        self.events.advance(ctx.spec.name, len(sent.batch))
 
     def _check_continue(self, lock: SyncLock | None) -> None:
         """Raise if this sync must stop sending: the run was cancelled, or another run took its lock."""
@@ -394,11 +396,12 @@ class SendPipeline:
         resend it next run (harmless for upserts; creates are in flight and
         settled first, or reported in doubt).
         """
-        self.warehouse.sync(spec.name).commit(self.run_id, successes, deletions, failures, resolved)
-        if gone_targets:
-            self._drop_gone_links(spec, gone_targets)
-        if inflight_batch is not None:
-            self.warehouse.sync(spec.name).clear_in_flight(inflight_batch, keep=keep_in_flight)
+        with self.telemetry.commit(spec, len(successes), len(deletions), len(failures)):
+            self.warehouse.sync(spec.name).commit(self.run_id, successes, deletions, failures, resolved)
+            if gone_targets:
+                self._drop_gone_links(spec, gone_targets)
+            if inflight_batch is not None:
+                self.warehouse.sync(spec.name).clear_in_flight(inflight_batch, keep=keep_in_flight)
 
     def _drop_gone_links(self, spec: SyncSpec, targets: Sequence[tuple[str, str]]) -> None:
         """Records a dependant found gone in the CRM: drop their state rows, so their syncs write them again."""

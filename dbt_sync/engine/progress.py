@@ -13,7 +13,7 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING
 
-from dbt_sync.secrets import redact
+from dbt_sync.engine.events import RunListener, SyncProgress
 
 if TYPE_CHECKING:
     from dbt_sync.engine.results import SyncResult
@@ -21,11 +21,25 @@ if TYPE_CHECKING:
 BAR_WIDTH = 24
 
 
-class Progress:
-    def __init__(self, stream: IO[str] | None = None, interactive: bool = False, quiet: bool = False) -> None:
+class Progress(RunListener):
+    """A :class:`~dbt_sync.engine.events.RunListener` writing progress for people (to stderr by default)."""
+
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        interactive: bool = False,
+        quiet: bool = False,
+        *,
+        errors_only: bool = False,
+        detailed: bool = False,
+    ) -> None:
+        """``quiet``: write nothing; ``errors_only`` (``--quiet``): only the end of syncs that failed or have
+        failed records; ``detailed`` (``--log-format debug``): microseconds and the thread on every line."""
         self.stream = stream or sys.stderr
-        self.interactive = interactive
+        self.interactive = interactive and not errors_only
         self.quiet = quiet
+        self.errors_only = errors_only
+        self.detailed = detailed
         self._lock = threading.Lock()
         self._bars: dict[str, list[int]] = {}
         self._drawn = 0
@@ -34,6 +48,7 @@ class Progress:
 
     @classmethod
     def auto(cls) -> Progress:
+        """Bars on an interactive terminal, plain lines elsewhere (CI, a pipe, ``TERM=dumb``)."""
         stream = sys.stderr
         interactive = stream.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
         return cls(stream, interactive)
@@ -42,11 +57,30 @@ class Progress:
     def silent(cls) -> Progress:
         return cls(quiet=True)
 
+    # -- as a run listener ------------------------------------------------------
+
+    def sync_progress(self, event: SyncProgress) -> None:
+        if event.done == 0 and event.increment == 0:
+            self.start(event.name, event.total)
+        else:
+            self.advance(event.name, event.increment)
+
+    def sync_finished(self, result: SyncResult) -> None:
+        from dbt_sync.engine.results import SkipCause
+
+        if result.skip_cause is SkipCause.PLAN:
+            return  # left out by the plan: the summary lists it, a line per unbuilt model is noise
+        self.finish(result.name, result)
+
+    # -- the lines --------------------------------------------------------------
+
     def start(self, name: str, total: int) -> None:
         with self._lock:
             self._bars[name] = [0, total]
+            if self.errors_only:
+                return
             if not self.interactive:
-                self._write(f"{_ts()} START {name}: {total} change(s) to send\n")
+                self._write(f"{self._ts()} START {name}: {total} change(s) to send\n")
                 self._last_log[name] = time.monotonic()
             else:
                 self._draw(force=True)
@@ -57,26 +91,27 @@ class Progress:
             if bar is None:
                 return
             bar[0] += n
+            if self.errors_only:
+                return
             if self.interactive:
                 self._draw()
             elif time.monotonic() - self._last_log.get(name, 0) > 5:
                 self._last_log[name] = time.monotonic()
-                self._write(f"{_ts()} ... {name}: {bar[0]}/{bar[1]}\n")
+                self._write(f"{self._ts()} ... {name}: {bar[0]}/{bar[1]}\n")
 
     def finish(self, name: str, result: SyncResult) -> None:
         with self._lock:
             self._bars.pop(name, None)
+            if self.errors_only and not (result.status == "error" or result.failed):
+                return
             if self.interactive:
                 self._clear()
-            line = (
-                f"{_ts()} {result.status.upper():8} {name}: created {result.created}, updated {result.updated}, "
-                f"deleted {result.deleted}, failed {result.failed} in {result.duration_seconds:.1f}s"
-            )
-            if result.message:
-                line += f" ({result.message})"
-            self._write(redact(line) + "\n")
+            self._write(f"{self._ts()} {result.summary_line()}\n")
             if self.interactive:
                 self._draw(force=True)
+
+    def _ts(self) -> str:
+        return _ts_detailed() if self.detailed else _ts()
 
     def close(self) -> None:
         with self._lock:
@@ -111,3 +146,9 @@ class Progress:
 
 def _ts() -> str:
     return time.strftime("%H:%M:%S")
+
+
+def _ts_detailed() -> str:
+    now = time.time()
+    clock = time.strftime("%H:%M:%S", time.localtime(now))
+    return f"{clock}.{int(now % 1 * 1_000_000):06d} [{threading.current_thread().name}]"

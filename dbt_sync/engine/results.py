@@ -11,7 +11,8 @@ import enum
 import json
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,39 @@ class SyncResult:
     def top_errors(self, n: int = 3) -> list[tuple[str, int]]:
         return Counter(self.error_codes).most_common(n)
 
+    def summary_line(self) -> str:
+        """The one line a person reads when the sync ends (redacted)."""
+        line = (
+            f"{self.status.upper():8} {self.name}: created {self.created}, updated {self.updated}, "
+            f"deleted {self.deleted}, failed {self.failed} in {self.duration_seconds:.1f}s"
+        )
+        if self.message:
+            line += f" ({self.message})"
+        return redact(line)
+
+    def to_dict(self) -> dict[str, Any]:
+        """This sync as the results file's ``syncs[]`` entry holds it (not redacted: the caller redacts)."""
+        return {**asdict(self), "attempted": self.attempted, "succeeded": self.succeeded}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SyncResult:
+        """A sync's result read back from one entry of :meth:`RunResult.to_dict`'s ``syncs``.
+
+        Keys that are not fields (``attempted``, ``succeeded``: computed) are
+        ignored, missing ones take their defaults; ``status`` and
+        ``skip_cause`` become their enums (``ValueError`` for a value that is
+        not a member).
+        """
+        names = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in names}
+        values["status"] = SyncStatus(values.get("status", SyncStatus.SUCCESS))
+        cause = values.get("skip_cause")
+        values["skip_cause"] = SkipCause(cause) if cause is not None else None
+        values["operations"] = {
+            name: OperationCounts(**counts) for name, counts in (values.get("operations") or {}).items()
+        }
+        return cls(**values)
+
 
 @dataclass
 class RunResult:
@@ -154,11 +188,31 @@ class RunResult:
     results_path: Path | None = None
     #: problems that did not change what was synced (e.g. the results file could not be written)
     warnings: list[str] = field(default_factory=list)
+    #: False: record failures alone do not fail the run (see :meth:`exit_code_for`)
+    record_failures_fatal: bool = True
 
     @property
     def exit_code(self) -> int:
-        """0 all synced; 1 record failures; 2 a sync failed as a whole; 3 a sync was locked by another run;
-        128 + signal (130 SIGINT, 143 SIGTERM) when the run was cancelled."""
+        """The exit code of this run: :meth:`exit_code_for` with :attr:`record_failures_fatal`."""
+        return self.exit_code_for(self.record_failures_fatal)
+
+    def exit_code_for(self, record_failures_fatal: bool = True) -> int:
+        """The exit code of this run, by the one rule the CLI, the Python API and the orchestrator
+        integrations share.
+
+        Highest first: ``128 + signal`` when the run was cancelled (130 SIGINT, 143
+        SIGTERM); ``2`` when a sync failed as a whole (dbt's "could not run");
+        ``3`` when a selected sync was not run because another run holds it;
+        ``1`` when some records failed (dbt's "a node failed": the run completed
+        and each failure is in ``dbt_sync_failures``); else ``0``.
+
+        ``record_failures_fatal=False`` makes record failures alone exit ``0``
+        (``dbt-sync run --warn-on-record-failures``, ``DBT_SYNC_WARN_ON_RECORD_FAILURES``;
+        what Hightouch's Airflow provider calls ``error_on_warning=False``): they
+        are still printed, written to the results and recorded in the audit tables,
+        and every other code is unchanged, so a sync that failed as a whole stays
+        fatal. Returns an int in {0, 1, 2, 3} or 128 + a signal number.
+        """
         if self.cancelled:
             return 128 + (self.cancelled_by if self.cancelled_by is not None else 2)
         if any(s.status == ERROR for s in self.syncs):
@@ -166,7 +220,7 @@ class RunResult:
         if any(s.skip_cause is SkipCause.LOCKED for s in self.syncs):
             return EXIT_LOCKED
         if any(s.failed for s in self.syncs):
-            return EXIT_RECORD_FAILURES
+            return EXIT_RECORD_FAILURES if record_failures_fatal else EXIT_OK
         return EXIT_OK
 
     @property
@@ -191,6 +245,7 @@ class RunResult:
                 "dbt_invocation_id": self.invocation_id,
                 "target": self.target,
                 "dry_run": self.dry_run,
+                "record_failures_fatal": self.record_failures_fatal,
             },
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -201,10 +256,10 @@ class RunResult:
                 key: sum(getattr(s, key) for s in self.syncs)
                 for key in ("planned", "created", "updated", "deleted", "failed", "skipped")
             },
-            "syncs": [
-                {**asdict(s), "attempted": s.attempted, "succeeded": s.succeeded} for s in self.syncs
-            ],
+            "syncs": [s.to_dict() for s in self.syncs],
             "alerts": self.alerts,
+            #: problems that did not change what was synced (a lifecycle webhook that refused an event, ...)
+            "warnings": list(self.warnings),
         }
         redacted: dict[str, Any] = redact_obj(data)
         return redacted

@@ -31,13 +31,15 @@ from dbt_sync.engine import inflight
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.connections import Connections
 from dbt_sync.engine.context import RunContext, RunOptions
+from dbt_sync.engine.events import RunEvents, RunListener, RunStarted
 from dbt_sync.engine.lifecycle import SyncLifecycle, result_for
 from dbt_sync.engine.locks import holder_name
 from dbt_sync.engine.progress import Progress
-from dbt_sync.engine.results import ERROR, SKIPPED, RunResult, SkipCause, SyncResult
+from dbt_sync.engine.results import CANCELLED, ERROR, SKIPPED, RunResult, SkipCause, SyncResult
 from dbt_sync.plan import Plan
 from dbt_sync.project.config import SyncConfig
 from dbt_sync.spec import SyncSpec
+from dbt_sync.telemetry import DISABLED, Telemetry
 from dbt_sync.warehouse import Warehouse
 
 log = logging.getLogger("dbt_sync.engine")
@@ -51,7 +53,11 @@ class Engine:
     """Runs a plan's stages in order, the syncs of a stage in ``options.threads`` threads.
 
     ``destination_factory`` (optional) builds destinations by name instead
-    of the destination registry (tests pass in-memory ones).
+    of the destination registry (tests pass in-memory ones). ``progress``
+    and ``listeners`` receive the run's events through :attr:`events` (see
+    engine/events.py); :meth:`execute` calls every event but
+    ``run_finished``, which its caller calls once the result is complete
+    (``dbt_sync.api.run`` does, after alerts and the results file).
     """
 
     plan: Plan
@@ -62,12 +68,16 @@ class Engine:
     invocation_id: str | None = None
     target: str | None = None
     progress: Progress = field(default_factory=Progress.auto)
+    listeners: Sequence[RunListener] = ()
     destination_factory: Callable[[str], Destination] | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: set it (e.g. from a signal handler, see engine/cancel.py) to stop the run cleanly
     cancellation: Cancellation = field(default_factory=Cancellation)
+    #: OpenTelemetry spans and metrics (dbt_sync/telemetry.py: ``telemetry.start``); off by default
+    telemetry: Telemetry = DISABLED
 
     def __post_init__(self) -> None:
+        self.events = RunEvents([self.progress, *self.listeners], self.run_id)
         self.connections = Connections(self.config, self.destination_factory)
         self.context = RunContext(
             plan=self.plan,
@@ -77,9 +87,11 @@ class Engine:
             run_id=self.run_id,
             invocation_id=self.invocation_id,
             progress=self.progress,
+            events=self.events,
             cancellation=self.cancellation,
             connections=self.connections,
             holder=holder_name(self.run_id),
+            telemetry=self.telemetry,
         )
         self.lifecycle = SyncLifecycle(self.context)
         #: locks whose release failed (the warehouse was away): tried again at the end of the run
@@ -88,15 +100,34 @@ class Engine:
     # -- the run ---------------------------------------------------------------
 
     def execute(self) -> RunResult:
+        with self.telemetry.run(self.run_id, self.invocation_id, self.target, self.options.dry_run) as traced:
+            result = self._execute()
+            traced.finish_run(result)
+        return result
+
+    def _execute(self) -> RunResult:
         result = RunResult(
             run_id=self.run_id,
             started_at=utcnow_iso(),
             invocation_id=self.invocation_id,
             target=self.target,
             dry_run=self.options.dry_run,
+            record_failures_fatal=self.options.record_failures_fatal,
+        )
+        self.events.run_started(
+            RunStarted(
+                run_id=self.run_id,
+                started_at=result.started_at,
+                invocation_id=self.invocation_id,
+                target=self.target,
+                dry_run=self.options.dry_run,
+                syncs=tuple(spec.name for stage in self.plan.stages for spec in stage),
+                skipped=tuple(skipped.sync.name for skipped in self.plan.skipped),
+            )
         )
         for skipped in self.plan.skipped:
             result.syncs.append(result_for(skipped.sync, SKIPPED, skipped.reason, SkipCause.PLAN))
+            self.events.sync_finished(result.syncs[-1])
         outcomes: dict[str, SyncResult] = {}
         try:
             if not self.options.dry_run:
@@ -116,6 +147,7 @@ class Engine:
                     if blocked:
                         cause, reason = blocked
                         outcomes[spec.name] = result_for(spec, SKIPPED, reason, cause)
+                        self.events.sync_finished(outcomes[spec.name])
                     else:
                         runnable.append(spec)
                 workers = max(1, min(self.options.threads, len(runnable)))
@@ -127,29 +159,14 @@ class Engine:
         finally:
             self.connections.close()
             self._release_leftover_locks()
-            self.progress.close()
+            self.events.close()
         result.finished_at = utcnow_iso()
         result.cancelled_by = self.cancellation.signal if self.cancellation.cancelled else None
         result.cancelled = self.cancellation.cancelled
         return result
 
     def _blocked_by_upstream(self, spec: SyncSpec, done: Mapping[str, SyncResult]) -> tuple[SkipCause, str] | None:
-        for upstream in self.plan.upstream_of(spec.name):
-            res = done.get(upstream)
-            if res is None:
-                continue
-            if res.status == ERROR:
-                return SkipCause.UPSTREAM_FAILED, f"upstream sync {upstream} failed: {res.message}"
-            if res.status == SKIPPED and res.skip_cause is SkipCause.LOCKED:
-                return SkipCause.UPSTREAM_SKIPPED, f"upstream sync {upstream} is being run by another dbt-sync run"
-            if res.status == SKIPPED and res.skip_cause in _BLOCKING_SKIPS:
-                return SkipCause.UPSTREAM_SKIPPED, f"upstream sync {upstream} was skipped"
-            if spec.block_on_upstream_failures and res.failed:
-                return (
-                    SkipCause.UPSTREAM_RECORD_FAILURES,
-                    f"upstream sync {upstream} had {res.failed} failed record(s) (block_on_upstream_failures)",
-                )
-        return None
+        return upstream_block(spec.block_on_upstream_failures, self.plan.upstream_of(spec.name), done)
 
     def run_sync(self, spec: SyncSpec) -> SyncResult:
         """Run one sync (see :class:`~dbt_sync.engine.lifecycle.SyncLifecycle`)."""
@@ -179,3 +196,34 @@ class Engine:
                 lock.sync_name,
             )
 
+
+def upstream_block(
+    block_on_upstream_failures: bool, upstream: Sequence[str], done: Mapping[str, SyncResult]
+) -> tuple[SkipCause, str] | None:
+    """Why a sync must be skipped because of the syncs it needs, or None when it may run.
+
+    ``upstream``: every sync it needs (``Plan.upstream_of``), in order;
+    ``done``: the results of those that ran (one not in it is passed over).
+    A sync is skipped when one it needs failed as a whole, was cancelled, was
+    held by another run or was itself skipped for one of these causes, or had failed records
+    and ``block_on_upstream_failures`` is set. The engine applies it between
+    stages; ``dbt_sync.airflow`` between tasks.
+    """
+    for name in upstream:
+        res = done.get(name)
+        if res is None:
+            continue
+        if res.status == ERROR:
+            return SkipCause.UPSTREAM_FAILED, f"upstream sync {name} failed: {res.message}"
+        if res.status == CANCELLED:
+            return SkipCause.CANCELLED, f"not started: upstream sync {name} was cancelled"
+        if res.status == SKIPPED and res.skip_cause is SkipCause.LOCKED:
+            return SkipCause.UPSTREAM_SKIPPED, f"upstream sync {name} is being run by another dbt-sync run"
+        if res.status == SKIPPED and res.skip_cause in _BLOCKING_SKIPS:
+            return SkipCause.UPSTREAM_SKIPPED, f"upstream sync {name} was skipped"
+        if block_on_upstream_failures and res.failed:
+            return (
+                SkipCause.UPSTREAM_RECORD_FAILURES,
+                f"upstream sync {name} had {res.failed} failed record(s) (block_on_upstream_failures)",
+            )
+    return None

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbt_sync.destinations import metering
 from dbt_sync.destinations.base import Destination, Operation, Record, RecordOutcome, TransientError
 from dbt_sync.engine.inflight import IN_DOUBT
 from dbt_sync.engine.retry import RetriesExhausted, RetryPolicy, call_with_retries
@@ -114,6 +115,7 @@ class Sender:
                     final[record.key] = self._unsent(record, "TRANSIENT", "not sent: the destination is down")
                 break
             self.stats.retries += 1
+            metering.count("retries")
             self.sleep(self.policy.delay(attempt, None, self.rng))
             pending = retry
         return [final[r.key] for r in records]
@@ -167,6 +169,7 @@ class Sender:
 
         def on_retry(exc: TransientError, attempt_no: int, wait: float) -> None:
             self.stats.retries += 1
+            metering.count("retries")
             if exc.rate_limited:
                 self.stats.rate_limited += 1
             self.stats.transient_codes[exc.code] = self.stats.transient_codes.get(exc.code, 0) + 1

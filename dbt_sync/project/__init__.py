@@ -25,13 +25,32 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ProjectOptions:
-    """dbt-style options shared by every command."""
+    """dbt-style options shared by every command (``dbt_sync.api.build_options`` resolves them).
+
+    ``profile``: the profiles.yml profile (None: ``profile:`` of dbt_project.yml);
+    ``target_path``: dbt's target directory (None: :func:`target_dir`'s rules);
+    ``artifacts_dir``: the folder ``manifest.json`` and ``run_results.json`` are read from (None: the
+    target directory), e.g. the artifacts of a dbt Cloud job run; dbt-sync writes nothing there.
+    """
 
     project_dir: Path
     profiles_dir: Path | None = None
     target: str | None = None
     vars: dict[str, Any] | None = None
     config_path: str | None = None
+    profile: str | None = None
+    target_path: Path | None = None
+    artifacts_dir: Path | None = None
+
+    @property
+    def target_dir(self) -> Path:
+        """dbt's target directory for these options (see :func:`target_dir`)."""
+        return target_dir(self.project_dir, self.target_path)
+
+    @property
+    def artifacts_path(self) -> Path:
+        """Where ``manifest.json`` and ``run_results.json`` are read: ``artifacts_dir``, else the target directory."""
+        return self.artifacts_dir if self.artifacts_dir is not None else self.target_dir
 
 
 @dataclass
@@ -46,11 +65,17 @@ class Project:
     warnings: list[str] = field(default_factory=list)
 
 
-def target_dir(project_dir: Path) -> Path:
-    """dbt's target directory: DBT_TARGET_PATH, else ``target-path`` in dbt_project.yml, else target/."""
-    env = os.environ.get("DBT_TARGET_PATH")
-    if env:
-        path = Path(env)
+def target_dir(project_dir: Path, target_path: str | os.PathLike[str] | None = None) -> Path:
+    """dbt's target directory, by dbt's precedence: ``target_path`` (``--target-path``), else
+    ``DBT_TARGET_PATH``, else ``target-path`` in dbt_project.yml, else ``target``; a relative path is
+    relative to the project directory, as in dbt.
+
+    Every file dbt-sync reads from or writes to the target directory (``manifest.json``,
+    ``run_results.json``, the results file, the dry-run file, the report) goes through here.
+    """
+    given = target_path if target_path is not None and str(target_path) else os.environ.get("DBT_TARGET_PATH")
+    if given:
+        path = Path(given)
         return path if path.is_absolute() else project_dir / path
     project_file = project_dir / "dbt_project.yml"
     if not project_file.exists():
@@ -77,13 +102,31 @@ def load_project(options: ProjectOptions, *, require_config: bool = True, check_
     """
     from dbt_sync.spec import load_specs
 
-    tdir = target_dir(options.project_dir)
-    if options.target:
+    tdir = options.target_dir
+    if options.target or options.profile:
         from dbt_sync.warehouse.runtime import check_target
 
-        check_target(options.project_dir, options.profiles_dir, options.target)
-    manifest = load_manifest(tdir)
-    run_results = load_run_results(tdir)
+        check_target(options.project_dir, options.profiles_dir, options.target, profile=options.profile)
+    warnings: list[str] = []
+    artifacts = options.artifacts_path
+    if options.artifacts_dir is not None:
+        if not artifacts.is_dir():
+            raise ProjectError(
+                f"{artifacts}: no such folder (--artifacts-dir / DBT_SYNC_ARTIFACTS_DIR). Download the dbt job "
+                "run's manifest.json and run_results.json into it."
+            )
+        if not (artifacts / "manifest.json").is_file():
+            raise ProjectError(
+                f"{artifacts / 'manifest.json'}: not found (--artifacts-dir / DBT_SYNC_ARTIFACTS_DIR). Download "
+                "the dbt job run's manifest.json into that folder."
+            )
+    manifest = load_manifest(artifacts)
+    run_results = load_run_results(artifacts)
+    if options.artifacts_dir is not None and run_results is None:
+        warnings.append(
+            f"{artifacts / 'run_results.json'}: not found, so no model counts as built: only syncs with records "
+            "waiting for retry (or, with --all, every sync) are planned. Download the job run's run_results.json too."
+        )
     try:
         config = load_config(options.project_dir, options.config_path, required=require_config)
     except ConfigError as exc:
@@ -103,7 +146,10 @@ def load_project(options: ProjectOptions, *, require_config: bool = True, check_
         if stale is None:
             raise
         raise SpecError([*exc.problems, Problem(str(manifest.path), stale)]) from None
-    return Project(options, tdir, manifest, run_results, config, specs, [stale] if stale else [])
+    from dbt_sync.project.package import version_problem
+
+    warnings += [w for w in (stale, version_problem(options.project_dir)) if w]
+    return Project(options, tdir, manifest, run_results, config, specs, warnings)
 
 
 def dependency_cycle(specs: list[SyncSpec], manifest: Manifest) -> Problem | None:

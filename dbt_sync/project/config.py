@@ -1,14 +1,14 @@
 """``dbt_sync.yml``: named destinations, alert channels and project defaults.
 
 It lives next to ``dbt_project.yml`` (``--config`` or ``DBT_SYNC_CONFIG``
-override the path) and is rendered like dbt's ``profiles.yml``:
+override the path) and is rendered as dbt renders ``profiles.yml``:
 ``{{ env_var('NAME') }}`` and ``{{ env_var('NAME', 'default') }}``, and dbt's
-``as_number``, ``as_bool`` and ``as_native`` filters to make a value a number,
-a boolean or a YAML value instead of text (``bulk_threshold: "{{
-env_var('SF_BULK_THRESHOLD', '2000') | as_number }}"``). Secrets
-belong in environment variables; every secret value found here is
-registered with :mod:`dbt_sync.secrets` so it is masked wherever it might
-leak.
+``as_number``, ``as_bool``, ``as_native`` and ``as_text`` filters to make a
+value a number, a boolean or a Python literal instead of text (``bulk_threshold:
+"{{ env_var('SF_BULK_THRESHOLD', '2000') | as_number }}"``), with dbt's rules
+(:func:`_native_value`). Secrets belong in environment variables; every secret
+value found here, and every ``DBT_ENV_SECRET*`` value of the environment, is
+registered with :mod:`dbt_sync.secrets` so it is masked wherever it might leak.
 
 An unset ``env_var()`` without a default is an error when the file is read,
 except under ``channels``: a channel is checked for shape (its ``type`` and
@@ -22,13 +22,18 @@ delivery through that channel fails with the variable's name (recorded in
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+import warnings
+from ast import literal_eval
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
 import yaml
 from jinja2 import StrictUndefined
+from jinja2.nativetypes import NativeCodeGenerator
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
 
@@ -39,7 +44,7 @@ from dbt_sync.project.models import CHANNEL_REQUIRED_KEYS, DbtSyncFile, problems
 CONFIG_FILE = "dbt_sync.yml"
 CONFIG_ENV = "DBT_SYNC_CONFIG"
 
-TOP_LEVEL_KEYS = ("version", "destinations", "channels", "defaults")
+TOP_LEVEL_KEYS = ("version", "destinations", "channels", "defaults", "report_url", "opentelemetry")
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class SyncConfig:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     #: where the ``dbt-sync report`` page is published (alerts link to ``<report_url>#sync-<name>``)
     report_url: str | None = None
+    #: ``opentelemetry``: OTLP export settings (dbt_sync/telemetry.py); empty: the environment's only
+    opentelemetry: Mapping[str, Any] = field(default_factory=dict)
 
     def destination(self, name: str, where: str = "") -> DestinationConfig:
         try:
@@ -110,22 +117,100 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def secret_env_name(name: str) -> bool:
-    """An environment variable whose value is a secret wherever it is used: ``DBT_ENV_SECRET_*`` (dbt's
-    convention) or a name ending like a secret key (``..._PASSWORD``, ``..._TOKEN``, ``..._SECRET``, ``..._KEY``)."""
-    return name.upper().startswith("DBT_ENV_SECRET_") or secrets.is_secret_key(name)
+    """An environment variable whose value is a secret wherever it is used: dbt's ``DBT_ENV_SECRET*``
+    (:data:`dbt_sync.secrets.SECRET_ENV_PREFIX`) or a name ending like a secret key (``..._PASSWORD``,
+    ``..._TOKEN``, ``..._SECRET``, ``..._KEY``)."""
+    return name.upper().startswith(secrets.SECRET_ENV_PREFIX) or secrets.is_secret_key(name)
+
+
+# dbt's native rendering of profiles.yml (dbt_common.clients.jinja: NATIVE_FILTERS, quoted_native_concat),
+# rebuilt on jinja2's own native code generator: importing dbt's Jinja module costs most of a second.
+
+
+class _TextMarker(str):
+    """``as_text``: the value stays text."""
+
+
+class _NativeMarker(str):
+    """``as_native``: the value becomes the Python literal it spells (``ast.literal_eval``), else stays text."""
+
+
+class _BoolMarker(_NativeMarker):
+    """``as_bool``: the value must spell ``True`` or ``False``."""
+
+
+class _NumberMarker(_NativeMarker):
+    """``as_number``: the value must spell an int or a float."""
+
+
+_FILTERS = {"as_text": _TextMarker, "as_native": _NativeMarker, "as_bool": _BoolMarker, "as_number": _NumberMarker}
+_FILTER_OF = {_BoolMarker: "as_bool", _NumberMarker: "as_number", _NativeMarker: "as_native"}
+
+
+class _NativeEnvironment(SandboxedEnvironment):
+    """A sandboxed Jinja environment whose templates yield their output nodes as Python values."""
+
+    code_generator_class = NativeCodeGenerator
+
+
+def _native_value(nodes: Iterator[Any]) -> Any:
+    """The value of one rendered setting, by dbt's rule for profiles.yml.
+
+    One output node: a marker from ``as_native`` / ``as_bool`` / ``as_number`` becomes
+    ``ast.literal_eval`` of its text (``as_bool`` must give a bool, ``as_number`` an int
+    or a float, else :class:`ValueError`); ``as_text`` stays text; any other value is kept
+    as it is (``env_var()`` gives text). Several nodes (text around the expression, or two
+    expressions) are joined into text, filters or not.
+    """
+    head = list(islice(nodes, 2))
+    if not head:
+        return ""
+    if len(head) > 1:
+        return "".join(str(v) for v in chain(head, nodes))
+    raw = head[0]
+    if isinstance(raw, _TextMarker):
+        return str(raw)
+    if not isinstance(raw, _NativeMarker):
+        return raw
+    try:
+        with warnings.catch_warnings():  # "invalid decimal literal" and the like: the value just stays text
+            warnings.simplefilter("ignore", SyntaxWarning)
+            result = literal_eval(raw)
+    except (ValueError, SyntaxError, MemoryError):
+        result = str(raw)
+    if isinstance(raw, _BoolMarker) and not isinstance(result, bool):
+        raise _FilterError("as_bool", str(raw), "True or False (as in dbt's profiles.yml)")
+    if isinstance(raw, _NumberMarker) and (isinstance(result, bool) or not isinstance(result, (int, float))):
+        raise _FilterError("as_number", str(raw), "an integer or a decimal number")
+    return result
+
+
+class _FilterError(ValueError):
+    """A value ``as_bool`` / ``as_number`` cannot convert."""
+
+    def __init__(self, name: str, raw: str, allowed: str) -> None:
+        super().__init__(f"{name} cannot read {raw!r}: it takes {allowed}")
+        self.name, self.allowed = name, allowed
 
 
 class _Renderer:
-    """Renders ``{{ env_var(...) }}`` in every string of the yaml document."""
+    """Renders every string of the yaml document as dbt renders ``profiles.yml``.
+
+    ``{{ env_var('NAME') }}`` / ``{{ env_var('NAME', 'default') }}``, dbt's
+    ``as_text``, ``as_bool``, ``as_number`` and ``as_native`` filters (:func:`_native_value`),
+    in a sandbox. A value read from a secret environment variable (:func:`secret_env_name`)
+    is registered with :mod:`dbt_sync.secrets` when read, and so is the whole rendered
+    setting it went into (a filter such as ``upper`` must not give it away).
+    """
 
     def __init__(self, path: Path, environ: Mapping[str, str]) -> None:
         self.path = path
         self.environ = environ
-        self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-        self.env.filters.update(as_number=self._as_number, as_bool=self._as_bool, as_native=self._as_native)
-        self.native: list[tuple[str, Any]] = []  # (text, value) the filters produced while rendering one string
+        self.env = _NativeEnvironment(undefined=StrictUndefined, autoescape=False)
+        self.env.filters.update(_FILTERS)
         self.current_path = ""
         self.missing: str | None = None  # the env var the value being rendered lacked
+        self.read_secret = False  # the value being rendered read a secret environment variable
 
     def env_var(self, name: str, default: Any = None) -> str:
         if name in self.environ:
@@ -133,6 +218,7 @@ class _Renderer:
             if secret_env_name(name):
                 # masked from here on, even where a mistake puts it under another key (`auth: {{ env_var(...) }}`)
                 secrets.register([value])
+                self.read_secret = True
             return value
         if default is not None:
             return str(default)
@@ -142,56 +228,48 @@ class _Renderer:
             f"and env_var() was given no default. Set it, or write env_var('{name}', 'default')."
         )
 
-    def _convert(self, value: Any, kind: str, convert: Any) -> str:
-        text = str(value).strip()
-        try:
-            native = convert(text)
-        except (ValueError, yaml.YAMLError):
-            raise ConfigError(f"{self.path}: {self.current_path}: {kind} cannot read {text!r}") from None
-        self.native.append((text, native))
-        return text
-
-    def _as_number(self, value: Any) -> str:
-        def number(text: str) -> int | float:
-            try:
-                return int(text)
-            except ValueError:
-                return float(text)
-        return self._convert(value, "as_number", number)
-
-    def _as_bool(self, value: Any) -> str:
-        def boolean(text: str) -> bool:
-            if text.lower() not in ("true", "false"):
-                raise ValueError(text)
-            return text.lower() == "true"
-        return self._convert(value, "as_bool", boolean)
-
-    def _as_native(self, value: Any) -> str:
-        return self._convert(value, "as_native", yaml.safe_load)
-
     def render(self, value: Any, path: str) -> Any:
         if isinstance(value, dict):
             return {k: self.render(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [self.render(v, f"{path}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, str) and "{{" in value:
+        if isinstance(value, str) and _RENDER_CHARS.search(value):
             self.current_path = path
             self.missing = None
+            self.read_secret = False
             try:
                 template = self.env.from_string(value)
-                self.native = []
-                text = template.render(env_var=self.env_var)
-                # a value that is exactly one as_number/as_bool/as_native result becomes that value, as in dbt
-                if len(self.native) == 1 and text.strip() == self.native[0][0]:
-                    return self.native[0][1]
-                return text
+                rendered = _native_value(template.root_render_func(template.new_context({"env_var": self.env_var})))
             except ConfigError as exc:
                 if path.startswith("channels.") and self.missing:
                     return UnsetEnvVar(self.missing, str(exc))
                 raise
+            except _FilterError as exc:  # a filter's value that is not what the filter takes
+                if self.read_secret:  # the text may be a secret changed by other filters: not quoted
+                    raise ConfigError(
+                        f"{self.path}: {path}: {exc.name} cannot read the value of a secret environment "
+                        f"variable (not shown): it takes {exc.allowed}"
+                    ) from None
+                raise ConfigError(f"{self.path}: {path}: {exc}") from None
             except Exception as exc:  # jinja syntax or undefined names
                 raise ConfigError(f"{self.path}: {path}: cannot render template: {exc}") from None
+            if self.read_secret and isinstance(rendered, (str, int, float)) and not isinstance(rendered, bool):
+                secrets.register([str(rendered)])
+            return rendered
         return value
+
+
+#: a string dbt would render (dbt_common's ``_HAS_RENDER_CHARS_PAT``)
+_RENDER_CHARS = re.compile(r"({[{%#]|[#}%]})")
+
+
+def render_document(doc: Any, path: Path, environ: Mapping[str, str] | None = None) -> Any:
+    """``doc`` (parsed YAML) with every string rendered as dbt renders ``profiles.yml`` (see :class:`_Renderer`).
+
+    ``path``: the file, for messages; ``environ``: default ``os.environ``. Raises
+    :class:`~dbt_sync.errors.ConfigError` naming the file and yaml path.
+    """
+    return _Renderer(path, os.environ if environ is None else environ).render(doc, "")
 
 
 def find_config(project_dir: Path, explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -209,7 +287,9 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     required: bool = True,
 ) -> SyncConfig:
-    """Read, render and check ``dbt_sync.yml``; register its secrets."""
+    """Read, render and check ``dbt_sync.yml``; register its secrets (and every ``DBT_ENV_SECRET*`` value of
+    ``environ``, default ``os.environ``, as dbt does)."""
+    secrets.register_env(environ)
     path = find_config(project_dir, explicit)
     if not path.exists():
         if required:
@@ -228,12 +308,15 @@ def load_config(
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}.")
-    rendered = _Renderer(path, os.environ if environ is None else environ).render(raw, "")
+    rendered = render_document(raw, path, environ)
     return _parse(path, rendered)
 
 
 def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
     secrets.register(_secret_values(doc))  # before any message can quote a value
+    otel = doc.get("opentelemetry")
+    if isinstance(otel, dict) and isinstance(otel.get("headers"), dict):
+        secrets.register(str(v) for v in otel["headers"].values())  # credentials of the collector
     problems = validate_document(doc)
     if len(problems) == 1:
         raise ConfigError(f"{path}: invalid dbt-sync config: {problems[0]}")
@@ -248,6 +331,7 @@ def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
         channels={str(n): ChannelConfig(str(n), s["type"], dict(s)) for n, s in channels.items()},
         defaults=doc.get("defaults") or {},
         report_url=doc.get("report_url") or None,
+        opentelemetry={k: v for k, v in (doc.get("opentelemetry") or {}).items() if v is not None},
     )
 
 

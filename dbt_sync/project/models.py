@@ -222,6 +222,11 @@ class SlackChannel(_Channel):
     webhook_url: HttpUrl
 
 
+#: lifecycle events a webhook channel can receive (opt-in, ``channels.<name>.events``); see docs/alerts.md
+LIFECYCLE_EVENTS = ("run.completed", "sync.completed")
+LifecycleEvent = Literal["run.completed", "sync.completed"]
+
+
 class WebhookChannel(_Channel):
     """``type: webhook``: a signed JSON POST."""
 
@@ -229,6 +234,12 @@ class WebhookChannel(_Channel):
     url: HttpUrl
     secret: str | None = None
     headers: dict[str, str] | None = None
+    events: list[LifecycleEvent] | None = Field(
+        default=None,
+        description="Lifecycle events to POST to this channel besides alerts, signed as alerts are: "
+        "run.completed (once per run, every sync's figures), sync.completed (as each sync ends). "
+        "Default: none.",
+    )
 
 
 ChannelSettings = Annotated[EmailChannel | SlackChannel | WebhookChannel, Field(discriminator="type")]
@@ -255,6 +266,26 @@ class Defaults(Strict):
     retry_budget_seconds: Seconds = None
 
 
+class OpenTelemetrySettings(Strict):
+    """``opentelemetry``: export each run's traces and metrics over OTLP/HTTP (docs/observability.md).
+
+    The OpenTelemetry SDK's own variables (``OTEL_EXPORTER_OTLP_ENDPOINT``,
+    ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_EXPORTER_OTLP_TIMEOUT``, ...) win over these.
+    """
+
+    endpoint: HttpUrl | None = Field(
+        default=None,
+        description="OTLP/HTTP base URL of the collector, e.g. http://localhost:4318 (/v1/traces and /v1/metrics "
+        "are appended)",
+    )
+    headers: dict[str, str] | None = Field(
+        default=None, description="HTTP headers of every export request (e.g. an API key, from env_var()); secret"
+    )
+    timeout_seconds: Seconds = Field(
+        default=None, description="seconds an export request, and the flush at a run's end, may take (default 5)"
+    )
+
+
 class DbtSyncFile(Strict):
     """The whole of ``dbt_sync.yml``."""
 
@@ -268,6 +299,7 @@ class DbtSyncFile(Strict):
         default=None,
         description="Where the `dbt-sync report` page is published; alerts link to <report_url>#sync-<name>.",
     )
+    opentelemetry: OpenTelemetrySettings | None = None
 
 
 DESTINATION_MODELS: dict[str, type[Strict]] = {"salesforce": SalesforceSettings, "hubspot": HubSpotSettings}

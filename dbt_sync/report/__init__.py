@@ -17,11 +17,13 @@ from dbt_sync.clock import utcnow
 from dbt_sync.report.data import Caps, collect
 from dbt_sync.report.page import render
 
-DEFAULT_OUTPUT = Path("target") / "dbt_sync_report.html"
+#: the page's file name in dbt's target directory (``--target-path``), where it is written by default
+REPORT_FILE = "dbt_sync_report.html"
+DEFAULT_OUTPUT = Path("target") / REPORT_FILE
 DEFAULT_DAYS = 30
 DEFAULT_CAPS = Caps()
 
-__all__ = ["DEFAULT_DAYS", "DEFAULT_OUTPUT", "Caps", "Report", "build_report", "collect", "render"]
+__all__ = ["DEFAULT_DAYS", "DEFAULT_OUTPUT", "REPORT_FILE", "Caps", "Report", "build_report", "collect", "render"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ def build_report(
     """Write the report of the selected syncs (every enabled sync by default) and return where.
 
     ``options``: :func:`dbt_sync.api.build_options`; ``output``: the file
-    (default ``target/dbt_sync_report.html`` in the project); ``days``: how
+    (default ``dbt_sync_report.html`` in dbt's target directory, ``target/`` unless
+    ``--target-path`` / ``DBT_TARGET_PATH`` / ``target-path`` say otherwise); ``days``: how
     far back runs and alerts go. Raises :class:`dbt_sync.errors.DbtSyncError`
     (bad project or selection) and the warehouse's errors as ``dbt-sync
     status`` does.
@@ -58,7 +61,7 @@ def build_report(
     plan = plan_project(project, select, exclude, all_syncs=True)
     with open_warehouse(options) as wh:
         data = collect(wh, plan, now=now or utcnow(), days=days, caps=caps, target=wh.target_name)
-    path = Path(output) if output is not None else Path(options.project_dir) / DEFAULT_OUTPUT
+    path = Path(output) if output is not None else project.target_dir / REPORT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render(data)
     path.write_text(text, encoding="utf-8")

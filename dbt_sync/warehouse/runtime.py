@@ -13,6 +13,7 @@ the adapter's macro resolver and macro context generator so
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import re
 from argparse import Namespace
@@ -32,6 +33,8 @@ from dbt_sync.errors import (
     yaml_problem,
 )
 
+log = logging.getLogger("dbt_sync.warehouse")
+
 
 @dataclass
 class DbtRuntime:
@@ -41,6 +44,11 @@ class DbtRuntime:
     adapter: Any
     manifest: Any
     profiles_dir: Path | None = None
+    #: where the manifest came from: ``"artifacts"`` (dbt's manifest.json, see :mod:`.artifacts`) or
+    #: ``"parsed"`` (dbt's ManifestLoader, partial parsing applies)
+    manifest_source: str = "parsed"
+    #: why the project was parsed rather than taken from the artifacts ("" when it was not)
+    parse_reason: str = ""
 
     def explain(self, exc: BaseException) -> DbtSyncError | None:
         """A clear error for a failure to open the warehouse (see :func:`explain_connection_error`)."""
@@ -78,11 +86,22 @@ def load_runtime(
     profiles_dir: str | os.PathLike[str] | None = None,
     target: str | None = None,
     vars: dict[str, Any] | None = None,
+    profile: str | None = None,
+    target_path: str | os.PathLike[str] | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
 ) -> DbtRuntime:
-    """Parse the dbt project and return a ready adapter.
+    """Load the dbt project and return a ready adapter.
 
     ``profiles_dir`` defaults to dbt's own rules (``DBT_PROFILES_DIR``, the
-    project directory when it holds a profiles.yml, then ``~/.dbt``).
+    project directory when it holds a profiles.yml, then ``~/.dbt``);
+    ``profile`` to ``profile:`` of dbt_project.yml; ``target_path`` (where dbt
+    keeps its partial-parse state) to ``DBT_TARGET_PATH``, then dbt_project.yml's.
+
+    The macros and model nodes come from the ``manifest.json`` dbt already
+    wrote (in ``artifacts_dir``, else the target directory) where that gives
+    what parsing the project would (:func:`.artifacts.manifest_from_artifacts`);
+    otherwise, or with ``DBT_SYNC_REPARSE`` set, the project is parsed as
+    ``dbt run-operation`` parses it.
     """
     project_path = Path(project_dir).resolve()
     profiles_path = resolve_profiles_dir(project_path, profiles_dir)  # before importing dbt: says it at once
@@ -95,15 +114,15 @@ def load_runtime(
     from dbt.events.logging import setup_event_logger
     from dbt.flags import get_flags, set_from_args
     from dbt.mp_context import get_mp_context
-    from dbt.parser.manifest import ManifestLoader
     from dbt_common.context import set_invocation_context
+
+    from dbt_sync.warehouse.artifacts import manifest_from_artifacts, reparse_requested
 
     args = Namespace(
         project_dir=str(project_path),
         profiles_dir=str(profiles_path),
         target=target,
         vars=vars or {},
-        profile=None,
         threads=None,
         which="run-operation",
         log_level="none",
@@ -114,6 +133,11 @@ def load_runtime(
         partial_parse=True,
         static_parser=True,
     )
+    # left out when not given, so dbt's own reading of DBT_PROFILE / DBT_TARGET_PATH applies
+    if profile is not None:
+        args.profile = profile
+    if target_path is not None:
+        args.target_path = str(target_path)
     set_invocation_context(dict(os.environ))
     try:
         set_from_args(args, {})  # reads dbt_project.yml's `flags:` already
@@ -130,6 +154,36 @@ def load_runtime(
     register_adapter(config, get_mp_context())
     adapter = get_adapter(config)
     adapter.set_macro_context_generator(generate_runtime_macro_context)
+    if reparse_requested():
+        manifest, reason = None, "DBT_SYNC_REPARSE is set"
+    else:
+        folder = Path(artifacts_dir) if artifacts_dir is not None else Path(config.project_target_path)
+        manifest, reason = manifest_from_artifacts(config, folder / "manifest.json", vars)
+    if manifest is None:
+        log.debug("parsing the dbt project: %s", reason)
+        manifest = _parse_manifest(config, project_path, profiles_path)
+    else:
+        log.debug("dbt manifest from %s: macros and nodes as dbt wrote them", folder / "manifest.json")
+    adapter.set_macro_resolver(manifest)
+    adapter.connections.set_query_header(generate_query_header_context(config, manifest))
+    # The manifest and dbt's other start-up objects live as long as the run: move them out of the cyclic
+    # garbage collector's generations, so its full collections stop re-scanning them (undone by
+    # Warehouse.close, which calls gc.unfreeze()).
+    gc.freeze()
+    return DbtRuntime(
+        config=config,
+        adapter=adapter,
+        manifest=manifest,
+        profiles_dir=profiles_path,
+        manifest_source="parsed" if reason else "artifacts",
+        parse_reason=reason,
+    )
+
+
+def _parse_manifest(config: Any, project_path: Path, profiles_path: Path) -> Any:
+    """The project parsed by dbt's ManifestLoader (partial parsing applies), with its ``graph`` built."""
+    from dbt.parser.manifest import ManifestLoader
+
     try:
         manifest = ManifestLoader.get_full_manifest(config)
     except Exception as exc:
@@ -138,17 +192,16 @@ def load_runtime(
             raise
         raise clear from exc
     manifest.build_flat_graph()
-    adapter.set_macro_resolver(manifest)
-    adapter.connections.set_query_header(generate_query_header_context(config, manifest))
-    # The manifest and dbt's other start-up objects live as long as the run: move them out of the cyclic
-    # garbage collector's generations, so its full collections stop re-scanning them (undone by
-    # Warehouse.close, which calls gc.unfreeze()).
-    gc.freeze()
-    return DbtRuntime(config=config, adapter=adapter, manifest=manifest, profiles_dir=profiles_path)
+    return manifest
 
 
-def check_target(project_dir: Path, profiles_dir: str | os.PathLike[str] | None, target: str) -> None:
-    """Refuse a ``--target`` / ``DBT_TARGET`` the project's profile does not define, without connecting.
+def check_target(
+    project_dir: Path, profiles_dir: str | os.PathLike[str] | None, target: str | None, profile: str | None = None
+) -> None:
+    """Refuse a ``--target`` / ``DBT_TARGET`` the profile does not define, or a ``--profile`` /
+    ``DBT_PROFILE`` profiles.yml does not define, without connecting.
+
+    The profile is ``profile`` when given, else ``profile:`` of dbt_project.yml.
 
     For the commands that read only the dbt artifacts (``validate``, ``plan``),
     so that a misspelt target is said at once, as dbt and the warehouse
@@ -168,10 +221,19 @@ def check_target(project_dir: Path, profiles_dir: str | os.PathLike[str] | None,
         profiles = yaml.safe_load(_read_text(profiles_yml))
     except yaml.YAMLError:
         return
-    name = project.get("profile") if isinstance(project, dict) else None
-    profile = profiles.get(name) if isinstance(profiles, dict) and isinstance(name, str) else None
-    outputs = profile.get("outputs") if isinstance(profile, dict) else None
-    if not isinstance(name, str) or not isinstance(outputs, dict) or "{{" in name:
+    if profile is not None:
+        if isinstance(profiles, dict) and profile not in profiles and not any("{{" in str(k) for k in profiles):
+            known = ", ".join(sorted(str(k) for k in profiles if k != "config")) or "none"
+            raise ProfileError(
+                f"{profiles_yml}: Could not find profile named '{profile}' (--profile / DBT_PROFILE). "
+                f"Profiles defined there: {known}."
+            )
+        name: Any = profile
+    else:
+        name = project.get("profile") if isinstance(project, dict) else None
+    settings = profiles.get(name) if isinstance(profiles, dict) and isinstance(name, str) else None
+    outputs = settings.get("outputs") if isinstance(settings, dict) else None
+    if target is None or not isinstance(name, str) or not isinstance(outputs, dict) or "{{" in name:
         return
     if any("{{" in str(key) for key in outputs):
         return

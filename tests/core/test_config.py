@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dbt_sync import secrets
 from dbt_sync.errors import ConfigError
-from dbt_sync.project.config import load_config
+from dbt_sync.project.config import load_config, render_document
 
 
 @pytest.fixture(autouse=True)
@@ -216,3 +218,124 @@ def test_channels_are_checked_for_shape_when_read(tmp_path: Path, channel: str, 
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path, environ={})
     assert message in str(info.value)
+
+
+RENDERED = """
+destinations:
+  hs:
+    type: hubspot
+    access_token: pat-na1-abc123
+    host: "{{ VALUE }}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("template", "env", "expected"),
+    [
+        # env_var() gives text; only a filter makes it something else (dbt's native rendering)
+        ("{{ env_var('N') }}", "5", "5"),
+        ("{{ env_var('N') | as_number }}", "5", 5),
+        ("{{ env_var('N') | as_number }}", "2.5", 2.5),
+        ("{{ env_var('N') | as_number }}", "1e3", 1000.0),
+        ("{{ env_var('N') | as_text }}", "5", "5"),
+        ("{{ env_var('N') | as_bool }}", "True", True),
+        ("{{ env_var('N') | as_bool }}", "False", False),
+        ("{{ env_var('N') | as_native }}", "[1, 'a']", [1, "a"]),
+        ("{{ env_var('N') | as_native }}", "{'k': 2}", {"k": 2}),
+        ("{{ env_var('N') | as_native }}", "None", None),
+        ("{{ env_var('N') | as_native }}", "not a literal", "not a literal"),  # stays text, as in dbt
+        # several output nodes join into text, filter or not
+        ("{{ env_var('N') | as_number }} rows", "5", "5 rows"),
+        (" {{ env_var('N') | as_number }}", "5", " 5"),
+        ("{{ env_var('N') | as_number }}{{ env_var('N') | as_number }}", "5", "55"),
+        # jinja folds a constant expression into text, as in dbt
+        ("{{ 1 + 1 }}", "", "2"),
+        ("{# a comment #}", "", ""),
+    ],
+)
+def test_settings_render_as_dbt_renders_profiles_yml(
+    tmp_path: Path, template: str, env: str, expected: object
+) -> None:
+    """dbt_common.clients.jinja's native rendering (NATIVE_FILTERS, quoted_native_concat), setting by setting."""
+    value = render_document({"a": {"b": template}}, tmp_path / "dbt_sync.yml", {"N": env})["a"]["b"]
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("template", "env", "message"),
+    [
+        # dbt's as_bool reads Python's True/False (ast.literal_eval), not YAML's true
+        ("{{ env_var('N') | as_bool }}", "true",
+         "destinations.hs.host: as_bool cannot read 'true': it takes True or False"),
+        ("{{ env_var('N') | as_bool }}", "1", "as_bool cannot read '1'"),
+        ("{{ env_var('N') | as_number }}", "lots", "as_number cannot read 'lots': it takes an integer or a decimal"),
+        ("{{ env_var('N') | as_number }}", "True", "as_number cannot read 'True'"),
+        ("{{ env_var('N') | as_number }}", "[1]", "as_number cannot read '[1]'"),
+    ],
+)
+def test_filters_refuse_what_dbt_refuses(tmp_path: Path, template: str, env: str, message: str) -> None:
+    write(tmp_path, RENDERED.replace("{{ VALUE }}", template))
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={"N": env})
+    assert message in str(info.value)
+
+
+def test_every_dbt_env_secret_value_is_masked_used_or_not(tmp_path: Path) -> None:
+    """dbt scrubs the value of every DBT_ENV_SECRET* variable from its output, whether or not it is read."""
+    write(tmp_path, RENDERED.replace("{{ VALUE }}", "https://{{ env_var('DBT_ENV_SECRET_HOST') | replace('-', '.') }}"))
+    cfg = load_config(tmp_path, environ={
+        "DBT_ENV_SECRET_HOST": "api-xyz-example", "DBT_ENV_SECRET_UNUSED": "s3cr3t-v4l",
+        "DBT_ENV_SECRETS_TOO": "prefix-w1thout-underscore", "OTHER": "plain-v4lue",
+    })
+    assert cfg.destinations["hs"].settings["host"] == "https://api.xyz.example"
+    text = secrets.redact("https://api.xyz.example api-xyz-example s3cr3t-v4l prefix-w1thout-underscore plain-v4lue")
+    assert text == "**** **** **** **** plain-v4lue"
+    # echoed back escaped (a JSON error body, a URL) it is masked as well
+    assert secrets.redact('{"msg": "s3cr3t-v4l"} /x?q=S3CR3T-V4L') == '{"msg": "****"} /x?q=****'
+
+
+def test_a_filter_error_on_a_secret_does_not_quote_it(tmp_path: Path) -> None:
+    write(tmp_path, RENDERED.replace("{{ VALUE }}", "{{ env_var('DBT_ENV_SECRET_N') | lower | as_number }}"))
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={"DBT_ENV_SECRET_N": "Not-A-Number-42"})
+    assert "not-a-number-42" not in str(info.value).lower()
+    assert "as_number cannot read the value of a secret environment variable (not shown)" in str(info.value)
+
+
+FILTERS = st.sampled_from(["", " | as_number", " | as_bool", " | as_native", " | as_text", " | upper"])
+VALUES = st.sampled_from(
+    ["5", "2.5", "1e3", "True", "false", "[1, 'a']", "{'k': 2}", "None", "x y", "", " 7 ", "0x1F", "1_000", "'quoted'"]
+) | st.text(alphabet="0123456789.eE+-TrueFalsn[]{}', ", max_size=8)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    parts=st.lists(
+        st.one_of(
+            st.builds(lambda f: "{{ env_var('N')" + f + " }}", FILTERS),
+            st.builds(lambda f: "{{ env_var('UNSET', '3')" + f + " }}", FILTERS),
+            st.sampled_from(["text", " ", "{# c #}"]),
+        ),
+        min_size=1, max_size=3,
+    ),
+    value=VALUES,
+)
+def test_rendering_agrees_with_dbts_own_renderer(tmp_path: Path, parts: list[str], value: str) -> None:
+    """Whatever the template, dbt_sync.yml gives what dbt gives for the same profiles.yml value (or both refuse)."""
+    from dbt.clients.jinja import get_rendered
+    from dbt_common.context import set_invocation_context
+
+    template = "".join(parts)
+    set_invocation_context({"N": value})
+    context = {"env_var": lambda name, default=None: {"N": value}.get(name, default)}
+    try:
+        expected: object = get_rendered(template, context, native=True)
+        if isinstance(expected, str):
+            expected = str(expected)  # dbt hands back its marker (a str subclass) for text a filter left alone
+    except Exception:
+        expected = ConfigError
+    try:
+        got: object = render_document({"k": template}, tmp_path / "dbt_sync.yml", {"N": value})["k"]
+    except ConfigError:
+        got = ConfigError
+    assert got == expected and type(got) is type(expected), (template, value)

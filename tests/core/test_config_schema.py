@@ -15,7 +15,7 @@ from dbt_sync.project.models import json_schema, schema_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "docs" / "dbt_sync.schema.json"
-CONFIG_KEYS = {"version", "destinations", "channels", "defaults", "report_url"}
+CONFIG_KEYS = {"version", "destinations", "channels", "defaults", "report_url", "opentelemetry"}
 
 
 def test_committed_schema_is_what_the_models_generate() -> None:

@@ -5,8 +5,10 @@ emulators, with a generated, invalid email in a ``failure_payload.mask``
 column: both CRMs refuse it and echo it back in their error messages
 (Salesforce as sent, HubSpot inside its JSON error). The test then reads
 every output: the console and the debug log, ``target/dbt_sync_results.json``,
-every dbt-sync table, ``dbt-sync failures`` / ``status``, and the alerts the
-Slack, webhook and email receivers got. The value must appear in none of
+every dbt-sync table, ``dbt-sync failures`` / ``status``, the alerts the
+Slack, webhook and email receivers got, the lifecycle events the webhook
+got, and the JSON log lines of a second run (``--log-format json``), which
+retries the refused record. The value must appear in none of
 them, in no form (any case, JSON- or URL-escaped).
 """
 
@@ -65,6 +67,7 @@ def test_masked_value_is_scrubbed_from_every_output(
     project.write_seed("raw_contacts", header, rows)
     config = yaml.safe_load((project.path / "dbt_sync.yml").read_text())
     config["channels"] = channels(smtp_server, http_server, tls_cert[0])
+    config["channels"]["pager"]["events"] = ["sync.completed", "run.completed"]
     config["defaults"] = {"alerts": {"failed_records": 1}}
     (project.path / "dbt_sync.yml").write_text(yaml.safe_dump(config))
 
@@ -87,8 +90,16 @@ def test_masked_value_is_scrubbed_from_every_output(
             assert "****" in refused[key]["error_message"]
             assert json.loads(refused[key]["payload"])["email"] == "****"
 
+        retry = dbt_sync(env, project, "run", "--debug", "--log-format", "json")
+        assert retry.returncode == 1, retry.stdout + retry.stderr
+        events = [json.loads(line) for line in retry.stderr.splitlines()]
+        assert any("****" in json.dumps(e["data"].get("sync", {}).get("error_samples", {})) for e in events), (
+            "the retried record's error (with the value echoed back, masked) is in the JSON log"
+        )
+
         outputs: dict[str, str] = {
             "run console and --debug log": run.stdout + run.stderr,
+            "JSON log lines of the retry": retry.stdout + retry.stderr,
             "results JSON": (project.path / "target" / "dbt_sync_results.json").read_text(),
             "dbt.log lines of the dbt-sync run": dbt_log.read_bytes()[dbt_log_offset:].decode("utf-8", "replace")
             if dbt_log.exists() else "",
@@ -101,7 +112,8 @@ def test_masked_value_is_scrubbed_from_every_output(
             outputs[" ".join(command)] = done.output
             assert "contacts_to_hubspot" in done.output
         # alerts went out on every channel, with the failing record's key and its (masked) error
-        hooks = [r for r in http_server.requests if r.path == "/hooks/dbt-sync"]
+        hooks = [r for r in http_server.requests if r.path == "/hooks/dbt-sync" and "X-DbtSync-Event" not in r.headers]
+        assert any("X-DbtSync-Event" in r.headers for r in http_server.requests), "lifecycle events were sent"
         slacks = [r for r in http_server.requests if r.path != "/hooks/dbt-sync"]
         assert hooks and slacks and smtp_server.messages
         for i, request in enumerate(http_server.requests):

@@ -27,6 +27,7 @@ from dbt_sync import api
 from dbt_sync.destinations.base import Operation, TransientError
 from dbt_sync.engine.cancel import Cancellation
 from dbt_sync.engine.context import RunOptions
+from dbt_sync.engine.events import RunListener, RunStarted, SyncProgress, SyncStarted
 from dbt_sync.engine.locks import SyncLock, holder_name
 from dbt_sync.engine.progress import Progress
 from dbt_sync.engine.results import CANCELLED, ERROR, PARTIAL, SKIPPED, SUCCESS, RunResult, SkipCause
@@ -92,6 +93,15 @@ models:
             match: company_key
             delete_threshold: 1.0
             fields: {company_key: company_id, name: name}
+          - name: companies_masked
+            destination: crm
+            object: companies
+            mode: upsert
+            primary_key: company_id
+            match: company_key
+            batch_size: 2
+            fields: {company_key: company_id, name: name}
+            failure_payload: {mask: [name]}
           - name: companies_create
             destination: crm
             object: companies
@@ -141,7 +151,7 @@ models:
 }
 
 SYNCS = ("companies", "people", "people_strict", "people_after")
-ALL_SYNCS = (*SYNCS, "companies_create", "companies_mirror")
+ALL_SYNCS = (*SYNCS, "companies_create", "companies_mirror", "companies_masked")
 AUDIT_TABLES = ("dbt_sync_failures", "dbt_sync_locks", "dbt_sync_runs", "dbt_sync_inflight")
 
 
@@ -154,7 +164,13 @@ class EngineStack:
         self.dest = FakeDestination("crm")
         self.commits: list[tuple[str, list[str], list[str]]] = []
 
-    def run(self, *syncs: str, cancellation: Cancellation | None = None, **options: Any) -> RunResult:
+    def run(
+        self,
+        *syncs: str,
+        cancellation: Cancellation | None = None,
+        listeners: Sequence[RunListener] = (),
+        **options: Any,
+    ) -> RunResult:
         options.setdefault("retry_policy", FAST_RETRY)
         options.setdefault("recapture", True)
         plan = api.plan_with_retries(self.project, self.wh, list(syncs or SYNCS), (), True)
@@ -167,8 +183,11 @@ class EngineStack:
             progress=Progress.silent(),
             destination_factory=lambda name: self.dest.reopen(),
             cancellation=cancellation or Cancellation(),
+            listeners=listeners,
         )
-        return engine.execute()
+        result = engine.execute()
+        engine.events.run_finished(result)
+        return result
 
     def set_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         self.wh.execute(f"delete from eu_src.{table}")
@@ -589,3 +608,123 @@ def test_every_row_ends_once_as_confirmed_or_failed(
     committed = [k for sync_name, ks, fs in stack.commits if sync_name == "companies" for k in (*ks, *fs)]
     assert set(committed) >= set(sent)
 
+
+
+class Recorder(RunListener):
+    """Every event of a run, in arrival order, with the thread it arrived in."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, Any, str]] = []
+        self._lock = threading.Lock()
+
+    def _add(self, kind: str, name: str, payload: Any) -> None:
+        with self._lock:
+            self.events.append((kind, name, payload, threading.current_thread().name))
+
+    def run_started(self, event: RunStarted) -> None:
+        self._add("run_started", "", event)
+
+    def sync_started(self, event: SyncStarted) -> None:
+        self._add("sync_started", event.name, event)
+
+    def sync_progress(self, event: SyncProgress) -> None:
+        self._add("sync_progress", event.name, event)
+
+    def sync_finished(self, result: Any) -> None:
+        self._add("sync_finished", result.name, result)
+
+    def run_finished(self, result: Any) -> None:
+        self._add("run_finished", "", result)
+
+    def close(self) -> None:
+        self._add("close", "", None)
+
+
+class Broken(RunListener):
+    def sync_progress(self, event: SyncProgress) -> None:
+        raise RuntimeError("a listener's bug")
+
+
+def test_the_run_tells_its_listeners_each_sync_from_start_to_end_in_the_sync_thread(stack: EngineStack) -> None:
+    stack.dest.invalid["name"] = {"BAD"}
+    stack.companies(7, bad=[3])
+    stack.people(5)
+    recorder = Recorder()
+    result = stack.run("companies", "people", "people_strict", "people_after", listeners=[Broken(), recorder])
+    assert result.sync("companies").failed == 1 and result.sync("people").status == SUCCESS, (
+        "a failing listener fails nothing"
+    )
+    assert result.sync("people_strict").skip_cause is SkipCause.UPSTREAM_RECORD_FAILURES
+    kinds = [kind for kind, *_ in recorder.events]
+    assert kinds[0] == "run_started" and kinds[-2:] == ["close", "run_finished"]
+    started: RunStarted = recorder.events[0][2]
+    assert (started.run_id, started.syncs) == (result.run_id, ("companies", "people", "people_strict", "people_after"))
+    assert recorder.events[-1][2] is result
+    finished = [name for kind, name, *_ in recorder.events if kind == "sync_finished"]
+    assert sorted(finished) == sorted(s.name for s in result.syncs), "every sync ends once, skipped ones too"
+    for sync in ("companies", "people"):
+        mine = [(kind, payload, thread) for kind, name, payload, thread in recorder.events if name == sync]
+        assert mine[0][0] == "sync_started" and mine[-1][0] == "sync_finished"
+        assert len({thread for *_, thread in mine}) == 1, "a sync's events arrive in the thread that runs it"
+        progress = [p for k, p, _ in mine if k == "sync_progress"]
+        assert (progress[0].done, progress[0].total) == (0, result.sync(sync).planned)
+        assert [p.done for p in progress] == sorted(p.done for p in progress)
+        assert progress[-1].done == result.sync(sync).attempted == sum(p.increment for p in progress)
+        assert mine[-1][1] is result.sync(sync)
+    # skipped without starting: only their end
+    assert [k for k, name, *_ in recorder.events if name in ("people_strict", "people_after")] == ["sync_finished"] * 2
+
+
+#: record values: any text, including line breaks, quotes, backslashes, non-ASCII and lone surrogates
+VALUES = st.text(min_size=4, max_size=16).filter(lambda v: v.strip() == v and len(v.strip()) >= 4)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    names=st.lists(VALUES, min_size=1, max_size=4, unique=True),
+    refused=st.sets(st.integers(0, 3)),
+    with_secret=st.booleans(),
+)
+def test_every_json_log_line_parses_and_holds_no_masked_value_or_secret(
+    stack: EngineStack, names: list[str], refused: set[int], with_secret: bool
+) -> None:
+    """Whatever the masked column holds (the fake CRM echoes refused values in its error messages, as the
+    real ones do), each JSON event is one line that parses, and neither the masked values nor the
+    destination's access token appear in any form."""
+    import io
+    import json
+
+    from dbt_sync import masking
+    from dbt_sync.logs import JsonEvents, JsonLines
+
+    reset(stack.wh)
+    masking.clear()
+    secret = "not-used-the-tests-hand-the-engine-a-fake"  # the destination's access_token in dbt_sync.yml
+    if with_secret:
+        names[0] = f"{names[0]} {secret}"
+    bad = {names[i] for i in refused if i < len(names)}
+    stack.dest = FakeDestination("crm", invalid={"name": bad})
+    stack.set_rows("companies", ("company_id", "name"), [(f"c{i}", name) for i, name in enumerate(names)])
+    out = io.StringIO()
+    result = stack.run("companies_masked", listeners=[JsonEvents(JsonLines(out), progress_interval=0)])
+    assert result.syncs[0].failed == len(bad)
+    text = out.getvalue()
+    lines = text.split("\n")
+    assert lines[-1] == "" and len(lines) > 5
+    events = [json.loads(line) for line in lines[:-1]]
+    assert [e["info"]["name"] for e in events][-1] == "RunFinished"
+    assert events[-1]["data"]["syncs"][0]["failed"] == len(bad)
+    # every string the events hold (their keys are dbt-sync's own words: "alerts" holds no record value "ALER")
+    strings = masking.fold("\n".join(_strings(events)))
+    for value in [*names, secret]:
+        assert not {form for form in masking.variants(value) if form in strings}, value
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in _strings(value)]
+    return []

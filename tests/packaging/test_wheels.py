@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from dbt_sync.cli.plugins import MISSING_SANDBOX
+from dbt_sync.version import __version__
 
 pytestmark = pytest.mark.slow
 
@@ -94,6 +95,10 @@ def test_product_wheel_holds_no_emulator_and_does_not_require_cryptography(wheel
     extras = metadata(wheels["dbt-sync"])
     assert "sandbox" in (extras.get_all("Provides-Extra") or [])
     assert any(r.startswith("dbt-sync-emulators") and "sandbox" in r for r in extras.get_all("Requires-Dist") or [])
+    # the version comes from dbt_sync/version.py alone; the sandbox extra pins the emulators' own version
+    assert extras["Version"] == __version__
+    emulators_version = metadata(wheels["dbt-sync-emulators"])["Version"]
+    assert f"dbt-sync-emulators=={emulators_version}; extra == \"sandbox\"" in (extras.get_all("Requires-Dist") or [])
 
     with zipfile.ZipFile(wheels["dbt-sync-emulators"]) as archive:
         names = archive.namelist()

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from dbt_sync.alerts import render
@@ -37,20 +38,28 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def send(settings: Settings, payload: dict[str, Any], alert_id: str) -> None:
+    post_signed(settings, body_bytes(payload, alert_id, settings.name), {ALERT_ID_HEADER: alert_id})
+
+
+def post_signed(settings: Settings, body: bytes, headers: Mapping[str, str]) -> None:
+    """POST ``body`` (JSON) to the channel's ``url`` with its extra ``headers``, ``headers``,
+    ``X-DbtSync-Timestamp`` and, with a ``secret``, ``X-DbtSync-Signature``; raises ``ChannelError``.
+
+    Alerts and lifecycle events (dbt_sync/alerts/lifecycle.py) are sent and signed by this one function.
+    """
     url = settings.text("url", required=True)
     assert url is not None
     extra = settings.raw.get("headers") or {}
     if not isinstance(extra, dict):
         raise ChannelError(f"{settings.where('headers')}: expected a mapping of header -> value", retriable=False)
-    body = body_bytes(payload, alert_id, settings.name)
-    headers = {str(k): str(v) for k, v in extra.items()}
-    headers.update({
+    sent = {str(k): str(v) for k, v in extra.items()}
+    sent.update({
         "Content-Type": "application/json; charset=utf-8",
         TIMESTAMP_HEADER: str(int(time.time())),
-        ALERT_ID_HEADER: alert_id,
+        **headers,
     })
     secret = settings.text("secret")
     if secret:
-        headers[SIGNATURE_HEADER] = signature(secret, body)
-    post(url, body, headers, settings.timeout(), settings.verify(),
+        sent[SIGNATURE_HEADER] = signature(secret, body)
+    post(url, body, sent, settings.timeout(), settings.verify(),
          f"webhook channel {settings.name}")

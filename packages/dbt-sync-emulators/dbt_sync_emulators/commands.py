@@ -17,6 +17,7 @@ from types import FrameType
 
 import click
 
+from dbt_sync.cli import params
 from dbt_sync.cli.base import handle_errors
 from dbt_sync.errors import PortInUseError
 
@@ -29,7 +30,7 @@ from dbt_sync.errors import PortInUseError
     help="Where to put the demo project and its DuckDB file (default: a new temporary folder); a demo run there "
     "before is started over.",
 )
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@params.debug
 @handle_errors
 def demo(work_dir: Path | None, debug: bool) -> None:
     """Build the demo dbt project on DuckDB, sync it to the local Salesforce and HubSpot
@@ -46,7 +47,7 @@ def demo(work_dir: Path | None, debug: bool) -> None:
 @click.option("--salesforce-port", type=click.IntRange(0, 65535), default=8443, show_default=True)
 @click.option("--hubspot-port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--latency", type=click.FloatRange(min=0.0), default=0.0, help="Seconds added to every API call.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@params.debug
 @handle_errors
 def sandbox(salesforce_port: int, hubspot_port: int, latency: float, debug: bool) -> None:
     """Run the local Salesforce and HubSpot emulators until Ctrl-C (or SIGTERM / SIGHUP).
