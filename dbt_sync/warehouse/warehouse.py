@@ -447,7 +447,11 @@ class Warehouse:
             self._templates[key] = list(rendered) if isinstance(rendered, list) else rendered
         return self._templates[key]
 
-    def _execute(self, sql: str, bindings: Sequence[Any] | None = None) -> Any:
+    def _execute(self, sql: str, bindings: Sequence[Any] | None = None) -> None:
+        """Run one statement in this thread's open transaction (see :meth:`_run_statement`)."""
+        self._run_statement(sql, bindings)
+
+    def _run_statement(self, sql: str, bindings: Sequence[Any] | None = None) -> Any:
         """Run one statement in this thread's open transaction; returns the cursor.
 
         On the connection's own cursor, inside dbt's connection and
@@ -507,7 +511,7 @@ class Warehouse:
     def _fetch(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
         """Rows as dicts; with ``utc``, timestamps with a time zone come back as naive UTC (the audit clock)."""
         _driver_values(self.adapter.connections.get_thread_connection().handle)
-        cursor = self._execute(sql)
+        cursor = self._run_statement(sql)
         names = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
         singles = [i for i, d in enumerate(cursor.description) if str(d[1]).upper() == "FLOAT"]
