@@ -7,9 +7,9 @@ model are run in fresh processes, alternating sizes; the per-record CPU is the s
 process's CPU (every thread, dbt start-up included) against the row count, so the fixed start-up
 cost cancels out. The emulators run in a process of their own, so their CPU is not counted.
 
-``--compare REF`` measures the code of a git ref (e.g. ``main`` or a commit) the same way, in a
-temporary worktree of this repository, interleaved run by run with the working tree, so both see
-the same machine load. The load average before and after is reported: the machine may be shared.
+The code measured is ``HEAD`` (committed), in a temporary worktree. ``--compare REF`` measures the
+code of another git ref (e.g. ``main`` or a commit) the same way, interleaved run by run with
+``HEAD``, so both see the same machine load. The load average before and after is reported: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -67,8 +67,9 @@ def run(target: str, runs: int, compare: str | None = None, quick: bool = False)
     out: dict[str, Any] = {"warehouse": target, "runs": runs, "sizes": sizes, "load_before": _loadavg()}
     pg = start_postgres() if target == "postgres" else None
     try:
-        with contextlib_nullable(compare) as other:
-            codes = {"head": REPO_ROOT}
+        with _checkout("HEAD") as head, contextlib_nullable(compare) as other:
+            # the committed code, not the working tree: edits during a run do not change what is measured
+            codes = {"head": head}
             if other is not None:
                 codes[f"ref:{compare}"] = other
             projects = {label: _project(root, target, f"per_record_{label.replace(':', '_')}_{target}", pg)
