@@ -56,6 +56,7 @@ def build_options(
     config_path: str | None = None,
     profile: str | None = None,
     target_path: str | os.PathLike[str] | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
 ) -> ProjectOptions:
     """Where the dbt project, profiles, artifacts and ``dbt_sync.yml`` are, as the CLI flags and :func:`run`
     name them.
@@ -65,7 +66,9 @@ def build_options(
     A value not given is taken from dbt's environment variable, as dbt does
     (``profile``: ``DBT_PROFILE``, else ``profile:`` of dbt_project.yml;
     ``target_path``: ``DBT_TARGET_PATH``, else ``target-path`` of
-    dbt_project.yml, else ``target``; relative to the project directory).
+    dbt_project.yml, else ``target``; relative to the project directory;
+    ``artifacts_dir``: ``DBT_SYNC_ARTIFACTS_DIR``, else None, the target
+    directory; relative to the current directory).
     """
     project = Path(project_dir).resolve()
     if target_path is None and os.environ.get("DBT_TARGET_PATH"):
@@ -82,7 +85,18 @@ def build_options(
         config_path=config_path,
         profile=profile or os.environ.get("DBT_PROFILE") or None,
         target_path=where,
+        artifacts_dir=_artifacts_dir(artifacts_dir),
     )
+
+
+#: environment variable of ``--artifacts-dir``
+ARTIFACTS_DIR_ENV = "DBT_SYNC_ARTIFACTS_DIR"
+
+
+def _artifacts_dir(given: str | os.PathLike[str] | None) -> Path | None:
+    """``--artifacts-dir`` (else ``DBT_SYNC_ARTIFACTS_DIR``) resolved against the current directory; None: unset."""
+    value = given if given is not None and str(given) else os.environ.get(ARTIFACTS_DIR_ENV)
+    return Path(value).resolve() if value else None
 
 
 def env_flag(name: str) -> bool:
@@ -125,6 +139,7 @@ def open_warehouse(options: ProjectOptions) -> Any:
         vars=options.vars,
         profile=options.profile,
         target_path=options.target_path,
+        artifacts_dir=options.artifacts_dir,
     )
 
 
@@ -137,6 +152,7 @@ def run(
     config_path: str | None = None,
     profile: str | None = None,
     target_path: str | os.PathLike[str] | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     all_syncs: bool = False,
@@ -159,7 +175,9 @@ def run(
 
     An option left at None is read from its environment variable, as the CLI
     and dbt do: ``profile`` (``DBT_PROFILE``), ``target_path``
-    (``DBT_TARGET_PATH``), ``full_refresh`` (``DBT_FULL_REFRESH``),
+    (``DBT_TARGET_PATH``), ``artifacts_dir`` (``DBT_SYNC_ARTIFACTS_DIR``: the
+    folder of ``manifest.json`` and ``run_results.json``, e.g. a dbt Cloud
+    job run's, instead of the target directory), ``full_refresh`` (``DBT_FULL_REFRESH``),
     ``record_failures_fatal`` (False when ``DBT_SYNC_WARN_ON_RECORD_FAILURES``
     is true; see :meth:`RunResult.exit_code_for`).
 
@@ -173,7 +191,7 @@ def run(
     """
     check_stale_seconds(lock_stale_seconds, lock_heartbeat_seconds)
     masking.clear()  # the masked values of an earlier run in this process are not needed any more
-    options = build_options(project_dir, profiles_dir, target, vars, config_path, profile, target_path)
+    options = build_options(project_dir, profiles_dir, target, vars, config_path, profile, target_path, artifacts_dir)
     if full_refresh is None:
         full_refresh = env_flag("DBT_FULL_REFRESH")
     if record_failures_fatal is None:

@@ -31,16 +31,22 @@ metadata carries the sync's figures with the field names of
 run's ``run_id``, ``exit_code`` and ``dbt_invocation_id``. Records' values
 never reach the metadata or the logs (the per-code error samples and dry-run
 samples of the results file are left out); secrets are masked as everywhere.
+The run's progress lines go to the step's log. ``target/dbt_sync_results.json``
+is not written: steps of one Dagster run can run at once, and each asset's
+metadata holds its own figures.
 
 Whether the asset succeeds follows the CLI's exit code, by the rule the CLI
-uses (:meth:`dbt_sync.engine.results.RunResult.exit_code_for`): 0
+uses (:meth:`dbt_sync.engine.results.RunResult.exit_code_for`, applied per
+task by :func:`dbt_sync.orchestration.outcome` as for Airflow): 0
 materializes; 2 (the sync failed as a whole), 3 (another run holds its lock)
 and a cancelled run fail the asset, so Dagster does not run the syncs that
 need it; 1 (some records failed) fails the asset too unless
 ``record_failures_fatal=False`` (or ``DBT_SYNC_WARN_ON_RECORD_FAILURES`` is
 true, as for ``dbt-sync run``), which materializes it with the failures in its
 metadata (what Hightouch's integrations call ``fail_on_warning=False``). A
-failed asset's :class:`dagster.Failure` carries the same metadata.
+failed asset's :class:`dagster.Failure` carries the same metadata, and as its
+description the task summary Airflow logs (status, counts, error codes, the
+failures query; no record values).
 """
 
 import json
@@ -57,20 +63,14 @@ except ImportError as exc:  # pragma: no cover - only without the extra
         f"dbt_sync.dagster needs Dagster and dagster-dbt ({exc}): pip install 'dbt-sync[dagster]'"
     ) from None
 
-from dbt_sync.api import build_options
 from dbt_sync.engine.progress import Progress
-from dbt_sync.engine.results import RunResult, SyncResult
+from dbt_sync.engine.results import RunResult
 from dbt_sync.engine.retry import RetryPolicy
-from dbt_sync.errors import EXIT_OK, EXIT_RECORD_FAILURES
-from dbt_sync.manifest import load_manifest
-from dbt_sync.plan import build_plan
+from dbt_sync.orchestration import SyncTask, figures, outcome, sync_entry, sync_tasks
+from dbt_sync.project import target_dir
 from dbt_sync.secrets import redact
-from dbt_sync.spec import load_specs
 
 __all__ = ["DbtSyncConfig", "build_dbt_sync_assets", "sync_metadata"]
-
-#: fields of a sync in ``target/dbt_sync_results.json`` that hold record values, never put in metadata
-_RECORD_VALUE_FIELDS = frozenset({"error_samples", "samples"})
 
 
 class DbtSyncConfig(dg.Config):
@@ -124,20 +124,16 @@ def build_dbt_sync_assets(
     long a materialization waits for another run holding the sync
     (``dbt-sync run --wait``); ``retry_policy``: the request retries.
 
-    Raises :class:`dbt_sync.errors.ProjectError` (no manifest) or
-    :class:`dbt_sync.errors.SpecError` / :class:`dbt_sync.errors.PlanError`
-    (invalid specs, a dependency cycle), as ``dbt-sync plan`` does.
+    Raises :class:`dbt_sync.errors.ProjectError` (no manifest),
+    :class:`dbt_sync.errors.SpecError`, :class:`dbt_sync.errors.SelectionError`
+    or :class:`dbt_sync.errors.PlanError` (invalid specs or selector, a
+    dependency cycle), as ``dbt-sync plan`` does.
     """
-    options = build_options(project_dir, profiles_dir, target, vars, config_path, profile, target_path)
-    manifest = load_manifest(options.target_dir)
-    specs = load_specs(manifest, None)
-    plan = build_plan(specs, manifest, None, select=select, exclude=exclude, all_syncs=True)
+    root = Path(project_dir).resolve()
+    tasks = sync_tasks(root, select=select, exclude=exclude, target_path=target_path)
     translator = dagster_dbt_translator if dagster_dbt_translator is not None else DagsterDbtTranslator()
-    manifest_json = json.loads(manifest.path.read_text(encoding="utf-8"))
+    manifest_json = json.loads((target_dir(root, target_path) / "manifest.json").read_text(encoding="utf-8"))
     prefix = list(key_prefix)
-    upstream: dict[str, list[str]] = {}
-    for edge in plan.planned_edges():
-        upstream.setdefault(edge.downstream, []).append(edge.upstream)
     run_options: dict[str, Any] = {
         "profiles_dir": profiles_dir,
         "target": target,
@@ -150,26 +146,16 @@ def build_dbt_sync_assets(
         "retry_policy": retry_policy,
     }
     assets = []
-    for spec in plan.syncs:
-        model_key = translator.get_asset_spec(manifest_json, spec.model_unique_id, None).key
-        deps = [model_key, *(dg.AssetKey([*prefix, name]) for name in sorted(upstream.get(spec.name, ())))]
+    for task in tasks:
+        model_key = translator.get_asset_spec(manifest_json, task.model_unique_id, None).key
+        deps = [model_key, *(dg.AssetKey([*prefix, name]) for name in task.after)]
         assets.append(
             _sync_asset(
-                options.project_dir,
-                spec.name,
-                key=dg.AssetKey([*prefix, spec.name]),
+                root,
+                task,
+                key=dg.AssetKey([*prefix, task.name]),
                 deps=deps,
                 group_name=group_name,
-                description=(
-                    f"dbt-sync {spec.name}: model {spec.model_name} to {spec.destination} {spec.object} "
-                    f"({spec.mode})"
-                ),
-                metadata={
-                    "dbt_sync/model": spec.model_name,
-                    "dbt_sync/destination": spec.destination,
-                    "dbt_sync/object": spec.object,
-                    "dbt_sync/mode": spec.mode,
-                },
                 run_options=run_options,
             )
         )
@@ -178,39 +164,41 @@ def build_dbt_sync_assets(
 
 def _sync_asset(
     project_dir: Path,
-    name: str,
+    task: SyncTask,
     *,
     key: Any,
     deps: list[Any],
     group_name: str | None,
-    description: str,
-    metadata: Mapping[str, str],
     run_options: Mapping[str, Any],
 ) -> Any:
     @dg.asset(
         key=key,
         deps=deps,
         group_name=group_name,
-        description=description,
-        metadata=dict(metadata),
+        description=f"dbt-sync {task.name}: model {task.model} to {task.destination} {task.object} ({task.mode})",
+        metadata={
+            "dbt_sync/model": task.model,
+            "dbt_sync/destination": task.destination,
+            "dbt_sync/object": task.object,
+            "dbt_sync/mode": task.mode,
+        },
         kinds={"dbt_sync"},
     )
     def _sync(context: dg.AssetExecutionContext, config: DbtSyncConfig) -> dg.MaterializeResult:
-        result = _run_one(context, project_dir, name, config, run_options)
-        try:
-            sync = result.sync(name)
-        except KeyError:
+        result = _run_one(context, project_dir, task.name, config, run_options)
+        metadata = sync_metadata(result, task.name)
+        ending = outcome(result)  # the CLI's exit code rule, with the run's record_failures_fatal
+        if sync_entry(figures(result), task.name) is None:
             raise dg.Failure(
                 description=redact(
-                    f"sync {name} was not run: it is not an enabled sync of the project's manifest any more "
+                    f"sync {task.name} was not run: it is not an enabled sync of the project's manifest any more "
                     f"({'; '.join(result.warnings) or 'no warning'}). Reload the Dagster definitions."
                 ),
-                metadata=_run_metadata(result),
-            ) from None
-        figures = sync_metadata(result, sync)
-        if result.exit_code == EXIT_OK:  # the CLI's rule, with the run's record_failures_fatal
-            return dg.MaterializeResult(metadata=figures)
-        raise dg.Failure(description=_failure_description(result, sync), metadata=figures)
+                metadata=metadata,
+            )
+        if ending.failed:
+            raise dg.Failure(description=ending.summary, metadata=metadata)
+        return dg.MaterializeResult(metadata=metadata)
 
     return _sync
 
@@ -243,31 +231,22 @@ def _run_one(
     return result
 
 
-def sync_metadata(result: RunResult, sync: SyncResult) -> dict[str, Any]:
-    """The materialization metadata of one sync: its entry in the results file (redacted), without record values.
+def sync_metadata(result: RunResult, sync_name: str) -> dict[str, Any]:
+    """The materialization metadata of one sync: its entry in the results file, without record values.
 
-    Numbers stay numbers (``dagster.MetadataValue.int`` / ``float``),
-    mappings are JSON, an absent value is ``MetadataValue.null()``.
+    The fields of :func:`dbt_sync.orchestration.figures` (secrets masked, no
+    per-code error samples or dry-run records) for ``sync_name``, and the
+    run's ``run_id``, ``exit_code`` and ``dbt_invocation_id``. Numbers stay
+    numbers (``dagster.MetadataValue.int`` / ``float``), mappings are JSON, an
+    absent value is ``MetadataValue.null()``.
     """
-    data = result.to_dict()
-    entry = next(s for s in data["syncs"] if s["name"] == sync.name)
-    out: dict[str, Any] = {}
-    for field, value in entry.items():
-        if field in _RECORD_VALUE_FIELDS or field == "name":
-            continue
-        out[field] = _value(value)
-    out.update(_run_metadata(result, data))
+    data = figures(result)
+    entry = sync_entry(data, sync_name) or {}
+    out = {field: _value(value) for field, value in entry.items() if field != "name"}
+    out["run_id"] = _value(data["metadata"]["run_id"])
+    out["exit_code"] = _value(data["exit_code"])
+    out["dbt_invocation_id"] = _value(data["metadata"]["dbt_invocation_id"])
     return out
-
-
-def _run_metadata(result: RunResult, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    data = data if data is not None else result.to_dict()
-    meta = data["metadata"]
-    return {
-        "run_id": _value(meta["run_id"]),
-        "exit_code": _value(data["exit_code"]),
-        "dbt_invocation_id": _value(meta["dbt_invocation_id"]),
-    }
 
 
 def _value(value: Any) -> Any:
@@ -282,18 +261,6 @@ def _value(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return dg.MetadataValue.json(value)
     return dg.MetadataValue.text(str(value))
-
-
-def _failure_description(result: RunResult, sync: SyncResult) -> str:
-    code = result.exit_code
-    if code == EXIT_RECORD_FAILURES:
-        codes = ", ".join(f"{c} x{n}" for c, n in sync.top_errors())
-        text = f"{sync.name}: {sync.failed} record(s) failed ({codes}); the others were synced."
-        if sync.failures_sql:
-            text += f" The failed records: {sync.failures_sql}"
-    else:
-        text = f"{sync.name}: {sync.status}" + (f": {sync.message}" if sync.message else "")
-    return redact(f"{text} (dbt-sync exit code {code})")
 
 
 class _LogLines:

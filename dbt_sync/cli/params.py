@@ -11,7 +11,7 @@ Each name here is a click decorator; a command lists the ones it takes::
 
 :func:`project` adds the options that say which project, profile, target
 and target directory (``--project-dir``, ``--profiles-dir``, ``--profile``,
-``--target``, ``--target-path``, ``--vars``, ``--config``) and hands the
+``--target``, ``--target-path``, ``--artifacts-dir``, ``--vars``, ``--config``) and hands the
 command one :class:`~dbt_sync.project.ProjectOptions` as ``options``
 instead; it also adds the logging options (:data:`LOGGING`, ``--debug``),
 which :func:`dbt_sync.cli.base.handle_errors` consumes.
@@ -121,6 +121,16 @@ target_path = click.option(
     "results and report. Overrides `target-path` in dbt_project.yml (default: target), as for dbt.",
 )
 
+artifacts_dir = click.option(
+    "--artifacts-dir",
+    envvar="DBT_SYNC_ARTIFACTS_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Read manifest.json and run_results.json from this folder instead of the target directory, e.g. the "
+    "artifacts of a dbt Cloud job run, to follow a dbt job that ran elsewhere. dbt-sync writes nothing there "
+    "(its results still go to the target directory). Also DBT_SYNC_ARTIFACTS_DIR.",
+)
+
 vars = click.option("--vars", callback=_parse_vars, default=None, help="dbt vars as a YAML mapping.")
 
 config = click.option(
@@ -168,7 +178,7 @@ LOGGING_NAMES: tuple[str, ...] = ("debug", "log_format", "quiet")
 
 #: the options :func:`project` turns into one ``ProjectOptions`` (parameter names as click passes them)
 PROJECT_NAMES: tuple[str, ...] = (
-    "project_dir", "profiles_dir", "profile", "target", "target_path", "vars", "config_path",
+    "project_dir", "profiles_dir", "profile", "target", "target_path", "artifacts_dir", "vars", "config_path",
 )
 
 
@@ -193,11 +203,14 @@ def project(func: F) -> F:
             config_path=given["config_path"],
             profile=given["profile"],
             target_path=given["target_path"],
+            artifacts_dir=given["artifacts_dir"],
         )
         return func(*args, **kwargs)
 
     decorated: Any = wrapper
-    for option in reversed([project_dir, profiles_dir, profile, target, target_path, vars, config, *LOGGING]):
+    for option in reversed(
+        [project_dir, profiles_dir, profile, target, target_path, artifacts_dir, vars, config, *LOGGING]
+    ):
         decorated = option(decorated)
     return decorated
 

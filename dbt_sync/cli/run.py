@@ -107,6 +107,7 @@ def run(
             config_path=options.config_path,
             profile=options.profile,
             target_path=options.target_path,
+            artifacts_dir=options.artifacts_dir,
             select=select,
             exclude=exclude,
             all_syncs=all_syncs,

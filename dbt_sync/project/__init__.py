@@ -28,7 +28,9 @@ class ProjectOptions:
     """dbt-style options shared by every command (``dbt_sync.api.build_options`` resolves them).
 
     ``profile``: the profiles.yml profile (None: ``profile:`` of dbt_project.yml);
-    ``target_path``: dbt's target directory (None: :func:`target_dir`'s rules).
+    ``target_path``: dbt's target directory (None: :func:`target_dir`'s rules);
+    ``artifacts_dir``: the folder ``manifest.json`` and ``run_results.json`` are read from (None: the
+    target directory), e.g. the artifacts of a dbt Cloud job run; dbt-sync writes nothing there.
     """
 
     project_dir: Path
@@ -38,11 +40,17 @@ class ProjectOptions:
     config_path: str | None = None
     profile: str | None = None
     target_path: Path | None = None
+    artifacts_dir: Path | None = None
 
     @property
     def target_dir(self) -> Path:
         """dbt's target directory for these options (see :func:`target_dir`)."""
         return target_dir(self.project_dir, self.target_path)
+
+    @property
+    def artifacts_path(self) -> Path:
+        """Where ``manifest.json`` and ``run_results.json`` are read: ``artifacts_dir``, else the target directory."""
+        return self.artifacts_dir if self.artifacts_dir is not None else self.target_dir
 
 
 @dataclass
@@ -99,8 +107,26 @@ def load_project(options: ProjectOptions, *, require_config: bool = True, check_
         from dbt_sync.warehouse.runtime import check_target
 
         check_target(options.project_dir, options.profiles_dir, options.target, profile=options.profile)
-    manifest = load_manifest(tdir)
-    run_results = load_run_results(tdir)
+    warnings: list[str] = []
+    artifacts = options.artifacts_path
+    if options.artifacts_dir is not None:
+        if not artifacts.is_dir():
+            raise ProjectError(
+                f"{artifacts}: no such folder (--artifacts-dir / DBT_SYNC_ARTIFACTS_DIR). Download the dbt job "
+                "run's manifest.json and run_results.json into it."
+            )
+        if not (artifacts / "manifest.json").is_file():
+            raise ProjectError(
+                f"{artifacts / 'manifest.json'}: not found (--artifacts-dir / DBT_SYNC_ARTIFACTS_DIR). Download "
+                "the dbt job run's manifest.json into that folder."
+            )
+    manifest = load_manifest(artifacts)
+    run_results = load_run_results(artifacts)
+    if options.artifacts_dir is not None and run_results is None:
+        warnings.append(
+            f"{artifacts / 'run_results.json'}: not found, so no model counts as built: only syncs with records "
+            "waiting for retry (or, with --all, every sync) are planned. Download the job run's run_results.json too."
+        )
     try:
         config = load_config(options.project_dir, options.config_path, required=require_config)
     except ConfigError as exc:
@@ -122,7 +148,7 @@ def load_project(options: ProjectOptions, *, require_config: bool = True, check_
         raise SpecError([*exc.problems, Problem(str(manifest.path), stale)]) from None
     from dbt_sync.project.package import version_problem
 
-    warnings = [w for w in (stale, version_problem(options.project_dir)) if w]
+    warnings += [w for w in (stale, version_problem(options.project_dir)) if w]
     return Project(options, tdir, manifest, run_results, config, specs, warnings)
 
 

@@ -13,6 +13,7 @@ the adapter's macro resolver and macro context generator so
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import re
 from argparse import Namespace
@@ -32,6 +33,8 @@ from dbt_sync.errors import (
     yaml_problem,
 )
 
+log = logging.getLogger("dbt_sync.warehouse")
+
 
 @dataclass
 class DbtRuntime:
@@ -41,6 +44,11 @@ class DbtRuntime:
     adapter: Any
     manifest: Any
     profiles_dir: Path | None = None
+    #: where the manifest came from: ``"artifacts"`` (dbt's manifest.json, see :mod:`.artifacts`) or
+    #: ``"parsed"`` (dbt's ManifestLoader, partial parsing applies)
+    manifest_source: str = "parsed"
+    #: why the project was parsed rather than taken from the artifacts ("" when it was not)
+    parse_reason: str = ""
 
     def explain(self, exc: BaseException) -> DbtSyncError | None:
         """A clear error for a failure to open the warehouse (see :func:`explain_connection_error`)."""
@@ -80,13 +88,20 @@ def load_runtime(
     vars: dict[str, Any] | None = None,
     profile: str | None = None,
     target_path: str | os.PathLike[str] | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
 ) -> DbtRuntime:
-    """Parse the dbt project and return a ready adapter.
+    """Load the dbt project and return a ready adapter.
 
     ``profiles_dir`` defaults to dbt's own rules (``DBT_PROFILES_DIR``, the
     project directory when it holds a profiles.yml, then ``~/.dbt``);
     ``profile`` to ``profile:`` of dbt_project.yml; ``target_path`` (where dbt
     keeps its partial-parse state) to ``DBT_TARGET_PATH``, then dbt_project.yml's.
+
+    The macros and model nodes come from the ``manifest.json`` dbt already
+    wrote (in ``artifacts_dir``, else the target directory) where that gives
+    what parsing the project would (:func:`.artifacts.manifest_from_artifacts`);
+    otherwise, or with ``DBT_SYNC_REPARSE`` set, the project is parsed as
+    ``dbt run-operation`` parses it.
     """
     project_path = Path(project_dir).resolve()
     profiles_path = resolve_profiles_dir(project_path, profiles_dir)  # before importing dbt: says it at once
@@ -99,8 +114,9 @@ def load_runtime(
     from dbt.events.logging import setup_event_logger
     from dbt.flags import get_flags, set_from_args
     from dbt.mp_context import get_mp_context
-    from dbt.parser.manifest import ManifestLoader
     from dbt_common.context import set_invocation_context
+
+    from dbt_sync.warehouse.artifacts import manifest_from_artifacts, reparse_requested
 
     args = Namespace(
         project_dir=str(project_path),
@@ -138,6 +154,36 @@ def load_runtime(
     register_adapter(config, get_mp_context())
     adapter = get_adapter(config)
     adapter.set_macro_context_generator(generate_runtime_macro_context)
+    if reparse_requested():
+        manifest, reason = None, "DBT_SYNC_REPARSE is set"
+    else:
+        folder = Path(artifacts_dir) if artifacts_dir is not None else Path(config.project_target_path)
+        manifest, reason = manifest_from_artifacts(config, folder / "manifest.json", vars)
+    if manifest is None:
+        log.debug("parsing the dbt project: %s", reason)
+        manifest = _parse_manifest(config, project_path, profiles_path)
+    else:
+        log.debug("dbt manifest from %s: macros and nodes as dbt wrote them", folder / "manifest.json")
+    adapter.set_macro_resolver(manifest)
+    adapter.connections.set_query_header(generate_query_header_context(config, manifest))
+    # The manifest and dbt's other start-up objects live as long as the run: move them out of the cyclic
+    # garbage collector's generations, so its full collections stop re-scanning them (undone by
+    # Warehouse.close, which calls gc.unfreeze()).
+    gc.freeze()
+    return DbtRuntime(
+        config=config,
+        adapter=adapter,
+        manifest=manifest,
+        profiles_dir=profiles_path,
+        manifest_source="parsed" if reason else "artifacts",
+        parse_reason=reason,
+    )
+
+
+def _parse_manifest(config: Any, project_path: Path, profiles_path: Path) -> Any:
+    """The project parsed by dbt's ManifestLoader (partial parsing applies), with its ``graph`` built."""
+    from dbt.parser.manifest import ManifestLoader
+
     try:
         manifest = ManifestLoader.get_full_manifest(config)
     except Exception as exc:
@@ -146,13 +192,7 @@ def load_runtime(
             raise
         raise clear from exc
     manifest.build_flat_graph()
-    adapter.set_macro_resolver(manifest)
-    adapter.connections.set_query_header(generate_query_header_context(config, manifest))
-    # The manifest and dbt's other start-up objects live as long as the run: move them out of the cyclic
-    # garbage collector's generations, so its full collections stop re-scanning them (undone by
-    # Warehouse.close, which calls gc.unfreeze()).
-    gc.freeze()
-    return DbtRuntime(config=config, adapter=adapter, manifest=manifest, profiles_dir=profiles_path)
+    return manifest
 
 
 def check_target(

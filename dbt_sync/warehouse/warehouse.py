@@ -266,16 +266,18 @@ class Warehouse:
         vars: dict[str, Any] | None = None,
         profile: str | None = None,
         target_path: str | os.PathLike[str] | None = None,
+        artifacts_dir: str | os.PathLike[str] | None = None,
     ) -> Warehouse:
         """Load the dbt project at ``project_dir`` with its profile and target (``profile``,
-        ``target_path``: see :func:`~dbt_sync.warehouse.runtime.load_runtime`).
+        ``target_path``, ``artifacts_dir``: see :func:`~dbt_sync.warehouse.runtime.load_runtime`).
 
         Raises :class:`~dbt_sync.errors.ProfileError`, :class:`~dbt_sync.errors.ProjectError`
         or :class:`~dbt_sync.errors.WarehouseError` (one line naming the file,
         profile and target) when the profile, project or connection cannot be used.
         """
         runtime = load_runtime(
-            project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile, target_path=target_path
+            project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile, target_path=target_path,
+            artifacts_dir=artifacts_dir,
         )
         try:
             warehouse = cls(runtime)
@@ -320,7 +322,19 @@ class Warehouse:
 
     @property
     def manifest(self) -> Any:
+        """dbt's manifest of this session: its macros, and its nodes as ``graph`` serves them (:meth:`_node`)."""
         return self._runtime.manifest
+
+    @property
+    def manifest_source(self) -> str:
+        """``"artifacts"`` when dbt's manifest.json gave the macros and nodes, ``"parsed"`` when the project
+        was parsed (see :mod:`dbt_sync.warehouse.artifacts`)."""
+        return self._runtime.manifest_source
+
+    def _node(self, unique_id: str) -> Mapping[str, Any]:
+        """A node as the macros' ``graph.nodes`` holds it (a dict, as in manifest.json). Raises KeyError."""
+        node: Mapping[str, Any] = self._runtime.manifest.flat_graph["nodes"][unique_id]
+        return node
 
     @property
     def threads(self) -> int | None:
@@ -447,9 +461,10 @@ class Warehouse:
         Redshift, else any one column equal ignoring case on DuckDB). None when
         the model has not been built.
         """
-        node = self.manifest.nodes[model_unique_id]
+        node = self._node(model_unique_id)
         with self._transaction():  # the adapter's metadata queries open one; end it
-            relation = self.adapter.get_relation(node.database, node.schema, node.alias or node.name)
+            relation = self.adapter.get_relation(node.get("database"), node.get("schema"),
+                                                 node.get("alias") or node.get("name"))
             if relation is None:
                 return None
             found = self._macro("resolve_columns", relation=relation, names=list(names))
@@ -519,7 +534,7 @@ class Warehouse:
     def model_syncs(self, model_unique_id: str) -> list[dict[str, Any]]:
         """What capture reads from a model's meta: name, mode, key_columns,
         columns (sent columns, in order) and fingerprint, per enabled sync."""
-        node = self.manifest.nodes[model_unique_id]
+        node = self._node(model_unique_id)
         with self._connection():
             return [dict(s) for s in self._macro("sync_specs", node=node)]
 

@@ -106,7 +106,7 @@ def test_start_line_counts_only_what_is_left_to_send(dbt_project_factory: Any) -
     with stack_for(project) as stack:
         with project.warehouse() as wh:
             wh.reset("accounts_to_salesforce")  # whatever ran before: a fresh capture of all six accounts
-            wh.capture(next(uid for uid, node in wh.manifest.nodes.items() if node.name == "dim_accounts"))
+            wh.capture("model.dbt_sync_integration_tests.dim_accounts")
             counts = wh.claim_changeset("accounts_to_salesforce")
             assert sum(counts.values()) == 6
             pages = [row for page in wh.iter_changes("accounts_to_salesforce") for row in page]

@@ -7,9 +7,10 @@ example), then materializes, in the instance of ``DAGSTER_HOME``:
 2. ``second``: the sync assets again, built with ``record_failures_fatal=False``, with
    ``DBT_SYNC_HUBSPOT_TOKEN`` set to ``SECOND_HUBSPOT_TOKEN`` and ``full_refresh`` for accounts_to_salesforce.
 
-OUT_JSON gets each run's events in order (type, step, asset, metadata, failure description) and
-``custom``: the deps of sync assets built with a custom translator, key prefix and selection; ``event_log``:
-every event log entry of both runs, serialized, for the test to search for secrets.
+OUT_JSON gets each run's events in order (type, step, asset, metadata, failure description);
+``seconds``: wall time of each part and step; ``custom``: the deps of sync assets built with a custom
+translator, key prefix and selection; ``event_log``: every event log entry of both runs, serialized, for
+the test to search for secrets.
 """
 
 import importlib.util
@@ -112,7 +113,17 @@ def main(project_dir: Path, out: Path) -> None:
         run_config={"ops": {"dbt_sync__accounts_to_salesforce": {"config": {"full_refresh": True}}}},
     )
     timings["second"] = time.perf_counter() - started - sum(timings.values())
-    log = [dg.serialize_value(entry) for run in (first, second) for entry in instance.all_logs(run.run_id)]
+    entries = []
+    for label, run in (("first", first), ("second", second)):
+        started_at: dict[str, float] = {}
+        for entry in instance.all_logs(run.run_id):
+            entries.append(entry)
+            event = entry.dagster_event
+            if event is not None and event.is_step_start:
+                started_at[event.step_key] = entry.timestamp
+            elif event is not None and (event.is_step_success or event.is_step_failure):
+                timings[f"{label} {event.step_key}"] = entry.timestamp - started_at[event.step_key]
+    log = [dg.serialize_value(entry) for entry in entries]
     out.write_text(
         json.dumps(
             {

@@ -158,7 +158,8 @@ def test_readme_dagster_example_materializes_models_then_syncs(dbt_project_facto
     assert figures["error_codes"] == {"INVALID_EMAIL_ADDRESS": 1, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": 1}
     assert "dbt_sync_failures" in figures["failures_sql"]
     assert "error_samples" not in figures and "samples" not in figures
-    assert "2 record(s) failed" in contacts_sf["description"]
+    assert "exit code 1 (some records failed)" in contacts_sf["description"]
+    assert "INVALID_EMAIL_ADDRESS x1" in contacts_sf["description"]
     # a sync failed as a whole fails its asset (exit code 2); Dagster does not run the syncs that need it
     accounts_hs = outcome["accounts_to_hubspot"]
     assert accounts_hs["outcome"] == "failed"

@@ -84,7 +84,7 @@ def test_hook_changeset_partial_commit_and_next_changeset(dbt_project_factory: A
         salesforce = {r["_dbt_sync_key"]: r["_dbt_sync_op"] for r in changeset(wh, "accounts_to_salesforce")}
         assert salesforce == {renamed[0]: "update", moved[0]: "update", "A-9999": "insert"}
         # the dry run's read path: the claimed changeset in place, and the capture computed by a query
-        accounts = next(uid for uid, node in wh.manifest.nodes.items() if node.name == "dim_accounts")
+        accounts = "model.dbt_sync_integration_tests.dim_accounts"
         wh.read_only = True
         assert wh.peek_changeset("accounts_to_salesforce", accounts) == {"update": 2, "insert": 1}
         assert wh.peek_changeset("accounts_to_salesforce", accounts, capture=True) == {"update": 2, "insert": 1}
