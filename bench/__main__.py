@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--initial-rows", type=int, default=None,
                         help="alternatives: rows of dbt-sync's initial load beside the loop (default 10,000)")
     parser.add_argument("--profile", action="store_true", help="steady-state: cProfile the first measured run")
+    parser.add_argument("--otel", choices=["off", "on", "interleave"], default="off",
+                        help="steady-state: export traces and metrics to a local OTLP/HTTP sink in every measured "
+                        "run (on) or every second one (interleave: traced and untraced medians side by side)")
     args = parser.parse_args(argv)
     q = args.quick
     if args.warehouse is None:
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.scenario == "steady-state":
         rows = args.rows or (20_000 if q else 1_000_000)
-        data = scenarios.steady_state(args.warehouse, rows, args.runs, profile=args.profile)
+        data = scenarios.steady_state(args.warehouse, rows, args.runs, profile=args.profile, otel=args.otel)
     elif args.scenario == "initial-load":
         data = scenarios.initial_load(
             args.warehouse,
@@ -78,10 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         data = alternatives.run(args.warehouse, rows=args.rows or (20_000 if q else 1_000_000),
                                 loop_rows=args.loop_rows or (300 if q else 10_000), runs=args.runs,
                                 initial_rows=args.initial_rows or (2_000 if q else 10_000))
-    name = f"{args.scenario}-{args.warehouse}" + ("-quick" if q else "")
+    # a traced comparison is its own result file: the generated tables read the untraced steady state
+    name = f"{args.scenario}-{args.warehouse}" + (f"-otel-{args.otel}" if args.otel != "off" else "") + (
+        "-quick" if q else "")
     path = write_result(name, {"args": vars(args), **data})
     log(f"wrote {path}")
-    summary = {k: v for k, v in data.items() if not isinstance(v, (list, dict)) or k in ("median", "no_change")}
+    summary = {k: v for k, v in data.items()
+               if not isinstance(v, (list, dict)) or k in ("median", "no_change", "otel")}
     json.dump(summary, sys.stdout, indent=2, default=str)
     print()
     return 0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -58,23 +59,47 @@ def _split(run: dict[str, Any], emu_cpu: float) -> dict[str, Any]:
     }
 
 
-def _measured(emu: emulators.Emulators, project: BenchProject, select: str, **kw: Any) -> dict[str, Any]:
+def _measured(emu: emulators.Emulators, project: BenchProject, select: str, *,
+              extra_env: dict[str, str] | None = None, **kw: Any) -> dict[str, Any]:
     cpu0 = emu.cpu_seconds()
     emu.call("clear_logs")
-    run = run_child(project, select, emu.env(), **kw)
+    run = run_child(project, select, {**emu.env(), **(extra_env or {})}, **kw)
     split = _split(run, emu.cpu_seconds() - cpu0)
     split["emulator"] = emu.call("stats")
     split["process_wall"] = run["process_wall"]
+    split["cpu"] = run.get("cpu")
     return split
+
+
+def _otel_env(otel: str, v: int, sink: Any) -> dict[str, str]:
+    """``--otel on``: every measured run exports to the local sink; ``interleave``: the even ones (v2, v4, ...)."""
+    if sink is not None and (otel == "on" or (otel == "interleave" and v % 2 == 0)):
+        return {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url}
+    return {}
+
+
+def _otel_summary(otel: str, measured: list[dict[str, Any]], sink: Any) -> dict[str, Any]:
+    """Medians of the traced and untraced runs side by side, and the load the machine had."""
+    on = [m for m in measured if m.get("otel")]
+    off = [m for m in measured if not m.get("otel")]
+    out: dict[str, Any] = {"mode": otel, "traced_runs": len(on), "untraced_runs": len(off),
+                           "sink_requests": sink.requests, "sink_bytes": sink.bytes}
+    for key in ("wall", "process_wall", "cpu", "push"):
+        a, b = median([m[key] for m in on]), median([m[key] for m in off])
+        out[key] = {"traced_median": a, "untraced_median": b, "overhead": (a - b) / b if on and off and b else None}
+    return out
 
 
 # -- 1 + 3a: steady state (and the Salesforce Bulk initial load it starts from) ------------------------
 
 
-def steady_state(target: str, rows: int, runs: int, profile: bool = False) -> dict[str, Any]:
+def steady_state(target: str, rows: int, runs: int, profile: bool = False, otel: str = "off") -> dict[str, Any]:
+    from bench.otlp_sink import otlp_sink
+
     expected = expected_changes(rows)
     out: dict[str, Any] = {"warehouse": target, "rows": rows, "runs": runs, "expected_changes": expected}
-    with emulators.start() as emu, warehouse_project(target, "steady") as project:
+    with emulators.start() as emu, warehouse_project(target, "steady") as project, \
+            (otlp_sink() if otel != "off" else nullcontext()) as sink:
         base = {"bench_rows": rows, "bench_hook": False}
         log(f"steady-state/{target}: building {rows} rows (v0)")
         project.build("bench_contacts", {**base, "bench_version": 0})
@@ -89,7 +114,10 @@ def steady_state(target: str, rows: int, runs: int, profile: bool = False) -> di
             vars = {**base, "bench_version": v}
             build = project.build("bench_contacts", vars)
             prof = str(REPO_ROOT / "bench" / "results" / f"steady-{target}-v{v}.prof") if profile and v == 1 else None
-            run = _measured(emu, project, "contacts_sf", vars=vars, profile=prof)
+            load = os.getloadavg()[0]
+            run = _measured(emu, project, "contacts_sf", vars=vars, profile=prof, extra_env=_otel_env(otel, v, sink))
+            run["otel"] = bool(_otel_env(otel, v, sink))
+            run["load_1min_before"] = load
             run["model_build_seconds"] = build
             run["rows_read_equals_changed"] = run["rows_read"] == sum(expected.values())
             measured.append(run)
@@ -103,7 +131,12 @@ def steady_state(target: str, rows: int, runs: int, profile: bool = False) -> di
         out["median"] = {k: median([m[k] for m in measured]) for k in keys}
         out["target_own_share_max"] = 0.20
         out["rows_read_equals_changed"] = all(m["rows_read_equals_changed"] for m in measured)
+        if otel != "off":
+            out["otel"] = _otel_summary(otel, measured, sink)
+            log(f"otel: {json.dumps(out['otel'])}")
 
+        if otel == "interleave":
+            return out  # the tracing overhead comparison: the no-change runs would not be traced either
         # 2: no change: the same model again; dbt-sync captures (finds nothing) and sends nothing
         log("no-change")
         out["no_change"] = _no_change(emu, project, {**base, "bench_version": runs}, runs)

@@ -21,13 +21,13 @@ everything here runs (and is tested) without Airflow or Dagster installed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from dbt_sync.engine.results import RunResult, SkipCause, SyncResult, SyncStatus
@@ -42,7 +42,7 @@ RUNTIME_PARAMETERS = frozenset(
     {"project_dir", "cancellation", "retry_policy", "progress", "listeners", "write_results", "lock_heartbeat_seconds"}
 )
 #: the options that say where the project's artifacts are, which :func:`sync_tasks` takes too
-LOCATION_OPTIONS = ("target_path",)
+LOCATION_OPTIONS = ("target_path", "artifacts_dir")
 
 EXIT_MEANINGS = {
     EXIT_OK: "every record synced",
@@ -87,6 +87,7 @@ def task_id_for(sync_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", sync_name)
 
 
+@functools.cache
 def run_option_names() -> frozenset[str]:
     """The options of ``dbt-sync run`` as :func:`dbt_sync.run` names them: its parameters but the runtime's."""
     import inspect
@@ -102,10 +103,12 @@ def sync_tasks(
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     target_path: str | os.PathLike[str] | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
 ) -> list[SyncTask]:
     """The enabled syncs ``select`` / ``exclude`` choose (dbt selector syntax, as ``dbt-sync run``), in plan order.
 
-    Reads the manifest in the project's target directory (``target_path``,
+    Reads the manifest where ``dbt-sync run`` reads it (``artifacts_dir``,
+    else ``DBT_SYNC_ARTIFACTS_DIR``, else the target directory: ``target_path``,
     else ``DBT_TARGET_PATH``, else ``target-path``, else ``target/``) and the
     specs in it; the ordering
     rule is the plan's (:mod:`dbt_sync.plan`). Every enabled sync is a task,
@@ -114,12 +117,13 @@ def sync_tasks(
     :class:`~dbt_sync.errors.SpecError`, :class:`~dbt_sync.errors.SelectionError`
     or :class:`~dbt_sync.errors.PlanError`, as ``dbt-sync plan`` does.
     """
+    from dbt_sync.api import build_options
     from dbt_sync.manifest import load_manifest
     from dbt_sync.plan import build_plan
-    from dbt_sync.project import target_dir
     from dbt_sync.spec import load_specs
 
-    manifest = load_manifest(target_dir(Path(project_dir).resolve(), target_path))
+    options = build_options(project_dir, target_path=target_path, artifacts_dir=artifacts_dir)
+    manifest = load_manifest(options.artifacts_path)
     specs = load_specs(manifest, None)
     plan = build_plan(specs, manifest, None, select=select, exclude=exclude, all_syncs=True)
     after: dict[str, list[str]] = {}

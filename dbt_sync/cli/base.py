@@ -5,13 +5,14 @@ The options the commands take are defined once, in :mod:`dbt_sync.cli.params`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
@@ -95,28 +96,30 @@ def handle_errors(func: F) -> F:
             if name not in takes:
                 kwargs.pop(name, None)
         _setup_logging(debug, log_format, quiet)
-        try:
-            return func(*args, **kwargs)
-        except DbtSyncError as exc:
-            if debug:
-                _traceback()
-            fail(f"Error: {exc}", exc.exit_code, type(exc).__name__)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
-            raise
-        except BrokenPipeError:  # the reader of stdout went away (`dbt-sync status | head`): not an error
-            stdout_gone()
-            sys.exit(0)
-        except Exception as exc:
-            if debug:
-                _traceback()
-            clear = classify(exc)
-            if clear is not None:  # a configuration or environment problem raised below dbt-sync's own checks
-                fail(f"Error: {clear}", clear.exit_code, type(clear).__name__)
-            fail(
-                f"Internal error: {type(exc).__name__}: {one_line(str(exc))}. Re-run with --debug for the traceback.",
-                EXIT_ERROR,
-                type(exc).__name__,
-            )
+        with masked_output():
+            try:
+                return func(*args, **kwargs)
+            except DbtSyncError as exc:
+                if debug:
+                    _traceback()
+                fail(f"Error: {exc}", exc.exit_code, type(exc).__name__)
+            except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
+                raise
+            except BrokenPipeError:  # the reader of stdout went away (`dbt-sync status | head`): not an error
+                stdout_gone()
+                sys.exit(0)
+            except Exception as exc:
+                if debug:
+                    _traceback()
+                clear = classify(exc)
+                if clear is not None:  # a configuration or environment problem raised below dbt-sync's own checks
+                    fail(f"Error: {clear}", clear.exit_code, type(clear).__name__)
+                fail(
+                    f"Internal error: {type(exc).__name__}: {one_line(str(exc))}. "
+                    "Re-run with --debug for the traceback.",
+                    EXIT_ERROR,
+                    type(exc).__name__,
+                )
 
     return wrapper  # type: ignore[return-value]
 
@@ -127,6 +130,40 @@ def _traceback() -> None:
         output.lines.emit("LogMessage", "debug", redact(traceback.format_exc()), {"logger": "dbt_sync"})
     else:
         click.echo(redact(traceback.format_exc()), err=True)
+
+
+class _MaskedStream:
+    """A text stream that masks secrets (:func:`dbt_sync.secrets.redact`) in everything written to it.
+
+    Each ``write`` is masked whole (``click.echo`` writes a message and its
+    newline at once); bytes are refused with ``TypeError`` as a text stream
+    does, and everything else (``encoding``, ``isatty``, ``fileno``, ``flush``)
+    is the wrapped stream's.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._inner.write(redact(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@contextlib.contextmanager
+def masked_output() -> Iterator[None]:
+    """Mask secrets in everything written to stdout and stderr while a command runs, as dbt scrubs every
+    message: a line no code path thought to mask still goes through :func:`dbt_sync.secrets.redact`."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _MaskedStream(sys.stdout), _MaskedStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def stdout_gone() -> None:

@@ -26,6 +26,8 @@ CI_SCENARIOS = {
 MORE_SCENARIOS = {
     "steady-state-duckdb": ["steady-state", "--warehouse", "duckdb", "--rows", "500", "--runs", "1"],
     "steady-state-postgres": ["steady-state", "--warehouse", "postgres", "--rows", "500", "--runs", "1"],
+    "steady-state-otel": ["steady-state", "--warehouse", "duckdb", "--rows", "500", "--runs", "2", "--otel",
+                          "interleave"],
     "initial-load": ["initial-load", "--hs-rows", "200", "--sf-rows", "300", "--rest-rows", "200", "--runs", "1"],
     "memory": ["memory", "--sizes", "300", "--runs", "1"],
     "hook-overhead-duckdb": ["hook-overhead", "--warehouse", "duckdb", "--rows", "500", "--runs", "1"],
@@ -45,6 +47,9 @@ def test_benchmark_command_runs_at_a_tiny_size(name: str, tmp_path: Path, monkey
         return
     (result,) = [p for p in tmp_path.glob("*.json") if not p.name.endswith("-latest.json")]
     data = json.loads(result.read_text())
+    if name == "steady-state-otel":  # v1 untraced, v2 exporting to the local sink
+        otel = data["otel"]
+        assert (otel["traced_runs"], otel["untraced_runs"]) == (1, 1) and otel["sink_requests"] > 0
     if name == "alternatives":
         a = data["at_10k_20ms"]
         assert a["loop"][0]["rows"] == 5 and a["ratio"] > 0

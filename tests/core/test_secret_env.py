@@ -149,3 +149,20 @@ def test_a_secret_in_a_channel_url_never_reaches_output(tmp_path: Path) -> None:
     output = run_cli(root, value, "alerts", "test", "--channel", "ops", "--no-record")
     assert "cannot reach the server" in output, output
     assert leaks(value, output) == [], output
+
+
+def test_every_line_the_cli_prints_is_masked(tmp_path: Path) -> None:
+    """As dbt scrubs every message: a line no code path masks itself (here plan's ordering lines, which
+    name models) is masked on its way to stdout."""
+    b = ProjectBuilder(tmp_path)
+    b.model("dim_accounts_x9", sf_sync("accounts_sf", "Account"))
+    b.model("dim_contacts", sf_sync("contacts_sf"), depends_on=("dim_accounts_x9",))
+    b.write({"dim_accounts_x9": "success", "dim_contacts": "success"})
+    done = CliRunner().invoke(main, ["plan", "--project-dir", str(tmp_path)])
+    assert done.exit_code == 0 and "contacts_sf after accounts_sf" in done.output
+    assert "depends on dim_accounts_x9" in done.output
+    secrets.clear()
+    done = CliRunner().invoke(main, ["plan", "--project-dir", str(tmp_path)],
+                              env={"DBT_ENV_SECRET_MODEL": "dim_accounts_x9"})
+    assert done.exit_code == 0 and "depends on ****" in done.output, done.output
+    assert "dim_accounts_x9" not in done.output

@@ -101,6 +101,8 @@ def test_the_yaml_endpoint_and_headers_export_spans_and_metrics() -> None:
         run, sync = spans["dbt-sync run"], spans["sync contacts_to_hubspot"]
         assert sync.parent_id == run.span_id
         assert spans["upsert contacts"].parent_id == spans["commit contacts_to_hubspot"].parent_id == sync.span_id
+        assert spans["upsert contacts"].kind == 3  # CLIENT: requests to the destination's API
+        assert {s.kind for n, s in spans.items() if n != "upsert contacts"} == {1}  # INTERNAL
         batch = spans["upsert contacts"].attributes
         assert batch["dbt_sync.batch.size"] == 2
         assert (batch["dbt_sync.records.succeeded"], batch["dbt_sync.records.failed"]) == (1, 1)
@@ -168,3 +170,24 @@ print(json.dumps({"names": sorted(spans), "same": trace.get_tracer_provider() is
         # no TracerProvider of dbt-sync's own: no span went to the endpoint (metrics do: the app set no MeterProvider)
         assert [r.path for r in receiver.requests if r.path == "/v1/traces"] == []
         assert [r.path for r in receiver.requests if r.path == "/v1/metrics"]
+
+
+def test_an_endpoint_without_the_sdk_installed_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.resources", None)  # as if opentelemetry-sdk were missing
+    tel = telemetry.start({})
+    assert tel is telemetry.DISABLED
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "dbt_sync.telemetry"]
+    assert 'pip install "dbt-sync[otel]"' in warning and "nothing is exported" in warning
+
+
+def test_otel_sdk_disabled_and_exporter_none_turn_export_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    assert telemetry.start({}) is telemetry.DISABLED
+    monkeypatch.delenv("OTEL_SDK_DISABLED")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    assert telemetry.start({"endpoint": "http://127.0.0.1:4318"}) is telemetry.DISABLED

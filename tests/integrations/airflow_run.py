@@ -7,7 +7,8 @@ metadata database, then for each run sets ``env``, loads the file and runs
 its ``dag`` with ``dag.test()`` (what the example DAG does as ``__main__``),
 and writes to OUT_JSON, per DAG id: the DAG run's state, each task's
 upstream task ids and trigger rule, and each task instance's state, start,
-end and XComs. tests/integrations/test_airflow.py drives it; it imports Airflow, so it
+end and XComs; last it logs a secret through dbt-sync's logger with the
+operator's masking (:func:`probe_log_masking`). tests/integrations/test_airflow.py drives it; it imports Airflow, so it
 runs only in .venv-airflow.
 """
 
@@ -30,8 +31,25 @@ def main(runs: list[dict[str, Any]], out: str) -> None:
         dag = runpy.run_path(run["file"], run_name="dag_file")["dag"]
         dag.test()
         report[dag.dag_id] = describe(dag)
+    probe_log_masking()
     with open(out, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2, default=str)
+
+
+#: a secret logged through dbt-sync's logger under Airflow's logging, which the task log must show masked
+PROBE_SECRET = "probe-secret-7d1f0c"
+
+
+def probe_log_masking() -> None:
+    """Log a registered secret the way dbt-sync's modules log, inside the operator's masking, in Airflow's logging."""
+    import logging
+
+    from dbt_sync import secrets
+    from dbt_sync.airflow import _masked_logs
+
+    secrets.register([PROBE_SECRET])
+    with _masked_logs():
+        logging.getLogger("dbt_sync.engine").warning("log masking probe: %s", PROBE_SECRET)
 
 
 def describe(dag: Any) -> dict[str, Any]:

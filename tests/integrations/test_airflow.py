@@ -20,7 +20,9 @@ Two DAG runs in one Airflow process:
    (their XCom says why), and ``record_failures_fatal=False`` lets a sync
    with rejected records succeed.
 
-No secret and no record value reaches the task logs or XCom.
+No secret and no record value reaches the task logs or XCom. Without Airflow:
+README shows the example verbatim, and constraints-airflow.txt pins what
+constraints.txt pins at the same versions.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any
 
 import pytest
 
+from dbt_sync.orchestration import sync_tasks
 from dbt_sync_emulators.sandbox import running_sandbox
 from tests.fixtures.warehouses import REPO_ROOT
 
@@ -48,6 +51,8 @@ FAILURES_DAG = Path(__file__).with_name("airflow_failures_dag.py")
 DRIVER = Path(__file__).with_name("airflow_run.py")
 GROUP = "dbt_sync"
 REFUSED_TOKEN = "pat-na1-refused-by-the-emulator"
+#: airflow_run.PROBE_SECRET
+PROBE_SECRET = "probe-secret-7d1f0c"
 #: values of integration_tests' seeds that must never reach a log or XCom (emails, a name, a phone number)
 RECORD_VALUES = ("ada.lovelace@acme-robotics.example", "chloe.dubois(at)elan-etudes.example", "Lindqvist", "555 0107")
 
@@ -56,6 +61,21 @@ def test_readme_shows_the_example_dag_verbatim() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
     assert EXAMPLE_DAG.read_text(encoding="utf-8") in blocks
+
+
+def pins(path: Path) -> dict[str, str]:
+    """name (normalized) -> version of every ``name==version`` line of a constraints file."""
+    found = (re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line.split("#")[0].strip()) for line in path.open())
+    return {re.sub(r"[-_.]+", "-", m[1]).lower(): m[2] for m in found if m}
+
+
+def test_airflow_constraints_pin_what_constraints_txt_pins() -> None:
+    """.venv-airflow runs dbt-sync on the versions CI tests it with; after a change of constraints.txt,
+    ``scripts/ensure-airflow --lock`` resolves constraints-airflow.txt again."""
+    ours, airflow = pins(REPO_ROOT / "constraints.txt"), pins(REPO_ROOT / "constraints-airflow.txt")
+    assert airflow["apache-airflow"].startswith("3.") and "dbt-core" in airflow
+    differ = {name: (ours[name], airflow[name]) for name in ours.keys() & airflow.keys() if ours[name] != airflow[name]}
+    assert not differ, f"constraints-airflow.txt and constraints.txt differ: {differ}: scripts/ensure-airflow --lock"
 
 
 def sync_task(name: str) -> str:
@@ -113,6 +133,13 @@ def test_example_dag_runs_the_plan_in_airflow(dbt_project_factory: Any, tmp_path
     with running_sandbox() as sandbox:
         env = {**project.env, **sandbox.env(), "DBT_PROJECT_DIR": str(project.path)}
         expected_after = plan_after(project, env)
+        # the group reads the same plan, also from a folder of downloaded artifacts (a dbt Cloud job run's)
+        artifacts, empty_target = tmp_path / "artifacts", tmp_path / "empty_target"
+        artifacts.mkdir(), empty_target.mkdir()
+        shutil.copy(project.path / "target" / "manifest.json", artifacts)
+        from_artifacts = sync_tasks(project.path, target_path=empty_target, artifacts_dir=artifacts)
+        assert from_artifacts == sync_tasks(project.path)
+        assert {t.name: set(t.after) for t in from_artifacts} == expected_after
         report, logs = run_airflow(tmp_path, env, [
             {"file": str(EXAMPLE_DAG)},
             {"file": str(FAILURES_DAG), "env": {"DBT_SYNC_HUBSPOT_TOKEN": REFUSED_TOKEN}},
@@ -191,5 +218,6 @@ def test_example_dag_runs_the_plan_in_airflow(dbt_project_factory: Any, tmp_path
 
     # -- nothing secret, no record value, in the task logs or XCom ---------------------------------------------
     text = logs + json.dumps(report)
-    for value in (*secrets, *RECORD_VALUES):
+    for value in (*secrets, *RECORD_VALUES, PROBE_SECRET):
         assert value not in text
+    assert "log masking probe: ****" in logs  # dbt-sync's log lines are masked in Airflow's task logging
