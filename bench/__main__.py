@@ -3,6 +3,8 @@
 Scenarios: steady-state (includes no-change and the Salesforce Bulk initial load), initial-load,
 memory, hook-overhead, alternatives. ``--quick`` uses small sizes for a smoke run.
 ``fidelity [--rows N]`` checks that every value arrives exactly (docs/fidelity.md).
+``per-record-cpu [--warehouse duckdb|postgres] [--runs N] [--compare REF]`` measures the per-record client
+CPU of the HubSpot, REST and Bulk paths (bench/per_record.py).
 ``crash [--trials N] [--warehouse duckdb|postgres]`` runs the kill -9 campaign (docs/engine.md).
 ``drt [--sf-rows 10000,100000] [--steady-rows N] [--hs-rows N]`` compares dbt-sync with drt (bench/drt.py).
 ``paging [--sizes 100000,1000000,10000000]`` times PostgreSQL page queries against the changeset size.
@@ -33,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import paging
 
         return paging.main(args_in[1:])
+    if args_in[:1] == ["per-record-cpu"]:
+        from bench import per_record
+
+        return per_record.main(args_in[1:])
     if args_in[:1] == ["crash"]:
         from bench import crash
 

@@ -64,8 +64,11 @@ def median(values: Sequence[float]) -> float:
 
 def run_child(project: BenchProject, select: str, extra_env: dict[str, str], *, vars: dict[str, Any] | None = None,
               full_refresh: bool = False, profile: str | None = None, instrument: bool = True,
-              extra_args: list[str] | None = None) -> dict[str, Any]:
-    """``bench.sync_child`` in a subprocess; its JSON plus the process's own wall time."""
+              extra_args: list[str] | None = None, cwd: Path | None = None) -> dict[str, Any]:
+    """``bench.sync_child`` in a subprocess; its JSON plus the process's own wall time.
+
+    ``cwd``: the checkout whose ``dbt_sync`` and ``bench`` the child imports (default this one).
+    """
     cmd = [sys.executable, "-m", "bench.sync_child", "--project", str(project.path), "--select", select]
     if vars:
         cmd += ["--vars", json.dumps(vars)]
@@ -77,7 +80,7 @@ def run_child(project: BenchProject, select: str, extra_env: dict[str, str], *, 
         cmd.append("--no-instrument")
     cmd += extra_args or []
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=project.full_env(extra_env), capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd or REPO_ROOT, env=project.full_env(extra_env), capture_output=True, text=True)
     process_wall = time.perf_counter() - started
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
     if proc.returncode != 0 or line is None:

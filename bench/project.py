@@ -328,15 +328,18 @@ class BenchProject:
         return self.model_seconds(model)
 
 
-def make_project(target: str, name: str, pg: Postgres | None = None) -> BenchProject:
-    """Write a fresh copy of the bench project to bench/data/<name> and run dbt deps."""
+def make_project(target: str, name: str, pg: Postgres | None = None, root: Path = REPO_ROOT) -> BenchProject:
+    """Write a fresh copy of the bench project to bench/data/<name> and run dbt deps.
+
+    ``root``: the checkout whose dbt package (macros) the project installs (default this one).
+    """
     path = DATA / name
     if path.exists():
         shutil.rmtree(path)
     (path / "models").mkdir(parents=True)
     (path / "dbt_project.yml").write_text(DBT_PROJECT_YML)
     (path / "profiles.yml").write_text(PROFILES_YML)
-    (path / "packages.yml").write_text(f"packages:\n  - local: {REPO_ROOT}\n")
+    (path / "packages.yml").write_text(f"packages:\n  - local: {root}\n")
     (path / "models" / "bench.yml").write_text(MODELS_YML)
     for model, (rows_var, default) in MODELS.items():
         (path / "models" / f"{model}.sql").write_text(MODEL_SQL.format(rows_var=rows_var, default_rows=default))

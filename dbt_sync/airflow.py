@@ -22,7 +22,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator, TaskGroup, TriggerRule
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+
+try:
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+except ImportError:  # a Task SDK without them (earlier Airflow 3 releases): airflow.exceptions
+    from airflow.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from dbt_sync.errors import EXIT_RECORD_FAILURES
 from dbt_sync.orchestration import (

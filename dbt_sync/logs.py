@@ -120,9 +120,11 @@ class JsonEvents(RunListener):
         self.progress_interval = progress_interval
         self._last: dict[str, float] = {}
         self._guard = threading.Lock()
+        self.record_failures_fatal = True
 
     def run_started(self, event: RunStarted) -> None:
         self.lines.run_id = event.run_id
+        self.record_failures_fatal = event.record_failures_fatal
         planned = len(event.syncs)
         self.lines.emit(
             "RunStarted",
@@ -179,7 +181,7 @@ class JsonEvents(RunListener):
         with self._guard:
             self._last.pop(result.name, None)
         self.lines.emit(
-            "SyncFinished", sync_level(result), result.summary_line(),
+            "SyncFinished", sync_level(result, self.record_failures_fatal), result.summary_line(),
             {"run_id": self.lines.run_id, "sync": result.to_dict()},
         )
 
@@ -191,12 +193,13 @@ class JsonEvents(RunListener):
         self.lines.emit("RunFinished", "info", done_line(data), data)
 
 
-def sync_level(result: SyncResult) -> str:
-    """``error`` for a sync that failed or has failed records (what makes the exit code non-zero), ``warn``
-    for a sync skipped for another reason than the plan, ``info`` otherwise."""
-    if result.status == ERROR or result.failed:
+def sync_level(result: SyncResult, record_failures_fatal: bool = True) -> str:
+    """``error`` for a sync that failed or has failed records (what makes the exit code non-zero; failed
+    records are ``warn`` when they do not: ``--warn-on-record-failures``), ``warn`` for a sync skipped for
+    another reason than the plan, ``info`` otherwise."""
+    if result.status == ERROR or (result.failed and record_failures_fatal):
         return "error"
-    if result.status == SKIPPED and result.skip_cause is not SkipCause.PLAN:
+    if result.failed or (result.status == SKIPPED and result.skip_cause is not SkipCause.PLAN):
         return "warn"
     return "info"
 

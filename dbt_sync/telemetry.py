@@ -361,9 +361,11 @@ class _Active(Telemetry):
         tracer, instruments, trace = self.tracer, self._instruments, self._trace
 
         def traced(op: Operation, records: Sequence[Record]) -> list[RecordOutcome]:
-            # runs on a send thread: the sync's span is current there (the context is copied at submit)
+            # runs on a send thread: the sync's span is current there (the context is copied at submit);
+            # a client span: the batch is requests to the destination's API
             with tracer.start_as_current_span(
-                name, attributes=attributes, record_exception=False, set_status_on_exception=False
+                name, kind=trace.SpanKind.CLIENT, attributes=attributes, record_exception=False,
+                set_status_on_exception=False,
             ) as span:
                 started = time.perf_counter()
                 meter = metering.Meter(parent=metering.current())

@@ -27,7 +27,7 @@
 {% macro redshift__type_name() %}{{ return('varchar(1024)') }}{% endmacro %}
 
 {#- (sync_name, record_key) is unique: enforced by the database where it can
-    be, and always by the write path (dbt_sync.state_upsert_sql). Redshift
+    be, and always by the write path (dbt_sync.state_upsert_batch_sql). Redshift
     does not enforce key constraints, so none is declared there. -#}
 {% macro state_key_constraint() %}{{ return(adapter.dispatch('state_key_constraint', 'dbt_sync')()) }}{% endmacro %}
 {% macro default__state_key_constraint() %}{{ return(', primary key (sync_name, record_key)') }}{% endmacro %}

@@ -3,9 +3,10 @@
     recording failures and runs. Each macro RETURNS sql (a string or a list),
     is dispatched per adapter, and Python executes it in its own transaction.
     Values are Python values rendered here by dbt_sync.sql_value, except the
-    batch writes' rows, key lists and their time (rows_sql, keys_sql,
-    ids_sql, resolved_at_sql), rendered by dbt_sync.warehouse.literals with the same
-    rules and spliced into a statement rendered once per sync. -#}
+    key lists and their time (keys_sql, ids_sql, resolved_at_sql), rendered
+    by dbt_sync.warehouse.literals with the same rules and spliced into a
+    statement rendered once per sync. The batch writes' rows are never SQL
+    text: they are bound, streamed (COPY) or appended (*_batch_sql). -#}
 
 
 {#- Move the latest capture to the pending slot read by a run. When there is
@@ -131,32 +132,106 @@ order by c._dbt_sync_seq
 {%- endmacro %}
 
 
-{#- Write confirmed records into the state. rows_sql: "(sync_name,
-    record_key, row_hash, destination_id, synced_at), ..." with unique keys. -#}
-{% macro state_upsert_sql(rows_sql) -%}
-  {{- return(adapter.dispatch('state_upsert_sql', 'dbt_sync')(rows_sql)) -}}
+{#- Batch writes: the rows travel as data, never as SQL literals. Each
+    *_batch_sql macro returns how one batch of rows reaches its table
+    through the adapter's fastest path, as a mapping the warehouse layer
+    (Warehouse._write_rows) follows:
+
+      method   'copy'     COPY ... FROM STDIN (PostgreSQL, psycopg2's copy_expert): `load` is the COPY, the rows
+                          a CSV stream;
+               'appender' DuckDB's appender on the connection's cursor: `table`, `columns`, `action`
+                          ('insert' or 'upsert' by the table's primary key); drivers without one use 'bind';
+               'bind'     bound parameters, `rows` rows per execute: `load` ~ n x `row` (placeholders) ~ `suffix`
+      setup    statements before the rows are loaded (a staging table)
+      apply    statements after (from the staging table into the audit table)
+
+    Values are text, integers or NULL; timestamps are UTC instants as
+    'YYYY-MM-DD HH:MM:SS[.ffffff]+00:00' text, read as type_timestamp(). -#}
+
+{#- Confirmed records into the state, one row per (sync_name, record_key) in
+    a batch: columns sync_name, record_key, row_hash, destination_id, synced_at. -#}
+{% macro state_upsert_batch_sql() -%}
+  {{- return(adapter.dispatch('state_upsert_batch_sql', 'dbt_sync')()) -}}
 {%- endmacro %}
 
-{% macro default__state_upsert_sql(rows_sql) -%}
-  {{- return(['insert into ' ~ dbt_sync.audit_relation('dbt_sync_state')
-      ~ ' (sync_name, record_key, row_hash, destination_id, synced_at) values ' ~ rows_sql
-      ~ ' on conflict (sync_name, record_key) do update set row_hash = excluded.row_hash,'
-      ~ ' destination_id = excluded.destination_id, synced_at = excluded.synced_at']) -}}
+{% macro state_columns() -%}
+  {{- return(['sync_name', 'record_key', 'row_hash', 'destination_id', 'synced_at']) -}}
 {%- endmacro %}
 
-{#- Redshift: no ON CONFLICT; stage, DELETE ... USING, INSERT. -#}
-{% macro redshift__state_upsert_sql(rows_sql) -%}
+{#- ON CONFLICT ... DO UPDATE of the state's non-key columns (PostgreSQL, DuckDB). -#}
+{% macro state_on_conflict_sql() -%}
+  {{- return(adapter.dispatch('state_on_conflict_sql', 'dbt_sync')()) -}}
+{%- endmacro %}
+{% macro default__state_on_conflict_sql() -%}
+  {{- return(' on conflict (sync_name, record_key) do update set row_hash = excluded.row_hash,'
+      ~ ' destination_id = excluded.destination_id, synced_at = excluded.synced_at') -}}
+{%- endmacro %}
+
+{#- One row of placeholders for bound parameters: `marker` per column, timestamps cast. -#}
+{% macro bind_row_placeholders(columns, timestamps, marker='%s') -%}
+  {%- set cells = [] -%}
+  {%- for column in columns -%}
+    {%- do cells.append('cast(' ~ marker ~ ' as ' ~ dbt_sync.type_timestamp() ~ ')' if column in timestamps else marker) -%}
+  {%- endfor -%}
+  {{- return('(' ~ (cells | join(', ')) ~ ')') -}}
+{%- endmacro %}
+
+{#- Generic: bound multi-row INSERT ... ON CONFLICT (DB-API 'format' placeholders). -#}
+{% macro default__state_upsert_batch_sql() -%}
+  {%- set columns = dbt_sync.state_columns() -%}
+  {{- return({
+    'method': 'bind', 'rows': 1000, 'setup': [], 'apply': [],
+    'load': 'insert into ' ~ dbt_sync.audit_relation('dbt_sync_state') ~ ' (' ~ (columns | join(', ')) ~ ') values ',
+    'row': dbt_sync.bind_row_placeholders(columns, ['synced_at']),
+    'suffix': dbt_sync.state_on_conflict_sql()
+  }) -}}
+{%- endmacro %}
+
+{#- PostgreSQL: COPY into a session's staging table (emptied at each commit), then one upsert from it. -#}
+{% macro postgres__state_upsert_batch_sql() -%}
+  {%- set columns = dbt_sync.state_columns() | join(', ') -%}
   {%- set state = dbt_sync.audit_relation('dbt_sync_state') -%}
-  {{- return([
-    'create temp table dbt_sync_state_stage (like ' ~ state ~ ')',
-    'insert into dbt_sync_state_stage (sync_name, record_key, row_hash, destination_id, synced_at) values ' ~ rows_sql,
-    'delete from ' ~ state ~ ' using dbt_sync_state_stage'
-      ~ ' where ' ~ state ~ '.sync_name = dbt_sync_state_stage.sync_name'
-      ~ ' and ' ~ state ~ '.record_key = dbt_sync_state_stage.record_key',
-    'insert into ' ~ state ~ ' (sync_name, record_key, row_hash, destination_id, synced_at)'
-      ~ ' select sync_name, record_key, row_hash, destination_id, synced_at from dbt_sync_state_stage',
-    'drop table dbt_sync_state_stage'
-  ]) -}}
+  {{- return({
+    'method': 'copy',
+    'setup': ['create temporary table if not exists dbt_sync_state_stage (like ' ~ state ~ ') on commit delete rows'],
+    'load': 'copy dbt_sync_state_stage (' ~ columns ~ ') from stdin with (format csv)',
+    'apply': ['insert into ' ~ state ~ ' (' ~ columns ~ ') select ' ~ columns ~ ' from dbt_sync_state_stage'
+              ~ dbt_sync.state_on_conflict_sql()]
+  }) -}}
+{%- endmacro %}
+
+{#- DuckDB: the appender upserts by the state's primary key; the bound statement where the driver has none. -#}
+{% macro duckdb__state_upsert_batch_sql() -%}
+  {%- set plan = dbt_sync.default__state_upsert_batch_sql() -%}
+  {%- do plan.update({
+    'method': 'appender', 'table': dbt_sync.audit_relation('dbt_sync_state') | string,
+    'columns': dbt_sync.state_columns(), 'action': 'upsert',
+    'row': dbt_sync.bind_row_placeholders(dbt_sync.state_columns(), ['synced_at'], marker='?')
+  }) -%}
+  {{- return(plan) -}}
+{%- endmacro %}
+
+{#- Redshift: no ON CONFLICT and no COPY from the client; bound rows into a
+    staging table, then DELETE ... USING and INSERT. At most 32,767 bound
+    parameters per statement (redshift_connector). -#}
+{% macro redshift__state_upsert_batch_sql() -%}
+  {%- set state = dbt_sync.audit_relation('dbt_sync_state') -%}
+  {%- set columns = dbt_sync.state_columns() -%}
+  {{- return({
+    'method': 'bind', 'rows': 1000,
+    'setup': ['create temp table dbt_sync_state_stage (like ' ~ state ~ ')'],
+    'load': 'insert into dbt_sync_state_stage (' ~ (columns | join(', ')) ~ ') values ',
+    'row': dbt_sync.bind_row_placeholders(columns, ['synced_at']),
+    'suffix': '',
+    'apply': [
+      'delete from ' ~ state ~ ' using dbt_sync_state_stage'
+        ~ ' where ' ~ state ~ '.sync_name = dbt_sync_state_stage.sync_name'
+        ~ ' and ' ~ state ~ '.record_key = dbt_sync_state_stage.record_key',
+      'insert into ' ~ state ~ ' (' ~ (columns | join(', ')) ~ ')'
+        ~ ' select ' ~ (columns | join(', ')) ~ ' from dbt_sync_state_stage',
+      'drop table dbt_sync_state_stage'
+    ]
+  }) -}}
 {%- endmacro %}
 
 
@@ -238,6 +313,52 @@ where f.latest_rank = 1
 {% macro default__insert_sql(table, columns, rows_sql) -%}
   {{- return('insert into ' ~ dbt_sync.audit_relation(table) ~ ' (' ~ (columns | join(', '))
              ~ ') values ' ~ rows_sql) -}}
+{%- endmacro %}
+
+
+{#- Failed records into dbt_sync_failures (see state_upsert_batch_sql for the shape). -#}
+{% macro failures_insert_batch_sql() -%}
+  {{- return(adapter.dispatch('failures_insert_batch_sql', 'dbt_sync')()) -}}
+{%- endmacro %}
+
+{% macro failure_columns() -%}
+  {{- return(['run_id', 'sync_name', 'record_key', 'operation', 'error_code', 'error_message',
+              'error_fields', 'payload', 'attempt', 'first_failed_at', 'failed_at']) -}}
+{%- endmacro %}
+
+{% macro default__failures_insert_batch_sql() -%}
+  {%- set columns = dbt_sync.failure_columns() -%}
+  {{- return({
+    'method': 'bind', 'rows': 1000, 'setup': [], 'apply': [], 'suffix': '',
+    'load': 'insert into ' ~ dbt_sync.audit_relation('dbt_sync_failures') ~ ' (' ~ (columns | join(', '))
+            ~ ') values ',
+    'row': dbt_sync.bind_row_placeholders(columns, ['first_failed_at', 'failed_at'])
+  }) -}}
+{%- endmacro %}
+
+{% macro postgres__failures_insert_batch_sql() -%}
+  {{- return({
+    'method': 'copy', 'setup': [], 'apply': [],
+    'load': 'copy ' ~ dbt_sync.audit_relation('dbt_sync_failures') ~ ' (' ~ (dbt_sync.failure_columns() | join(', '))
+            ~ ') from stdin with (format csv)'
+  }) -}}
+{%- endmacro %}
+
+{% macro duckdb__failures_insert_batch_sql() -%}
+  {%- set plan = dbt_sync.default__failures_insert_batch_sql() -%}
+  {%- do plan.update({
+    'method': 'appender', 'table': dbt_sync.audit_relation('dbt_sync_failures') | string,
+    'columns': dbt_sync.failure_columns(), 'action': 'insert',
+    'row': dbt_sync.bind_row_placeholders(dbt_sync.failure_columns(), ['first_failed_at', 'failed_at'], marker='?')
+  }) -%}
+  {{- return(plan) -}}
+{%- endmacro %}
+
+{#- Redshift: the generic bound INSERT (32,767 parameters per statement at most). -#}
+{% macro redshift__failures_insert_batch_sql() -%}
+  {%- set plan = dbt_sync.default__failures_insert_batch_sql() -%}
+  {%- do plan.update({'rows': 1000}) -%}
+  {{- return(plan) -}}
 {%- endmacro %}
 
 

@@ -47,7 +47,11 @@ log = logging.getLogger("dbt_sync.engine")
 
 @dataclass(frozen=True)
 class RunStarted:
-    """A run begins: its ids and the syncs it plans, in plan order (``skipped``: left out by the plan)."""
+    """A run begins: its ids and the syncs it plans, in plan order (``skipped``: left out by the plan).
+
+    ``record_failures_fatal``: False when record failures alone do not fail
+    the run (``--warn-on-record-failures``).
+    """
 
     run_id: str
     started_at: str
@@ -56,6 +60,7 @@ class RunStarted:
     dry_run: bool = False
     syncs: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
+    record_failures_fatal: bool = True
 
 
 @dataclass(frozen=True)

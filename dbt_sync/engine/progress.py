@@ -13,7 +13,7 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING
 
-from dbt_sync.engine.events import RunListener, SyncProgress
+from dbt_sync.engine.events import RunListener, RunStarted, SyncProgress
 
 if TYPE_CHECKING:
     from dbt_sync.engine.results import SyncResult
@@ -40,6 +40,8 @@ class Progress(RunListener):
         self.quiet = quiet
         self.errors_only = errors_only
         self.detailed = detailed
+        #: with errors_only: whether a sync's failed records are an error (not with --warn-on-record-failures)
+        self.record_failures_fatal = True
         self._lock = threading.Lock()
         self._bars: dict[str, list[int]] = {}
         self._drawn = 0
@@ -58,6 +60,9 @@ class Progress(RunListener):
         return cls(quiet=True)
 
     # -- as a run listener ------------------------------------------------------
+
+    def run_started(self, event: RunStarted) -> None:
+        self.record_failures_fatal = event.record_failures_fatal
 
     def sync_progress(self, event: SyncProgress) -> None:
         if event.done == 0 and event.increment == 0:
@@ -102,7 +107,7 @@ class Progress(RunListener):
     def finish(self, name: str, result: SyncResult) -> None:
         with self._lock:
             self._bars.pop(name, None)
-            if self.errors_only and not (result.status == "error" or result.failed):
+            if self.errors_only and not (result.status == "error" or (result.failed and self.record_failures_fatal)):
                 return
             if self.interactive:
                 self._clear()

@@ -123,6 +123,7 @@ class Engine:
                 dry_run=self.options.dry_run,
                 syncs=tuple(spec.name for stage in self.plan.stages for spec in stage),
                 skipped=tuple(skipped.sync.name for skipped in self.plan.skipped),
+                record_failures_fatal=self.options.record_failures_fatal,
             )
         )
         for skipped in self.plan.skipped:

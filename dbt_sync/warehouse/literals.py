@@ -1,8 +1,9 @@
-"""Render Python values as SQL literals for the audit tables' batch writes.
+"""Render Python values as SQL literals: the key lists (``IN (...)``) and times of the audit statements.
 
-Batch writes are multi-row ``INSERT ... VALUES``; values are rendered here
-rather than bound as parameters because dbt adapters do not share one
-paramstyle. Strings keep every character (quotes, unicode) intact:
+A batch's rows are never rendered here: they are bound, streamed (``COPY``)
+or appended (``Warehouse._write_rows``, the ``*_batch_sql`` macros). The
+rules below are the ones those paths keep for text (NUL dropped). Strings
+keep every character (quotes, unicode) intact:
 
 * DuckDB and PostgreSQL (``standard_conforming_strings`` on) only need quotes
   doubled.
@@ -59,20 +60,3 @@ def row_literal(values: Sequence[Any], adapter_type: str) -> str:
 def list_literal(values: Iterable[Any], adapter_type: str) -> str:
     """``v1, v2, ...`` for an ``IN (...)`` list."""
     return ", ".join(literal(v, adapter_type) for v in values)
-
-
-def chunk_rows(rows: Sequence[str], max_bytes: int = 1_000_000) -> list[list[str]]:
-    """Split rendered rows so one statement stays well under statement-size
-    limits (Redshift: 16 MB)."""
-    chunks: list[list[str]] = []
-    current: list[str] = []
-    size = 0
-    for row in rows:
-        if current and size + len(row) > max_bytes:
-            chunks.append(current)
-            current, size = [], 0
-        current.append(row)
-        size += len(row) + 2
-    if current:
-        chunks.append(current)
-    return chunks

@@ -23,6 +23,7 @@ import contextlib
 import datetime as dt
 import functools
 import gc
+import io
 import json
 import logging
 import math
@@ -133,6 +134,64 @@ class FailureRow:
     payload: Mapping[str, Any] | None = None
 
 
+
+
+def _psycopg2_handle(connection: Any) -> Any:
+    """The psycopg2 connection under a dbt connection (PostgreSQL), ready for one real transaction; else None.
+
+    dbt-postgres begins no transaction itself (psycopg2 opens one before the
+    first statement) and commits with a ``COMMIT`` statement, which psycopg2
+    does not see: it then believes a transaction is still open and opens none
+    before the next statements, which each commit on their own. Here the
+    driver's view is set right (a rollback of nothing) so the next statement
+    opens a transaction, and :meth:`Warehouse._transaction` commits through
+    the driver, so a batch's state and audit rows commit together.
+    """
+    handle = connection.handle
+    if not type(handle).__module__.startswith("psycopg2") or handle.autocommit:
+        return None
+    from psycopg2 import extensions
+
+    if handle.status == extensions.STATUS_BEGIN and (
+        handle.get_transaction_status() == extensions.TRANSACTION_STATUS_IDLE
+    ):
+        handle.rollback()
+    return handle
+
+
+def _text(value: Any) -> str | None:
+    """A value for a text column of the audit tables, as its literal would read back
+    (:func:`dbt_sync.warehouse.literals.literal`): NUL dropped, JSON for dicts and lists."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict | list):
+        value = json.dumps(value, default=str, ensure_ascii=False)
+    return str(value).replace("\x00", "")
+
+
+def _utc_text(value: dt.datetime) -> str:
+    """An instant as ``YYYY-MM-DD HH:MM:SS[.ffffff]+00:00`` (naive values are UTC, the audit clock)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.isoformat(sep=" ") + "+00:00"
+
+
+def _csv(rows: Sequence[Sequence[Any]]) -> str:
+    """Rows as CSV for ``COPY ... FROM STDIN WITH (FORMAT csv)``: NULL is an empty unquoted field, every text
+    is quoted (so ``''`` stays an empty string), integers are bare."""
+    out = []
+    for row in rows:
+        out.append(",".join(
+            "" if v is None else ('"' + v.replace('"', '""') + '"') if isinstance(v, str) else str(v) for v in row
+        ))
+    out.append("")
+    return "\n".join(out)
 
 
 def _naive_utc(value: Any) -> Any:
@@ -364,12 +423,18 @@ class Warehouse:
         with self._catalog if catalog else contextlib.nullcontext(), self._connection():
             conns = self.adapter.connections
             conns.begin()
+            handle = _psycopg2_handle(conns.get_thread_connection())
             try:
                 yield
             except BaseException:
                 conns.rollback_if_open()
                 raise
-            conns.commit()
+            if handle is None:
+                conns.commit()
+            else:
+                with conns.exception_handler("commit"):
+                    handle.commit()
+                conns.get_thread_connection().transaction_open = False
 
     def _macro(self, name: str, **kwargs: Any) -> Any:
         return self.adapter.execute_macro(name, project="dbt_sync", kwargs=kwargs)
@@ -382,13 +447,71 @@ class Warehouse:
             self._templates[key] = list(rendered) if isinstance(rendered, list) else rendered
         return self._templates[key]
 
-    def _execute(self, sql: str) -> None:
-        self.adapter.connections.add_query(sql, auto_begin=False)
+    def _execute(self, sql: str, bindings: Sequence[Any] | None = None) -> None:
+        """Run one statement in this thread's open transaction (see :meth:`_run_statement`)."""
+        self._run_statement(sql, bindings)
+
+    def _run_statement(self, sql: str, bindings: Sequence[Any] | None = None) -> Any:
+        """Run one statement in this thread's open transaction; returns the cursor.
+
+        On the connection's own cursor, inside dbt's connection and
+        transaction management and its adapter's error handling (a driver
+        error becomes dbt's, the transaction is rolled back), but without the
+        events dbt fires for each query it runs itself (``SQLQuery``,
+        ``SQLQueryStatus``, ``ConnectionUsed``): dbt-sync's statements are many
+        and small, and those events cost more CPU than the statements.
+        """
+        conns = self.adapter.connections
+        with conns.exception_handler(sql):
+            cursor = conns.get_thread_connection().handle.cursor()
+            if bindings is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, bindings)
+            return cursor
+
+    def _write_rows(self, plan: Mapping[str, Any], rows: Sequence[Sequence[Any]]) -> None:
+        """Load ``rows`` (text, integers, None) the way a ``*_batch_sql`` macro's ``plan`` says, in the open
+        transaction: COPY, DuckDB's appender or bound parameters; never as SQL literals (macros/state.sql)."""
+        if not rows:
+            return
+        for sql in plan.get("setup") or ():
+            self._execute(sql)
+        method = plan["method"]
+        conns = self.adapter.connections
+        if method == "appender":
+            cursor = conns.get_thread_connection().handle.cursor()
+            if hasattr(cursor, "appender"):  # duckdb >= 2.0
+                with conns.exception_handler(str(plan["table"])):
+                    appender = cursor.appender(str(plan["table"]), columns=list(plan["columns"]),
+                                               action=str(plan["action"]))
+                    appender.append_rows(rows)
+                    appender.flush()
+            else:
+                method = "bind"
+        if method == "copy":
+            with conns.exception_handler(str(plan["load"])):
+                cursor = conns.get_thread_connection().handle.cursor()
+                cursor.copy_expert(str(plan["load"]), io.StringIO(_csv(rows)))
+        elif method == "bind":
+            per = int(plan.get("rows") or 1000)
+            load, row, suffix = str(plan["load"]), str(plan["row"]), str(plan.get("suffix") or "")
+            statements: dict[int, str] = {}
+            for i in range(0, len(rows), per):
+                chunk = rows[i:i + per]
+                sql = statements.get(len(chunk))
+                if sql is None:
+                    sql = statements[len(chunk)] = load + ", ".join([row] * len(chunk)) + suffix
+                self._execute(sql, [value for r in chunk for value in r])
+        elif method != "appender":
+            raise ValueError(f"unknown batch write method {method!r}")
+        for sql in plan.get("apply") or ():
+            self._execute(sql)
 
     def _fetch(self, sql: str, utc: bool = True) -> list[dict[str, Any]]:
         """Rows as dicts; with ``utc``, timestamps with a time zone come back as naive UTC (the audit clock)."""
         _driver_values(self.adapter.connections.get_thread_connection().handle)
-        _, cursor = self.adapter.connections.add_query(sql, auto_begin=False)
+        cursor = self._run_statement(sql)
         names = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
         singles = [i for i, d in enumerate(cursor.description) if str(d[1]).upper() == "FLOAT"]
@@ -697,11 +820,10 @@ class Warehouse:
                     self._execute(resolve_sql.replace(_KEYS, keys))
             unique: dict[str, Confirmed] = {s[0]: s for s in successes}
             if unique:
-                rows = [literals.row_literal((sync_name, k, h, d, now), self.adapter_type)
-                        for k, h, d in unique.values()]
-                for chunk in literals.chunk_rows(rows):
-                    for sql in self._template("state_upsert_sql", rows_sql=_ROWS):
-                        self._execute(sql.replace(_ROWS, ", ".join(chunk)))
+                at = _utc_text(now)
+                name = _text(sync_name)
+                self._write_rows(self._template("state_upsert_batch_sql"),
+                                 [(name, _text(k), _text(h), _text(d), at) for k, h, d in unique.values()])
             delete_sql = self._template("state_delete_sql", sync_name=sync_name, keys_sql=_KEYS)
             for i in range(0, len(deletions), _IN_LIST_SIZE):
                 keys = literals.list_literal(deletions[i:i + _IN_LIST_SIZE], self.adapter_type)
@@ -747,22 +869,19 @@ class Warehouse:
             for row in self._fetch(prev_sql.replace(_KEYS, in_list)):
                 previous[str(row["record_key"])] = row
         rows = []
+        at = _utc_text(now)
         for f in failures:
-            attempt, first = 1, now
+            attempt, first = 1, at
             prev = previous.get(f.record_key) if f.record_key is not None else None
             if prev is not None and (prev["synced_at"] is None or prev["synced_at"] < prev["failed_at"]):
                 attempt = int(prev["attempt"] or 0) + 1
-                first = prev["first_failed_at"] or prev["failed_at"]
+                first = _utc_text(prev["first_failed_at"] or prev["failed_at"])
             # the last line of defence: no secret or masked value is stored, whatever the caller passed
             payload = None if f.payload is None else redact(json.dumps(f.payload, default=str, ensure_ascii=False))
-            rows.append(literals.row_literal(
-                (run_id, sync_name, f.record_key, f.operation, f.error_code, redact(f.error_message),
-                 redact(json.dumps(list(f.error_fields), ensure_ascii=False)), payload, attempt, first, now),
-                self.adapter_type,
-            ))
-        insert = self._template("insert_sql", table="dbt_sync_failures", columns=_FAILURE_COLUMNS, rows_sql=_ROWS)
-        for chunk in literals.chunk_rows(rows):
-            self._execute(insert.replace(_ROWS, ", ".join(chunk)))
+            texts = (run_id, sync_name, f.record_key, f.operation, f.error_code, redact(f.error_message),
+                     redact(json.dumps(list(f.error_fields), ensure_ascii=False)), payload)
+            rows.append((*(_text(v) for v in texts), attempt, first, at))
+        self._write_rows(self._template("failures_insert_batch_sql"), rows)
 
     @retry_on_lost_connection
     def start_run(
@@ -891,10 +1010,6 @@ class Warehouse:
             return False
 
 
-_FAILURE_COLUMNS = [
-    "run_id", "sync_name", "record_key", "operation", "error_code", "error_message",
-    "error_fields", "payload", "attempt", "first_failed_at", "failed_at",
-]
 _RUN_COLUMNS = [
     "run_id", "invocation_id", "sync_name", "model", "destination", "object", "mode", "status",
     "started_at", "finished_at", "planned", "created", "updated", "deleted", "failed", "skipped",

@@ -4,8 +4,8 @@
 CI runs every scenario command (each rebuilds a small dbt project a few times,
 so each takes tens of seconds on the 2-core machine): steady state on both
 warehouses, the initial loads (HubSpot, Salesforce Bulk and REST), memory on
-both warehouses, alternatives, hook overhead, PostgreSQL paging, start-up and
-the report page. ``DBT_SYNC_BENCH_SMOKE=all`` adds four more: hook overhead on
+both warehouses, alternatives, hook overhead, PostgreSQL paging, start-up,
+per-record CPU and the report page. ``DBT_SYNC_BENCH_SMOKE=all`` adds four more: hook overhead on
 PostgreSQL (the same code as on DuckDB), the steady state with OpenTelemetry
 exporting in every second run, one crash trial (``bench/run crash``
 wraps tests/engine/test_crash.py, which CI already runs with 5 trials) and the
@@ -42,6 +42,7 @@ SCENARIOS: dict[str, tuple[list[str], list[pytest.MarkDecorator]]] = {
     "hook-overhead-duckdb": (["hook-overhead", "--warehouse", "duckdb", "--rows", "500", "--runs", "1"], []),
     "paging": (["paging", "--sizes", "6000", "--pages", "2"], [PG]),
     "startup": (["startup", "--runs", "1"], []),
+    "per-record-cpu": (["per-record-cpu", "--quick", "--runs", "1"], []),
 }
 if os.environ.get("DBT_SYNC_BENCH_SMOKE") == "all":
     SCENARIOS.update({
@@ -104,6 +105,8 @@ def test_benchmark_command_runs_at_a_tiny_size(name: str, tmp_path: Path, monkey
         assert pages["last_page_uses_index"] is True
         assert pages["claimed"] == {"insert": 6000}
         assert [p["rows"] for p in pages["pages"]] == [5000, 1000]
+    elif name == "per-record-cpu":
+        assert set(data["per_record_cpu_us"]["head"]) == {"hubspot", "rest", "bulk"}
     elif name == "startup":
         assert {c: set(v) for c, v in data["median"].items()} == {c: {"artifacts", "parsed"}
                                                                    for c in ("run", "plan", "open")}

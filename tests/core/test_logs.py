@@ -55,6 +55,8 @@ def test_quiet_keeps_only_error_level_events() -> None:
 def test_sync_levels() -> None:
     assert sync_level(result("a")) == "info"
     assert sync_level(result("a", PARTIAL, failed=1)) == "error"
+    assert sync_level(result("a", PARTIAL, failed=1), record_failures_fatal=False) == "warn"
+    assert sync_level(result("a", ERROR), record_failures_fatal=False) == "error"
     assert sync_level(result("a", ERROR)) == "error"
     assert sync_level(result("a", SKIPPED, cause=SkipCause.UPSTREAM_FAILED)) == "warn"
     assert sync_level(result("a", SKIPPED, cause=SkipCause.PLAN)) == "info"
@@ -88,14 +90,16 @@ def test_log_records_become_log_message_events_with_their_level() -> None:
 
 
 def test_quiet_text_progress_writes_only_syncs_that_failed() -> None:
-    out = io.StringIO()
-    progress = Progress(out, errors_only=True)
-    for res in (result("a"), result("b", PARTIAL, failed=2), result("c", ERROR)):
-        progress.sync_progress(SyncProgress("r", res.name, 0, 5, 0))
-        progress.sync_progress(SyncProgress("r", res.name, 5, 5, 5))
-        progress.sync_finished(res)
-    lines = out.getvalue().splitlines()
-    assert len(lines) == 2 and "PARTIAL  b:" in lines[0] and "ERROR    c:" in lines[1]
+    for fatal, expected in ((True, ["PARTIAL  b:", "ERROR    c:"]), (False, ["ERROR    c:"])):
+        out = io.StringIO()
+        progress = Progress(out, errors_only=True)
+        progress.run_started(RunStarted(run_id="r", started_at="t", record_failures_fatal=fatal))
+        for res in (result("a"), result("b", PARTIAL, failed=2), result("c", ERROR)):
+            progress.sync_progress(SyncProgress("r", res.name, 0, 5, 0))
+            progress.sync_progress(SyncProgress("r", res.name, 5, 5, 5))
+            progress.sync_finished(res)
+        lines = out.getvalue().splitlines()
+        assert len(lines) == len(expected) and all(e in line for e, line in zip(expected, lines, strict=True))
 
 
 def test_debug_progress_lines_carry_microseconds_and_the_thread() -> None:

@@ -101,6 +101,8 @@ def test_the_yaml_endpoint_and_headers_export_spans_and_metrics() -> None:
         run, sync = spans["dbt-sync run"], spans["sync contacts_to_hubspot"]
         assert sync.parent_id == run.span_id
         assert spans["upsert contacts"].parent_id == spans["commit contacts_to_hubspot"].parent_id == sync.span_id
+        assert spans["upsert contacts"].kind == 3  # CLIENT: requests to the destination's API
+        assert {s.kind for n, s in spans.items() if n != "upsert contacts"} == {1}  # INTERNAL
         batch = spans["upsert contacts"].attributes
         assert batch["dbt_sync.batch.size"] == 2
         assert (batch["dbt_sync.records.succeeded"], batch["dbt_sync.records.failed"]) == (1, 1)

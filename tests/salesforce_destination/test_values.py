@@ -8,6 +8,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dbt_sync.column_types import column_family
 from dbt_sync.destinations.salesforce.bulk import parse_sf_error
@@ -166,3 +168,31 @@ def test_bulk_null_marker(value: object, marker: bool) -> None:
     from dbt_sync.destinations.salesforce.values import is_null_marker
 
     assert is_null_marker(value) is marker
+
+
+def _double_exact_slow(value: object) -> bool:
+    """double_exact without its fast paths: the nearest double, printed shortest, is numerically the value."""
+    from dbt_sync.destinations.salesforce import values
+
+    number = values._as_decimal(value)  # type: ignore[arg-type]
+    return not number.is_finite() or values._nearest_double(number) == number
+
+
+@given(st.one_of(
+    st.integers(min_value=-(2**60), max_value=2**60),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.builds(lambda digits, exp: Decimal(f"{digits}E{exp}"), st.integers(-(10**17), 10**17),
+              st.integers(-330, 330)),
+))
+def test_double_exact_fast_paths_agree_with_the_full_check(value: object) -> None:
+    from dbt_sync.destinations.salesforce.values import double_exact
+
+    assert double_exact(value) == _double_exact_slow(value), value
+
+
+@given(st.one_of(st.none(), st.text(), st.booleans(), st.integers(), st.decimals(allow_nan=False, allow_infinity=False),
+                 st.floats(allow_nan=False, allow_infinity=False), st.dates(), st.datetimes()))
+def test_a_wire_value_becomes_the_same_csv_cell_as_the_value(value: object) -> None:
+    from dbt_sync.destinations.salesforce.values import wire_to_csv
+
+    assert wire_to_csv(to_wire("X", value)) == to_csv("X", value)

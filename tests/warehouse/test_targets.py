@@ -20,16 +20,22 @@ TARGETS = [
 
 
 def record_sql(wh: Any) -> list[str]:
-    """Record every statement the Warehouse sends through the adapter."""
+    """Record every statement the Warehouse sends: its own (``_execute``, batch writes' included) and dbt's."""
     seen: list[str] = []
     conns = wh.adapter.connections
     original = conns.add_query
+    execute = wh._execute
 
     def add_query(sql: str, *args: Any, **kwargs: Any) -> Any:
         seen.append(sql)
         return original(sql, *args, **kwargs)
 
+    def own(sql: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(sql)
+        return execute(sql, *args, **kwargs)
+
     conns.add_query = add_query
+    wh._execute = own
     return seen
 
 

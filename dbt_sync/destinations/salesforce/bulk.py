@@ -40,7 +40,7 @@ from dbt_sync.backoff import tries
 from dbt_sync.destinations.base import DestinationError, RecordOutcome, TransientError
 from dbt_sync.destinations.salesforce.client import SalesforceClient
 from dbt_sync.destinations.salesforce.shape import Row, failure
-from dbt_sync.destinations.salesforce.values import CSV_NULL, csv_text, to_csv
+from dbt_sync.destinations.salesforce.values import CSV_NULL, csv_text, wire_to_csv
 
 MAX_UPLOAD_BYTES = 90 * 1024 * 1024
 _TERMINAL = ("JobComplete", "Failed", "Aborted")
@@ -126,14 +126,13 @@ class BulkWriter:
         header = list(columns)
         lines = []
         for row in rows:
-            cells: dict[str, str] = {}
-            for name, value in row.values.items():
-                cells[name] = to_csv(name, value)
+            # row.values and lookup values are wire values already (shape.prepare)
+            cells: dict[str, str] = {name: wire_to_csv(value) for name, value in row.values.items()}
             for lk in row.lookups:
                 if lk.value is None:
                     cells[lk.field] = CSV_NULL
                 else:
-                    cells[_lookup_column(lk.relationship, lk.match, lk.parent_type)] = to_csv(lk.field, lk.value)
+                    cells[_lookup_column(lk.relationship, lk.match, lk.parent_type)] = wire_to_csv(lk.value)
             if operation == "update":
                 cells["Id"] = str(row.record_id)
             # A missing cell stays empty: Bulk leaves that field unchanged.
@@ -249,18 +248,24 @@ class BulkWriter:
         waiting: dict[tuple[str, ...], deque[Row]] = defaultdict(deque)
         folded: dict[tuple[str, ...], deque[Row]] = defaultdict(deque)
         for row, line in zip(rows, lines, strict=False):
-            key = tuple(line[p].replace("\x00", "") for p in positions)
+            key = tuple([line[p].replace("\x00", "") for p in positions])
             waiting[key].append(row)
-            folded[tuple(k.casefold() for k in key)].append(row)
+            folded[tuple([k.casefold() for k in key])].append(row)
         done: dict[int, RecordOutcome] = {}
 
         def take(result: dict[str, str]) -> Row | None:
-            key = tuple(result.get(c, "") or "" for c in key_columns)
-            for queue in (waiting.get(key), folded.get(tuple(k.casefold() for k in key))):
-                while queue:
-                    row = queue.popleft()
+            key = tuple([result.get(c, "") or "" for c in key_columns])
+            exact = waiting.get(key)
+            if exact:  # the usual case: the key as sent
+                while exact:
+                    row = exact.popleft()
                     if row.index not in done:
                         return row
+            queue = folded.get(tuple([k.casefold() for k in key]))
+            while queue:
+                row = queue.popleft()
+                if row.index not in done:
+                    return row
             return None
 
         for result in self._csv(job_id, "successfulResults"):

@@ -58,6 +58,9 @@ class Raw:
         self.text = text
 
 
+#: every integer of at most this magnitude is a double exactly (2 ** 53)
+_EXACT_INT = 2**53
+
 #: Salesforce field types whose values are stored as a binary double
 DOUBLE_TYPES = frozenset({"double", "currency", "percent"})
 
@@ -86,6 +89,15 @@ def double_exact(value: Any) -> bool:
     """False only for a number (``int``, ``Decimal``, ``float``) that no binary double holds exactly."""
     if isinstance(value, bool) or not isinstance(value, (int, Decimal, float, Raw)):
         return True
+    if value.__class__ is int:
+        if -_EXACT_INT <= value <= _EXACT_INT:
+            return True
+    elif value.__class__ is Decimal:
+        # at most 15 significant digits (DBL_DIG) in a double's normal range: the nearest double reads back
+        # as the same number, so the check below would say so too, at about ten times the cost
+        _sign, digits, exponent = value.as_tuple()
+        if isinstance(exponent, int) and len(digits) <= 15 and -290 < exponent + len(digits) < 290:
+            return True
     number = _as_decimal(value)
     if not number.is_finite():
         return True  # refused by to_wire with its own message
@@ -197,9 +209,15 @@ def is_null_marker(value: Any) -> bool:
 
 def to_csv(name: str, value: Any) -> str:
     """Convert one field value to its Bulk API 2.0 CSV cell."""
-    wire = to_wire(name, value)
+    return wire_to_csv(to_wire(name, value))
+
+
+def wire_to_csv(wire: Any) -> str:
+    """A value :func:`to_wire` already converted, as its Bulk API 2.0 CSV cell."""
     if wire is None or wire == "":
         return CSV_NULL
+    if wire.__class__ is str:
+        return wire
     if isinstance(wire, bool):
         return "true" if wire else "false"
     if isinstance(wire, Raw):
