@@ -15,7 +15,9 @@ each with the warehouse session's manifest taken from ``target/manifest.json``
 dbt's ManifestLoader, partial parsing applying, as before), interleaved so
 both see the same machine load. CPU is the child's user + system time
 (``resource.getrusage(RUSAGE_CHILDREN)``); medians of ``--runs``; the 1-minute
-load average is recorded before and after. JSON goes to bench/results/startup-duckdb-*.json.
+load average is recorded before and after. ``--extra-models N`` adds N
+one-line models with two tests each, parsed into the manifest but not built,
+for a larger project's parse. JSON goes to bench/results/startup-duckdb-*.json.
 """
 
 from __future__ import annotations
@@ -60,7 +62,19 @@ def _child(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float
     return cpu, wall, proc.stdout
 
 
-def prepare(env: dict[str, str]) -> Path:
+def add_models(path: Path, count: int) -> None:
+    """``count`` more models (one query each, two tests on their ``id``) that dbt parses but never builds."""
+    folder = path / "models" / "extra"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["version: 2", "models:"]
+    for i in range(count):
+        (folder / f"extra_{i:05d}.sql").write_text(f"select {i} as id, 'row {i}' as name\n")
+        lines += [f"  - name: extra_{i:05d}", "    columns:", "      - name: id",
+                  "        data_tests: [unique, not_null]"]
+    (folder / "extra.yml").write_text("\n".join(lines) + "\n")
+
+
+def prepare(env: dict[str, str], extra_models: int = 0) -> Path:
     path = DATA / "startup_duckdb"
     shutil.rmtree(path, ignore_errors=True)
     shutil.copytree(REPO_ROOT / "integration_tests", path,
@@ -72,12 +86,16 @@ def prepare(env: dict[str, str]) -> Path:
         for old, new in edits:
             text = text.replace(old, new)
         seed.write_text(text, encoding="utf-8")
-    for args in (["deps"], ["build"]):
+    build = ["build"]
+    if extra_models:
+        add_models(path, extra_models)
+        build += ["--exclude", "path:models/extra"]  # parsed into the manifest, not built
+    for args in (["deps"], build):
         _child([DBT, *args, "--project-dir", str(path), "--profiles-dir", str(path)], env, path)
     return path
 
 
-def measure(runs: int) -> dict[str, Any]:
+def measure(runs: int, extra_models: int = 0) -> dict[str, Any]:
     from dbt_sync_emulators.sandbox import running_sandbox
 
     with running_sandbox() as sandbox:
@@ -86,7 +104,7 @@ def measure(runs: int) -> dict[str, Any]:
         path = DATA / "startup_duckdb"
         env["DBT_SYNC_DUCKDB_PATH"] = str(path / "startup.duckdb")
         log("startup: building integration_tests")
-        prepare(env)
+        prepare(env, extra_models)
         common = ["--project-dir", str(path), "--profiles-dir", str(path)]
         _child([DBT_SYNC, "run", *common], env, path)  # the first load; every later run has nothing to send
         commands = {
@@ -112,17 +130,21 @@ def measure(runs: int) -> dict[str, Any]:
                   for variant, got in by_variant.items()}
         for command, by_variant in samples.items()
     }
-    return {"warehouse": "duckdb", "runs": runs, "load_1min_before": load_before, "load_1min_after": load_after,
-            "median": medians, "samples": samples}
+    return {"warehouse": "duckdb", "runs": runs, "extra_models": extra_models, "load_1min_before": load_before,
+            "load_1min_after": load_after, "median": medians, "samples": samples}
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench/run startup", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="measured repetitions of each command; medians quoted")
+    parser.add_argument("--extra-models", type=int, default=0,
+                        help="add this many one-line models (with two tests each) that dbt parses but does not "
+                        "build: a larger project's parse")
     args = parser.parse_args(argv)
-    data = measure(args.runs)
-    path = write_result("startup-duckdb", {"args": vars(args), **data})
+    data = measure(args.runs, args.extra_models)
+    name = "startup-duckdb" + (f"-{args.extra_models}-models" if args.extra_models else "")
+    path = write_result(name, {"args": vars(args), **data})
     log(f"wrote {path}")
     json.dump({k: data[k] for k in ("median", "load_1min_before", "load_1min_after")}, sys.stdout, indent=2)
     print()

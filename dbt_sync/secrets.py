@@ -55,11 +55,13 @@ def is_secret_key(key: str) -> bool:
     return key in SECRET_KEYS or key.endswith(("_password", "_secret", "_token", "_key"))
 
 
-def register(values: Iterable[Any]) -> None:
+def register(values: Iterable[Any], *, with_host: bool = False) -> None:
     """Remember secret strings so that :func:`redact` masks them from now on.
 
     Very short values are ignored: masking every "a" in a message would make
-    it unreadable without protecting anything.
+    it unreadable without protecting anything. ``with_host``: a value that is
+    a URL is secret as a whole, its host too (the value of a secret environment
+    variable: requests/urllib3 errors name the host on its own, ``HTTPConnection(host='...')``).
     """
     global _pattern
     with _lock:
@@ -69,7 +71,7 @@ def register(values: Iterable[Any]) -> None:
                 # matched in folded text (any case): the value, the parts of a URL printed on their own, and
                 # every form it is echoed back in, trimmed, JSON-, URL- or HTML-escaped (as masked columns)
                 _secrets.add(masking.fold(value))
-                _secrets.update(masking.fold(part) for part in _url_parts(value) if len(part) >= 4)
+                _secrets.update(masking.fold(part) for part in _url_parts(value, with_host) if len(part) >= 4)
                 _secrets.update(masking.variants(value))
         if _secrets and len(_secrets) != before:
             ordered = sorted(_secrets, key=len, reverse=True)
@@ -84,17 +86,18 @@ def register_env(environ: Mapping[str, str] | None = None) -> None:
     read and when the Python API opens the warehouse.
     """
     env = os.environ if environ is None else environ
-    register(value for name, value in env.items() if name.upper().startswith(SECRET_ENV_PREFIX))
+    register((value for name, value in env.items() if name.upper().startswith(SECRET_ENV_PREFIX)), with_host=True)
 
 
-def _url_parts(value: str) -> list[str]:
+def _url_parts(value: str, with_host: bool = False) -> list[str]:
     """The parts of a secret URL that HTTP libraries print on their own, without the rest of the URL.
 
     A Slack incoming webhook's secret is its path (``/services/T…/B…/…``), and
     requests/urllib3 errors name the host and the path separately (``… Max
     retries exceeded with url: /services/…``); a password can sit in the
     userinfo (``postgres://user:password@host``). Empty for anything that is
-    not an absolute URL.
+    not an absolute URL. ``with_host``: also the host and ``host:port``
+    (for a URL that is secret as a whole, not only in its path).
     """
     try:
         url = urlsplit(value.strip())
@@ -106,6 +109,13 @@ def _url_parts(value: str) -> list[str]:
     parts = [path_and_query, url.path.rstrip("/"), url.query]
     if url.password:
         parts.append(url.password)
+    if with_host:
+        try:
+            port = url.port
+        except ValueError:  # not a number: the netloc after any userinfo is still named on its own
+            port = None
+        host = url.hostname or ""
+        parts += [host, f"{host}:{port}" if port is not None else "", url.netloc.rsplit("@", 1)[-1]]
     return [part for part in parts if part.strip("/")]
 
 

@@ -9,7 +9,7 @@ import click
 
 from dbt_sync.api import open_warehouse
 from dbt_sync.cli import params
-from dbt_sync.cli.base import handle_errors, main
+from dbt_sync.cli.base import handle_errors, main, output
 from dbt_sync.errors import EXIT_ERROR
 from dbt_sync.output import to_json
 from dbt_sync.project import ProjectOptions
@@ -41,6 +41,6 @@ def test_channel(options: ProjectOptions, channel_name: str, no_record: bool) ->
     else:
         with open_warehouse(options) as wh:
             outcome = send_test(project, channel_name, warehouse=wh)
-    click.echo(to_json(outcome))
+    click.echo(to_json(outcome, compact=output.json))
     if outcome["status"] != "sent":
         sys.exit(EXIT_ERROR)

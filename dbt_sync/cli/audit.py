@@ -15,7 +15,7 @@ import click
 
 from dbt_sync.api import open_warehouse
 from dbt_sync.cli import params
-from dbt_sync.cli.base import handle_errors, main, selected_names, warn
+from dbt_sync.cli.base import handle_errors, main, output, selected_names, warn
 from dbt_sync.engine import inflight
 from dbt_sync.errors import DbtSyncError, did_you_mean
 from dbt_sync.output import table, to_json
@@ -62,7 +62,7 @@ def status(options: ProjectOptions, select: tuple[str, ...], exclude: tuple[str,
     if chosen is not None:
         rows = [r for r in rows if r["sync_name"] in chosen]
     if as_json:
-        click.echo(to_json(rows))
+        click.echo(to_json(rows, compact=output.json))
         return
     if not rows:
         which = "" if chosen is None else " for the selected syncs"
@@ -122,7 +122,7 @@ def failures(options: ProjectOptions, select: tuple[str, ...], exclude: tuple[st
     total = len(rows)
     rows = rows[:limit]
     if as_json:
-        click.echo(to_json(rows))
+        click.echo(to_json(rows, compact=output.json))
         return
     if not rows:
         which = " of the selected syncs" if chosen is not None else ""

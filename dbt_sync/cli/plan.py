@@ -6,7 +6,7 @@ import click
 
 from dbt_sync.api import plan_project
 from dbt_sync.cli import params
-from dbt_sync.cli.base import handle_errors, main, warn
+from dbt_sync.cli.base import handle_errors, main, output, warn
 from dbt_sync.output import table, to_json
 from dbt_sync.project import ProjectOptions, load_project
 from dbt_sync.secrets import redact
@@ -37,7 +37,7 @@ def plan(
         warn(warning)
     the_plan = plan_project(project, select, exclude, all_syncs)
     if as_json:
-        click.echo(to_json(the_plan.to_dict()))
+        click.echo(to_json(the_plan.to_dict(), compact=output.json))
         return
     rows = [
         [i + 1, s.name, s.model_name, s.destination, s.object, s.mode]

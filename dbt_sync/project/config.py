@@ -217,7 +217,7 @@ class _Renderer:
             value = self.environ[name]
             if secret_env_name(name):
                 # masked from here on, even where a mistake puts it under another key (`auth: {{ env_var(...) }}`)
-                secrets.register([value])
+                secrets.register([value], with_host=True)
                 self.read_secret = True
             return value
         if default is not None:
@@ -254,7 +254,7 @@ class _Renderer:
             except Exception as exc:  # jinja syntax or undefined names
                 raise ConfigError(f"{self.path}: {path}: cannot render template: {exc}") from None
             if self.read_secret and isinstance(rendered, (str, int, float)) and not isinstance(rendered, bool):
-                secrets.register([str(rendered)])
+                secrets.register([str(rendered)], with_host=True)
             return rendered
         return value
 

@@ -234,7 +234,11 @@ class WebhookChannel(_Channel):
     url: HttpUrl
     secret: str | None = None
     headers: dict[str, str] | None = None
-    events: list[LifecycleEvent] | None = Field(
+    events: Annotated[
+        list[LifecycleEvent] | None,
+        _rule(lambda v: not isinstance(v, list) or len({str(e) for e in v}) == len(v),
+              "each event at most once (run.completed, sync.completed)"),
+    ] = Field(
         default=None,
         description="Lifecycle events to POST to this channel besides alerts, signed as alerts are: "
         "run.completed (once per run, every sync's figures), sync.completed (as each sync ends). "

@@ -63,6 +63,17 @@ def test_only_webhook_channels_take_events(tmp_path: Path) -> None:
                                         "events": ["run.completed"]}})
 
 
+def test_an_event_listed_twice_is_refused_not_sent_twice(tmp_path: Path) -> None:
+    """``events: [sync.completed, sync.completed]`` subscribed the channel twice: every sync.completed was
+    POSTed to it twice per sync. It is one error naming the yaml path and what is allowed."""
+    from dbt_sync.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        config_with(tmp_path, {"ops": {"type": "webhook", "url": "http://127.0.0.1:9/hook",
+                                       "events": ["sync.completed", "sync.completed", "run.completed"]}})
+    assert "channels.ops.events: expected each event at most once (run.completed, sync.completed)" in str(info.value)
+
+
 def test_channels_without_events_get_none(tmp_path: Path) -> None:
     config = config_with(tmp_path, {
         "alerts_only": {"type": "webhook", "url": "http://127.0.0.1:9/a"},

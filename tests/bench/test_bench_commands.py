@@ -34,6 +34,7 @@ MORE_SCENARIOS = {
     "hook-overhead-postgres": ["hook-overhead", "--warehouse", "postgres", "--rows", "500", "--runs", "1"],
     "crash": ["crash", "--trials", "1"],
     "per-record-cpu": ["per-record-cpu", "--quick", "--runs", "1"],
+    "startup": ["startup", "--runs", "1"],
 }
 SCENARIOS = {**CI_SCENARIOS, **(MORE_SCENARIOS if os.environ.get("DBT_SYNC_BENCH_SMOKE") == "all" else {})}
 

@@ -188,3 +188,33 @@ def test_declined_reset_is_a_clean_exit(tmp_path: Path, answer: str) -> None:
     assert result.exit_code == 0, result.output
     assert "Nothing reset: accounts_sf is unchanged." in result.output
     assert "Internal error" not in result.output and "Abort" not in result.output
+
+
+def test_json_results_are_one_line_in_json_log_format(tmp_path: Path) -> None:
+    """With --log-format json, stdout and stderr merged must parse line by line: a command's JSON result (here
+    ``plan --json``; status, failures and alerts test print theirs the same way) is one line, not indented."""
+    b = project(tmp_path)
+    b.write({"dim_accounts": "success", "dim_contacts": "success"})
+    code, out = invoke("plan", "--project-dir", str(tmp_path), "--json", "--log-format", "json")
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 1, out
+    assert [s["name"] for s in json.loads(lines[0])["stages"][0]["syncs"]] == ["accounts_sf", "contacts_hs"]
+    code, out = invoke("plan", "--project-dir", str(tmp_path), "--json", env={"DBT_LOG_FORMAT": "json"})
+    assert code == 0 and len(out.splitlines()) == 1
+
+
+def test_every_json_result_of_the_cli_follows_the_log_format() -> None:
+    """The next command printing JSON on stdout must print it on one line in json log format too: every
+    ``to_json`` call of dbt_sync/cli passes ``compact=`` (``output.json``)."""
+    import ast
+
+    import dbt_sync.cli
+
+    calls = []
+    for path in Path(dbt_sync.cli.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "to_json":
+                calls.append((path.name, node.lineno, {k.arg for k in node.keywords}))
+    assert len(calls) >= 5
+    assert [c for c in calls if "compact" not in c[2]] == []

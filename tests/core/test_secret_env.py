@@ -166,3 +166,46 @@ def test_every_line_the_cli_prints_is_masked(tmp_path: Path) -> None:
                               env={"DBT_ENV_SECRET_MODEL": "dim_accounts_x9"})
     assert done.exit_code == 0 and "depends on ****" in done.output, done.output
     assert "dim_accounts_x9" not in done.output
+
+
+def test_the_host_of_a_secret_url_is_masked_where_http_errors_name_it_alone() -> None:
+    """A ``DBT_ENV_SECRET*`` URL (``host: "{{ env_var('DBT_ENV_SECRET_HS_HOST') }}"``) is secret as a whole:
+    requests/urllib3 errors name its host on its own (``HTTPConnectionPool(host='...', port=...)``), which
+    reached the run's output, results, lifecycle events and ``dbt_sync_runs`` unmasked."""
+    import socket
+
+    import requests
+
+    with socket.socket() as sock:  # a port nothing listens on: the request fails before a response
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    secrets.clear()
+    try:
+        secrets.register_env({"DBT_ENV_SECRET_HS_HOST": f"http://localhost:{port}"})
+        with pytest.raises(requests.ConnectionError) as info:
+            requests.get(f"http://localhost:{port}/crm/v3/objects/contacts", timeout=5)
+        message = str(info.value)
+        assert "localhost" in message  # what the library prints: the host, apart from the URL
+        masked = secrets.redact(message)
+        assert "localhost" not in masked.lower(), masked
+    finally:
+        secrets.clear()
+
+
+def test_the_host_of_a_url_rendered_from_a_secret_variable_is_masked(tmp_path: Path) -> None:
+    from dbt_sync.project.config import load_config
+
+    (tmp_path / "dbt_sync.yml").write_text(
+        "version: 1\ndestinations:\n  hubspot:\n    type: hubspot\n    access_token: pat-na1-token\n"
+        "    host: \"{{ env_var('HUBSPOT_HOST_SECRET') }}\"\n",
+        encoding="utf-8",
+    )
+    secrets.clear()
+    try:
+        load_config(tmp_path, environ={"HUBSPOT_HOST_SECRET": "https://crm-gateway.internal.example:8443"})
+        assert secrets.redact("HTTPSConnectionPool(host='crm-gateway.internal.example', port=8443)") == (
+            "HTTPSConnectionPool(host='****', port=8443)"
+        )
+        assert secrets.redact("could not reach crm-gateway.internal.example:8443") == "could not reach ****"
+    finally:
+        secrets.clear()
