@@ -74,8 +74,9 @@ def run(target: str, runs: int, compare: str | None = None, quick: bool = False,
             codes = {"head": head}
             if other is not None:
                 codes[f"ref:{compare}"] = other
-            projects = {label: _project(root, target, f"per_record_{label.replace(':', '_')}_{target}", pg)
-                        for label, root in codes.items()}
+            # one project per code and run (the process id): runs side by side do not share a DuckDB file
+            projects = {label: _project(root, target, f"per_record_{label.replace(':', '_')}_{target}_{os.getpid()}",
+                                        pg) for label, root in codes.items()}
             with emulators.start(hubspot_rate_limit=10_000) as emu:
                 samples: dict[str, dict[str, list[tuple[int, float]]]] = {
                     label: {p: [] for p in chosen} for label in codes}
@@ -93,6 +94,8 @@ def run(target: str, runs: int, compare: str | None = None, quick: bool = False,
                 out["samples"] = samples
                 out["per_record_cpu_us"] = {label: {p: _slope_us(s) for p, s in by_path.items()}
                                             for label, by_path in samples.items()}
+            for project in projects.values():
+                shutil.rmtree(project.path, ignore_errors=True)
     finally:
         if pg is not None:
             pg.stop()
