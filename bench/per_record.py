@@ -62,8 +62,10 @@ def _project(root: Path, target: str, name: str, pg: Any) -> BenchProject:
     return project
 
 
-def run(target: str, runs: int, compare: str | None = None, quick: bool = False) -> dict[str, Any]:
+def run(target: str, runs: int, compare: str | None = None, quick: bool = False,
+        paths: list[str] | None = None) -> dict[str, Any]:
     sizes = QUICK_SIZES if quick else SIZES
+    chosen = {p: PATHS[p] for p in (paths or list(PATHS))}
     out: dict[str, Any] = {"warehouse": target, "runs": runs, "sizes": sizes, "load_before": _loadavg()}
     pg = start_postgres() if target == "postgres" else None
     try:
@@ -72,12 +74,13 @@ def run(target: str, runs: int, compare: str | None = None, quick: bool = False)
             codes = {"head": head}
             if other is not None:
                 codes[f"ref:{compare}"] = other
-            projects = {label: _project(root, target, f"per_record_{label.replace(':', '_')}_{target}", pg)
-                        for label, root in codes.items()}
+            # one project per code and run (the process id): runs side by side do not share a DuckDB file
+            projects = {label: _project(root, target, f"per_record_{label.replace(':', '_')}_{target}_{os.getpid()}",
+                                        pg) for label, root in codes.items()}
             with emulators.start(hubspot_rate_limit=10_000) as emu:
                 samples: dict[str, dict[str, list[tuple[int, float]]]] = {
-                    label: {p: [] for p in PATHS} for label in codes}
-                for path, (model, var, sync) in PATHS.items():
+                    label: {p: [] for p in chosen} for label in codes}
+                for path, (model, var, sync) in chosen.items():
                     for i in range(runs):
                         for rows in sizes[path] if i % 2 == 0 else reversed(sizes[path]):
                             for label, project in projects.items():
@@ -92,6 +95,8 @@ def run(target: str, runs: int, compare: str | None = None, quick: bool = False)
                 out["samples"] = samples
                 out["per_record_cpu_us"] = {label: {p: _slope_us(s) for p, s in by_path.items()}
                                             for label, by_path in samples.items()}
+            for project in projects.values():
+                shutil.rmtree(project.path, ignore_errors=True)
     finally:
         if pg is not None:
             pg.stop()
@@ -131,8 +136,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=3, help="pairs of (small, large) loads per path; medians")
     parser.add_argument("--compare", default=None, help="a git ref measured side by side (e.g. main)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--paths", default="hubspot,rest,bulk", help="comma-separated: hubspot, rest, bulk")
     args = parser.parse_args(argv)
-    data = run(args.warehouse, args.runs, args.compare, args.quick)
+    paths = [p for p in args.paths.split(",") if p]
+    unknown = sorted(set(paths) - set(PATHS))
+    if unknown:
+        parser.error(f"--paths: unknown {', '.join(unknown)}; allowed: {', '.join(PATHS)}")
+    data = run(args.warehouse, args.runs, args.compare, args.quick, paths)
     path = write_result(f"per-record-cpu-{args.warehouse}" + ("-quick" if args.quick else ""),
                         {"args": vars(args), **data})
     log(f"wrote {path}")

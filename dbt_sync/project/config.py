@@ -331,7 +331,7 @@ def _parse(path: Path, doc: dict[str, Any]) -> SyncConfig:
         channels={str(n): ChannelConfig(str(n), s["type"], dict(s)) for n, s in channels.items()},
         defaults=doc.get("defaults") or {},
         report_url=doc.get("report_url") or None,
-        opentelemetry={k: v for k, v in (doc.get("opentelemetry") or {}).items() if v is not None},
+        opentelemetry={k: v for k, v in (doc.get("opentelemetry") or {}).items() if v is not None and v != ""},
     )
 
 

@@ -270,6 +270,12 @@ class Defaults(Strict):
     retry_budget_seconds: Seconds = None
 
 
+def _empty_is_unset(value: Any) -> Any:
+    """An empty value (``"{{ env_var('OTEL_COLLECTOR_URL', '') }}"`` with the variable unset) is no setting,
+    as the OpenTelemetry SDK reads an empty ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class OpenTelemetrySettings(Strict):
     """``opentelemetry``: export each run's traces and metrics over OTLP/HTTP (docs/observability.md).
 
@@ -277,7 +283,7 @@ class OpenTelemetrySettings(Strict):
     ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_EXPORTER_OTLP_TIMEOUT``, ...) win over these.
     """
 
-    endpoint: HttpUrl | None = Field(
+    endpoint: Annotated[HttpUrl | None, BeforeValidator(_empty_is_unset)] = Field(
         default=None,
         description="OTLP/HTTP base URL of the collector, e.g. http://localhost:4318 (/v1/traces and /v1/metrics "
         "are appended)",

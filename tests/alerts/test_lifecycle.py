@@ -148,3 +148,35 @@ def test_events_are_signed_by_the_alert_webhooks_signer_and_carry_no_record_valu
     assert body["sync"]["error_codes"] == {"INVALID_EMAIL": 1} and body["sync"]["failed"] == 1
     assert "jane@@example.com" not in request.body.decode() and "s3cr3t-value" not in request.body.decode()
     assert run.warnings == []
+
+
+def test_the_readme_receiver_takes_lifecycle_events_and_the_alerts_of_the_same_channel(
+    tmp_path: Path, http_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README's receiver, copied as written: a channel with ``events`` also receives alerts on the same URL,
+    whose body has ``kind`` and no ``event``; the receiver read ``event["event"]`` and raised KeyError on them
+    (the webhook answers 500, and the alert is recorded as undelivered)."""
+    import re
+    from types import SimpleNamespace
+
+    from dbt_sync.alerts import send_test
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"<!-- readme-receiver -->\s*```python\n(.*?)\n```", readme, re.S)
+    assert code is not None, "README's receiver example is marked <!-- readme-receiver -->"
+    namespace: dict[str, Any] = {}
+    exec(compile(code.group(1), "README.md receiver", "exec"), namespace)
+    config = config_with(tmp_path, {"monitoring": {
+        "type": "webhook", "url": http_server.url + "/m", "secret": "s3cr3t-value", "events": ["sync.completed"],
+    }})
+    sender = LifecycleEvents(subscribed(config))
+    run, sync = run_with_one_sync()
+    sender.run_started(RunStarted(run_id="r1", started_at=run.started_at))
+    sender.sync_finished(sync)
+    assert [o["status"] for o in sender.finish(run)] == ["sent"]
+    assert send_test(SimpleNamespace(config=config), "monitoring")["status"] == "sent"
+    requests = http_server.to("/m")
+    assert len(requests) == 2
+    for request in requests:
+        namespace["on_post"](request.body, dict(request.headers), "s3cr3t-value")
+    assert capsys.readouterr().out.splitlines() == ["contacts_hs partial 3 2 1"]

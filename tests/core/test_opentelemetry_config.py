@@ -40,3 +40,20 @@ def test_mistakes_are_named_with_what_is_allowed(tmp_path: Path) -> None:
     assert "opentelemetry.endpoint: expected an http:// or https:// URL, got 'ftp://collector'." in message
     assert "opentelemetry.timeout_seconds: expected a positive number of seconds, got 0." in message
     assert "opentelemetry.endpont: unknown key. Did you mean 'endpoint'?" in message
+
+
+def test_an_endpoint_from_an_unset_variable_with_an_empty_default_is_no_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``endpoint: "{{ env_var('OTEL_COLLECTOR_URL', '') }}"`` (the file's usual way to make a setting optional)
+    stopped every command with ``expected an http:// or https:// URL, got ''``: empty is unset, nothing exported."""
+    from dbt_sync import telemetry
+
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", *telemetry.SIGNAL_ENDPOINT_ENV.values()):
+        monkeypatch.delenv(name, raising=False)
+    body = "  endpoint: \"{{ env_var('OTEL_COLLECTOR_URL', '') }}\"\n  timeout_seconds: 2\n"
+    config = load_config(write(tmp_path, body), environ={})
+    assert config.opentelemetry == {"timeout_seconds": 2}
+    assert telemetry.start(config.opentelemetry) is telemetry.DISABLED
+    set_ = load_config(write(tmp_path, body), environ={"OTEL_COLLECTOR_URL": "http://127.0.0.1:4318"})
+    assert set_.opentelemetry["endpoint"] == "http://127.0.0.1:4318"
