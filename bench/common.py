@@ -17,6 +17,9 @@ from typing import Any
 from bench.project import REPO_ROOT, BenchProject
 
 RESULTS = REPO_ROOT / "bench" / "results"
+#: the commit checked out when the benchmark started (a long run outlives later commits of the checkout)
+START_COMMIT = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                              text=True).stdout.strip()
 
 
 def machine() -> dict[str, Any]:
@@ -42,8 +45,7 @@ def machine() -> dict[str, Any]:
         pg = subprocess.run(["postgres", "--version"], capture_output=True, text=True).stdout.strip()
     except OSError:
         pg = None
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                            text=True).stdout.strip()
+    commit = START_COMMIT
     return {
         "nproc": os.cpu_count(),
         "memory_gib": round(mem_kb / 1024 / 1024, 1),
