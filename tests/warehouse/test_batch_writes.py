@@ -57,7 +57,7 @@ def _batches(wh: Any) -> list[tuple[str, int]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS)
 def test_batch_values_are_never_sql_text(dbt_project_factory: Any, target: str) -> None:
-    project = dbt_project_factory(target, name="e2e")
+    project = dbt_project_factory(target, name="batch_writes", build=False)
     keys = [f"batch-key-{i:04d}" for i in range(1200)]  # more than one bound chunk (1,000 rows)
     with project.warehouse() as wh:
         wh.ensure_tables()
@@ -87,7 +87,7 @@ def test_batch_values_are_never_sql_text(dbt_project_factory: Any, target: str) 
 @pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS)
 def test_batch_values_read_back_exactly(dbt_project_factory: Any, target: str) -> None:
-    project = dbt_project_factory(target, name="e2e")
+    project = dbt_project_factory(target, name="batch_writes", build=False)
     sync = f"exact_{target}"
     # keys and ids are names (varchar(1024) on Redshift); messages and payloads take the long text
     successes = [Confirmed(f"k{i}:{t[:100]}", None if i % 2 else t[:32], None if i % 3 == 0 else t[:1000])
@@ -136,7 +136,7 @@ def test_a_failed_commit_leaves_nothing_behind(dbt_project_factory: Any, target:
     On PostgreSQL, dbt commits with a ``COMMIT`` statement that psycopg2 does not see; every later
     statement then committed on its own, so a state write survived the failed failures write.
     """
-    project = dbt_project_factory(target, name="e2e")
+    project = dbt_project_factory(target, name="batch_writes", build=False)
     sync = f"atomic_{target}"
     with project.warehouse() as wh:
         wh.ensure_tables()
