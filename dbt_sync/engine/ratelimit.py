@@ -10,6 +10,7 @@ on a rate.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -34,6 +35,11 @@ class Limits:
     concurrency: int = DEFAULT_CONCURRENCY
 
 
+def default_headroom(requests: int) -> int:
+    """Requests per window a limiter leaves unused: 1% of the limit, at least 1 (HubSpot's 190 per 10 s -> 188)."""
+    return max(1, math.ceil(requests / 100))
+
+
 class RateLimiter:
     """A rolling-window limiter that also honours server hints.
 
@@ -50,7 +56,7 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        safety: float = 0.97,
+        headroom: int | None = None,
     ) -> None:
         self.limits = limits
         self._clock = clock
@@ -59,9 +65,14 @@ class RateLimiter:
         self._starts: deque[float] = deque()
         self._paused_until = 0.0
         self._gate = threading.BoundedSemaphore(max(1, limits.concurrency))
-        #: effective allowance per window, kept a little under the limit so
-        #: clock skew between us and the server never tips us over
-        self._allowance = max(1, int(limits.requests * safety)) if limits.requests else None
+        #: effective allowance per window: the limit less ``headroom`` requests (default
+        #: :func:`default_headroom`), so a request whose latency differs from its neighbours' (it reaches
+        #: the server's window a little earlier or later than it left ours) never tips us over
+        self._allowance = (
+            max(1, limits.requests - (default_headroom(limits.requests) if headroom is None else headroom))
+            if limits.requests
+            else None
+        )
         self.waited_seconds = 0.0
         self.requests = 0
 

@@ -422,7 +422,7 @@ class Warehouse:
         tables, so on DuckDB it holds the database's catalog lock from before it begins until it ends."""
         with self._catalog if catalog else contextlib.nullcontext(), self._connection():
             conns = self.adapter.connections
-            conns.begin()
+            self._begin()
             handle = _psycopg2_handle(conns.get_thread_connection())
             try:
                 yield
@@ -430,11 +430,40 @@ class Warehouse:
                 conns.rollback_if_open()
                 raise
             if handle is None:
-                conns.commit()
+                self._commit()
             else:
                 with conns.exception_handler("commit"):
                     handle.commit()
                 conns.get_thread_connection().transaction_open = False
+
+    def _begin(self) -> None:
+        """``BEGIN`` on this thread's connection, as dbt's connection manager would, without its query events.
+
+        Only where the adapter keeps dbt's own ``BEGIN`` statement
+        (``SQLConnectionManager.add_begin_query``: DuckDB, Redshift); an
+        adapter with its own way (PostgreSQL sends nothing) keeps it.
+        """
+        from dbt.adapters.sql import SQLConnectionManager  # dbt is loaded once a session is open
+
+        conns = self.adapter.connections
+        connection = conns.get_thread_connection()
+        if type(conns).add_begin_query is not SQLConnectionManager.add_begin_query or connection.transaction_open:
+            conns.begin()  # dbt's way, and dbt's error for a transaction already open
+            return
+        self._run_statement("BEGIN")
+        connection.transaction_open = True
+
+    def _commit(self) -> None:
+        """``COMMIT``, the same way as :meth:`_begin`."""
+        from dbt.adapters.sql import SQLConnectionManager
+
+        conns = self.adapter.connections
+        connection = conns.get_thread_connection()
+        if type(conns).add_commit_query is not SQLConnectionManager.add_commit_query or not connection.transaction_open:
+            conns.commit()
+            return
+        self._run_statement("COMMIT")
+        connection.transaction_open = False
 
     def _macro(self, name: str, **kwargs: Any) -> Any:
         return self.adapter.execute_macro(name, project="dbt_sync", kwargs=kwargs)

@@ -26,7 +26,7 @@ def starts_per_window(starts: list[float], window: float) -> int:
 
 def test_paces_to_the_allowance_per_rolling_window() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(Limits(requests=100, per_seconds=10.0), clock=clock, sleep=clock.sleep, safety=1.0)
+    limiter = RateLimiter(Limits(requests=100, per_seconds=10.0), clock=clock, sleep=clock.sleep, headroom=0)
     starts = []
     for _ in range(350):
         limiter.acquire()
@@ -44,12 +44,12 @@ def test_safety_margin_keeps_under_the_limit() -> None:
     for _ in range(400):
         limiter.acquire()
         starts.append(clock.now)
-    assert starts_per_window(starts, 10.0) == int(190 * 0.97)
+    assert starts_per_window(starts, 10.0) == 188
 
 
 def test_server_saying_fewer_remain_slows_us_down() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(Limits(requests=100, per_seconds=10.0), clock=clock, sleep=clock.sleep, safety=1.0)
+    limiter = RateLimiter(Limits(requests=100, per_seconds=10.0), clock=clock, sleep=clock.sleep, headroom=0)
     for _ in range(10):
         limiter.acquire()
     # another client used most of the window: the server says 5 remain

@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dbt_sync.column_types import column_family
@@ -145,6 +145,27 @@ def test_csv_quotes_every_field_that_needs_it() -> None:
     import io
 
     assert next(csv.reader(io.StringIO(text, newline=""))) == cells
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=8), min_size=1, max_size=5),
+                min_size=1, max_size=4))
+def test_csv_any_cells_read_back_as_written(rows: list[list[str]]) -> None:
+    """Whatever the cells hold, an RFC 4180 reader gets them back, and a cell with white space at either end
+    (which a reader may trim) or any delimiter, quote, CR or LF is quoted."""
+    import csv
+    import io
+
+    from dbt_sync.destinations.salesforce.values import csv_text
+
+    text = csv_text(rows)
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [r if r != [""] else [] for r in rows]
+
+    def field(cell: str) -> str:
+        needs = bool(cell) and (any(c in cell for c in ',"\r\n') or cell[0].isspace() or cell[-1].isspace())
+        return '"' + cell.replace('"', '""') + '"' if needs else cell
+
+    assert text == "".join(",".join(field(c) for c in row) + "\n" for row in rows)
 
 
 def test_empty_string_is_null_and_floats_are_exact() -> None:

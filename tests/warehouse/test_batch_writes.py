@@ -151,3 +151,35 @@ def test_a_failed_commit_leaves_nothing_behind(dbt_project_factory: Any, target:
         failed = wh.query(f"select record_key from {wh.table('dbt_sync_failures')} where sync_name = '{sync}'")
     assert [r["record_key"] for r in rows] == ["before"]
     assert failed == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_commit_fires_none_of_dbts_query_events(dbt_project_factory: Any, target: str) -> None:
+    """dbt fires structured events for every statement it runs (``SQLQuery``, ``SQLQueryStatus``,
+    ``SQLCommit``, ``ConnectionUsed``), which cost more CPU than dbt-sync's small statements; a commit
+    (``BEGIN``, the batch loads, ``COMMIT``) goes through the connection's own cursor instead, and still
+    commits (its rows read back from a new transaction)."""
+    from dbt_common.events.event_manager_client import get_event_manager
+
+    project = dbt_project_factory(target, name="batch_events", build=False)
+    with project.warehouse() as wh:
+        wh.ensure_tables()
+        fired: list[str] = []
+
+        def seen(msg: Any) -> None:
+            fired.append(str(msg.info.name))
+
+        manager = get_event_manager()
+        manager.add_callback(seen)
+        try:
+            wh.commit(SYNC, "run-events", successes=[Confirmed(f"ev-{i}", f"h-{i}", f"d-{i}") for i in range(50)],
+                      failures=[FailureRow("ev-x", "update", "ERR_EV", "refused", [], {"c": 1})])
+        finally:
+            manager.callbacks.remove(seen)
+        queries = [name for name in fired if name.startswith(("SQL", "ConnectionUsed", "NewConnection"))]
+        assert not queries, f"a commit fired dbt's query events: {queries}"
+        keys = {r["record_key"] for r in wh.query(
+            f"select record_key from {wh.table('dbt_sync_state')} "
+            f"where sync_name = '{SYNC}' and record_key like 'ev-%'")}
+        assert keys == {f"ev-{i}" for i in range(50)}

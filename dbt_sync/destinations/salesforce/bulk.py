@@ -246,11 +246,13 @@ class BulkWriter:
     ) -> dict[int, RecordOutcome]:
         positions = [header.index(c) for c in key_columns]
         waiting: dict[tuple[str, ...], deque[Row]] = defaultdict(deque)
-        folded: dict[tuple[str, ...], deque[Row]] = defaultdict(deque)
+        keys: list[tuple[tuple[str, ...], Row]] = []
         for row, line in zip(rows, lines, strict=False):
             key = tuple([line[p].replace("\x00", "") for p in positions])
             waiting[key].append(row)
-            folded[tuple([k.casefold() for k in key])].append(row)
+            keys.append((key, row))
+        #: the same rows by case-folded key, built on the first result whose key is not as sent
+        folded: dict[tuple[str, ...], deque[Row]] = defaultdict(deque)
         done: dict[int, RecordOutcome] = {}
 
         def take(result: dict[str, str]) -> Row | None:
@@ -261,6 +263,9 @@ class BulkWriter:
                     row = exact.popleft()
                     if row.index not in done:
                         return row
+            if not folded:
+                for sent, row in keys:
+                    folded[tuple([k.casefold() for k in sent])].append(row)
             queue = folded.get(tuple([k.casefold() for k in key]))
             while queue:
                 row = queue.popleft()

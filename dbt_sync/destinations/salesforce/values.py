@@ -241,8 +241,12 @@ def csv_text(rows: Sequence[Sequence[str]]) -> str:
     return "".join(out)
 
 
+#: what makes a CSV field need quotes: the delimiter, a quote, CR or LF anywhere, white space at either end
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]|\A\s|\s\Z')
+
+
 def _csv_field(cell: str) -> str:
-    if cell and (any(c in cell for c in ',"\r\n') or cell[0].isspace() or cell[-1].isspace()):
+    if cell and _NEEDS_QUOTES.search(cell):
         return '"' + cell.replace('"', '""') + '"'
     return cell
 
