@@ -13,7 +13,6 @@ of one sync shares.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
@@ -119,6 +118,64 @@ class PendingCommit:
                 result.failed += 1
                 result.count_error(code, message)
                 self.failures.append(failure_row(spec, change, code, message, outcome.fields, operation.value))
+
+
+#: records one merged commit writes at most (a Bulk batch's 5,000 never merges with another)
+MERGE_LIMIT = 5_000
+
+
+@dataclass
+class BatchCommit:
+    """One batch's outcomes for the :class:`Committer`, which may merge it into the commit before it.
+
+    Two commits merge (one transaction, same statements) only when neither
+    settles in-flight creates or drops links to records gone from the CRM,
+    they belong to the same sync, their records are all different (so the
+    merged commit writes exactly what the two would, one after the other)
+    and together they hold at most ``MERGE_LIMIT`` records.
+    """
+
+    pipeline: SendPipeline
+    spec: SyncSpec
+    successes: list[Confirmed]
+    deletions: list[str]
+    failures: list[FailureRow]
+    resolved: list[str]
+    gone_targets: list[tuple[str, str]]
+    inflight_batch: str | None = None
+    keep_in_flight: Sequence[str] = ()
+
+    def __call__(self) -> None:
+        self.pipeline._commit(self.spec, self.successes, self.deletions, self.failures, self.resolved,
+                              self.gone_targets, self.inflight_batch, self.keep_in_flight)
+
+    def _keys(self) -> set[str]:
+        keys = {s.record_key for s in self.successes}
+        keys.update(self.deletions, self.resolved)
+        keys.update(f.record_key for f in self.failures if f.record_key is not None)
+        return keys
+
+    def _size(self) -> int:
+        return len(self.successes) + len(self.deletions) + len(self.failures) + len(self.resolved)
+
+    def absorb(self, later: object) -> bool:
+        """Take ``later``'s outcomes into this commit if the two may merge (see the class); True if taken."""
+        if (
+            not isinstance(later, BatchCommit)
+            or later.spec is not self.spec
+            or self.inflight_batch is not None
+            or later.inflight_batch is not None
+            or self.gone_targets
+            or later.gone_targets
+            or self._size() + later._size() > MERGE_LIMIT
+            or not self._keys().isdisjoint(later._keys())
+        ):
+            return False
+        self.successes += later.successes
+        self.deletions += later.deletions
+        self.failures += later.failures
+        self.resolved += later.resolved
+        return True
 
 
 @dataclass
@@ -286,7 +343,7 @@ class SendPipeline:
             for op, pairs in conflicted.items():
                 acc.account(spec, op, [c for c, _ in pairs], [o for _, o in pairs], result)
             if acc.any() and not self.options.dry_run and ctx.committer is not None:
-                ctx.committer.submit(functools.partial(self._commit, spec, *acc.take()))
+                ctx.committer.submit(BatchCommit(self, spec, *acc.take()))
 
     def _send_ops(self, ctx: SendState, by_op: Mapping[Operation, list[Change]], acc: PendingCommit) -> None:
         spec, result = ctx.spec, ctx.result
@@ -315,7 +372,7 @@ class SendPipeline:
                     while in_flight:
                         self._finish(ctx, operation, in_flight.popleft(), acc)
                     if acc.any():
-                        committer.submit(functools.partial(self._commit, spec, *acc.take()))
+                        committer.submit(BatchCommit(self, spec, *acc.take()))
                     self._check_continue(ctx.lock)
                 records = [c.record for c in batch if c.record is not None]
                 batch_id = None
@@ -331,7 +388,7 @@ class SendPipeline:
             if ctx.sender.down is not None:
                 self._stop_sending(ctx, operation, in_flight, acc)
         if not self.options.dry_run and acc.any():
-            committer.submit(functools.partial(self._commit, spec, *acc.take()))
+            committer.submit(BatchCommit(self, spec, *acc.take()))
 
     def _finish(self, ctx: SendState, operation: Operation, sent: SentBatch, acc: PendingCommit) -> None:
         """Account one sent batch and queue its commit (with anything gathered before it)."""
@@ -340,7 +397,7 @@ class SendPipeline:
         # creates whose outcome is still unknown stay in flight: the next run settles them first
         keep = [o.key for o in outcomes if o.error_code in (inflight.IN_DOUBT, UNKNOWN_OUTCOME)]
         assert ctx.committer is not None
-        ctx.committer.submit(functools.partial(self._commit, ctx.spec, *acc.take(), sent.inflight_batch, keep))
+        ctx.committer.submit(BatchCommit(self, ctx.spec, *acc.take(), sent.inflight_batch, keep))
         self.events.advance(ctx.spec.name, len(sent.batch))
 
     def _check_continue(self, lock: SyncLock | None) -> None:
@@ -363,7 +420,7 @@ class SendPipeline:
         while in_flight:
             self._finish(ctx, operation, in_flight.popleft(), acc)
         if acc.any():
-            committer.submit(functools.partial(self._commit, spec, *acc.take()))
+            committer.submit(BatchCommit(self, spec, *acc.take()))
         down = sender.down
         assert down is not None
         budget = self.options.retry_policy.budget_seconds

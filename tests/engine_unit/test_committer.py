@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dbt_sync.engine.committer import Committer
+from dbt_sync.engine.committer import MAX_WAITING, Committer
 
 WAIT = 5.0
 
@@ -66,23 +66,91 @@ def test_the_next_batch_is_sent_while_the_previous_commit_runs() -> None:
     assert order == ["send 2", "commit 1", "commit 2"]
 
 
-def test_at_most_one_commit_waits_a_slow_warehouse_slows_the_sending() -> None:
+def test_at_most_max_waiting_commits_wait_a_slow_warehouse_slows_the_sending() -> None:
     release = threading.Event()
-    third_submitted = threading.Event()
+    last_submitted = threading.Event()
     with Committer("bounded") as committer:
         committer.submit(waiting(release))  # running
-        committer.submit(lambda: None)  # waiting in the queue
+        for _ in range(MAX_WAITING):
+            committer.submit(lambda: None)  # waiting in the queue
 
-        def third() -> None:
+        def one_more() -> None:
             committer.submit(lambda: None)
-            third_submitted.set()
+            last_submitted.set()
 
-        thread = threading.Thread(target=third)
+        thread = threading.Thread(target=one_more)
         thread.start()
-        assert not third_submitted.wait(0.2), "a third commit must wait for room"
+        assert not last_submitted.wait(0.2), "a commit past MAX_WAITING must wait for room"
         release.set()
-        assert third_submitted.wait(WAIT)
+        assert last_submitted.wait(WAIT)
         thread.join(WAIT)
+
+
+class Merging:
+    """A commit that absorbs later ones whose items it does not hold yet (the engine's rule: distinct records)."""
+
+    def __init__(self, items: set[int], ran: list[list[int]], fail: bool = False) -> None:
+        self.items: list[int] = sorted(items)
+        self.ran, self.fail = ran, fail
+
+    def absorb(self, later: object) -> bool:
+        if not isinstance(later, Merging) or set(self.items) & set(later.items) or later.fail or self.fail:
+            return False
+        self.items += later.items
+        return True
+
+    def __call__(self) -> None:
+        if self.fail:
+            raise Boom(str(self.items))
+        self.ran.append(list(self.items))
+
+
+def test_commits_waiting_behind_a_slow_one_run_as_one_when_they_merge() -> None:
+    release = threading.Event()
+    ran: list[list[int]] = []
+    with Committer("merge") as committer:
+        committer.submit(waiting(release))
+        committer.submit(Merging({1}, ran))
+        committer.submit(Merging({2}, ran))
+        committer.submit(Merging({2, 3}, ran))  # holds 2 again: must not join the commit before it
+        committer.submit(Merging({4}, ran))
+        release.set()
+    assert ran == [[1, 2], [2, 3, 4]]
+
+
+@settings(max_examples=40, deadline=None)
+@given(commits=st.lists(st.tuples(st.sets(st.integers(0, 6), max_size=3), st.booleans()), max_size=12),
+       fail_at=st.one_of(st.none(), st.integers(0, 11)))
+def test_merged_commits_apply_every_item_once_in_order_up_to_the_first_failure(
+    commits: list[tuple[set[int], bool]], fail_at: int | None
+) -> None:
+    """Whatever merges: items come out in submission order, each commit's items all or none, nothing after
+    a failed commit."""
+    ran: list[list[int]] = []
+    release = threading.Event()
+    committer = Committer("merge-prop")
+    submitted: list[tuple[list[int], bool]] = []
+    try:
+        committer.submit(waiting(release))
+        for i, (items, mergeable) in enumerate(commits):
+            fail = i == fail_at
+            listed = sorted(items)
+            commit: Callable[[], None] = Merging(items, ran, fail) if mergeable or fail else (
+                lambda listed=listed: ran.append(listed))  # type: ignore[misc]
+            if i == MAX_WAITING:
+                release.set()
+            committer.submit(commit)
+            submitted.append((sorted(items), fail))
+        release.set()
+        committer.close()
+    except Boom:
+        committer._stop()
+    expected: list[int] = []
+    for listed_items, fail in submitted:
+        if fail:
+            break
+        expected += listed_items
+    assert [item for batch in ran for item in batch] == expected
 
 
 def test_a_failed_commit_stops_later_commits_and_the_sending() -> None:
@@ -159,3 +227,32 @@ def test_commit_order_equals_submission_order_up_to_the_first_failure(fail_at: i
     expected = list(range(n)) if fail_at is None or fail_at >= n else list(range(fail_at))
     assert done == expected
     assert (raised is not None) == (fail_at is not None and fail_at < n)
+
+
+def test_batch_commits_merge_only_when_their_records_differ() -> None:
+    """The engine's rule (``pipeline.BatchCommit.absorb``): same sync, no record in both, no in-flight batch
+    or gone links to settle, at most ``MERGE_LIMIT`` records together."""
+    from dbt_sync.engine.pipeline import MERGE_LIMIT, BatchCommit
+    from dbt_sync.warehouse import Confirmed, FailureRow
+
+    spec, other_spec = object(), object()
+
+    def commit(keys: list[str], failed: Sequence[str | None] = (), gone: list[tuple[str, str]] | None = None,
+               inflight_batch: str | None = None) -> BatchCommit:
+        return BatchCommit(None, spec, [Confirmed(k, "h", "d") for k in keys], [],  # type: ignore[arg-type]
+                           [FailureRow(k, "update", "E", "m") for k in failed], [], gone or [], inflight_batch)
+
+    first = commit(["a", "b"], [None])
+    assert first.absorb(commit(["c"], [None]))  # NULL keys (no identity) never conflict
+    assert [s.record_key for s in first.successes] == ["a", "b", "c"] and len(first.failures) == 2
+    assert not first.absorb(commit(["d"], ["a"]))  # a failure of a record confirmed above
+    assert not first.absorb(commit(["c"]))
+    assert not first.absorb(commit(["e"], inflight_batch="batch-1"))
+    assert not commit(["f"], inflight_batch="batch-2").absorb(commit(["g"]))
+    assert not first.absorb(commit(["h"], gone=[("Account", "001")]))
+    later = commit(["i"])
+    later.spec = other_spec  # type: ignore[assignment]
+    assert not first.absorb(later)
+    assert not first.absorb(lambda: None)
+    assert not first.absorb(commit([f"k{i}" for i in range(MERGE_LIMIT)]))
+    assert [s.record_key for s in first.successes] == ["a", "b", "c"], "a refused merge changes nothing"

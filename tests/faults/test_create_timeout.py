@@ -10,6 +10,7 @@ converges with every model row in the CRM exactly once.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -40,7 +41,12 @@ def test_create_without_match_that_timed_out_is_in_doubt_not_resent(dbt_project_
         with project.warehouse() as wh:
             doubt = {str(r["record_key"]) for r in wh.query(f"select record_key from {wh.table('dbt_sync_inflight')}")}
         assert len(doubt) == 2
-        # the user checks the CRM and records what is there
+        # the user checks the CRM and records what is there, once the hung request has been applied (3 s after
+        # it arrived: a run that ends sooner would otherwise have the user look before the CRM wrote them)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not {emails[k] for k in doubt} <= {
+                str(r["Email"]) for r in sf.records("Contact")}:
+            time.sleep(0.1)
         by_email = {str(r["Email"]): str(r["Id"]) for r in sf.records("Contact")}
         with project.warehouse() as wh:
             for key in doubt:
