@@ -253,18 +253,19 @@ def alternatives(lines: list[str]) -> None:
     if not d:
         return
     a = d["at_10k_20ms"]
-    phase = median([10_000 / (r["wall"] - r["startup"]) for r in a["dbt_sync"]])
+    n = d.get("initial_rows", 10_000)
+    phase = median([n / (r["wall"] - r["startup"]) for r in a["dbt_sync"]])
     lines += [
-        "| at 10,000 rows, 20 ms latency | records/s (median) |",
+        f"| dbt-sync at {n:,} rows, 20 ms latency | records/s (median) |",
         "|---|---|",
         f"| dbt-sync initial load (in-process wall, start-up included) | "
         f"{a['median_dbt_sync_records_per_second']:,.0f} |",
         f"| dbt-sync, whole process (Python imports included) | "
         f"{a['median_dbt_sync_records_per_second_process']:,.0f} |",
         f"| dbt-sync, sync phase (start-up left out, as for the loop) | "
-        f"{median([10_000 / (r['wall'] - r['startup']) for r in a['dbt_sync']]):,.0f} |",
+        f"{phase:,.0f} |",
         f"| dbt-sync, push only (time inside write()) | "
-        f"{median([10_000 / r['push'] for r in a['dbt_sync']]):,.0f} |",
+        f"{median([n / r['push'] for r in a['dbt_sync']]):,.0f} |",
         f"| per-record loop, simple-salesforce `sf.Contact.upsert` ({d['loop_rows']:,} rows, login and read "
         f"left out) | "
         f"{a['median_loop_records_per_second']:,.1f} |",
