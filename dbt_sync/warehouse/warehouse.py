@@ -439,15 +439,18 @@ class Warehouse:
     def _begin(self) -> None:
         """``BEGIN`` on this thread's connection, as dbt's connection manager would, without its query events.
 
-        Only where the adapter keeps dbt's own ``BEGIN`` statement
-        (``SQLConnectionManager.add_begin_query``: DuckDB, Redshift); an
-        adapter with its own way (PostgreSQL sends nothing) keeps it.
+        Only where the adapter keeps dbt's own ``begin`` and ``BEGIN``
+        statement (``SQLConnectionManager``: DuckDB); an adapter with its own
+        way keeps it (PostgreSQL sends nothing; Redshift skips it under
+        autocommit with dbt-redshift's behaviour flag).
         """
         from dbt.adapters.sql import SQLConnectionManager  # dbt is loaded once a session is open
 
         conns = self.adapter.connections
         connection = conns.get_thread_connection()
-        if type(conns).add_begin_query is not SQLConnectionManager.add_begin_query or connection.transaction_open:
+        kind = type(conns)
+        own = kind.begin is SQLConnectionManager.begin and kind.add_begin_query is SQLConnectionManager.add_begin_query
+        if not own or connection.transaction_open:
             conns.begin()  # dbt's way, and dbt's error for a transaction already open
             return
         self._run_statement("BEGIN")
@@ -459,7 +462,12 @@ class Warehouse:
 
         conns = self.adapter.connections
         connection = conns.get_thread_connection()
-        if type(conns).add_commit_query is not SQLConnectionManager.add_commit_query or not connection.transaction_open:
+        kind = type(conns)
+        own = (
+            kind.commit is SQLConnectionManager.commit
+            and kind.add_commit_query is SQLConnectionManager.add_commit_query
+        )
+        if not own or not connection.transaction_open:
             conns.commit()
             return
         self._run_statement("COMMIT")
